@@ -1,0 +1,348 @@
+/*
+ * defer.c: deferred reclamation, run after a grace period on a thread of
+ * the library's own (the reclaimer).
+ *
+ * Algorithm.  mpsafe_defer() reserves the object's size against the limit
+ * (a compare-and-swap loop on pending_bytes, so the total never passes the
+ * limit) and pushes the object on a lock-free stack (defer_head).  The
+ * reclaimer takes the whole stack with one exchange, waits for one grace
+ * period, reverses the batch into hand-over order and runs the
+ * destructors.  While it waits, new objects pile up for the next batch, so
+ * the faster objects arrive, the more each grace period is shared.
+ *
+ * Back-pressure.  When the reservation fails, the caller waits for a grace
+ * period itself and runs its own destructor: no object is dropped and the
+ * pending total stays within the limit.  mpsafe_defer_try() returns EAGAIN
+ * instead.
+ *
+ * Barrier.  mpsafe_defer_barrier() pushes a marker whose destructor
+ * signals it.  Objects handed over before the marker are in the marker's
+ * batch or in an earlier one, and a batch runs in hand-over order, so when
+ * the marker runs every earlier destructor has run.
+ *
+ * Sleeping.  An idle reclaimer sets reclaimer_idle and re-checks the stack
+ * before sleeping on defer_cv; a producer pushes and then reads
+ * reclaimer_idle.  Both pairs are seq_cst (store then load on each side),
+ * so either the reclaimer sees the object or the producer sees it idle and
+ * signals it under defer_lock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mpsafe/defer.h>
+#include <mpsafe/pserialize.h>
+
+#include "mpsafe_impl.h"
+
+/* Pushed with release CAS; taken with acquire exchange. */
+static _Atomic(struct mpsafe_defer *) defer_head;
+static _Atomic(size_t) defer_pending;
+static _Atomic(size_t) defer_peak;
+static _Atomic(size_t) defer_limit = MPSAFE_DEFER_LIMIT_DEFAULT;
+static _Atomic(uint64_t) defer_reclaimed; /* reclaimer only writes */
+static _Atomic(uint64_t) defer_batches;   /* reclaimer only writes */
+static _Atomic(uint64_t) defer_inline_waits;
+
+static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t defer_cv = PTHREAD_COND_INITIALIZER;      /* reclaimer */
+static pthread_cond_t defer_done_cv = PTHREAD_COND_INITIALIZER; /* barrier */
+static _Atomic(int) reclaimer_idle;
+static _Atomic(bool) reclaimer_running; /* set under defer_lock */
+static __thread bool in_reclaimer;
+
+struct defer_marker {
+	struct mpsafe_defer dm_defer;
+	bool dm_done; /* defer_lock */
+};
+
+static void
+peak_update(size_t now)
+{
+	/* Relaxed: a statistic; the CAS makes it a running maximum. */
+	size_t peak = atomic_load_explicit(&defer_peak, memory_order_relaxed);
+
+	while (now > peak &&
+	       !atomic_compare_exchange_weak_explicit(&defer_peak, &peak, now,
+	           memory_order_relaxed, memory_order_relaxed))
+		continue;
+}
+
+/* Reserve size bytes of the limit; false if that would pass it. */
+static bool
+pending_reserve(size_t size)
+{
+	/* Relaxed: the counter orders nothing, it only bounds memory. */
+	size_t cur = atomic_load_explicit(&defer_pending, memory_order_relaxed);
+	size_t limit = atomic_load_explicit(&defer_limit, memory_order_relaxed);
+
+	do {
+		if (size > limit || cur > limit - size)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&defer_pending, &cur,
+	    cur + size, memory_order_relaxed, memory_order_relaxed));
+	peak_update(cur + size);
+	return true;
+}
+
+static void
+defer_push(struct mpsafe_defer *d)
+{
+	struct mpsafe_defer *head =
+	    atomic_load_explicit(&defer_head, memory_order_relaxed);
+
+	/* seq_cst: release for the object's fields (pairs with the
+	 * reclaimer's exchange), and ordered before the idle check below. */
+	do
+		d->md_next = head;
+	while (!atomic_compare_exchange_weak_explicit(
+	    &defer_head, &head, d, memory_order_seq_cst, memory_order_relaxed));
+	/* seq_cst: pairs with the reclaimer's idle store and stack check. */
+	if (atomic_load_explicit(&reclaimer_idle, memory_order_seq_cst)) {
+		pthread_mutex_lock(&defer_lock);
+		pthread_cond_signal(&defer_cv);
+		pthread_mutex_unlock(&defer_lock);
+	}
+}
+
+/* Run a batch (taken from the stack, newest first) in hand-over order. */
+static void
+defer_run_batch(struct mpsafe_defer *batch)
+{
+	struct mpsafe_defer *fifo = NULL, *d, *next;
+	uint64_t n = 0;
+
+	for (d = batch; d != NULL; d = next) {
+		next = d->md_next;
+		d->md_next = fifo;
+		fifo = d;
+	}
+	for (d = fifo; d != NULL; d = next) {
+		size_t size = d->md_size;
+
+		next = d->md_next; /* d may be freed by its destructor */
+		d->md_func(d);
+		atomic_fetch_sub_explicit(
+		    &defer_pending, size, memory_order_relaxed);
+		n++;
+	}
+	atomic_fetch_add_explicit(&defer_reclaimed, n, memory_order_relaxed);
+}
+
+static void *
+reclaimer_main(void *arg)
+{
+	(void)arg;
+	in_reclaimer = true;
+	for (;;) {
+		/* Acquire: pairs with the release in defer_push(). */
+		struct mpsafe_defer *batch = atomic_exchange_explicit(
+		    &defer_head, NULL, memory_order_acquire);
+
+		if (batch != NULL) {
+			mpsafe_gp_wait();
+			atomic_fetch_add_explicit(
+			    &defer_batches, 1, memory_order_relaxed);
+			defer_run_batch(batch);
+			continue;
+		}
+		/* seq_cst store then load: pairs with defer_push(). */
+		atomic_store_explicit(&reclaimer_idle, 1, memory_order_seq_cst);
+		pthread_mutex_lock(&defer_lock);
+		while (atomic_load_explicit(
+		           &defer_head, memory_order_seq_cst) == NULL)
+			pthread_cond_wait(&defer_cv, &defer_lock);
+		pthread_mutex_unlock(&defer_lock);
+		atomic_store_explicit(&reclaimer_idle, 0, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+/* Start the reclaimer if it is not running; false if it cannot start. */
+static bool
+reclaimer_start(void)
+{
+	pthread_t tid;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	bool ok = true;
+
+	/* Acquire: pairs with the release below, in another caller. */
+	if (atomic_load_explicit(&reclaimer_running, memory_order_acquire))
+		return true;
+	mpsafe_library_init(); /* fork handlers must exist before a thread */
+	pthread_mutex_lock(&defer_lock);
+	if (!atomic_load_explicit(&reclaimer_running, memory_order_relaxed)) {
+		/* The reclaimer takes no signals of the application's. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ok = pthread_create(&tid, &attr, reclaimer_main, NULL) == 0;
+		pthread_attr_destroy(&attr);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (ok)
+			atomic_store_explicit(
+			    &reclaimer_running, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&defer_lock);
+	return ok;
+}
+
+static int
+defer_common(struct mpsafe_defer *d, void (*func)(struct mpsafe_defer *),
+    size_t size, bool may_wait)
+{
+	if (d == NULL || func == NULL)
+		return EINVAL;
+	d->md_func = func;
+	d->md_size = size;
+	if (pending_reserve(size)) {
+		if (reclaimer_start()) {
+			defer_push(d);
+			return 0;
+		}
+		/* No reclaimer thread: fall through and reclaim inline. */
+		atomic_fetch_sub_explicit(
+		    &defer_pending, size, memory_order_relaxed);
+	}
+	if (!may_wait)
+		return EAGAIN;
+	if (pserialize_in_read_section()) {
+		MPSAFE_DIAG(0, "mpsafe_defer inside a read section reached the "
+		               "pending limit and would wait for a grace "
+		               "period");
+		return EDEADLK;
+	}
+	atomic_fetch_add_explicit(&defer_inline_waits, 1, memory_order_relaxed);
+	mpsafe_gp_wait();
+	func(d);
+	return 0;
+}
+
+int
+mpsafe_defer(
+    struct mpsafe_defer *d, void (*func)(struct mpsafe_defer *), size_t size)
+{
+	if (pserialize_in_read_section()) {
+		MPSAFE_DIAG(0,
+		    "mpsafe_defer inside a read section (it may "
+		    "wait for a grace period; use mpsafe_defer_try)");
+		return EDEADLK;
+	}
+	return defer_common(d, func, size, true);
+}
+
+int
+mpsafe_defer_try(
+    struct mpsafe_defer *d, void (*func)(struct mpsafe_defer *), size_t size)
+{
+	return defer_common(d, func, size, false);
+}
+
+static void
+defer_marker_done(struct mpsafe_defer *d)
+{
+	struct defer_marker *m = (struct defer_marker *)d;
+
+	pthread_mutex_lock(&defer_lock);
+	m->dm_done = true;
+	pthread_cond_broadcast(&defer_done_cv);
+	pthread_mutex_unlock(&defer_lock);
+}
+
+int
+mpsafe_defer_barrier(void)
+{
+	struct defer_marker m = {.dm_done = false};
+
+	if (pserialize_in_read_section() || in_reclaimer) {
+		MPSAFE_DIAG(0, "mpsafe_defer_barrier inside a read section or "
+		               "a deferred destructor would wait for itself");
+		return EDEADLK;
+	}
+	m.dm_defer.md_func = defer_marker_done;
+	m.dm_defer.md_size = 0;
+	if (!reclaimer_start()) {
+		/* Nothing can have been handed over without a reclaimer. */
+		return 0;
+	}
+	defer_push(&m.dm_defer);
+	pthread_mutex_lock(&defer_lock);
+	while (!m.dm_done)
+		pthread_cond_wait(&defer_done_cv, &defer_lock);
+	pthread_mutex_unlock(&defer_lock);
+	return 0;
+}
+
+int
+mpsafe_defer_set_limit(size_t bytes)
+{
+	if (bytes == 0)
+		return EINVAL;
+	atomic_store_explicit(&defer_limit, bytes, memory_order_relaxed);
+	return 0;
+}
+
+size_t
+mpsafe_defer_get_limit(void)
+{
+	return atomic_load_explicit(&defer_limit, memory_order_relaxed);
+}
+
+void
+mpsafe_defer_stats(struct mpsafe_defer_stats *st)
+{
+	if (st == NULL)
+		return;
+	/* Relaxed: a snapshot of independent counters. */
+	st->pending_bytes =
+	    atomic_load_explicit(&defer_pending, memory_order_relaxed);
+	st->pending_peak_bytes =
+	    atomic_load_explicit(&defer_peak, memory_order_relaxed);
+	st->reclaimed =
+	    atomic_load_explicit(&defer_reclaimed, memory_order_relaxed);
+	st->batches =
+	    atomic_load_explicit(&defer_batches, memory_order_relaxed);
+	st->inline_waits =
+	    atomic_load_explicit(&defer_inline_waits, memory_order_relaxed);
+}
+
+void
+mpsafe_defer_reset_peak(void)
+{
+	atomic_store_explicit(&defer_peak,
+	    atomic_load_explicit(&defer_pending, memory_order_relaxed),
+	    memory_order_relaxed);
+}
+
+void
+mpsafe_defer_atfork_prepare(void)
+{
+	pthread_mutex_lock(&defer_lock);
+}
+
+void
+mpsafe_defer_atfork_parent(void)
+{
+	pthread_mutex_unlock(&defer_lock);
+}
+
+/*
+ * The reclaimer does not exist in the child.  Objects it had taken but not
+ * yet reclaimed are lost to the child (a leak, never a use after free);
+ * those still on the stack are reclaimed by the child's own reclaimer,
+ * started on its next hand-over or barrier.
+ */
+void
+mpsafe_defer_atfork_child(void)
+{
+	atomic_store_explicit(&reclaimer_running, false, memory_order_relaxed);
+	atomic_store_explicit(&reclaimer_idle, 0, memory_order_relaxed);
+	in_reclaimer = false;
+	pthread_cond_init(&defer_cv, NULL);
+	pthread_cond_init(&defer_done_cv, NULL);
+	pthread_mutex_unlock(&defer_lock);
+}

@@ -1,0 +1,93 @@
+/*
+ * futex.c: sleep until a 32-bit word changes, and wake the sleepers.
+ *
+ * mpsafe_futex_wait(addr, val) returns when *addr may no longer equal val:
+ * after a wake, or spuriously; callers re-check in a loop.  A waker first
+ * stores the new value, then calls mpsafe_futex_wake(addr).
+ *
+ * Linux: the futex(2) system call, private to the process.  Elsewhere a
+ * "parking lot": a small table of mutex and condition-variable pairs,
+ * hashed by address.  The waiter checks the word under the bucket's mutex
+ * and the waker broadcasts under it, so a wake between the check and the
+ * sleep cannot be lost.
+ */
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mpsafe_impl.h"
+
+#if defined(MPSAFE_HAVE_LINUX_FUTEX_H)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void
+mpsafe_futex_wait(_Atomic(uint32_t) *addr, uint32_t val)
+{
+	/* The kernel compares *addr with val atomically with going to sleep. */
+	(void)syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+void
+mpsafe_futex_wake(_Atomic(uint32_t) *addr)
+{
+	(void)syscall(
+	    SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+#else /* portable parking lot */
+#include <pthread.h>
+
+#define PARK_BUCKETS 64
+
+static struct park_bucket {
+	pthread_mutex_t pb_lock;
+	pthread_cond_t pb_cv;
+	char pb_pad[MPSAFE_RECORD_ALIGN];
+} park_table[PARK_BUCKETS];
+
+static pthread_once_t park_once = PTHREAD_ONCE_INIT;
+
+static void
+park_init(void)
+{
+	for (int i = 0; i < PARK_BUCKETS; i++) {
+		pthread_mutex_init(&park_table[i].pb_lock, NULL);
+		pthread_cond_init(&park_table[i].pb_cv, NULL);
+	}
+}
+
+static struct park_bucket *
+park_bucket(const void *addr)
+{
+	uintptr_t h = (uintptr_t)addr;
+
+	h ^= h >> 7;
+	h ^= h >> 13;
+	pthread_once(&park_once, park_init);
+	return &park_table[h % PARK_BUCKETS];
+}
+
+void
+mpsafe_futex_wait(_Atomic(uint32_t) *addr, uint32_t val)
+{
+	struct park_bucket *b = park_bucket(addr);
+
+	pthread_mutex_lock(&b->pb_lock);
+	/* Relaxed: the bucket mutex orders this against the waker. */
+	if (atomic_load_explicit(addr, memory_order_relaxed) == val)
+		pthread_cond_wait(&b->pb_cv, &b->pb_lock);
+	pthread_mutex_unlock(&b->pb_lock);
+}
+
+void
+mpsafe_futex_wake(_Atomic(uint32_t) *addr)
+{
+	struct park_bucket *b = park_bucket(addr);
+
+	pthread_mutex_lock(&b->pb_lock);
+	pthread_cond_broadcast(&b->pb_cv);
+	pthread_mutex_unlock(&b->pb_lock);
+}
+#endif

@@ -1,0 +1,69 @@
+/*
+ * mpsafe_impl.h: library-private declarations shared by the core sources.
+ * Nothing here is API; the network stack must not include it.
+ */
+#ifndef MPSAFE_IMPL_H
+#define MPSAFE_IMPL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mpsafe/thread.h>
+
+/*
+ * MPSAFE_DIAG(cond, fmt, ...): in diagnostic builds, abort with a message
+ * naming the broken rule when cond is false.  Compiled out otherwise, so
+ * cond must have no side effects.
+ */
+#ifdef MPSAFE_DIAGNOSTIC
+#define MPSAFE_DIAG(cond, ...)                     \
+	do {                                       \
+		if (MPSAFE_UNLIKELY(!(cond)))      \
+			mpsafe_panic(__VA_ARGS__); \
+	} while (0)
+#else
+#define MPSAFE_DIAG(cond, ...) \
+	do {                   \
+	} while (0)
+#endif
+
+/* The registry's records are laid out one per this many bytes. */
+#define MPSAFE_RECORD_ALIGN 128
+
+/* thread.c: registry and ordering mode. */
+enum mpsafe_ordering mpsafe_ordering_now(void);
+struct mpsafe_thread *mpsafe_registry_first(void);
+void mpsafe_library_init(void);
+
+/* pserialize.c: the grace-period engine used by every primitive. */
+void mpsafe_gp_wait(void);
+void mpsafe_gp_atfork_prepare(void);
+void mpsafe_gp_atfork_parent(void);
+void mpsafe_gp_atfork_child(void);
+
+/* defer.c */
+void mpsafe_defer_atfork_prepare(void);
+void mpsafe_defer_atfork_parent(void);
+void mpsafe_defer_atfork_child(void);
+
+/* futex.c: sleep while *addr == val; wake sleepers on addr. */
+void mpsafe_futex_wait(_Atomic(uint32_t) *addr, uint32_t val);
+void mpsafe_futex_wake(_Atomic(uint32_t) *addr);
+
+/* membarrier.c */
+int mpsafe_membarrier_setup(void);
+void mpsafe_membarrier(void);
+
+/* A pause for spin loops (a hint to the CPU; no inline assembly). */
+static inline void
+mpsafe_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+#endif /* MPSAFE_IMPL_H */

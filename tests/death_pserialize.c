@@ -1,0 +1,176 @@
+/*
+ * death_pserialize.c: every rule of pserialize(3) and of the registry
+ * whose breach the library reports: each test breaks one rule and expects
+ * the process to abort (SIGABRT) with a message naming it.  Built with
+ * MPSAFE_DIAGNOSTIC, as an application's debug build would be.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include <mpsafe/defer.h>
+#include <mpsafe/pserialize.h>
+#include <mpsafe/thread.h>
+
+TestSuite(death, .timeout = 30);
+
+Test(death, perform_inside_read_section, .signal = SIGABRT)
+{
+	pserialize_t psz = pserialize_create();
+	(void)pserialize_read_enter();
+	pserialize_perform(psz);
+}
+
+Test(death, exit_without_enter, .signal = SIGABRT)
+{
+	pserialize_read_exit(1);
+}
+
+Test(death, exit_twice, .signal = SIGABRT)
+{
+	int s = pserialize_read_enter();
+	pserialize_read_exit(s);
+	pserialize_read_exit(s);
+}
+
+Test(death, exit_out_of_order, .signal = SIGABRT)
+{
+	int s1 = pserialize_read_enter();
+	int s2 = pserialize_read_enter();
+	pserialize_read_exit(s1);
+	pserialize_read_exit(s2);
+}
+
+Test(death, nesting_overflow, .signal = SIGABRT)
+{
+	for (unsigned i = 0; i <= MPSAFE_NEST_MAX; i++)
+		(void)pserialize_read_enter();
+}
+
+static void *
+exit_inside_section(void *arg)
+{
+	(void)arg;
+	(void)pserialize_read_enter();
+	return NULL; /* the thread exits inside its read section */
+}
+
+Test(death, thread_exit_inside_read_section, .signal = SIGABRT)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, exit_inside_section, NULL);
+	pthread_join(t, NULL);
+}
+
+Test(death, unregister_inside_read_section, .signal = SIGABRT)
+{
+	(void)pserialize_read_enter();
+	(void)mpsafe_thread_unregister();
+}
+
+struct inflight {
+	pserialize_t psz;
+	_Atomic int started;
+};
+
+static void *
+perform_main(void *arg)
+{
+	struct inflight *f = arg;
+
+	atomic_store(&f->started, 1);
+	pserialize_perform(f->psz);
+	return NULL;
+}
+
+static _Atomic int reader_in;
+
+static void *
+reader_main(void *arg)
+{
+	(void)arg;
+	int s = pserialize_read_enter();
+	atomic_store(&reader_in, 1);
+	for (;;)
+		sched_yield(); /* holds the writer in its grace period */
+	pserialize_read_exit(s);
+	return NULL;
+}
+
+Test(death, destroy_while_perform_in_progress, .signal = SIGABRT)
+{
+	struct inflight f = {.psz = pserialize_create()};
+	pthread_t r, w;
+
+	pthread_create(&r, NULL, reader_main, NULL);
+	while (!atomic_load(&reader_in))
+		sched_yield();
+	pthread_create(&w, NULL, perform_main, &f);
+	while (!atomic_load(&f.started))
+		sched_yield();
+	/* The writer is now in pserialize_perform, stuck on the reader. */
+	for (int i = 0; i < 1000; i++)
+		sched_yield();
+	pserialize_destroy(f.psz);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+Test(death, perform_after_destroy, .signal = SIGABRT)
+{
+#ifdef UNDER_ASAN
+	cr_skip_test("AddressSanitizer reports this use after free itself");
+#endif
+	pserialize_t psz = pserialize_create();
+	pserialize_destroy(psz);
+	pserialize_perform(psz);
+}
+
+Test(death, perform_null, .signal = SIGABRT)
+{
+	pserialize_perform(NULL);
+}
+
+static void
+dtor(struct mpsafe_defer *d)
+{
+	(void)d;
+}
+
+Test(death, defer_inside_read_section, .signal = SIGABRT)
+{
+	static struct mpsafe_defer d;
+
+	(void)pserialize_read_enter();
+	(void)mpsafe_defer(&d, dtor, sizeof(d));
+}
+
+Test(death, defer_barrier_inside_read_section, .signal = SIGABRT)
+{
+	(void)pserialize_read_enter();
+	(void)mpsafe_defer_barrier();
+}
+
+static void
+barrier_in_destructor(struct mpsafe_defer *d)
+{
+	(void)d;
+	(void)mpsafe_defer_barrier(); /* would wait for itself */
+}
+
+Test(death, defer_barrier_from_destructor, .signal = SIGABRT)
+{
+	static struct mpsafe_defer d;
+
+	(void)mpsafe_defer(&d, barrier_in_destructor, sizeof(d));
+	(void)mpsafe_defer_barrier();
+}

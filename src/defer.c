@@ -10,10 +10,13 @@
  * destructors.  While it waits, new objects pile up for the next batch, so
  * the faster objects arrive, the more each grace period is shared.
  *
- * Back-pressure.  When the reservation fails, the caller waits for a grace
- * period itself and runs its own destructor: no object is dropped and the
- * pending total stays within the limit.  mpsafe_defer_try() returns EAGAIN
- * instead.
+ * Back-pressure.  When the reservation fails, the caller waits until the
+ * reclaimer's grace period has freed room (each batch ends with a
+ * broadcast on defer_space_cv).  An object larger than the whole limit, a
+ * hand-over from a destructor, and one made when no reclaimer thread can
+ * start are reclaimed inline, after a grace period of the caller's own.
+ * No object is dropped and the pending total never passes the limit.
+ * mpsafe_defer_try() returns EAGAIN instead of waiting.
  *
  * Barrier.  mpsafe_defer_barrier() pushes a marker whose destructor
  * signals it.  Objects handed over before the marker are in the marker's
@@ -47,8 +50,9 @@ static _Atomic(uint64_t) defer_batches;   /* reclaimer only writes */
 static _Atomic(uint64_t) defer_inline_waits;
 
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t defer_cv = PTHREAD_COND_INITIALIZER;      /* reclaimer */
-static pthread_cond_t defer_done_cv = PTHREAD_COND_INITIALIZER; /* barrier */
+static pthread_cond_t defer_cv = PTHREAD_COND_INITIALIZER;       /* reclaimer */
+static pthread_cond_t defer_done_cv = PTHREAD_COND_INITIALIZER;  /* barrier */
+static pthread_cond_t defer_space_cv = PTHREAD_COND_INITIALIZER; /* limit */
 static _Atomic(int) reclaimer_idle;
 static _Atomic(bool) reclaimer_running; /* set under defer_lock */
 static __thread bool in_reclaimer;
@@ -146,6 +150,10 @@ reclaimer_main(void *arg)
 			atomic_fetch_add_explicit(
 			    &defer_batches, 1, memory_order_relaxed);
 			defer_run_batch(batch);
+			/* Callers waiting for room re-check under the lock. */
+			pthread_mutex_lock(&defer_lock);
+			pthread_cond_broadcast(&defer_space_cv);
+			pthread_mutex_unlock(&defer_lock);
 			continue;
 		}
 		/* seq_cst store then load: pairs with defer_push(). */
@@ -191,34 +199,71 @@ reclaimer_start(void)
 	return ok;
 }
 
+/*
+ * Wait for a grace period and run func(d) on the calling thread: the path
+ * of last resort, when no reclaimer can take the object.
+ */
+static void
+defer_inline(struct mpsafe_defer *d, void (*func)(struct mpsafe_defer *))
+{
+	atomic_fetch_add_explicit(&defer_inline_waits, 1, memory_order_relaxed);
+	mpsafe_gp_wait();
+	func(d);
+}
+
+/* Wait until size bytes fit under the limit, and reserve them. */
+static void
+defer_wait_for_room(size_t size)
+{
+	atomic_fetch_add_explicit(&defer_inline_waits, 1, memory_order_relaxed);
+	pthread_mutex_lock(&defer_lock);
+	/*
+	 * The reclaimer broadcasts under defer_lock after every batch and
+	 * the room is re-checked under it, so no wake-up is missed.
+	 */
+	while (!pending_reserve(size)) {
+		pthread_cond_signal(&defer_cv); /* the reclaimer is needed */
+		pthread_cond_wait(&defer_space_cv, &defer_lock);
+	}
+	pthread_mutex_unlock(&defer_lock);
+}
+
 static int
 defer_common(struct mpsafe_defer *d, void (*func)(struct mpsafe_defer *),
     size_t size, bool may_wait)
 {
+	bool reserved;
+
 	if (d == NULL || func == NULL)
 		return EINVAL;
 	d->md_func = func;
 	d->md_size = size;
-	if (pending_reserve(size)) {
-		if (reclaimer_start()) {
-			defer_push(d);
+	reserved = pending_reserve(size);
+	if (!reserved && !may_wait)
+		return EAGAIN;
+	if (!reclaimer_start()) {
+		/* No reclaimer thread can be started. */
+		if (reserved)
+			atomic_fetch_sub_explicit(
+			    &defer_pending, size, memory_order_relaxed);
+		if (!may_wait)
+			return EAGAIN;
+		defer_inline(d, func);
+		return 0;
+	}
+	if (!reserved) {
+		/*
+		 * Past the limit.  The reclaimer itself must not wait for the
+		 * room it alone frees, and an object larger than the whole
+		 * limit never fits: both reclaim inline.
+		 */
+		if (in_reclaimer || size > mpsafe_defer_get_limit()) {
+			defer_inline(d, func);
 			return 0;
 		}
-		/* No reclaimer thread: fall through and reclaim inline. */
-		atomic_fetch_sub_explicit(
-		    &defer_pending, size, memory_order_relaxed);
+		defer_wait_for_room(size);
 	}
-	if (!may_wait)
-		return EAGAIN;
-	if (pserialize_in_read_section()) {
-		MPSAFE_DIAG(0, "mpsafe_defer inside a read section reached the "
-		               "pending limit and would wait for a grace "
-		               "period");
-		return EDEADLK;
-	}
-	atomic_fetch_add_explicit(&defer_inline_waits, 1, memory_order_relaxed);
-	mpsafe_gp_wait();
-	func(d);
+	defer_push(d);
 	return 0;
 }
 
@@ -344,5 +389,6 @@ mpsafe_defer_atfork_child(void)
 	in_reclaimer = false;
 	pthread_cond_init(&defer_cv, NULL);
 	pthread_cond_init(&defer_done_cv, NULL);
+	pthread_cond_init(&defer_space_cv, NULL);
 	pthread_mutex_unlock(&defer_lock);
 }

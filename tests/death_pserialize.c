@@ -117,18 +117,18 @@ Test(death, destroy_while_perform_in_progress, .signal = SIGABRT)
 	pserialize_destroy(f.psz);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
 #endif
 #endif
 
 Test(death, perform_after_destroy, .signal = SIGABRT)
 {
-#ifdef UNDER_ASAN
-	cr_skip_test("AddressSanitizer reports this use after free itself");
+#ifdef UNDER_SANITIZER
+	cr_skip_test("the sanitizer reports this use after free itself");
 #endif
 	pserialize_t psz = pserialize_create();
 	pserialize_destroy(psz);

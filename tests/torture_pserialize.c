@@ -167,15 +167,6 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double
-torture_seconds(void)
-{
-	const char *e = getenv("MPSAFE_TORTURE_SECONDS");
-	double s = e != NULL ? atof(e) : 0;
-
-	return s > 0 ? s : 1.0;
-}
-
 static void
 run_torture(struct config c, double seconds)
 {
@@ -249,6 +240,15 @@ run_torture(struct config c, double seconds)
 }
 
 #ifndef TORTURE_EXPECT_BROKEN
+
+static double
+torture_seconds(void)
+{
+	const char *e = getenv("MPSAFE_TORTURE_SECONDS");
+	double s = e != NULL ? atof(e) : 0;
+
+	return s > 0 ? s : 1.0;
+}
 
 TestSuite(torture, .timeout = 300);
 

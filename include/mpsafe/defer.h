@@ -6,10 +6,10 @@
  * destructor on a reclaimer thread of its own once a grace period has
  * passed, batching many objects per grace period.  The memory waiting for
  * a grace period is bounded: when handing over an object would take the
- * total past the limit (mpsafe_defer_set_limit()), mpsafe_defer() waits for
- * a grace period and runs the destructor itself, as Linux's fib_trie does
- * with fib_sync_mem.  mpsafe_defer_barrier() waits for every destructor
- * handed over before it.
+ * total past the limit (mpsafe_defer_set_limit()), mpsafe_defer() waits
+ * until the reclaimer's next grace period frees room, much as Linux's
+ * fib_trie waits for a grace period past fib_sync_mem.  mpsafe_defer_barrier()
+ * waits for every destructor handed over before it.
  *
  * The object embeds a struct mpsafe_defer and the destructor recovers the
  * object from it (container_of style), so handing over allocates nothing.
@@ -39,8 +39,9 @@ struct mpsafe_defer {
  *	Call func(d) after a grace period.  size is the memory that func
  *	will release, counted against the limit.  Returns 0, or EINVAL for a
  *	NULL d or func.  May block: when the pending total would pass the
- *	limit (or no reclaimer thread can be started) it waits for a grace
- *	period and calls func(d) itself before returning.  Not inside a
+ *	limit it waits until the reclaimer frees room; an object larger
+ *	than the whole limit, or handed over when no reclaimer thread can
+ *	start, is reclaimed inline after a grace period.  Not inside a
  *	read section (returns EDEADLK; diagnostic builds abort).
  */
 MPSAFE_API int mpsafe_defer(
@@ -79,7 +80,7 @@ struct mpsafe_defer_stats {
 	size_t pending_peak_bytes; /* highest pending_bytes seen */
 	uint64_t reclaimed;        /* destructors run by the reclaimer */
 	uint64_t batches;          /* grace periods the reclaimer waited */
-	uint64_t inline_waits;     /* calls that waited: limit reached */
+	uint64_t inline_waits;     /* calls that had to wait */
 };
 
 /* mpsafe_defer_stats(st): a snapshot of the counters.  Never blocks. */

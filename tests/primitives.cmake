@@ -16,8 +16,12 @@ target_link_libraries(mpsafe_broken PUBLIC Threads::Threads)
 mpsafe_add_test(NAME test_registry SOURCES test_registry.c LABELS unit)
 mpsafe_add_test(NAME test_pserialize SOURCES test_pserialize.c LABELS unit)
 mpsafe_add_test(NAME test_defer SOURCES test_defer.c LABELS unit)
-mpsafe_add_test(NAME death_pserialize SOURCES death_pserialize.c
-    LABELS death)
+# Death tests need the contract checks (MPSAFE_DIAGNOSTIC: debug and
+# sanitizer presets).
+if(MPSAFE_DIAGNOSTIC)
+	mpsafe_add_test(NAME death_pserialize SOURCES death_pserialize.c
+	    LABELS death)
+endif()
 
 # Torture: a short run in every `make test`, a long one on request.
 mpsafe_add_test(NAME torture_pserialize SOURCES torture_pserialize.c
@@ -29,3 +33,11 @@ set_property(TEST torture_pserialize_long APPEND PROPERTY
 mpsafe_add_test(NAME torture_pserialize_teeth SOURCES torture_pserialize.c
     LABELS stress LIBS mpsafe_broken DEFINITIONS TORTURE_EXPECT_BROKEN=1
     TIMEOUT 300)
+
+# Manual pages: mdoc lint at warning level.
+find_program(MPSAFE_MANDOC mandoc)
+if(MPSAFE_MANDOC)
+	add_test(NAME man_lint COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/man-lint.sh
+	    ${PROJECT_SOURCE_DIR}/docs/man)
+	set_tests_properties(man_lint PROPERTIES LABELS unit TIMEOUT 60)
+endif()

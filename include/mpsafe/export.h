@@ -14,12 +14,14 @@
 #define MPSAFE_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MPSAFE_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MPSAFE_NORETURN __attribute__((noreturn))
+#define MPSAFE_COLD __attribute__((cold))
 #define MPSAFE_PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
 #else
 #define MPSAFE_API
 #define MPSAFE_LIKELY(x) (x)
 #define MPSAFE_UNLIKELY(x) (x)
 #define MPSAFE_NORETURN
+#define MPSAFE_COLD
 #define MPSAFE_PRINTFLIKE(f, a)
 #endif
 

@@ -70,8 +70,8 @@ MPSAFE_API void pserialize_destroy(pserialize_t psz);
 MPSAFE_API void pserialize_perform(pserialize_t psz);
 
 /* Library-private slow paths of the read-section fast paths. */
-MPSAFE_API int mpsafe_read_enter_slow(void);
-MPSAFE_API MPSAFE_NORETURN void mpsafe_read_exit_broken(int s);
+MPSAFE_API MPSAFE_COLD int mpsafe_read_enter_slow(void);
+MPSAFE_API MPSAFE_COLD MPSAFE_NORETURN void mpsafe_read_exit_broken(int s);
 
 /*
  * pserialize_read_enter()

@@ -160,8 +160,8 @@ MPSAFE_API MPSAFE_NORETURN void mpsafe_panic(const char *fmt, ...)
     MPSAFE_PRINTFLIKE(1, 2);
 
 /* Library-private slow paths called from inline fast paths. */
-MPSAFE_API struct mpsafe_thread *mpsafe_thread_attach(void);
-MPSAFE_API void mpsafe_thread_wake_writers(struct mpsafe_thread *);
+MPSAFE_API MPSAFE_COLD struct mpsafe_thread *mpsafe_thread_attach(void);
+MPSAFE_API MPSAFE_COLD void mpsafe_thread_wake_writers(struct mpsafe_thread *);
 
 /*
  * mpsafe_thread_self(): the calling thread's record, registering the

@@ -1,0 +1,181 @@
+#!/bin/sh
+# bench/plot.sh: PNG plots from an mpsafe-bench CSV file.
+#
+#   bench/plot.sh RESULTS.csv OUT_DIR
+#
+# Writes, for the workloads present in the file:
+#   read-side.png     ns per read vs reader threads, one line per strategy
+#                     (log y)
+#   grace-period.png  wait latency p50 and p99 vs reader threads, one line
+#                     per strategy (1 writer; log y)
+#   defer.png         retires per second and pending-memory peak vs reader
+#                     threads, one line per strategy
+# Any thread counts work: x is log2 (linear when a run has 0 readers), with
+# a tick at every count present.  Needs gnuplot (pngcairo, else png);
+# without it, prints a note and exits 0.
+set -eu
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 RESULTS.csv OUT_DIR" >&2
+	exit 2
+fi
+csv=$1
+out=$2
+here=$(cd "$(dirname "$0")" && pwd)
+
+if ! command -v gnuplot >/dev/null 2>&1; then
+	echo "plot.sh: gnuplot not found, no plots (apt-get install gnuplot-nox)" >&2
+	exit 0
+fi
+if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then
+	term="pngcairo size 1100,650 font ',10' noenhanced"
+else
+	term="png size 1100,650 noenhanced"
+fi
+
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# data WORKLOAD WRITERS: $tmp/WORKLOAD.dat and $tmp/WORKLOAD.names;
+# fails (returns 1) when the workload has no rows.
+data() {
+	awk -v workload="$1" -v writers="$2" -v names="$tmp/$1.names" \
+	    -f "$here/csv.awk" -f "$here/plotdata.awk" "$csv" >"$tmp/$1.dat"
+	[ -s "$tmp/$1.names" ]
+}
+
+# xaxis WORKLOAD: gnuplot commands for the x axis (ticks at the counts).
+xaxis() {
+	awk '
+	/^[0-9]/ { t[$1] = 1; if (min == "" || $1 < min) min = $1
+		   if (max == "" || $1 > max) max = $1 }
+	END {
+		tics = ""
+		for (x in t) tics = tics (tics == "" ? "" : ", ") x
+		print "set xtics (" tics ")"
+		if (min > 0) {
+			print "set logscale x 2"
+			printf "set xrange [%g:%g]\n", min / 1.3, max * 1.3
+		} else {
+			printf "set xrange [%g:%g]\n", min - 0.5, max + 0.5
+		}
+	}' "$tmp/$1.dat"
+}
+
+# Each strategy keeps its colour and point type in every plot: known names
+# get fixed line types (pserialize's family drawn thicker), others follow.
+known="none refcount rwlock pserialize psref localcount"
+known="$known urcu-memb urcu-qsbr urcu-bp ck-epoch ck-hp ck-brlock"
+# styles WORKLOAD: gnuplot strings lts (line types) and lws (widths).
+styles() {
+	awk -v known="$known" '{
+		nk = split(known, k, " ")
+		extra = nk
+		lts = ""; lws = ""
+		for (i = 1; i <= NF; i++) {
+			lt = 0
+			for (j = 1; j <= nk; j++)
+				if (k[j] == $i)
+					lt = j
+			if (lt == 0)
+				lt = ++extra
+			lw = ($i == "pserialize" || $i == "psref" || $i == "localcount") ? 3.5 : 1.8
+			lts = lts (i > 1 ? " " : "") lt
+			lws = lws (i > 1 ? " " : "") lw
+		}
+		printf "lts = \"%s\"\nlws = \"%s\"\n", lts, lws
+	}' "$tmp/$1.names"
+}
+
+common="set terminal $term
+set datafile missing '?'
+set grid
+set key outside right top
+set xlabel 'reader threads'
+set pointsize 1.3
+set linetype 1 lc rgb '#7f7f7f' pt 1
+set linetype 2 lc rgb '#d62728' pt 2
+set linetype 3 lc rgb '#8c564b' pt 3
+set linetype 4 lc rgb '#000000' pt 7
+set linetype 5 lc rgb '#444444' pt 5
+set linetype 6 lc rgb '#555599' pt 9
+set linetype 7 lc rgb '#1f77b4' pt 4
+set linetype 8 lc rgb '#17becf' pt 6
+set linetype 9 lc rgb '#9467bd' pt 8
+set linetype 10 lc rgb '#ff7f0e' pt 10
+set linetype 11 lc rgb '#bcbd22' pt 12
+set linetype 12 lc rgb '#2ca02c' pt 14
+set linetype 13 lc rgb '#e377c2' pt 13
+set linetype 14 lc rgb '#aec7e8' pt 11
+set linetype 15 lc rgb '#98df8a' pt 15
+set linetype 16 lc rgb '#ff9896' pt 3
+set linetype cycle 16"
+
+if data read-side ""; then
+	gnuplot <<EOF
+$common
+$(xaxis read-side)
+set output '$out/read-side.png'
+names = "$(cat "$tmp/read-side.names")"
+$(styles read-side)
+set logscale y
+set ylabel 'ns per read operation, per thread (log scale)'
+set title 'read-side: cost of one read (enter, load pointer, read field, exit); lower is better'
+plot for [i=1:words(names)] '$tmp/read-side.dat' index (i-1) \
+    using 1:2 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+EOF
+fi
+
+if data grace-period 1; then
+	gnuplot <<EOF
+$common
+$(xaxis grace-period)
+set output '$out/grace-period.png'
+names = "$(cat "$tmp/grace-period.names")"
+$(styles grace-period)
+set logscale y
+set multiplot layout 1,2 title 'grace-period: writer wait_for_readers() latency, 1 writer, busy readers; lower is better'
+set ylabel 'p50 wait (microseconds, log scale)'
+set title 'median'
+set bmargin 9
+set key outside bottom center horizontal
+plot for [i=1:words(names)] '$tmp/grace-period.dat' index (i-1) \
+    using 1:3 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+set ylabel 'p99 wait (microseconds, log scale)'
+set title '99th percentile'
+unset key
+plot for [i=1:words(names)] '$tmp/grace-period.dat' index (i-1) \
+    using 1:4 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+unset multiplot
+EOF
+fi
+
+if data defer ""; then
+	gnuplot <<EOF
+$common
+$(xaxis defer)
+set output '$out/defer.png'
+names = "$(cat "$tmp/defer.names")"
+$(styles defer)
+set multiplot layout 1,2 title 'defer: one writer retiring 64-256 byte objects while readers read'
+set yrange [0:*]
+set ylabel 'million objects retired per second'
+set title 'retire throughput (higher is better)'
+set bmargin 7
+set key outside bottom center horizontal
+plot for [i=1:words(names)] '$tmp/defer.dat' index (i-1) \
+    using 1:5 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+set ylabel 'MiB'
+set title 'peak memory waiting for reclamation'
+unset key
+plot for [i=1:words(names)] '$tmp/defer.dat' index (i-1) \
+    using 1:6 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+unset multiplot
+EOF
+fi

@@ -1,0 +1,35 @@
+/*
+ * bench/workloads.c: the workload registry.
+ *
+ * To add a workload: write bench/workload_<name>.c defining
+ * `const struct bench_workload workload_<name>` and add one X(<name>) line
+ * below (CMake picks up the file by its name).
+ */
+#include <string.h>
+
+#include "bench.h"
+
+#define BENCH_WORKLOAD_LIST(X) \
+	X(read_side)           \
+	X(grace_period)        \
+	X(defer)               \
+	/* one line per workload above: X(<name>) \ */
+
+#define BENCH_DECLARE(n) extern const struct bench_workload workload_##n;
+BENCH_WORKLOAD_LIST(BENCH_DECLARE)
+#undef BENCH_DECLARE
+
+#define BENCH_ENTRY(n) &workload_##n,
+const struct bench_workload *const bench_workloads[] = {
+    BENCH_WORKLOAD_LIST(BENCH_ENTRY) NULL,
+};
+#undef BENCH_ENTRY
+
+const struct bench_workload *
+bench_workload_find(const char *name)
+{
+	for (size_t i = 0; bench_workloads[i] != NULL; i++)
+		if (strcmp(bench_workloads[i]->name, name) == 0)
+			return bench_workloads[i];
+	return NULL;
+}

@@ -1,0 +1,83 @@
+# MpsafeSummary.cmake: print the settings configure resolved.
+
+include_guard(GLOBAL)
+find_package(PkgConfig QUIET)
+
+function(_mpsafe_summary_pkg label module)
+	set(_v "not found")
+	if(PKG_CONFIG_FOUND)
+		execute_process(
+		    COMMAND ${PKG_CONFIG_EXECUTABLE} --modversion ${module}
+		    OUTPUT_VARIABLE _out RESULT_VARIABLE _rc
+		    OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+		if(_rc EQUAL 0)
+			set(_v "found ${_out}")
+		endif()
+	else()
+		set(_v "not checked (no pkg-config)")
+	endif()
+	message(STATUS "  ${label}${_v}")
+endfunction()
+
+function(_mpsafe_summary_line label value)
+	message(STATUS "  ${label}${value}")
+endfunction()
+
+function(mpsafe_print_summary)
+	if(CMAKE_CONFIGURATION_TYPES)
+		set(_bt "multi-config (${CMAKE_CONFIGURATION_TYPES})")
+	else()
+		set(_bt "${CMAKE_BUILD_TYPE}")
+	endif()
+	string(TOUPPER "${CMAKE_BUILD_TYPE}" _BT)
+	if(MPSAFE_SANITIZE_LIST)
+		list(JOIN MPSAFE_SANITIZE_LIST "," _san)
+	else()
+		set(_san "none")
+	endif()
+	list(JOIN MPSAFE_WARNING_FLAGS " " _warn)
+	set(_have_bench NO)
+	if(EXISTS ${PROJECT_SOURCE_DIR}/bench/CMakeLists.txt)
+		set(_have_bench YES)
+	endif()
+	set(_membarrier "not found (fence ordering only)")
+	if(MPSAFE_HAVE_LINUX_MEMBARRIER_H)
+		set(_membarrier "found")
+	endif()
+	set(_futex "not found (portable parking lot)")
+	if(MPSAFE_HAVE_LINUX_FUTEX_H)
+		set(_futex "found")
+	endif()
+
+	message(STATUS "")
+	message(STATUS "mpsafe ${PROJECT_VERSION} configuration")
+	_mpsafe_summary_line("build type ............. " "${_bt}")
+	_mpsafe_summary_line("C compiler ............. "
+	    "${CMAKE_C_COMPILER_ID} ${CMAKE_C_COMPILER_VERSION} (${CMAKE_C_COMPILER})")
+	string(STRIP "${CMAKE_C_FLAGS} ${CMAKE_C_FLAGS_${_BT}}" _cflags)
+	list(JOIN MPSAFE_SANITIZE_FLAGS " " _sanflags)
+	string(STRIP "${_cflags} ${_sanflags}" _cflags)
+	_mpsafe_summary_line("C flags ................ " "${_cflags}")
+	_mpsafe_summary_line("warnings ............... " "${_warn}")
+	_mpsafe_summary_line("CMake .................. " "${CMAKE_VERSION}")
+	_mpsafe_summary_line("install prefix ......... " "${CMAKE_INSTALL_PREFIX}")
+	_mpsafe_summary_line("top-level project ...... " "${PROJECT_IS_TOP_LEVEL}")
+	_mpsafe_summary_line("MPSAFE_DIAGNOSTIC ...... " "${MPSAFE_DIAGNOSTIC}")
+	_mpsafe_summary_line("MPSAFE_DEBUG ........... " "${MPSAFE_DEBUG}")
+	_mpsafe_summary_line("MPSAFE_SANITIZE ........ " "${_san}")
+	_mpsafe_summary_line("MPSAFE_WERROR .......... "
+	    "${MPSAFE_WERROR} (in force: ${MPSAFE_WERROR_EFFECTIVE})")
+	_mpsafe_summary_line("MPSAFE_BUILD_TESTS ..... " "${MPSAFE_BUILD_TESTS}")
+	_mpsafe_summary_line("MPSAFE_BUILD_BENCH ..... "
+	    "${MPSAFE_BUILD_BENCH} (bench/ present: ${_have_bench})")
+	_mpsafe_summary_line("MPSAFE_BUILD_NET ....... "
+	    "${MPSAFE_BUILD_NET} (mpsafe_net built: ${MPSAFE_NET_BUILT})")
+	_mpsafe_summary_line("linux/membarrier.h ..... "
+	    "${_membarrier}")
+	_mpsafe_summary_line("linux/futex.h, SYS_futex "
+	    "${_futex}")
+	_mpsafe_summary_pkg("liburcu ................ " liburcu)
+	_mpsafe_summary_pkg("ck (ConcurrencyKit) .... " ck)
+	_mpsafe_summary_pkg("criterion .............. " criterion)
+	message(STATUS "")
+endfunction()

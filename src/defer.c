@@ -23,6 +23,10 @@
  * batch or in an earlier one, and a batch runs in hand-over order, so when
  * the marker runs every earlier destructor has run.
  *
+ * Batching.  After a batch the reclaimer waits up to 1 ms for the next to
+ * build up, unless pending memory passes a quarter of the limit or a
+ * barrier or a producer short of room signals it.
+ *
  * Sleeping.  An idle reclaimer sets reclaimer_idle and re-checks the stack
  * before sleeping on defer_cv; a producer pushes and then reads
  * reclaimer_idle.  Both pairs are seq_cst (store then load on each side),
@@ -34,6 +38,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <mpsafe/defer.h>
 #include <mpsafe/pserialize.h>
@@ -54,6 +59,11 @@ static pthread_cond_t defer_cv = PTHREAD_COND_INITIALIZER;       /* reclaimer */
 static pthread_cond_t defer_done_cv = PTHREAD_COND_INITIALIZER;  /* barrier */
 static pthread_cond_t defer_space_cv = PTHREAD_COND_INITIALIZER; /* limit */
 static _Atomic(int) reclaimer_idle;
+/* Callers waiting on the reclaimer (barriers); they cut its batching short. */
+static _Atomic(int) defer_urgent;
+
+/* How long the reclaimer lets a new batch build up after running one. */
+#define DEFER_BATCH_WINDOW_NS 1000000L
 static _Atomic(bool) reclaimer_running; /* set under defer_lock */
 static __thread bool in_reclaimer;
 
@@ -112,11 +122,14 @@ defer_push(struct mpsafe_defer *d)
 }
 
 /* Run a batch (taken from the stack, newest first) in hand-over order. */
+static void defer_marker_done(struct mpsafe_defer *d);
+
 static void
 defer_run_batch(struct mpsafe_defer *batch)
 {
 	struct mpsafe_defer *fifo = NULL, *d, *next;
 	uint64_t n = 0;
+	size_t bytes = 0;
 
 	for (d = batch; d != NULL; d = next) {
 		next = d->md_next;
@@ -124,15 +137,52 @@ defer_run_batch(struct mpsafe_defer *batch)
 		fifo = d;
 	}
 	for (d = fifo; d != NULL; d = next) {
-		size_t size = d->md_size;
-
 		next = d->md_next; /* d may be freed by its destructor */
+		if (d->md_func == defer_marker_done) {
+			/* A barrier returns with everything before it counted.
+			 */
+			atomic_fetch_sub_explicit(
+			    &defer_pending, bytes, memory_order_relaxed);
+			bytes = 0;
+		} else {
+			bytes += d->md_size;
+			n++;
+		}
 		d->md_func(d);
-		atomic_fetch_sub_explicit(
-		    &defer_pending, size, memory_order_relaxed);
-		n++;
 	}
+	/*
+	 * One update per batch, not per object: the counter's line is
+	 * shared with every producer.  Relaxed: it bounds memory only.
+	 */
+	atomic_fetch_sub_explicit(&defer_pending, bytes, memory_order_relaxed);
 	atomic_fetch_add_explicit(&defer_reclaimed, n, memory_order_relaxed);
+}
+
+/*
+ * After a batch, let the next one build up for a while (at most
+ * DEFER_BATCH_WINDOW_NS) unless memory is filling up or a barrier waits:
+ * fewer, larger batches cost fewer grace periods and leave the CPU to the
+ * application.  Producers that run out of room, and barriers, signal
+ * defer_cv and end the window early.  Called with defer_lock held.
+ */
+static void
+reclaimer_batch_window(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += DEFER_BATCH_WINDOW_NS;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	/* Relaxed: advisory; every waiter also signals under defer_lock. */
+	while (atomic_load_explicit(&defer_urgent, memory_order_relaxed) == 0 &&
+	       atomic_load_explicit(&defer_pending, memory_order_relaxed) <
+	           mpsafe_defer_get_limit() / 4) {
+		if (pthread_cond_timedwait(&defer_cv, &defer_lock, &until) != 0)
+			break;
+	}
 }
 
 static void *
@@ -153,6 +203,7 @@ reclaimer_main(void *arg)
 			/* Callers waiting for room re-check under the lock. */
 			pthread_mutex_lock(&defer_lock);
 			pthread_cond_broadcast(&defer_space_cv);
+			reclaimer_batch_window();
 			pthread_mutex_unlock(&defer_lock);
 			continue;
 		}
@@ -314,11 +365,14 @@ mpsafe_defer_barrier(void)
 		/* Nothing can have been handed over without a reclaimer. */
 		return 0;
 	}
+	atomic_fetch_add_explicit(&defer_urgent, 1, memory_order_relaxed);
 	defer_push(&m.dm_defer);
 	pthread_mutex_lock(&defer_lock);
+	pthread_cond_signal(&defer_cv); /* ends a batching window */
 	while (!m.dm_done)
 		pthread_cond_wait(&defer_done_cv, &defer_lock);
 	pthread_mutex_unlock(&defer_lock);
+	atomic_fetch_sub_explicit(&defer_urgent, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -386,6 +440,7 @@ mpsafe_defer_atfork_child(void)
 {
 	atomic_store_explicit(&reclaimer_running, false, memory_order_relaxed);
 	atomic_store_explicit(&reclaimer_idle, 0, memory_order_relaxed);
+	atomic_store_explicit(&defer_urgent, 0, memory_order_relaxed);
 	in_reclaimer = false;
 	pthread_cond_init(&defer_cv, NULL);
 	pthread_cond_init(&defer_done_cv, NULL);

@@ -38,6 +38,7 @@ void mpsafe_library_init(void);
 
 /* pserialize.c: the grace-period engine used by every primitive. */
 void mpsafe_gp_wait(void);
+void mpsafe_gp_wait_running(void);
 void mpsafe_gp_atfork_prepare(void);
 void mpsafe_gp_atfork_parent(void);
 void mpsafe_gp_atfork_child(void);

@@ -1,11 +1,12 @@
 /*
  * pserialize.c: grace periods for passive serialization.
  *
- * Readers (pserialize.h, inline) keep one word per registered thread,
- * mt_read: a nesting depth, and a generation that each outermost entry
- * advances.  Leaving a section stores the word with release semantics.  The
- * word is written only by its owner, so a read section writes no cache line
- * that another thread writes, and it reads no shared line at all.
+ * Readers (pserialize.h, inline) keep one word per registered thread, in
+ * its TLS (mpsafe_reader_self.mr_word): a nesting depth, and a generation that
+ * each outermost entry advances.  Leaving a section stores the word with
+ * release semantics.  The word is written only by its owner, so a read section
+ * writes no cache line that another thread writes, and it reads no shared line
+ * at all.
  *
  * A grace period (gp_run) is:
  *   1. a barrier: membarrier() in the membarrier mode, a seq_cst fence in
@@ -29,7 +30,7 @@
  * times (a reader preempted inside its section may be waiting for one);
  * then it raises the
  * record's mt_waiters, issues another barrier and sleeps on the word with a
- * futex.  The barrier pairs with the reader's exit, which stores mt_read
+ * futex.  The barrier pairs with the reader's exit, which stores mr_word
  * and then (compiler barrier, or fence) loads mt_waiters: either the
  * reader's store is visible to the writer's re-check, or the reader sees
  * the raised count and wakes the writer.  There is no timed polling.
@@ -88,15 +89,15 @@ gp_section_ended(uint32_t w, uint32_t now)
 	           (w & ~(MPSAFE_READ_GEN_ONE - 1));
 }
 
-/* Wait until the read section that t's word showed as w ends. */
+/* Wait until the read section that r's word showed as w ends. */
 static void
-gp_wait_reader(struct mpsafe_thread *t, uint32_t w)
+gp_wait_reader(struct mpsafe_reader *r, uint32_t w)
 {
 	uint32_t now;
 
 	/* Acquire: pairs with the release store of pserialize_read_exit. */
 	for (int i = 0; i < GP_SPIN_LIMIT; i++) {
-		now = atomic_load_explicit(&t->mt_read, memory_order_acquire);
+		now = atomic_load_explicit(&r->mr_word, memory_order_acquire);
 		if (gp_section_ended(w, now))
 			return;
 		mpsafe_cpu_relax();
@@ -109,19 +110,19 @@ gp_wait_reader(struct mpsafe_thread *t, uint32_t w)
 	 */
 	for (int i = 0; i < GP_YIELD_LIMIT; i++) {
 		sched_yield();
-		now = atomic_load_explicit(&t->mt_read, memory_order_acquire);
+		now = atomic_load_explicit(&r->mr_word, memory_order_acquire);
 		if (gp_section_ended(w, now))
 			return;
 	}
-	atomic_fetch_add_explicit(&t->mt_waiters, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&r->mr_waiters, 1, memory_order_seq_cst);
 	gp_barrier(); /* pairs with the barrier between exit's store and load */
 	for (;;) {
-		now = atomic_load_explicit(&t->mt_read, memory_order_acquire);
+		now = atomic_load_explicit(&r->mr_word, memory_order_acquire);
 		if (gp_section_ended(w, now))
 			break;
-		mpsafe_futex_wait(&t->mt_read, now);
+		mpsafe_futex_wait(&r->mr_word, now);
 	}
-	atomic_fetch_sub_explicit(&t->mt_waiters, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->mr_waiters, 1, memory_order_relaxed);
 }
 
 /* One grace period.  Called with no lock held. */
@@ -136,13 +137,16 @@ gp_run(void)
 	return;
 #endif
 	for (t = mpsafe_registry_first(); t != NULL; t = t->mt_next) {
+		/* Acquire: pairs with the release in thread registration. */
+		struct mpsafe_reader *r =
+		    atomic_load_explicit(&t->mt_reader, memory_order_acquire);
 		/* Acquire: pairs with the release store at read-section exit.
 		 */
 		uint32_t w =
-		    atomic_load_explicit(&t->mt_read, memory_order_acquire);
+		    atomic_load_explicit(&r->mr_word, memory_order_acquire);
 
 		if (w & MPSAFE_READ_NEST)
-			gp_wait_reader(t, w);
+			gp_wait_reader(r, w);
 	}
 }
 
@@ -172,6 +176,25 @@ mpsafe_gp_wait(void)
 		gp_seq++;
 		pthread_cond_broadcast(&gp_cv);
 	}
+	pthread_mutex_unlock(&gp_lock);
+}
+
+/*
+ * mpsafe_gp_wait_running()
+ *
+ *	Return once the grace period running at the call, if any, is over.
+ *	Used by a thread leaving the registry: a scan that may have loaded a
+ *	pointer to its TLS ends before that TLS goes away.  Blocks.
+ */
+void
+mpsafe_gp_wait_running(void)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&gp_lock);
+	seq = gp_seq;
+	while ((seq & 1) && gp_seq == seq)
+		pthread_cond_wait(&gp_cv, &gp_lock);
 	pthread_mutex_unlock(&gp_lock);
 }
 
@@ -221,8 +244,8 @@ mpsafe_read_enter_slow(void)
 void
 mpsafe_read_exit_broken(int s)
 {
-	struct mpsafe_thread *t = mpsafe_curthread;
-	uint32_t w = atomic_load_explicit(&t->mt_read, memory_order_relaxed);
+	uint32_t w = atomic_load_explicit(
+	    &mpsafe_reader_self.mr_word, memory_order_relaxed);
 
 	if (!mpsafe_thread_registered() || (w & MPSAFE_READ_NEST) == 0)
 		mpsafe_panic("pserialize_read_exit without a matching "

@@ -10,9 +10,12 @@
  * and the next thread to register takes it over.
  *
  * Invariants.
- *  - A free record's depth (mt_read & MPSAFE_READ_NEST) is zero, so a
- *    writer waiting for a section of the record's last owner is released
- *    both by the section's exit and by the thread's exit.
+ *  - A registered thread's reader state lives in its TLS
+ *    (mpsafe_reader_self) and its record points at it; a free record
+ *    points at its own parked state, whose depth is zero.  A thread that
+ *    unregisters parks its record and then waits for any grace period in
+ *    progress, which may have loaded the old pointer, so no writer reads
+ *    the TLS of a thread that has gone.
  *  - mpsafe_curthread points at the thread's record exactly while it owns
  *    one, and at the read-only mpsafe_thread_unregistered otherwise.
  *  - Records not owned by a live thread are free (after fork() too: the
@@ -38,15 +41,18 @@
 
 #include "mpsafe_impl.h"
 
-const struct mpsafe_thread mpsafe_thread_unregistered = {
-    .mt_read = MPSAFE_READ_NEST,
-};
+const struct mpsafe_thread mpsafe_thread_unregistered;
 
 __thread struct mpsafe_thread *mpsafe_curthread
     __attribute__((tls_model("initial-exec"))) =
         (struct mpsafe_thread *)&mpsafe_thread_unregistered;
 
 #define UNREGISTERED ((struct mpsafe_thread *)&mpsafe_thread_unregistered)
+
+__thread struct mpsafe_reader mpsafe_reader_self
+    __attribute__((tls_model("initial-exec"))) = {
+        .mr_word = MPSAFE_READ_NEST,
+};
 
 #define RECORD_FREE 0u
 #define RECORD_USED 1u
@@ -87,51 +93,59 @@ mpsafe_registry_first(void)
 	return atomic_load_explicit(&registry_head, memory_order_acquire);
 }
 
-#ifndef MPSAFE_DIAGNOSTIC
-/*
- * End the calling thread's read section by force.  Used when a thread
- * exits or unregisters inside one: its pointers die with it, so ending the
- * section is safe and keeps grace periods from waiting for ever.
- */
-static void
-record_end_section(struct mpsafe_thread *t)
-{
-	uint32_t w = atomic_load_explicit(&t->mt_read, memory_order_relaxed);
-
-	if (w & MPSAFE_READ_NEST) {
-		/* Release: pairs with the grace-period scan's acquire. */
-		atomic_store_explicit(
-		    &t->mt_read, w & ~MPSAFE_READ_NEST, memory_order_release);
-		mpsafe_futex_wake(&t->mt_read);
-	}
-}
-#endif
-
 static uint32_t
-record_depth(struct mpsafe_thread *t)
+self_word(void)
 {
 	/* Relaxed: the owner reads its own word. */
-	return atomic_load_explicit(&t->mt_read, memory_order_relaxed) &
-	       MPSAFE_READ_NEST;
+	return atomic_load_explicit(
+	    &mpsafe_reader_self.mr_word, memory_order_relaxed);
+}
+
+static uint32_t
+self_depth(void)
+{
+	return self_word() & MPSAFE_READ_NEST;
+}
+
+/* Store the calling thread's word (depth 0 or "unregistered" only). */
+static void
+self_set_word(uint32_t w)
+{
+	/* Release: pairs with the grace-period scan's acquire. */
+	atomic_store_explicit(
+	    &mpsafe_reader_self.mr_word, w, memory_order_release);
 }
 
 static void
 record_release(struct mpsafe_thread *t, const char *why)
 {
-	if (record_depth(t) != 0) {
+	uint32_t w = self_word();
+
+	if ((w & MPSAFE_READ_NEST) != 0) {
 #ifdef MPSAFE_DIAGNOSTIC
 		mpsafe_panic("thread %s inside a read section (depth %u): "
 		             "every pserialize_read_enter needs its exit first",
-		    why, record_depth(t));
+		    why, w & MPSAFE_READ_NEST);
 #else
+		/*
+		 * End the section by force: the thread's pointers die with
+		 * it, and grace periods must not wait for ever.
+		 */
 		(void)why;
-		record_end_section(t);
+		self_set_word(w & ~MPSAFE_READ_NEST);
+		mpsafe_futex_wake(&mpsafe_reader_self.mr_word);
 #endif
 	}
 	pthread_mutex_lock(&registry_lock);
+	/* Release: pairs with the scan's acquire load of mt_reader. */
+	atomic_store_explicit(
+	    &t->mt_reader, &t->mt_parked, memory_order_release);
 	atomic_store_explicit(&t->mt_state, RECORD_FREE, memory_order_relaxed);
 	registry_used--;
 	pthread_mutex_unlock(&registry_lock);
+	/* A scan that loaded &mpsafe_reader_self must end before our TLS. */
+	mpsafe_gp_wait_running();
+	self_set_word(self_word() | MPSAFE_READ_NEST);
 	mpsafe_curthread = UNREGISTERED;
 }
 
@@ -169,16 +183,15 @@ registry_atfork_child(void)
 	struct mpsafe_thread *t;
 
 	registry_used = 0;
+	atomic_store_explicit(
+	    &mpsafe_reader_self.mr_waiters, 0, memory_order_relaxed);
 	for (t = mpsafe_registry_first(); t != NULL; t = t->mt_next) {
-		atomic_store_explicit(&t->mt_waiters, 0, memory_order_relaxed);
 		if (t == self) {
 			registry_used++;
 			continue;
 		}
-		atomic_store_explicit(&t->mt_read,
-		    atomic_load_explicit(&t->mt_read, memory_order_relaxed) &
-		        ~MPSAFE_READ_NEST,
-		    memory_order_relaxed);
+		atomic_store_explicit(
+		    &t->mt_reader, &t->mt_parked, memory_order_relaxed);
 		atomic_store_explicit(
 		    &t->mt_state, RECORD_FREE, memory_order_relaxed);
 	}
@@ -211,15 +224,16 @@ mpsafe_library_init(void)
 	pthread_once(&library_once, library_init_once);
 }
 
-/* Set the fence-mode bit of a record that is in no read section. */
+/* Set the fence-mode bit of the calling thread's word (depth 0). */
 static void
-record_set_fence(struct mpsafe_thread *t, bool fence)
+self_set_fence(bool fence)
 {
-	uint32_t w = atomic_load_explicit(&t->mt_read, memory_order_relaxed);
+	uint32_t w = self_word();
 
-	w = fence ? (w | MPSAFE_READ_FENCE) : (w & ~MPSAFE_READ_FENCE);
-	/* Relaxed: only the owner reads the bit; the word's depth is 0. */
-	atomic_store_explicit(&t->mt_read, w, memory_order_relaxed);
+	/* Relaxed: only the owner reads the bit. */
+	atomic_store_explicit(&mpsafe_reader_self.mr_word,
+	    fence ? (w | MPSAFE_READ_FENCE) : (w & ~MPSAFE_READ_FENCE),
+	    memory_order_relaxed);
 }
 
 /* Take a free record or make one.  Called with registry_lock held. */
@@ -239,13 +253,13 @@ record_alloc(void)
 	if (t == NULL)
 		return NULL;
 	memset(t, 0, size);
+	atomic_init(&t->mt_reader, &t->mt_parked);
 	t->mt_next = atomic_load_explicit(&registry_head, memory_order_relaxed);
 	/* Release: the record is initialised before a scan can reach it. */
 	atomic_store_explicit(&registry_head, t, memory_order_release);
 claim:
 	atomic_store_explicit(&t->mt_state, RECORD_USED, memory_order_relaxed);
 	t->mt_flags = 0;
-	record_set_fence(t, mpsafe_ordering_now() == MPSAFE_ORDERING_FENCE);
 	registry_used++;
 	return t;
 }
@@ -262,15 +276,19 @@ thread_register(struct mpsafe_thread **tp)
 	}
 	pthread_mutex_lock(&registry_lock);
 	t = record_alloc();
+	if (t != NULL) {
+		/* Depth 0 before any scan can reach the word. */
+		self_set_word(self_word() & ~MPSAFE_READ_NEST);
+		self_set_fence(mpsafe_ordering_now() == MPSAFE_ORDERING_FENCE);
+		/* Release: pairs with the scan's acquire of mt_reader. */
+		atomic_store_explicit(
+		    &t->mt_reader, &mpsafe_reader_self, memory_order_release);
+	}
 	pthread_mutex_unlock(&registry_lock);
 	if (t == NULL)
 		return ENOMEM;
 	if (pthread_setspecific(registry_key, t) != 0) {
-		pthread_mutex_lock(&registry_lock);
-		atomic_store_explicit(
-		    &t->mt_state, RECORD_FREE, memory_order_relaxed);
-		registry_used--;
-		pthread_mutex_unlock(&registry_lock);
+		record_release(t, "failed to register");
 		return ENOMEM;
 	}
 	mpsafe_curthread = t;
@@ -304,11 +322,11 @@ mpsafe_thread_unregister(void)
 
 	if (t == UNREGISTERED)
 		return EINVAL;
-	if (record_depth(t) != 0) {
+	if (self_depth() != 0) {
 		MPSAFE_DIAG(0,
 		    "mpsafe_thread_unregister inside a read section "
 		    "(depth %u)",
-		    record_depth(t));
+		    self_depth());
 		return EBUSY;
 	}
 	pthread_setspecific(registry_key, NULL);
@@ -317,9 +335,9 @@ mpsafe_thread_unregister(void)
 }
 
 void
-mpsafe_thread_wake_writers(struct mpsafe_thread *t)
+mpsafe_thread_wake_writers(struct mpsafe_reader *r)
 {
-	mpsafe_futex_wake(&t->mt_read);
+	mpsafe_futex_wake(&r->mr_word);
 }
 
 int
@@ -334,7 +352,7 @@ mpsafe_set_ordering(enum mpsafe_ordering mode)
 	mpsafe_library_init();
 	pthread_mutex_lock(&registry_lock);
 	if (registry_used > (self != NULL ? 1u : 0u) ||
-	    (self != NULL && record_depth(self) != 0)) {
+	    (self != NULL && self_depth() != 0)) {
 		error = EBUSY;
 	} else if (mode == MPSAFE_ORDERING_MEMBARRIER &&
 	           mpsafe_membarrier_setup() != 0) {
@@ -343,7 +361,7 @@ mpsafe_set_ordering(enum mpsafe_ordering mode)
 		atomic_store_explicit(
 		    &ordering_mode, mode, memory_order_relaxed);
 		if (self != NULL)
-			record_set_fence(self, mode == MPSAFE_ORDERING_FENCE);
+			self_set_fence(mode == MPSAFE_ORDERING_FENCE);
 	}
 	pthread_mutex_unlock(&registry_lock);
 	return error;

@@ -83,8 +83,7 @@ MPSAFE_API MPSAFE_COLD MPSAFE_NORETURN void mpsafe_read_exit_broken(int s);
 static inline int
 pserialize_read_enter(void)
 {
-	struct mpsafe_thread *t = mpsafe_curthread;
-	uint32_t w = mpsafe_load_relaxed(&t->mt_read);
+	uint32_t w = mpsafe_load_relaxed(&mpsafe_reader_self.mr_word);
 
 	if (MPSAFE_LIKELY((w & MPSAFE_READ_NEST) == 0)) {
 		/*
@@ -96,9 +95,9 @@ pserialize_read_enter(void)
 		 */
 		w += MPSAFE_READ_GEN_ONE + 1;
 #ifdef MPSAFE_TSAN
-		mpsafe_store_release(&t->mt_read, w);
+		mpsafe_store_release(&mpsafe_reader_self.mr_word, w);
 #else
-		mpsafe_store_relaxed(&t->mt_read, w);
+		mpsafe_store_relaxed(&mpsafe_reader_self.mr_word, w);
 #endif
 		if (MPSAFE_UNLIKELY(w & MPSAFE_READ_FENCE))
 			mpsafe_fence_seq_cst(); /* pairs with the scan's fence
@@ -111,7 +110,7 @@ pserialize_read_enter(void)
 	if (MPSAFE_UNLIKELY((w & MPSAFE_READ_NEST) == MPSAFE_READ_NEST))
 		return mpsafe_read_enter_slow();
 	w += 1;
-	mpsafe_store_relaxed(&t->mt_read, w);
+	mpsafe_store_relaxed(&mpsafe_reader_self.mr_word, w);
 	return (int)w;
 }
 
@@ -123,32 +122,33 @@ pserialize_read_enter(void)
  *	writer that sleeps waiting for this thread.  Diagnostic builds
  *	(MPSAFE_DIAGNOSTIC defined) abort on an exit that does not match
  *	the innermost enter; other builds trust s, as NetBSD trusts the IPL
- *	it is given (an exit on a thread that never entered faults).
+ *	it is given.
  */
 static inline void
 pserialize_read_exit(int s)
 {
-	struct mpsafe_thread *t = mpsafe_curthread;
 	uint32_t w = (uint32_t)s;
 
 #ifdef MPSAFE_DIAGNOSTIC
-	if (MPSAFE_UNLIKELY(t == &mpsafe_thread_unregistered ||
-	                    (w & MPSAFE_READ_NEST) == 0 ||
-	                    mpsafe_load_relaxed(&t->mt_read) != w))
+	if (MPSAFE_UNLIKELY(
+	        (w & MPSAFE_READ_NEST) == 0 ||
+	        (w & MPSAFE_READ_NEST) == MPSAFE_READ_NEST ||
+	        mpsafe_load_relaxed(&mpsafe_reader_self.mr_word) != w))
 		mpsafe_read_exit_broken(s);
 #endif
 	/*
 	 * Release: the section's loads happen before the store; pairs with
 	 * the acquire load in the grace-period scan.
 	 */
-	mpsafe_store_release(&t->mt_read, w - 1);
+	mpsafe_store_release(&mpsafe_reader_self.mr_word, w - 1);
 	if (MPSAFE_LIKELY((w & MPSAFE_READ_NEST) == 1)) {
 		if (MPSAFE_UNLIKELY(w & MPSAFE_READ_FENCE))
 			mpsafe_fence_seq_cst(); /* pairs with waiter's fence */
 		else
 			mpsafe_compiler_barrier(); /* pairs with membarrier() */
-		if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(&t->mt_waiters) != 0))
-			mpsafe_thread_wake_writers(t);
+		if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(
+		                        &mpsafe_reader_self.mr_waiters) != 0))
+			mpsafe_thread_wake_writers(&mpsafe_reader_self);
 	}
 }
 
@@ -161,10 +161,10 @@ pserialize_read_exit(int s)
 static inline bool
 pserialize_in_read_section(void)
 {
-	struct mpsafe_thread *t = mpsafe_curthread;
+	uint32_t depth =
+	    mpsafe_load_relaxed(&mpsafe_reader_self.mr_word) & MPSAFE_READ_NEST;
 
-	return t != &mpsafe_thread_unregistered &&
-	       (mpsafe_load_relaxed(&t->mt_read) & MPSAFE_READ_NEST) != 0;
+	return depth != 0 && depth != MPSAFE_READ_NEST;
 }
 
 static inline bool

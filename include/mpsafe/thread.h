@@ -39,27 +39,45 @@ MPSAFE_BEGIN_DECLS
 #endif
 
 /*
+ * A thread's read-section state: the only memory the read-side fast path
+ * touches.  It lives in the thread's own TLS (mpsafe_reader_self), so
+ * entering and leaving a section costs no pointer chase.
+ */
+struct mpsafe_reader {
+	/*
+	 * Read-section word.  Written by the owner only (plain load and
+	 * store, never a read-modify-write); read by writers waiting for a
+	 * grace period.  Bits 0-14 (MPSAFE_READ_NEST): read-section nesting
+	 * depth, all set while the thread is not registered.  Bit 15
+	 * (MPSAFE_READ_FENCE): set when the process runs in the fence
+	 * ordering mode, so the fast path needs no other load.  Bits 16-31:
+	 * generation, advanced by each outermost entry; it may wrap, which
+	 * can only make a writer wait longer.
+	 */
+	MPSAFE_ATOMIC(uint32_t) mr_word;
+	/*
+	 * Number of writers sleeping on mr_word.  Written by writers
+	 * (atomic add); read by the owner when it leaves its outermost
+	 * read section, to decide whether to wake them.
+	 */
+	MPSAFE_ATOMIC(uint32_t) mr_waiters;
+};
+
+/*
  * One registered thread.  Allocated by the library, one per 128-byte block
  * so that no two threads' records share a cache line (or an adjacent-line
  * prefetch pair).
  */
 struct mpsafe_thread {
 	/*
-	 * Read-section word.  Written by the owner only (plain load and
-	 * store, never a read-modify-write); read by writers waiting for a
-	 * grace period.  Bits 0-14 (MPSAFE_READ_NEST): read-section nesting
-	 * depth.  Bit 15 (MPSAFE_READ_FENCE): set when the process runs in
-	 * the fence ordering mode, so the fast path needs no other load.
-	 * Bits 16-31: generation, advanced by each outermost entry; it may
-	 * wrap, which can only make a writer wait longer.
+	 * The owner's reader state while it is registered (its TLS
+	 * mpsafe_reader_self), &mt_parked otherwise.  Written under the
+	 * registry lock with release; read by grace periods with acquire.
+	 * A thread that unregisters parks its record and then waits out any
+	 * grace period that may still hold the old pointer.
 	 */
-	MPSAFE_ATOMIC(uint32_t) mt_read;
-	/*
-	 * Number of writers sleeping on mt_read.  Written by writers
-	 * (atomic add); read by the owner when it leaves its outermost
-	 * read section, to decide whether to wake them.
-	 */
-	MPSAFE_ATOMIC(uint32_t) mt_waiters;
+	MPSAFE_ATOMIC(struct mpsafe_reader *) mt_reader;
+	struct mpsafe_reader mt_parked; /* depth 0 for ever */
 
 	/* Library-private from here on. */
 	MPSAFE_ATOMIC(uint32_t) mt_state; /* free, in use: registry lock */
@@ -72,25 +90,26 @@ struct mpsafe_thread {
 #define MPSAFE_READ_FENCE 0x8000u
 #define MPSAFE_READ_GEN_ONE 0x10000u
 
-/*
- * The record that stands for "not registered": read-only (a store to it
- * faults), with every depth bit set, so that the read-section fast path
- * needs no separate test: its "already nested" branch finds the thread
- * unregistered.
- */
+/* The record that stands for "not registered" (read-only). */
 extern MPSAFE_API const struct mpsafe_thread mpsafe_thread_unregistered;
 
 /*
  * The calling thread's record, &mpsafe_thread_unregistered until it
- * registers.  Initial-exec TLS: reading it is one instruction.  (A library
- * built this way can still be dlopen()ed: the variable is one pointer, well
- * within the static TLS surplus that glibc reserves.)
+ * registers; and its reader state, whose depth bits are all set until it
+ * registers, so that the read-section fast path needs no separate test:
+ * its "already nested" branch finds the thread unregistered.
+ * Initial-exec TLS: reading either is one instruction.  (A library built
+ * this way can still be dlopen()ed: both are small enough for the static
+ * TLS surplus that glibc reserves.)
  */
 #if defined(__GNUC__) || defined(__clang__)
 extern MPSAFE_API __thread struct mpsafe_thread *mpsafe_curthread
     __attribute__((tls_model("initial-exec")));
+extern MPSAFE_API __thread struct mpsafe_reader mpsafe_reader_self
+    __attribute__((tls_model("initial-exec")));
 #else
 extern MPSAFE_API _Thread_local struct mpsafe_thread *mpsafe_curthread;
+extern MPSAFE_API _Thread_local struct mpsafe_reader mpsafe_reader_self;
 #endif
 
 /*
@@ -161,7 +180,7 @@ MPSAFE_API MPSAFE_NORETURN void mpsafe_panic(const char *fmt, ...)
 
 /* Library-private slow paths called from inline fast paths. */
 MPSAFE_API MPSAFE_COLD struct mpsafe_thread *mpsafe_thread_attach(void);
-MPSAFE_API MPSAFE_COLD void mpsafe_thread_wake_writers(struct mpsafe_thread *);
+MPSAFE_API MPSAFE_COLD void mpsafe_thread_wake_writers(struct mpsafe_reader *);
 
 /*
  * mpsafe_thread_self(): the calling thread's record, registering the

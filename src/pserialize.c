@@ -122,6 +122,7 @@ gp_wait_reader(struct mpsafe_reader *r, uint32_t w)
 			break;
 		mpsafe_futex_wait(&r->mr_word, now);
 	}
+	/* Relaxed: the reader only tests the count for non-zero. */
 	atomic_fetch_sub_explicit(&r->mr_waiters, 1, memory_order_relaxed);
 }
 
@@ -244,6 +245,7 @@ mpsafe_read_enter_slow(void)
 void
 mpsafe_read_exit_broken(int s)
 {
+	/* Relaxed: the owner reads its own word. */
 	uint32_t w = atomic_load_explicit(
 	    &mpsafe_reader_self.mr_word, memory_order_relaxed);
 
@@ -294,6 +296,7 @@ pserialize_destroy(pserialize_t psz)
 	    atomic_load_explicit(&psz->psz_inflight, memory_order_relaxed) == 0,
 	    "pserialize_destroy while pserialize_perform is in progress on "
 	    "the same object");
+	/* Relaxed: a poison for diagnostics; the caller owns psz. */
 	atomic_store_explicit(
 	    &psz->psz_magic, PSZ_POISON, memory_order_relaxed);
 	free(psz);

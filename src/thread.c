@@ -140,6 +140,7 @@ record_release(struct mpsafe_thread *t, const char *why)
 	/* Release: pairs with the scan's acquire load of mt_reader. */
 	atomic_store_explicit(
 	    &t->mt_reader, &t->mt_parked, memory_order_release);
+	/* Relaxed: mt_state is read and written under registry_lock. */
 	atomic_store_explicit(&t->mt_state, RECORD_FREE, memory_order_relaxed);
 	registry_used--;
 	pthread_mutex_unlock(&registry_lock);
@@ -180,6 +181,8 @@ static void
 registry_atfork_child(void)
 {
 	struct mpsafe_thread *self = mpsafe_curthread; /* or UNREGISTERED */
+
+	/* Relaxed stores below: the child runs one thread, no scan. */
 	struct mpsafe_thread *t;
 
 	registry_used = 0;
@@ -213,6 +216,7 @@ library_init_once(void)
 		if (mpsafe_membarrier_setup() == 0)
 			mode = MPSAFE_ORDERING_MEMBARRIER;
 	}
+	/* Relaxed: set before any other thread registers. */
 	atomic_store_explicit(&ordering_mode, mode, memory_order_relaxed);
 	pthread_atfork(registry_atfork_prepare, registry_atfork_parent,
 	    registry_atfork_child);
@@ -245,6 +249,7 @@ record_alloc(void)
 	              ~(size_t)(MPSAFE_RECORD_ALIGN - 1);
 
 	for (t = mpsafe_registry_first(); t != NULL; t = t->mt_next) {
+		/* Relaxed: mt_state is guarded by registry_lock (held). */
 		if (atomic_load_explicit(&t->mt_state, memory_order_relaxed) ==
 		    RECORD_FREE)
 			goto claim;
@@ -254,10 +259,12 @@ record_alloc(void)
 		return NULL;
 	memset(t, 0, size);
 	atomic_init(&t->mt_reader, &t->mt_parked);
+	/* Relaxed: pushes are serialised by registry_lock (held). */
 	t->mt_next = atomic_load_explicit(&registry_head, memory_order_relaxed);
 	/* Release: the record is initialised before a scan can reach it. */
 	atomic_store_explicit(&registry_head, t, memory_order_release);
 claim:
+	/* Relaxed: registry_lock (held) orders mt_state. */
 	atomic_store_explicit(&t->mt_state, RECORD_USED, memory_order_relaxed);
 	t->mt_flags = 0;
 	registry_used++;
@@ -358,6 +365,7 @@ mpsafe_set_ordering(enum mpsafe_ordering mode)
 	           mpsafe_membarrier_setup() != 0) {
 		error = ENOTSUP;
 	} else {
+		/* Relaxed: no other thread is registered (checked above). */
 		atomic_store_explicit(
 		    &ordering_mode, mode, memory_order_relaxed);
 		if (self != NULL)

@@ -85,11 +85,13 @@ pserialize_read_enter(void)
 {
 	uint32_t w = mpsafe_load_relaxed(&mpsafe_reader_self.mr_word);
 
-	if (MPSAFE_LIKELY((w & MPSAFE_READ_NEST) == 0)) {
+	/* One test for the common case: outermost, membarrier mode. */
+	if (MPSAFE_LIKELY((w & (MPSAFE_READ_NEST | MPSAFE_READ_FENCE)) == 0)) {
 		/*
-		 * Outermost: a new generation, depth 1.  The store needs no
-		 * release of its own: the barrier below orders it before the
-		 * section's loads.  (Under ThreadSanitizer it is a release so
+		 * A new generation, depth 1.  The store needs no release of
+		 * its own: the compiler barrier orders it before the
+		 * section's loads, and membarrier() in the grace period
+		 * does the rest.  (Under ThreadSanitizer it is a release so
 		 * that a writer reading a later value also sees this
 		 * thread's previous exit.)
 		 */
@@ -99,18 +101,21 @@ pserialize_read_enter(void)
 #else
 		mpsafe_store_relaxed(&mpsafe_reader_self.mr_word, w);
 #endif
-		if (MPSAFE_UNLIKELY(w & MPSAFE_READ_FENCE))
-			mpsafe_fence_seq_cst(); /* pairs with the scan's fence
-			                         */
-		else
-			mpsafe_compiler_barrier(); /* pairs with membarrier() */
+		mpsafe_compiler_barrier(); /* pairs with membarrier() */
 		return (int)w;
 	}
 	/* Nested; or all depth bits set: unregistered, or too deep. */
 	if (MPSAFE_UNLIKELY((w & MPSAFE_READ_NEST) == MPSAFE_READ_NEST))
 		return mpsafe_read_enter_slow();
-	w += 1;
+	if ((w & MPSAFE_READ_NEST) != 0) {
+		w += 1;
+		mpsafe_store_relaxed(&mpsafe_reader_self.mr_word, w);
+		return (int)w;
+	}
+	/* Outermost in the fence mode. */
+	w += MPSAFE_READ_GEN_ONE + 1;
 	mpsafe_store_relaxed(&mpsafe_reader_self.mr_word, w);
+	mpsafe_fence_seq_cst(); /* pairs with the scan's fence */
 	return (int)w;
 }
 
@@ -141,15 +146,18 @@ pserialize_read_exit(int s)
 	 * the acquire load in the grace-period scan.
 	 */
 	mpsafe_store_release(&mpsafe_reader_self.mr_word, w - 1);
-	if (MPSAFE_LIKELY((w & MPSAFE_READ_NEST) == 1)) {
-		if (MPSAFE_UNLIKELY(w & MPSAFE_READ_FENCE))
-			mpsafe_fence_seq_cst(); /* pairs with waiter's fence */
-		else
-			mpsafe_compiler_barrier(); /* pairs with membarrier() */
-		if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(
-		                        &mpsafe_reader_self.mr_waiters) != 0))
-			mpsafe_thread_wake_writers(&mpsafe_reader_self);
+	if (MPSAFE_LIKELY((w & (MPSAFE_READ_NEST | MPSAFE_READ_FENCE)) == 1)) {
+		/* Outermost, membarrier mode. */
+		mpsafe_compiler_barrier(); /* pairs with membarrier() */
+	} else if ((w & MPSAFE_READ_NEST) == 1) {
+		/* Outermost, fence mode: pairs with the waiter's fence. */
+		mpsafe_fence_seq_cst();
+	} else {
+		return; /* nested */
 	}
+	if (MPSAFE_UNLIKELY(
+	        mpsafe_load_relaxed(&mpsafe_reader_self.mr_waiters) != 0))
+		mpsafe_thread_wake_writers(&mpsafe_reader_self);
 }
 
 /*

@@ -87,7 +87,16 @@ run_one(const struct shim_test *t)
 	if (pid == 0) {
 		if (timeout > 0)
 			alarm((unsigned)timeout + 1);
+		void (*init)(void) =
+		    t->params.init ? t->params.init : t->suite_params->init;
+		void (*fini)(void) =
+		    t->params.fini ? t->params.fini : t->suite_params->fini;
+
+		if (init != NULL)
+			init();
 		t->fn();
+		if (fini != NULL)
+			fini();
 		fflush(NULL);
 		_exit(0);
 	}

@@ -19,6 +19,8 @@ struct shim_params {
 	int signal;
 	int exit_code;
 	double timeout;
+	void (*init)(void); /* before the test, in its process */
+	void (*fini)(void); /* after it, if it returns */
 };
 
 struct shim_test {

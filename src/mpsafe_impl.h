@@ -43,6 +43,25 @@ void mpsafe_gp_atfork_prepare(void);
 void mpsafe_gp_atfork_parent(void);
 void mpsafe_gp_atfork_child(void);
 
+/*
+ * psref.c, localcount.c: per-thread state kept with each registry record.
+ * *_record_init() runs once when a record is created, before any other
+ * thread can reach it (0 or ENOMEM; the record then is not created);
+ * the state stays with the record when it passes to another thread.  Each
+ * keeps its state in mt_private[MPSAFE_PRIV_*], allocated with malloc()
+ * or aligned_alloc() (freed with free() if the record cannot be made).
+ * mpsafe_psref_thread_exit() runs when a thread unregisters or exits,
+ * before its record is parked; the atfork hooks hold the overflow lock
+ * across fork(), and the child's runs after every record but self's was
+ * freed.
+ */
+int mpsafe_psref_record_init(struct mpsafe_thread *t);
+void mpsafe_psref_thread_exit(struct mpsafe_thread *t, const char *why);
+void mpsafe_psref_atfork_prepare(void);
+void mpsafe_psref_atfork_parent(void);
+void mpsafe_psref_atfork_child(struct mpsafe_thread *self);
+int mpsafe_localcount_record_init(struct mpsafe_thread *t);
+
 /* defer.c */
 void mpsafe_defer_atfork_prepare(void);
 void mpsafe_defer_atfork_parent(void);

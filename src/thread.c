@@ -121,6 +121,7 @@ record_release(struct mpsafe_thread *t, const char *why)
 {
 	uint32_t w = self_word();
 
+	mpsafe_psref_thread_exit(t, why);
 	if ((w & MPSAFE_READ_NEST) != 0) {
 #ifdef MPSAFE_DIAGNOSTIC
 		mpsafe_panic("thread %s inside a read section (depth %u): "
@@ -161,6 +162,7 @@ registry_atfork_prepare(void)
 {
 	mpsafe_defer_atfork_prepare();
 	mpsafe_gp_atfork_prepare();
+	mpsafe_psref_atfork_prepare();
 	pthread_mutex_lock(&registry_lock);
 }
 
@@ -168,6 +170,7 @@ static void
 registry_atfork_parent(void)
 {
 	pthread_mutex_unlock(&registry_lock);
+	mpsafe_psref_atfork_parent();
 	mpsafe_gp_atfork_parent();
 	mpsafe_defer_atfork_parent();
 }
@@ -199,6 +202,7 @@ registry_atfork_child(void)
 		    &t->mt_state, RECORD_FREE, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&registry_lock);
+	mpsafe_psref_atfork_child(self);
 	mpsafe_gp_atfork_child();
 	mpsafe_defer_atfork_child();
 }
@@ -259,6 +263,14 @@ record_alloc(void)
 		return NULL;
 	memset(t, 0, size);
 	atomic_init(&t->mt_reader, &t->mt_parked);
+	/* The primitives' per-thread state, fixed for the record's life. */
+	if (mpsafe_psref_record_init(t) != 0 ||
+	    mpsafe_localcount_record_init(t) != 0) {
+		free(t->mt_private[MPSAFE_PRIV_PSREF]);
+		free(t->mt_private[MPSAFE_PRIV_LOCALCOUNT]);
+		free(t);
+		return NULL;
+	}
 	/* Relaxed: pushes are serialised by registry_lock (held). */
 	t->mt_next = atomic_load_explicit(&registry_head, memory_order_relaxed);
 	/* Release: the record is initialised before a scan can reach it. */

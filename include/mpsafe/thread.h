@@ -86,6 +86,10 @@ struct mpsafe_thread {
 	void *mt_private[6];              /* reserved for the primitives */
 };
 
+/* Which mt_private slot each primitive keeps its per-thread state in. */
+#define MPSAFE_PRIV_PSREF 0
+#define MPSAFE_PRIV_LOCALCOUNT 1
+
 #define MPSAFE_READ_NEST 0x7fffu
 #define MPSAFE_READ_FENCE 0x8000u
 #define MPSAFE_READ_GEN_ONE 0x10000u

@@ -1,0 +1,289 @@
+/*
+ * mpsafe/psref.h: passive references (NetBSD psref(9)) for registered
+ * threads.
+ *
+ * A reader that finds an object inside a pserialize read section may take
+ * a passive reference to it and then leave the section: the reference
+ * keeps the object alive across blocking (sleeps, I/O, mutex waits) until
+ * it is released, on the same thread.  Taking and dropping a reference
+ * writes only the calling thread's own memory: no atomic read-modify-write
+ * and no lock shared with other threads.  Destroying the object
+ * (psref_target_destroy()) waits until no thread holds a reference.
+ *
+ * Each registered thread owns a table of PSREF_THREAD_SLOTS slots (struct
+ * psref_thread, kept with its registry record).  A reference occupies one
+ * slot, which holds the target's address; struct psref, the caller's
+ * handle, remembers the slot.  A destroyer marks the target draining,
+ * waits for a grace period (after which no new reference can be taken,
+ * since the target is unreachable and read sections that found it have
+ * ended), then scans every thread's slots for the target and sleeps until
+ * the last holder releases it.  A thread that holds more references at
+ * once than it has slots keeps the extra ones on an overflow list guarded
+ * by a lock (slower, still correct).
+ *
+ * Differences from NetBSD: the unit is a registered thread, not a CPU, so
+ * there is no curlwp_bind() and no IPL (psref_class_create() takes only a
+ * name); acquire needs the read section that found the target; copy and
+ * release must run on the thread that holds the reference.
+ */
+#ifndef MPSAFE_PSREF_H
+#define MPSAFE_PSREF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mpsafe/atomic.h>
+#include <mpsafe/export.h>
+#include <mpsafe/pserialize.h>
+#include <mpsafe/thread.h>
+
+MPSAFE_BEGIN_DECLS
+
+/* References a thread holds in slots before it uses the overflow list. */
+#define PSREF_THREAD_SLOTS 64
+
+/* struct psref.psref_slot of a reference kept on the overflow list. */
+#define PSREF_SLOT_OVERFLOW 0xffffu
+
+/* Values of struct psref.psref_magic. */
+#define PSREF_MAGIC_HELD 0x50535246u     /* "PSRF" */
+#define PSREF_MAGIC_RELEASED 0x70737266u /* "psrf" */
+
+struct psref_class; /* opaque: psref_class_create() */
+
+/*
+ * An object that references may be taken to (embedded in it).  Initialised
+ * by psref_target_init(); dead after psref_target_destroy() until the next
+ * init.
+ */
+struct psref_target {
+	/*
+	 * Set by psref_target_destroy() before it waits; read by
+	 * psref_copy() and by diagnostic acquire checks.
+	 */
+	MPSAFE_ATOMIC(uint32_t) prt_draining;
+	struct psref_class *prt_class; /* NULL while dead */
+};
+
+/*
+ * One reference, allocated by the caller (usually on its stack) and used
+ * for one reference at a time.  Library-private fields: written by the
+ * holding thread only.
+ */
+struct psref {
+	const struct psref_target *psref_target;
+	struct mpsafe_thread *psref_thread; /* holder */
+	uint32_t psref_slot;                /* index, or PSREF_SLOT_OVERFLOW */
+	uint32_t psref_magic;               /* PSREF_MAGIC_* */
+	struct psref *psref_next;           /* overflow list only */
+	struct psref **psref_prevp;         /* overflow list only */
+};
+
+/*
+ * A thread's reference slots (library-private; here for the inline fast
+ * paths).  One per registry record.
+ */
+struct psref_thread {
+	/*
+	 * Target held in each slot, NULL when free.  Written by the owner
+	 * only (plain stores, release when freeing); read by destroyers'
+	 * scans (acquire).
+	 */
+	MPSAFE_ATOMIC(const struct psref_target *) pt_slot[PSREF_THREAD_SLOTS];
+	uint64_t pt_free;     /* owner only: bit i set iff slot i is free */
+	uint32_t pt_overflow; /* owner only: references on the overflow list */
+};
+
+/*
+ * psref_class_create(name)
+ *
+ *	Create a class of targets (NetBSD's name is a wait channel; ours is
+ *	kept for messages, truncated to 15 characters).  Returns NULL with
+ *	errno EINVAL (NULL name) or ENOMEM.  May block (allocates).
+ */
+MPSAFE_API struct psref_class *psref_class_create(const char *name);
+
+/*
+ * psref_class_destroy(class)
+ *
+ *	Free a class whose targets have all been destroyed, after a grace
+ *	period (a release may still read it).  Blocks; not in a read
+ *	section.  Diagnostic builds abort if a target is still alive;
+ *	other builds then leave the class allocated rather than free
+ *	memory still in use.
+ */
+MPSAFE_API void psref_class_destroy(struct psref_class *psc);
+
+/*
+ * psref_target_init(target, class)
+ *
+ *	Make target ready for references, before it is published.  Also
+ *	re-arms a target after psref_target_destroy() ("wait for every
+ *	holder, but keep the object").  Never blocks.
+ */
+MPSAFE_API void psref_target_init(
+    struct psref_target *target, struct psref_class *psc);
+
+/*
+ * psref_target_destroy(target, class)
+ *
+ *	Wait until no thread holds a reference to target.  The caller has
+ *	made target unreachable to new readers (unpublished it); destroy
+ *	then marks it draining, waits for a grace period so that no new
+ *	reference can appear, and sleeps until the last holder releases,
+ *	woken by that release.  A reader whose read section found target
+ *	before it was unpublished may still acquire it until that grace
+ *	period ends.  Thread context, not in a read section, not holding a
+ *	reference to target (it would wait for ever), one destroyer per
+ *	target: each of these aborts in every build.  Blocks.  Afterwards
+ *	the target is dead until psref_target_init(); the caller may free
+ *	it.
+ */
+MPSAFE_API void psref_target_destroy(
+    struct psref_target *target, struct psref_class *psc);
+
+/*
+ * psref_copy(pto, pfrom, class)
+ *
+ *	Take a new reference *pto to the target *pfrom refers to; both must
+ *	be released.  The calling thread must hold *pfrom.  Never blocks
+ *	(may take the overflow lock).
+ */
+MPSAFE_API void psref_copy(
+    struct psref *pto, const struct psref *pfrom, struct psref_class *psc);
+
+/*
+ * psref_held(target, class)
+ *
+ *	For assertions only: whether the calling thread holds a reference to
+ *	target.  Never blocks for long (may take the overflow lock).
+ */
+MPSAFE_API bool psref_held(
+    const struct psref_target *target, struct psref_class *psc);
+
+/* Library-private slow paths of the inline functions below. */
+MPSAFE_API MPSAFE_COLD void mpsafe_psref_acquire_slow(struct psref *psref,
+    const struct psref_target *target, struct psref_class *psc);
+MPSAFE_API MPSAFE_COLD void mpsafe_psref_release_slow(struct psref *psref,
+    const struct psref_target *target, struct psref_class *psc);
+MPSAFE_API void mpsafe_psref_acquire_check(struct psref *psref,
+    const struct psref_target *target, struct psref_class *psc);
+MPSAFE_API MPSAFE_COLD void mpsafe_psref_wake(struct psref_class *psc);
+
+/*
+ * The head of struct psref_class, which the inline release reads: the
+ * number of the class's targets being destroyed (library-private).
+ */
+struct psref_class_head {
+	MPSAFE_ATOMIC(uint32_t) prc_draining;
+};
+
+static inline bool
+mpsafe_psref_draining(struct psref_class *psc)
+{
+	/* Relaxed: ordered by the barrier before it in psref_release(). */
+	return mpsafe_load_relaxed(
+	           &((struct psref_class_head *)(void *)psc)->prc_draining) !=
+	       0;
+}
+
+/*
+ * psref_acquire(psref, target, class)
+ *
+ *	Take a reference to target, recorded in *psref, on the calling
+ *	thread.  The caller is inside the pserialize read section in which
+ *	it found target (diagnostic builds abort otherwise, or if target is
+ *	being destroyed, or if *psref is already in use).  Never blocks.
+ */
+static inline void
+psref_acquire(struct psref *psref, const struct psref_target *target,
+    struct psref_class *psc)
+{
+	struct mpsafe_thread *t = mpsafe_curthread;
+	struct psref_thread *pt =
+	    (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
+	uint64_t free;
+	unsigned i;
+
+#ifdef MPSAFE_DIAGNOSTIC
+	mpsafe_psref_acquire_check(psref, target, psc);
+#endif
+	/* Unregistered (NULL table), or every slot taken. */
+	if (MPSAFE_UNLIKELY(pt == NULL || (free = pt->pt_free) == 0)) {
+		mpsafe_psref_acquire_slow(psref, target, psc);
+		return;
+	}
+	i = (unsigned)__builtin_ctzll(free);
+	pt->pt_free = free & (free - 1);
+	/*
+	 * Relaxed: the read section's release exit orders this store
+	 * before a destroyer's grace period, which precedes its scan.
+	 */
+	mpsafe_store_relaxed(&pt->pt_slot[i], target);
+	psref->psref_target = target;
+	psref->psref_thread = t;
+	psref->psref_slot = i;
+	psref->psref_magic = PSREF_MAGIC_HELD;
+	(void)psc;
+}
+
+/*
+ * psref_release(psref, target, class)
+ *
+ *	Drop the reference *psref to target, on the thread that took it; if
+ *	target is being destroyed, wake its destroyer.  Any context of the
+ *	holding thread, in or out of a read section.  Never blocks (may take
+ *	the overflow lock).  The class must be the target's.  A release on
+ *	another thread, a second release,
+ *	or a release of a handle never acquired aborts with a message (the
+ *	check is cheap and the alternative is a lost reference).
+ */
+static inline void
+psref_release(struct psref *psref, const struct psref_target *target,
+    struct psref_class *psc)
+{
+	struct mpsafe_thread *t = mpsafe_curthread;
+	struct psref_thread *pt =
+	    (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
+	unsigned i = psref->psref_slot;
+
+	if (MPSAFE_UNLIKELY(
+	        psref->psref_magic != PSREF_MAGIC_HELD ||
+	        psref->psref_thread != t || psref->psref_target != target ||
+	        target->prt_class != psc || i >= PSREF_THREAD_SLOTS ||
+	        mpsafe_load_relaxed(&pt->pt_slot[i]) != target)) {
+		mpsafe_psref_release_slow(psref, target, psc);
+		return;
+	}
+	/*
+	 * A read section covers the rest: a destroyer that sees the slot
+	 * empty may return and its caller destroy the class; the class is
+	 * freed only after a grace period (psref_class_destroy()).
+	 */
+	int s = pserialize_read_enter();
+
+	psref->psref_magic = PSREF_MAGIC_RELEASED;
+	/*
+	 * Release: the holder's uses of target happen before a destroyer
+	 * sees the slot empty (its scan loads with acquire).  After this
+	 * store the target may be freed: it is not touched again.
+	 */
+	mpsafe_store_release(&pt->pt_slot[i], NULL);
+	pt->pt_free |= UINT64_C(1) << i;
+	/*
+	 * Store the slot, then load prc_draining; a destroyer raises
+	 * prc_draining, then (grace period barrier) loads the slot: one of
+	 * us sees the other's store.
+	 */
+	if (MPSAFE_UNLIKELY(s & MPSAFE_READ_FENCE))
+		mpsafe_fence_seq_cst(); /* pairs with the destroyer's fence */
+	else
+		mpsafe_compiler_barrier(); /* pairs with its membarrier() */
+	if (MPSAFE_UNLIKELY(mpsafe_psref_draining(psc)))
+		mpsafe_psref_wake(psc);
+	pserialize_read_exit(s);
+}
+
+MPSAFE_END_DECLS
+
+#endif /* MPSAFE_PSREF_H */

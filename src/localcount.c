@@ -1,0 +1,638 @@
+/*
+ * localcount.c: reference counts kept per thread, drained by summing.
+ *
+ * State.  localcount_init() gives each count a small integer id from a
+ * global allocator (a bitmap under id_lock, lowest free id first, ids
+ * reused after fini).  Every registry record carries a directory of
+ * LOCALCOUNT_CHUNKS pointers to chunks of LOCALCOUNT_CHUNK_SIZE int64
+ * counters (mt_private[MPSAFE_PRIV_LOCALCOUNT], allocated with the record
+ * and, like it, never freed); a chunk is allocated by the record's owner
+ * the first time it counts an id of that chunk.  Thread T's counter for
+ * count lc is T's chunk[lc_id / 512][lc_id % 512]: memory only T writes
+ * while lc is active.  A count also has a state word and a shared total,
+ * lc_total, which holds BIAS plus the references counted outside the
+ * per-thread counters, until drain folds the counters in and takes the
+ * bias out.
+ *
+ *   FRESH --first acquire/release--> ACTIVE (has an id) or SHARED (none)
+ *   FRESH, ACTIVE, SHARED --drain--> DRAINING --total reaches 0--> DRAINED
+ *   FRESH, DRAINED --fini--> DEAD (poison)
+ *
+ * Acquire and release (inline, mpsafe/localcount.h) enter a read section,
+ * and if the state is ACTIVE and the thread's chunk exists, add +1 or -1
+ * to the thread's counter with a relaxed load and store, then leave.
+ * Everything else goes to mpsafe_localcount_adjust_slow(): FRESH takes
+ * the first-use transition, a missing chunk is allocated, and the SHARED
+ * and DRAINING states (and a failed chunk allocation) add to lc_total
+ * with an atomic read-modify-write.  Counters may go negative; only the
+ * sum over all threads plus lc_total - BIAS is the number of references.
+ *
+ * Drain of an ACTIVE count:
+ *   1. CAS the state to DRAINING (seq_cst);
+ *   2. mpsafe_gp_wait(): one full grace period;
+ *   3. under id_lock, add up every record's counter for the id, zeroing
+ *      each, and add (sum - BIAS) to lc_total in one atomic RMW; the
+ *      result v is the number of references still held;
+ *   4. v == 0: store DRAINED, return.  Otherwise sleep until a release
+ *      brings lc_total to 0; that release CASes DRAINING to DRAINED and
+ *      wakes the drainer through a library-owned futex word.
+ * A FRESH or SHARED count never used the per-thread counters: drain skips
+ * steps 2 and 3 (FRESH: nobody can hold a reference).
+ *
+ * Invariants.
+ *  I1. While lc is ACTIVE, only thread T writes T's counter for lc_id.
+ *      Drain and fini write it only after a grace period that began after
+ *      the state left ACTIVE (then nobody else can, see P1).
+ *  I2. When an id is free, its counter is zero in every record (chunks
+ *      start zeroed; drain and an undrained fini zero the counters before
+ *      the id is freed; nothing updates them after the state left ACTIVE).
+ *  I3. lc_total >= BIAS - (releases counted there) before the fold, so it
+ *      cannot reach zero before the fold (a count would need 2^62
+ *      releases); after the fold it is exactly the number of references
+ *      held, and is changed only by slow-path RMWs.
+ *  I4. Only the RMW that brings lc_total to zero after the fold moves the
+ *      state to DRAINED (the drainer's own fold RMW, or one release).
+ *
+ * Proof sketch.
+ *  P1 (no update is lost or counted twice).  Take a fast-path update U in
+ *  read section S.  If S's load of lc_state returned ACTIVE, it preceded
+ *  drain's CAS to DRAINING in the state's modification order, so S began
+ *  before the grace period's barrier and the grace period waits for S to
+ *  end; S's exit is a release store, which the grace-period scan reads
+ *  with acquire, so U happens before the fold, which sees it and zeroes
+ *  it.  (By the barrier argument of pserialize.c, a section that begins
+ *  after the barrier sees DRAINING.)  If S saw any other state, U went to
+ *  the slow path, which adds to lc_total with an RMW; RMWs on one word
+ *  are totally ordered, so the fold RMW and every slow update are each
+ *  counted exactly once.  The fold is the only reader of the counters and
+ *  runs once.
+ *  P2 (drain returns only when no reference is held).  By P1, after the
+ *  fold lc_total equals acquires minus releases; DRAINED is stored only
+ *  when it is zero (I4).
+ *  P3 (no lost wake-up).  The releaser CASes the state (seq_cst), then
+ *  increments the wait word (seq_cst) and wakes it; the drainer loads the
+ *  wait word, then the state (both seq_cst), and sleeps only if the word
+ *  still holds the value it loaded.  If its state load missed DRAINED,
+ *  its word load precedes the increment in the seq_cst order, and the
+ *  futex either sees the new value or is woken.
+ *  P4 (no use after free).  A releaser's last access to lc is the RMW or
+ *  CAS that let the drainer go (the wait word is the library's, found by
+ *  hashing lc's address, not by reading lc).  A fast-path release ends in
+ *  its read section, which the drain's grace period waits out.
+ *
+ * Memory order for the caller: a release (fast: read-section exit, then
+ * the scan's acquire; slow: acq_rel RMW, then the release CAS of DRAINED
+ * and the drainer's acquire load) orders everything the releasing thread
+ * did with the object before localcount_drain() returns.
+ *
+ * Threads that exit leave their counters in their record (the counts are
+ * anonymous; the next owner of the record carries on from them).  After
+ * fork() the child keeps every record's counters, so references taken by
+ * the parent's other threads stay counted and can be released by the
+ * child; the id lock is held across fork() so the child never sees a
+ * half-done fold or allocation.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <mpsafe/localcount.h>
+
+#include "mpsafe_impl.h"
+
+#define LC_FRESH 0x4c434672u /* "LCFr": initialised, never used */
+#define LC_ACTIVE LOCALCOUNT_STATE_ACTIVE
+#define LC_SHARED 0x4c435368u   /* "LCSh": used, counts in lc_total only */
+#define LC_DRAINING 0x4c434472u /* "LCDr" */
+#define LC_DRAINED 0x4c434464u  /* "LCDd" */
+#define LC_DEAD 0xdeadc0c0u     /* after localcount_fini */
+
+#define LC_NOID UINT32_MAX       /* no per-thread counters */
+#define LC_ID_POISON 0xdeadbeefu /* lc_id after fini */
+#define LC_TOTAL_POISON ((int64_t)0x7eadbeefdeadbeefLL)
+
+/* lc_total's offset until the fold: the total cannot reach 0 early. */
+#define LC_BIAS ((int64_t)1 << 62)
+
+/* Yields of the CPU before a drainer sleeps. */
+#define DRAIN_YIELD_LIMIT 4
+
+#define ID_WORDS (LOCALCOUNT_IDS / 64)
+
+/*
+ * The id allocator.  id_lock also covers drain's fold and fini's zeroing,
+ * and is held across fork(), so that a child never inherits either half
+ * done.  Lock order: never held while waiting for a grace period, and no
+ * other library lock is taken under it.
+ */
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t id_used[ID_WORDS];         /* id_lock: bit set = id in use */
+static unsigned id_hint;                   /* id_lock: no free id below */
+static uint32_t id_limit = LOCALCOUNT_IDS; /* id_lock: test hook lowers */
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+
+/* Test hook: chunk allocations fail (written by tests, read relaxed). */
+static _Atomic(bool) chunk_alloc_fails;
+
+/*
+ * Futex words drainers sleep on, hashed by the count's address (a releaser
+ * finds the word without touching the count once it may be freed).  Bumped
+ * by the release that drains a count.
+ */
+static struct drain_word {
+	_Alignas(MPSAFE_RECORD_ALIGN) _Atomic(uint32_t) dw_seq;
+} drain_words[16];
+
+static _Atomic(uint32_t) *
+drain_word(const struct localcount *lc)
+{
+	uintptr_t h = (uintptr_t)lc;
+
+	h ^= h >> 6;
+	h ^= h >> 11;
+	return &drain_words[h % (sizeof(drain_words) / sizeof(drain_words[0]))]
+	            .dw_seq;
+}
+
+static void
+lc_atfork_prepare(void)
+{
+	pthread_mutex_lock(&id_lock);
+}
+
+static void
+lc_atfork_parent(void)
+{
+	pthread_mutex_unlock(&id_lock);
+}
+
+static void
+lc_atfork_child(void)
+{
+	pthread_mutex_unlock(&id_lock);
+}
+
+static void
+lc_init_once(void)
+{
+	/* After the registry's handlers: ours run first in prepare. */
+	mpsafe_library_init();
+	pthread_atfork(lc_atfork_prepare, lc_atfork_parent, lc_atfork_child);
+}
+
+static struct mpsafe_localcount_dir *
+thread_dir(const struct mpsafe_thread *t)
+{
+	return (struct mpsafe_localcount_dir *)
+	    t->mt_private[MPSAFE_PRIV_LOCALCOUNT];
+}
+
+int
+mpsafe_localcount_record_init(struct mpsafe_thread *t)
+{
+	struct mpsafe_localcount_dir *dir =
+	    aligned_alloc(MPSAFE_RECORD_ALIGN, sizeof(*dir));
+
+	if (dir == NULL)
+		return ENOMEM;
+	for (unsigned i = 0; i < LOCALCOUNT_CHUNKS; i++)
+		atomic_init(&dir->lcd_chunk[i], NULL);
+	/* Published with the record (release push in record_alloc()). */
+	t->mt_private[MPSAFE_PRIV_LOCALCOUNT] = dir;
+	return 0;
+}
+
+/* Test hook (library-private, not exported): see tests. */
+void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_chunks);
+
+void
+mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_chunks)
+{
+	pthread_mutex_lock(&id_lock);
+	id_limit = max_ids < LOCALCOUNT_IDS ? max_ids : LOCALCOUNT_IDS;
+	pthread_mutex_unlock(&id_lock);
+	/* Relaxed: a test sets it before the counts it concerns are used. */
+	atomic_store_explicit(
+	    &chunk_alloc_fails, fail_chunks, memory_order_relaxed);
+}
+
+/* --- ids ------------------------------------------------------------- */
+
+static uint32_t
+id_alloc(void)
+{
+	uint32_t id = LC_NOID;
+
+	pthread_mutex_lock(&id_lock);
+	for (unsigned w = id_hint; w < ID_WORDS; w++) {
+		if (id_used[w] == ~UINT64_C(0))
+			continue;
+		unsigned bit = (unsigned)__builtin_ctzll(~id_used[w]);
+		id_hint = w;
+		if (w * 64 + bit < id_limit) {
+			id = w * 64 + bit;
+			id_used[w] |= UINT64_C(1) << bit;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&id_lock);
+	return id;
+}
+
+/* Free id, whose counters are zero in every record (I2). */
+static void
+id_free(uint32_t id)
+{
+	unsigned w = id / 64;
+
+	pthread_mutex_lock(&id_lock);
+	MPSAFE_DIAG(id_used[w] & (UINT64_C(1) << (id % 64)),
+	    "localcount: id %u freed twice (internal error)", id);
+	id_used[w] &= ~(UINT64_C(1) << (id % 64));
+	if (w < id_hint)
+		id_hint = w;
+	pthread_mutex_unlock(&id_lock);
+}
+
+/*
+ * Add up every record's counter for id and zero them.  Called with
+ * id_lock held, after a grace period that began once the count had left
+ * ACTIVE: no owner writes these counters any more (P1).
+ */
+static int64_t
+fold_counters(uint32_t id)
+{
+	int64_t sum = 0;
+
+	for (struct mpsafe_thread *t = mpsafe_registry_first(); t != NULL;
+	     t = t->mt_next) {
+		/* Acquire: pairs with the owner's release store of the chunk.
+		 */
+		_Atomic(int64_t) *c = atomic_load_explicit(
+		    &thread_dir(t)->lcd_chunk[id >> LOCALCOUNT_CHUNK_SHIFT],
+		    memory_order_acquire);
+
+		if (c == NULL)
+			continue;
+		c += id & LOCALCOUNT_CHUNK_MASK;
+		/*
+		 * Relaxed: the grace period ordered the owner's last update
+		 * before this load (read-section exit, release; scan, acquire).
+		 */
+		sum += atomic_load_explicit(c, memory_order_relaxed);
+		atomic_store_explicit(c, 0, memory_order_relaxed);
+	}
+	return sum;
+}
+
+/* --- diagnostics ----------------------------------------------------- */
+
+void
+mpsafe_localcount_null(const char *fn)
+{
+	mpsafe_panic("%s: NULL localcount", fn);
+}
+
+static MPSAFE_NORETURN void
+state_panic(const char *fn, const struct localcount *lc, uint32_t st)
+{
+	if (st == LC_DEAD)
+		mpsafe_panic("%s: localcount %p was destroyed by "
+		             "localcount_fini (use after fini)",
+		    fn, (const void *)lc);
+	mpsafe_panic("%s: %p is not an initialised localcount (state %#x)", fn,
+	    (const void *)lc, (unsigned)st);
+}
+
+/* --- draining -------------------------------------------------------- */
+
+/*
+ * The count reached zero after the fold: let the drainer go.  lc may be
+ * freed as soon as the CAS lands; only the library's wait word is touched
+ * after it.
+ */
+static void
+drain_done(struct localcount *lc)
+{
+	_Atomic(uint32_t) *w = drain_word(lc);
+	uint32_t st = LC_DRAINING;
+
+	/*
+	 * Seq_cst (a release): the releasers' uses of the object happen
+	 * before the drainer's acquire of DRAINED; ordered before the
+	 * increment of the wait word for P3.
+	 */
+	if (atomic_compare_exchange_strong_explicit(&lc->lc_state, &st,
+	        LC_DRAINED, memory_order_seq_cst, memory_order_relaxed)) {
+		/* Seq_cst: pairs with drain_wait()'s loads (P3). */
+		atomic_fetch_add_explicit(w, 1, memory_order_seq_cst);
+		mpsafe_futex_wake(w);
+	}
+}
+
+/*
+ * Add delta to the shared total.  The last access to lc when it brings a
+ * draining count to zero (P4).
+ */
+static void
+total_add(struct localcount *lc, int64_t delta)
+{
+	/*
+	 * Acq_rel: each release RMW passes the releaser's uses of the object
+	 * down the chain to the RMW that reaches zero, and from there (a
+	 * release CAS) to the drainer.
+	 */
+	int64_t v = atomic_fetch_add_explicit(
+	                &lc->lc_total, delta, memory_order_acq_rel) +
+	            delta;
+
+	if (MPSAFE_LIKELY(v > 0))
+		return;
+	if (v == 0) {
+		drain_done(lc);
+		return;
+	}
+	MPSAFE_DIAG(0,
+	    "localcount_release: the count of %p fell to %lld: more "
+	    "releases than acquires",
+	    (void *)lc, (long long)v);
+}
+
+/* Sleep until lc is DRAINED. */
+static void
+drain_wait(struct localcount *lc)
+{
+	_Atomic(uint32_t) *w = drain_word(lc);
+
+	for (int i = 0;; i++) {
+		/* Seq_cst, both: pair with drain_done() (P3). */
+		uint32_t seq = atomic_load_explicit(w, memory_order_seq_cst);
+
+		if (atomic_load_explicit(&lc->lc_state, memory_order_seq_cst) ==
+		    LC_DRAINED)
+			return;
+		/* The last holder may be waiting for our CPU. */
+		if (i < DRAIN_YIELD_LIMIT)
+			sched_yield();
+		else
+			mpsafe_futex_wait(w, seq);
+	}
+}
+
+/* --- slow path of acquire and release -------------------------------- */
+
+/* Make sure the calling thread has the chunk that holds id's counter. */
+static bool
+chunk_ensure(uint32_t id)
+{
+	struct mpsafe_localcount_dir *dir = thread_dir(mpsafe_thread_self());
+	_Atomic(_Atomic(int64_t) *) *slot =
+	    &dir->lcd_chunk[id >> LOCALCOUNT_CHUNK_SHIFT];
+	_Atomic(int64_t) *c;
+
+	/* Relaxed: only this thread stores the pointer. */
+	if (atomic_load_explicit(slot, memory_order_relaxed) != NULL)
+		return true;
+	/* Relaxed: a test switch. */
+	if (atomic_load_explicit(&chunk_alloc_fails, memory_order_relaxed))
+		return false;
+	c = aligned_alloc(MPSAFE_RECORD_ALIGN,
+	    LOCALCOUNT_CHUNK_SIZE * sizeof(_Atomic(int64_t)));
+	if (c == NULL)
+		return false;
+	for (unsigned i = 0; i < LOCALCOUNT_CHUNK_SIZE; i++)
+		atomic_init(&c[i], 0);
+	/* Release: zeroed counters before a fold's acquire of the pointer. */
+	atomic_store_explicit(slot, c, memory_order_release);
+	return true;
+}
+
+/* The fast path again, once the chunk exists; false if lc left ACTIVE. */
+static bool
+counter_add(struct localcount *lc, int64_t delta)
+{
+	int s = pserialize_read_enter();
+	bool done = false;
+
+	/* Relaxed: ordered by the read section (P1). */
+	if (atomic_load_explicit(&lc->lc_state, memory_order_relaxed) ==
+	    LC_ACTIVE) {
+		uint32_t id = lc->lc_id;
+		/* Relaxed: this thread stored the pointer (chunk_ensure). */
+		_Atomic(int64_t) *c = atomic_load_explicit(
+		    &thread_dir(mpsafe_curthread)
+		         ->lcd_chunk[id >> LOCALCOUNT_CHUNK_SHIFT],
+		    memory_order_relaxed);
+
+		c += id & LOCALCOUNT_CHUNK_MASK;
+		/* Relaxed: owner-only while ACTIVE (I1). */
+		atomic_store_explicit(c,
+		    atomic_load_explicit(c, memory_order_relaxed) + delta,
+		    memory_order_relaxed);
+		done = true;
+	}
+	pserialize_read_exit(s);
+	return done;
+}
+
+void
+mpsafe_localcount_adjust_slow(struct localcount *lc, int64_t delta)
+{
+	const char *fn =
+	    delta > 0 ? "localcount_acquire" : "localcount_release";
+	uint32_t st;
+
+	if (lc == NULL)
+		mpsafe_localcount_null(fn);
+	/* Relaxed: every transition below is a CAS, or ordered by P1. */
+	st = atomic_load_explicit(&lc->lc_state, memory_order_relaxed);
+	for (;;) {
+		switch (st) {
+		case LC_FRESH:
+			/* First use: per-thread counters if lc has an id. */
+			(void)atomic_compare_exchange_strong_explicit(
+			    &lc->lc_state, &st,
+			    lc->lc_id != LC_NOID ? LC_ACTIVE : LC_SHARED,
+			    memory_order_relaxed, memory_order_relaxed);
+			st = atomic_load_explicit(
+			    &lc->lc_state, memory_order_relaxed);
+			continue;
+		case LC_ACTIVE:
+			if (!chunk_ensure(lc->lc_id)) {
+				total_add(lc, delta); /* no memory: shared */
+				return;
+			}
+			if (counter_add(lc, delta))
+				return;
+			/* lc left ACTIVE meanwhile: look again. */
+			st = atomic_load_explicit(
+			    &lc->lc_state, memory_order_relaxed);
+			continue;
+		case LC_SHARED:
+			total_add(lc, delta);
+			return;
+		case LC_DRAINING:
+			MPSAFE_DIAG(delta < 0,
+			    "localcount_acquire of %p after localcount_drain "
+			    "began: unpublish the object and wait for a grace "
+			    "period before draining it",
+			    (void *)lc);
+			total_add(lc, delta);
+			return;
+		case LC_DRAINED:
+			MPSAFE_DIAG(delta < 0,
+			    "localcount_acquire of %p after localcount_drain: "
+			    "a drained count takes no new reference",
+			    (void *)lc);
+			MPSAFE_DIAG(delta > 0,
+			    "localcount_release of %p after localcount_drain "
+			    "returned: more releases than acquires",
+			    (void *)lc);
+			total_add(lc, delta); /* other builds: keep counting */
+			return;
+		default:
+			state_panic(fn, lc, st);
+		}
+	}
+}
+
+/* --- life cycle ------------------------------------------------------ */
+
+int
+localcount_init(struct localcount *lc)
+{
+	if (lc == NULL)
+		return EINVAL;
+	pthread_once(&lc_once, lc_init_once);
+	lc->lc_id = id_alloc();
+	atomic_init(&lc->lc_total, LC_BIAS);
+	/* Relaxed: the caller publishes lc (with release) before any use. */
+	atomic_store_explicit(&lc->lc_state, LC_FRESH, memory_order_relaxed);
+	return 0;
+}
+
+void
+localcount_drain(struct localcount *lc)
+{
+	uint32_t st;
+	int64_t v;
+
+	if (lc == NULL)
+		mpsafe_localcount_null("localcount_drain");
+	/* Always checked: the grace period would wait for the caller. */
+	if (pserialize_in_read_section())
+		mpsafe_panic("localcount_drain inside a read section: its "
+		             "grace period would wait for the caller itself");
+	/* Relaxed: the CAS below decides. */
+	st = atomic_load_explicit(&lc->lc_state, memory_order_relaxed);
+	do {
+		switch (st) {
+		case LC_FRESH:
+		case LC_ACTIVE:
+		case LC_SHARED:
+			break;
+		case LC_DRAINING:
+		case LC_DRAINED:
+			MPSAFE_DIAG(0,
+			    "localcount_drain called twice on %p: a drain is "
+			    "one-shot, only localcount_fini may follow",
+			    (void *)lc);
+			drain_wait(lc); /* other builds: as the first drain */
+			return;
+		default:
+			state_panic("localcount_drain", lc, st);
+		}
+		/*
+		 * Seq_cst: the store precedes the grace period's barrier, so
+		 * a read section that begins after the barrier sees it (P1).
+		 */
+	} while (!atomic_compare_exchange_weak_explicit(&lc->lc_state, &st,
+	    LC_DRAINING, memory_order_seq_cst, memory_order_relaxed));
+
+	if (st == LC_ACTIVE) {
+		mpsafe_gp_wait();
+		pthread_mutex_lock(&id_lock);
+		int64_t sum = fold_counters(lc->lc_id);
+		/* Acq_rel: see total_add(). */
+		v = atomic_fetch_add_explicit(
+		        &lc->lc_total, sum - LC_BIAS, memory_order_acq_rel) +
+		    sum - LC_BIAS;
+		pthread_mutex_unlock(&id_lock);
+	} else {
+		/* No per-thread counter was used: only the bias goes. */
+		v = atomic_fetch_add_explicit(
+		        &lc->lc_total, -LC_BIAS, memory_order_acq_rel) -
+		    LC_BIAS;
+	}
+	if (v > 0) {
+		drain_wait(lc); /* the release that reaches zero wakes us */
+		return;
+	}
+	MPSAFE_DIAG(v == 0,
+	    "localcount_drain of %p: %lld more releases than acquires",
+	    (void *)lc, (long long)-v);
+	/* Relaxed: this thread's own RMW above reached zero (I4). */
+	atomic_store_explicit(&lc->lc_state, LC_DRAINED, memory_order_relaxed);
+}
+
+/*
+ * Fini of a count that was used and not drained, in builds without
+ * contract checks: stop every update, then zero the counters so that the
+ * id can be reused (I2).  Returns false if the id must be leaked instead
+ * (inside a read section no grace period can be waited for).
+ */
+static bool
+fini_undrained(struct localcount *lc, uint32_t st)
+{
+	/* Seq_cst: before the grace period's barrier, as in drain. */
+	atomic_store_explicit(&lc->lc_state, LC_DEAD, memory_order_seq_cst);
+	if (st != LC_ACTIVE)
+		return true;
+	if (pserialize_in_read_section())
+		return false;
+	mpsafe_gp_wait();
+	pthread_mutex_lock(&id_lock);
+	(void)fold_counters(lc->lc_id);
+	pthread_mutex_unlock(&id_lock);
+	return true;
+}
+
+void
+localcount_fini(struct localcount *lc)
+{
+	bool free_id = true;
+	uint32_t st;
+
+	if (lc == NULL)
+		mpsafe_localcount_null("localcount_fini");
+	/* Relaxed: drain returned on this thread, or its caller ordered it. */
+	st = atomic_load_explicit(&lc->lc_state, memory_order_relaxed);
+	switch (st) {
+	case LC_FRESH:
+	case LC_DRAINED:
+		break;
+	case LC_ACTIVE:
+	case LC_SHARED:
+		MPSAFE_DIAG(0,
+		    "localcount_fini of %p before localcount_drain: a count "
+		    "that was acquired or released must be drained first",
+		    (void *)lc);
+		free_id = fini_undrained(lc, st);
+		break;
+	case LC_DRAINING:
+		mpsafe_panic("localcount_fini of %p while localcount_drain is "
+		             "waiting for its references",
+		    (void *)lc);
+	default:
+		state_panic("localcount_fini", lc, st);
+	}
+	if (free_id && lc->lc_id != LC_NOID)
+		id_free(lc->lc_id);
+	/* Relaxed: poison for diagnostics; the caller owns lc. */
+	atomic_store_explicit(&lc->lc_state, LC_DEAD, memory_order_relaxed);
+	lc->lc_id = LC_ID_POISON;
+	atomic_store_explicit(
+	    &lc->lc_total, LC_TOTAL_POISON, memory_order_relaxed);
+}

@@ -1,0 +1,696 @@
+/*
+ * psref.c: passive references.
+ *
+ * State.  Each registry record carries a struct psref_thread: 64 slots,
+ * each NULL or the address of a target its thread holds a reference to,
+ * and a bitmap of the free slots that only the owner reads.  A reference
+ * is one slot; the caller's struct psref names the slot.  Acquire finds a
+ * free slot and stores the target; release stores NULL.  Both write only
+ * the owner's table, with plain stores.  Records (and so tables) are never
+ * freed, so a destroyer may read any table at any time.  References beyond
+ * a thread's 64 slots, and copies of a target being destroyed, go on one
+ * overflow list under overflow_lock.
+ *
+ * Destroy protocol, for target T of class C:
+ *   1. The caller has unpublished T.  Store T.prt_draining = 1, and raise
+ *      C's count of draining targets (seq_cst).
+ *   2. Wait for a grace period.  Every acquire of T ran inside a read
+ *      section that found T before it was unpublished; those sections
+ *      have ended, and their exits (release) ordered the slot stores
+ *      before the end of the grace period.  No new acquire of T can
+ *      start.  psref_copy() runs its own read section, so a copy either
+ *      finished before the grace period (its slot is visible) or sees
+ *      prt_draining and goes on the overflow list.
+ *   3. Scan: every record's slots (acquire loads), then the overflow list
+ *      under its lock.  The set of holders only shrinks, so a scan that
+ *      finds none is final.  A copy made during the scan lands on the
+ *      overflow list, which is read last; the release of the original
+ *      (a release store) follows the copy's insertion, so a scan that
+ *      sees the original gone also sees the copy.
+ *   4. If a holder remains, sleep on C's wake word (futex) after reading
+ *      it, rescanning first; a release that sees a draining target in C
+ *      bumps the word and wakes.  Before sleeping, spin and yield a
+ *      little: holders often let go quickly, and a wake-up costs tens of
+ *      microseconds.
+ *
+ * Why a release cannot miss the destroyer.  The releaser stores its slot
+ * (NULL) and then loads C's draining count; the destroyer raises the
+ * count and then, after the grace period's barrier (membarrier() on every
+ * CPU, or seq_cst fences on both sides in the fence mode), loads the slot.
+ * In every interleaving one of them sees the other's store: either the
+ * scan sees the slot empty, or the releaser sees the count and wakes.  The
+ * wake word closes the last gap: the destroyer reads it before its
+ * rescan, the releaser increments it after emptying its slot, so a
+ * release between the rescan and the sleep makes the futex return.
+ *
+ * Why a release never touches freed memory.  Once its slot is empty the
+ * destroyer may return and the target be freed, so the release reads
+ * only the class after that store (the caller passes it).  The class
+ * outlives its targets, and psref_class_destroy() waits for a grace
+ * period before freeing it: the release does its tail inside a read
+ * section.
+ *
+ * Thread exit with references held is a broken contract: diagnostic
+ * builds abort; other builds drop the references held in slots (the
+ * thread can no longer use the objects) and wake their destroyers, but
+ * abort if some are on the overflow list (their struct psref is likely
+ * in a stack frame that is gone).
+ *
+ * fork() during a destroy: the child keeps the class's draining count
+ * and the target's draining mark of a destroy that no thread of the
+ * child runs; that target cannot be destroyed again in the child (its
+ * class then is never freed), and releases in its class take the slow
+ * wake path.  Do not fork while destroying.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpsafe/psref.h>
+
+#include "mpsafe_impl.h"
+
+#define CLASS_MAGIC 0x70736363u  /* "pscc" */
+#define CLASS_POISON 0xdeadc1a5u /* destroyed */
+#define CLASS_NAME_MAX 16
+
+/* Values of prt_draining. */
+#define DRAINING_NO 0u
+#define DRAINING_STARTED 1u /* grace period not over yet */
+#define DRAINING_WAITED 2u  /* no new reference can appear */
+
+/* Scans before yielding, and yields before sleeping, in destroy. */
+#define DESTROY_SPIN_LIMIT 64
+#define DESTROY_YIELD_LIMIT 4
+
+struct psref_class {
+	/*
+	 * prc_head.prc_draining: targets of the class being destroyed
+	 * (seq_cst add and subtract by destroyers); read by releases.
+	 */
+	struct psref_class_head prc_head;
+	/* The rest on other lines: written by inits, destroys, wakes. */
+	alignas(MPSAFE_RECORD_ALIGN) uint32_t prc_magic; /* CLASS_MAGIC */
+	/*
+	 * Bumped by releases of the class's targets while one drains
+	 * (seq_cst add); destroyers read it before a rescan and sleep on
+	 * it.  prc_sleepers: destroyers asleep on prc_wake (seq_cst add
+	 * and subtract); a release makes the futex call only if non-zero.
+	 */
+	MPSAFE_ATOMIC(uint32_t) prc_wake;
+	MPSAFE_ATOMIC(uint32_t) prc_sleepers;
+	/* Targets initialised and not destroyed (atomic add). */
+	MPSAFE_ATOMIC(long) prc_targets;
+	char prc_name[CLASS_NAME_MAX];
+};
+
+/* The overflow list: references beyond a thread's slots, draining copies. */
+static pthread_mutex_t overflow_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct psref *overflow_head; /* overflow_lock */
+
+static struct psref_thread *
+thread_table(struct mpsafe_thread *t)
+{
+	return (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
+}
+
+int
+mpsafe_psref_record_init(struct mpsafe_thread *t)
+{
+	struct psref_thread *pt = calloc(1, sizeof(*pt));
+
+	if (pt == NULL)
+		return ENOMEM;
+	pt->pt_free = ~UINT64_C(0);
+	t->mt_private[MPSAFE_PRIV_PSREF] = pt;
+	return 0;
+}
+
+static const char *
+class_name(const struct psref_class *class)
+{
+	return class != NULL ? class->prc_name : "(null)";
+}
+
+/* --- overflow list (overflow_lock held) ------------------------------------
+ */
+
+static void
+overflow_insert(struct psref *psref)
+{
+	psref->psref_next = overflow_head;
+	psref->psref_prevp = &overflow_head;
+	if (overflow_head != NULL)
+		overflow_head->psref_prevp = &psref->psref_next;
+	overflow_head = psref;
+}
+
+static void
+overflow_remove(struct psref *psref)
+{
+	if (psref->psref_next != NULL)
+		psref->psref_next->psref_prevp = psref->psref_prevp;
+	*psref->psref_prevp = psref->psref_next;
+	psref->psref_next = NULL;
+	psref->psref_prevp = NULL;
+}
+
+static bool
+overflow_contains(const struct psref *psref)
+{
+	for (const struct psref *p = overflow_head; p != NULL;
+	     p = p->psref_next)
+		if (p == psref)
+			return true;
+	return false;
+}
+
+/* Take a reference on the overflow list. */
+static void
+acquire_overflow(struct psref *psref, const struct psref_target *target,
+    struct mpsafe_thread *t)
+{
+	psref->psref_target = target;
+	psref->psref_thread = t;
+	psref->psref_slot = PSREF_SLOT_OVERFLOW;
+	psref->psref_magic = PSREF_MAGIC_HELD;
+	pthread_mutex_lock(&overflow_lock);
+	overflow_insert(psref);
+	pthread_mutex_unlock(&overflow_lock);
+	thread_table(t)->pt_overflow++;
+}
+
+/* --- acquire and release ----------------------------------------------------
+ */
+
+/* Whether t holds target in one of its slots. */
+static bool
+slots_hold(struct psref_thread *pt, const struct psref_target *target)
+{
+	for (unsigned i = 0; i < PSREF_THREAD_SLOTS; i++) {
+		/* Acquire: pairs with the release store that empties it. */
+		if (atomic_load_explicit(
+		        &pt->pt_slot[i], memory_order_acquire) == target)
+			return true;
+	}
+	return false;
+}
+
+/* Whether the overflow list holds a reference to target (by t, if set). */
+static bool
+overflow_holds(const struct psref_target *target, struct mpsafe_thread *t)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&overflow_lock);
+	for (struct psref *p = overflow_head; p != NULL; p = p->psref_next) {
+		if (p->psref_target == target &&
+		    (t == NULL || p->psref_thread == t)) {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&overflow_lock);
+	return found;
+}
+
+void
+mpsafe_psref_acquire_check(struct psref *psref,
+    const struct psref_target *target, struct psref_class *class)
+{
+	struct mpsafe_thread *t = mpsafe_curthread;
+
+	if (psref == NULL || target == NULL || class == NULL)
+		mpsafe_panic("psref_acquire(%p, %p, %p): NULL argument",
+		    (void *)psref, (const void *)target, (void *)class);
+	if (!pserialize_in_read_section())
+		mpsafe_panic("psref_acquire of target %p (class %s) outside a "
+		             "read section: take the reference inside the "
+		             "read section that found the target",
+		    (const void *)target, class_name(class));
+	if (target->prt_class != class)
+		mpsafe_panic("psref_acquire of target %p: class %s, but the "
+		             "target %s",
+		    (const void *)target, class_name(class),
+		    target->prt_class == NULL ? "is not initialised or was "
+		                                "destroyed"
+		                              : "belongs to another class");
+	/*
+	 * DRAINING_WAITED: the destroy's grace period is over, so this read
+	 * section began after the destroy started and found a target that
+	 * was still published.  (DRAINING_STARTED is fine: a section that
+	 * found the target before it was unpublished may acquire it while
+	 * the destroy waits for that section.)
+	 */
+	if (mpsafe_load_relaxed(&target->prt_draining) == DRAINING_WAITED)
+		mpsafe_panic("psref_acquire of target %p (class %s) that is "
+		             "being destroyed: unpublish it before "
+		             "psref_target_destroy",
+		    (const void *)target, class_name(class));
+	if (psref->psref_magic == PSREF_MAGIC_HELD &&
+	    psref->psref_thread == t && t != &mpsafe_thread_unregistered) {
+		unsigned i = psref->psref_slot;
+		bool in_use =
+		    i < PSREF_THREAD_SLOTS
+		        ? mpsafe_load_relaxed(&thread_table(t)->pt_slot[i]) ==
+		              psref->psref_target
+		        : false;
+
+		if (i == PSREF_SLOT_OVERFLOW) {
+			pthread_mutex_lock(&overflow_lock);
+			in_use = overflow_contains(psref);
+			pthread_mutex_unlock(&overflow_lock);
+		}
+		if (in_use)
+			mpsafe_panic("psref_acquire with psref %p that still "
+			             "holds a reference: release it first (a "
+			             "struct psref holds one reference at a "
+			             "time)",
+			    (void *)psref);
+	}
+}
+
+void
+mpsafe_psref_acquire_slow(struct psref *psref,
+    const struct psref_target *target, struct psref_class *class)
+{
+	struct mpsafe_thread *t = mpsafe_curthread;
+
+	(void)class;
+	if (t == &mpsafe_thread_unregistered)
+		mpsafe_panic("psref_acquire by a thread that is not "
+		             "registered: take references inside a read "
+		             "section");
+	acquire_overflow(psref, target, t);
+}
+
+/* Say which rule a release broke, and abort. */
+static MPSAFE_NORETURN void
+release_broken(struct psref *psref, const struct psref_target *target,
+    struct psref_class *class, const char *why)
+{
+	mpsafe_panic("psref_release(%p) of target %p (class %s): %s",
+	    (void *)psref, (const void *)target, class_name(class), why);
+}
+
+void
+mpsafe_psref_release_slow(struct psref *psref,
+    const struct psref_target *target, struct psref_class *class)
+{
+	struct mpsafe_thread *t = mpsafe_curthread;
+	int s;
+
+	if (psref == NULL || target == NULL || class == NULL)
+		release_broken(psref, target, class, "NULL argument");
+	if (psref->psref_magic == PSREF_MAGIC_RELEASED)
+		release_broken(
+		    psref, target, class, "released twice (double release)");
+	if (psref->psref_magic != PSREF_MAGIC_HELD)
+		release_broken(
+		    psref, target, class, "this psref was never acquired");
+	if (psref->psref_thread != t)
+		release_broken(psref, target, class,
+		    "released on another thread than the one that acquired "
+		    "it (psref references do not move between threads; use "
+		    "localcount for that)");
+	if (psref->psref_target != target)
+		release_broken(
+		    psref, target, class, "the psref refers to another target");
+	if (target->prt_class != class)
+		release_broken(psref, target, class,
+		    "the target belongs to another class (a destroyer of "
+		    "this target would never be woken)");
+	if (psref->psref_slot != PSREF_SLOT_OVERFLOW)
+		release_broken(psref, target, class,
+		    "the reference is not held (its slot was reused: "
+		    "released twice, or copied by assignment)");
+	pthread_mutex_lock(&overflow_lock);
+	if (!overflow_contains(psref)) {
+		pthread_mutex_unlock(&overflow_lock);
+		release_broken(psref, target, class,
+		    "the reference is not held (released twice, or copied "
+		    "by assignment)");
+	}
+	s = pserialize_read_enter(); /* see psref_release() */
+	psref->psref_magic = PSREF_MAGIC_RELEASED;
+	overflow_remove(psref);
+	pthread_mutex_unlock(&overflow_lock);
+	thread_table(t)->pt_overflow--;
+	/* Pairs with the destroyer's fence after its grace period. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (mpsafe_psref_draining(class))
+		mpsafe_psref_wake(class);
+	pserialize_read_exit(s);
+}
+
+void
+mpsafe_psref_wake(struct psref_class *class)
+{
+	/*
+	 * Seq_cst: the emptied slot is visible to a destroyer that reads
+	 * the new value (acquire) before its rescan; and either we see its
+	 * prc_sleepers raised, or its futex finds prc_wake changed.
+	 */
+	atomic_fetch_add_explicit(&class->prc_wake, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&class->prc_sleepers, memory_order_seq_cst) !=
+	    0)
+		mpsafe_futex_wake(&class->prc_wake);
+}
+
+void
+psref_copy(
+    struct psref *pto, const struct psref *pfrom, struct psref_class *class)
+{
+	struct mpsafe_thread *t = mpsafe_curthread;
+	const struct psref_target *target;
+	struct psref_thread *pt;
+	int s;
+
+	if (pto == NULL || pfrom == NULL || class == NULL)
+		mpsafe_panic("psref_copy(%p, %p, %p): NULL argument",
+		    (void *)pto, (const void *)pfrom, (void *)class);
+	target = pfrom->psref_target;
+	if (pfrom->psref_magic != PSREF_MAGIC_HELD || pfrom->psref_thread != t)
+		mpsafe_panic("psref_copy from psref %p that the calling "
+		             "thread does not hold (class %s)",
+		    (const void *)pfrom, class_name(class));
+	MPSAFE_DIAG(target->prt_class == class,
+	    "psref_copy: psref %p refers to a target of class %s, not %s",
+	    (const void *)pfrom, class_name(target->prt_class),
+	    class_name(class));
+#ifdef MPSAFE_DIAGNOSTIC
+	if (pto->psref_magic == PSREF_MAGIC_HELD && pto->psref_thread == t &&
+	    pto->psref_slot < PSREF_THREAD_SLOTS &&
+	    mpsafe_load_relaxed(&thread_table(t)->pt_slot[pto->psref_slot]) ==
+	        pto->psref_target)
+		mpsafe_panic("psref_copy into psref %p that still holds a "
+		             "reference: release it first",
+		    (void *)pto);
+#endif
+	/*
+	 * A read section: a destroyer's grace period waits for a copy in
+	 * progress, and a copy that starts later sees prt_draining.
+	 */
+	s = pserialize_read_enter();
+	pt = thread_table(t);
+	if (mpsafe_load_relaxed(&target->prt_draining) != 0 ||
+	    pt->pt_free == 0) {
+		/* On the list the destroyer scans last (see the top). */
+		acquire_overflow(pto, target, t);
+	} else {
+		unsigned i = (unsigned)__builtin_ctzll(pt->pt_free);
+
+		pt->pt_free &= pt->pt_free - 1;
+		/* Relaxed: ordered by the read section's release exit. */
+		mpsafe_store_relaxed(&pt->pt_slot[i], target);
+		pto->psref_target = target;
+		pto->psref_thread = t;
+		pto->psref_slot = i;
+		pto->psref_magic = PSREF_MAGIC_HELD;
+	}
+	pserialize_read_exit(s);
+}
+
+bool
+psref_held(const struct psref_target *target, struct psref_class *class)
+{
+	struct mpsafe_thread *t = mpsafe_curthread;
+
+	(void)class;
+	if (target == NULL || t == &mpsafe_thread_unregistered)
+		return false;
+	if (slots_hold(thread_table(t), target))
+		return true;
+	return thread_table(t)->pt_overflow != 0 && overflow_holds(target, t);
+}
+
+/* --- classes and targets ----------------------------------------------------
+ */
+
+struct psref_class *
+psref_class_create(const char *name)
+{
+	struct psref_class *class;
+
+	if (name == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	mpsafe_library_init();
+	class = aligned_alloc(
+	    MPSAFE_RECORD_ALIGN, (sizeof(*class) + MPSAFE_RECORD_ALIGN - 1) &
+	                             ~(size_t)(MPSAFE_RECORD_ALIGN - 1));
+	if (class != NULL)
+		memset(class, 0, sizeof(*class));
+	if (class == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	class->prc_magic = CLASS_MAGIC;
+	snprintf(class->prc_name, sizeof(class->prc_name), "%s", name);
+	return class;
+}
+
+void
+psref_class_destroy(struct psref_class *class)
+{
+	long alive;
+
+	if (class == NULL)
+		return;
+	if (class->prc_magic != CLASS_MAGIC)
+		mpsafe_panic("psref_class_destroy(%p): not a live class "
+		             "(destroyed twice?)",
+		    (void *)class);
+	if (pserialize_in_read_section())
+		mpsafe_panic("psref_class_destroy inside a read section: it "
+		             "waits for a grace period, which would wait for "
+		             "this thread");
+	/* Relaxed: the targets' destroys returned to this caller already. */
+	alive = atomic_load_explicit(&class->prc_targets, memory_order_relaxed);
+	if (alive != 0) {
+		MPSAFE_DIAG(0,
+		    "psref_class_destroy of class %s with %ld targets alive: "
+		    "psref_target_destroy every target first",
+		    class->prc_name, alive);
+		return; /* keep it: freeing would break the live targets */
+	}
+	class->prc_magic = CLASS_POISON;
+	/* A release may still be reading the class, in a read section. */
+	mpsafe_gp_wait();
+	free(class);
+}
+
+void
+psref_target_init(struct psref_target *target, struct psref_class *class)
+{
+	if (target == NULL || class == NULL || class->prc_magic != CLASS_MAGIC)
+		mpsafe_panic("psref_target_init(%p, %p): NULL target or not "
+		             "a live class",
+		    (void *)target, (void *)class);
+	target->prt_class = class;
+	/* Relaxed: the target is published after this (with release). */
+	atomic_store_explicit(
+	    &target->prt_draining, DRAINING_NO, memory_order_relaxed);
+	atomic_fetch_add_explicit(&class->prc_targets, 1, memory_order_relaxed);
+}
+
+/* Whether any thread holds a reference to target (one scan). */
+static bool
+anyone_holds(const struct psref_target *target)
+{
+	for (struct mpsafe_thread *t = mpsafe_registry_first(); t != NULL;
+	     t = t->mt_next) {
+		if (slots_hold(thread_table(t), target))
+			return true;
+	}
+	/* Last: see the copy argument at the top of the file. */
+	return overflow_holds(target, NULL);
+}
+
+void
+psref_target_destroy(struct psref_target *target, struct psref_class *class)
+{
+	struct mpsafe_thread *self = mpsafe_curthread;
+	unsigned spins = 0, yields = 0;
+
+	if (target == NULL || class == NULL || class->prc_magic != CLASS_MAGIC)
+		mpsafe_panic("psref_target_destroy(%p, %p): NULL target or "
+		             "not a live class",
+		    (void *)target, (void *)class);
+	if (target->prt_class != class)
+		mpsafe_panic("psref_target_destroy of target %p: %s",
+		    (void *)target,
+		    target->prt_class == NULL
+		        ? "not initialised, or destroyed already"
+		        : "it belongs to another class");
+	if (pserialize_in_read_section())
+		mpsafe_panic("psref_target_destroy inside a read section: it "
+		             "waits for a grace period, which would wait for "
+		             "this thread");
+	if (self != &mpsafe_thread_unregistered &&
+	    (slots_hold(thread_table(self), target) ||
+	        (thread_table(self)->pt_overflow != 0 &&
+	            overflow_holds(target, self))))
+		mpsafe_panic("psref_target_destroy of target %p (class %s) by "
+		             "a thread that holds a reference to it: it would "
+		             "wait for ever; release first",
+		    (void *)target, class->prc_name);
+	/* Relaxed: read by copies, ordered by the grace period below. */
+	if (atomic_exchange_explicit(&target->prt_draining, DRAINING_STARTED,
+	        memory_order_relaxed) != DRAINING_NO)
+		mpsafe_panic("psref_target_destroy of target %p (class %s) "
+		             "that is being destroyed by another thread",
+		    (void *)target, class->prc_name);
+	/* Seq_cst: pairs with the releasers' barrier (see the top). */
+	atomic_fetch_add_explicit(
+	    &class->prc_head.prc_draining, 1, memory_order_seq_cst);
+	mpsafe_gp_wait();
+	/* Relaxed: only diagnostic acquire checks read the difference. */
+	atomic_store_explicit(
+	    &target->prt_draining, DRAINING_WAITED, memory_order_relaxed);
+	/* Pairs with a releaser's fence in the fence mode. */
+	atomic_thread_fence(memory_order_seq_cst);
+#ifdef MPSAFE_TEST_BROKEN_PSREF_NO_WAIT
+	/* The torture test's own test: a destroy that does not wait. */
+	spins = yields = 0;
+	goto out;
+#endif
+	for (;;) {
+		/* Acquire: pairs with the releasers' increment. */
+		uint32_t wake = atomic_load_explicit(
+		    &class->prc_wake, memory_order_acquire);
+
+		if (!anyone_holds(target))
+			break;
+		if (spins < DESTROY_SPIN_LIMIT) {
+			spins++;
+			mpsafe_cpu_relax();
+		} else if (yields < DESTROY_YIELD_LIMIT) {
+			yields++;
+			sched_yield();
+		} else {
+			/* Seq_cst: pairs with the waker's (see the wake). */
+			atomic_fetch_add_explicit(
+			    &class->prc_sleepers, 1, memory_order_seq_cst);
+			mpsafe_futex_wait(&class->prc_wake, wake);
+			atomic_fetch_sub_explicit(
+			    &class->prc_sleepers, 1, memory_order_relaxed);
+		}
+	}
+#ifdef MPSAFE_TEST_BROKEN_PSREF_NO_WAIT
+out:
+#endif
+	atomic_fetch_sub_explicit(
+	    &class->prc_head.prc_draining, 1, memory_order_relaxed);
+	target->prt_class = NULL;
+	atomic_fetch_sub_explicit(&class->prc_targets, 1, memory_order_relaxed);
+}
+
+/* --- thread exit and fork
+ * ----------------------------------------------------- */
+
+/*
+ * Drop every reference t holds: its thread is leaving (wake: the caller
+ * is that thread, still registered) or gone (fork child).
+ */
+static void
+drop_all(struct mpsafe_thread *t, bool wake)
+{
+	struct psref_thread *pt = thread_table(t);
+	struct psref *p, *next;
+
+	for (unsigned i = 0; i < PSREF_THREAD_SLOTS; i++) {
+		const struct psref_target *target =
+		    mpsafe_load_relaxed(&pt->pt_slot[i]);
+		struct psref_class *class;
+		int s;
+
+		if (target == NULL)
+			continue;
+		if (!wake) {
+			/* Fork child: one thread, nothing to order. */
+			mpsafe_store_relaxed(&pt->pt_slot[i], NULL);
+			continue;
+		}
+		class = target->prt_class;   /* alive: we hold it */
+		s = pserialize_read_enter(); /* as in psref_release() */
+		/* Release: as in psref_release(). */
+		mpsafe_store_release(&pt->pt_slot[i], NULL);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (class != NULL && mpsafe_psref_draining(class))
+			mpsafe_psref_wake(class);
+		pserialize_read_exit(s);
+	}
+	pt->pt_free = ~UINT64_C(0);
+	pthread_mutex_lock(&overflow_lock);
+	for (p = overflow_head; p != NULL; p = next) {
+		next = p->psref_next;
+		if (p->psref_thread == t) {
+			struct psref_class *class = p->psref_target->prt_class;
+
+			overflow_remove(p);
+			if (wake && class != NULL &&
+			    mpsafe_psref_draining(class))
+				mpsafe_psref_wake(class);
+		}
+	}
+	pthread_mutex_unlock(&overflow_lock);
+	pt->pt_overflow = 0;
+}
+
+void
+mpsafe_psref_thread_exit(struct mpsafe_thread *t, const char *why)
+{
+	struct psref_thread *pt = thread_table(t);
+	unsigned held = pt->pt_overflow;
+
+	for (unsigned i = 0; i < PSREF_THREAD_SLOTS; i++)
+		held += mpsafe_load_relaxed(&pt->pt_slot[i]) != NULL;
+	if (held == 0)
+		return;
+#ifdef MPSAFE_DIAGNOSTIC
+	mpsafe_panic("thread %s holding %u psref reference(s): release "
+	             "every reference before the thread leaves",
+	    why, held);
+#else
+	/*
+	 * Overflow references are the caller's struct psref, likely in stack
+	 * frames that are gone: they cannot be dropped safely.
+	 */
+	if (pt->pt_overflow != 0)
+		mpsafe_panic("thread %s holding %u psref reference(s), %u of "
+		             "them beyond its %u slots: release every "
+		             "reference before the thread leaves",
+		    why, held, pt->pt_overflow, PSREF_THREAD_SLOTS);
+	drop_all(t, true);
+#endif
+}
+
+void
+mpsafe_psref_atfork_prepare(void)
+{
+	pthread_mutex_lock(&overflow_lock);
+}
+
+void
+mpsafe_psref_atfork_parent(void)
+{
+	pthread_mutex_unlock(&overflow_lock);
+}
+
+void
+mpsafe_psref_atfork_child(struct mpsafe_thread *self)
+{
+	pthread_mutex_unlock(&overflow_lock);
+	/* Only self is left: the other threads' references are gone. */
+	for (struct mpsafe_thread *t = mpsafe_registry_first(); t != NULL;
+	     t = t->mt_next) {
+		if (t != self)
+			drop_all(t, false);
+	}
+}

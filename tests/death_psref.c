@@ -1,0 +1,230 @@
+/*
+ * death_psref.c: every rule of psref(3) whose breach the library reports.
+ * Each test breaks one rule and expects the process to abort (SIGABRT)
+ * with a message naming it.  Built with MPSAFE_DIAGNOSTIC.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mpsafe/psref.h>
+#include <mpsafe/pserialize.h>
+
+TestSuite(death_psref, .timeout = 30);
+
+static struct psref_class *c;
+static struct psref_target target, other;
+static struct psref ref;
+
+static void
+setup(void)
+{
+	c = psref_class_create("death");
+	psref_target_init(&target, c);
+	psref_target_init(&other, c);
+}
+
+static void
+take(struct psref *p, struct psref_target *t)
+{
+	int s = pserialize_read_enter();
+
+	psref_acquire(p, t, c);
+	pserialize_read_exit(s);
+}
+
+Test(
+    death_psref, acquire_outside_read_section, .init = setup, .signal = SIGABRT)
+{
+	psref_acquire(&ref, &target, c);
+}
+
+Test(death_psref, acquire_with_a_psref_in_use, .init = setup, .signal = SIGABRT)
+{
+	take(&ref, &target);
+	take(&ref, &other);
+}
+
+Test(death_psref, acquire_of_uninitialised_target, .init = setup,
+    .signal = SIGABRT)
+{
+	struct psref_target t;
+
+	memset(&t, 0, sizeof(t));
+	take(&ref, &t);
+}
+
+static void *
+destroy_main(void *arg)
+{
+	(void)arg;
+	psref_target_destroy(&target, c);
+	return NULL;
+}
+
+static _Atomic int holding;
+
+static void *
+hold_main(void *arg)
+{
+	struct psref p;
+
+	(void)arg;
+	take(&p, &target);
+	atomic_store(&holding, 1);
+	pause(); /* holds it until the process dies */
+	return NULL;
+}
+
+Test(death_psref, acquire_of_draining_target, .init = setup, .signal = SIGABRT)
+{
+	pthread_t h, d;
+
+	pthread_create(&h, NULL, hold_main, NULL);
+	while (!atomic_load(&holding))
+		usleep(1000);
+	pthread_create(&d, NULL, destroy_main, NULL);
+	/* Past the destroy's grace period: no reader can still find it. */
+	while (atomic_load(&target.prt_draining) != 2)
+		usleep(1000);
+	take(&ref, &target); /* found after unpublish: a broken writer */
+}
+
+Test(death_psref, release_twice, .init = setup, .signal = SIGABRT)
+{
+	take(&ref, &target);
+	psref_release(&ref, &target, c);
+	psref_release(&ref, &target, c);
+}
+
+Test(death_psref, release_never_acquired, .init = setup, .signal = SIGABRT)
+{
+	struct psref p;
+
+	memset(&p, 0x5a, sizeof(p));
+	psref_release(&p, &target, c);
+}
+
+Test(death_psref, release_of_another_target, .init = setup, .signal = SIGABRT)
+{
+	take(&ref, &target);
+	psref_release(&ref, &other, c);
+}
+
+static void *
+release_main(void *arg)
+{
+	(void)arg;
+	psref_release(&ref, &target, c);
+	return NULL;
+}
+
+Test(death_psref, release_on_another_thread, .init = setup, .signal = SIGABRT)
+{
+	pthread_t t;
+
+	take(&ref, &target);
+	pthread_create(&t, NULL, release_main, NULL);
+	pthread_join(t, NULL);
+}
+
+Test(death_psref, destroy_while_holding, .init = setup, .signal = SIGABRT)
+{
+	take(&ref, &target);
+	psref_target_destroy(&target, c);
+}
+
+Test(death_psref, destroy_inside_read_section, .init = setup, .signal = SIGABRT)
+{
+	(void)pserialize_read_enter();
+	psref_target_destroy(&target, c);
+}
+
+Test(death_psref, destroy_twice, .init = setup, .signal = SIGABRT)
+{
+	psref_target_destroy(&target, c);
+	psref_target_destroy(&target, c);
+}
+
+Test(death_psref, concurrent_destroys, .init = setup, .signal = SIGABRT)
+{
+	pthread_t h, d;
+
+	pthread_create(&h, NULL, hold_main, NULL);
+	while (!atomic_load(&holding))
+		usleep(1000);
+	pthread_create(&d, NULL, destroy_main, NULL);
+	while (atomic_load(&target.prt_draining) == 0)
+		usleep(1000);
+	psref_target_destroy(&target, c);
+}
+
+static void *
+exit_holding_main(void *arg)
+{
+	struct psref p;
+
+	(void)arg;
+	take(&p, &target);
+	return NULL; /* exits holding p */
+}
+
+Test(death_psref, thread_exit_holding_a_reference, .init = setup,
+    .signal = SIGABRT)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, exit_holding_main, NULL);
+	pthread_join(t, NULL);
+}
+
+Test(death_psref, unregister_holding_a_reference, .init = setup,
+    .signal = SIGABRT)
+{
+	take(&ref, &target);
+	(void)mpsafe_thread_unregister();
+}
+
+Test(death_psref, class_destroy_with_live_targets, .init = setup,
+    .signal = SIGABRT)
+{
+	psref_class_destroy(c);
+}
+
+Test(
+    death_psref, copy_of_a_reference_not_held, .init = setup, .signal = SIGABRT)
+{
+	struct psref p;
+
+	take(&ref, &target);
+	psref_release(&ref, &target, c);
+	psref_copy(&p, &ref, c);
+}
+
+Test(death_psref, release_with_another_class, .init = setup, .signal = SIGABRT)
+{
+	struct psref_class *c2 = psref_class_create("other");
+
+	take(&ref, &target);
+	psref_release(&ref, &target, c2);
+}
+
+Test(death_psref, class_destroy_inside_read_section, .signal = SIGABRT)
+{
+	struct psref_class *c2 = psref_class_create("other");
+
+	(void)pserialize_read_enter();
+	psref_class_destroy(c2);
+}
+
+Test(death_psref, copy_into_a_psref_in_use, .init = setup, .signal = SIGABRT)
+{
+	struct psref p;
+
+	take(&ref, &target);
+	take(&p, &other);
+	psref_copy(&p, &ref, c);
+}

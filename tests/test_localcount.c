@@ -1,0 +1,591 @@
+/*
+ * test_localcount.c: unit tests of localcount(3): each function alone;
+ * references released on another thread than the one that took them;
+ * drain returning at once on a zero count and waiting, without polling,
+ * for a reference held by a sleeping thread; per-thread counters that go
+ * negative; more counts than one chunk of ids, and id reuse; the shared
+ * fallback (no id, or no memory for a chunk) forced through a test hook;
+ * thread exit and fork with references outstanding.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mpsafe/localcount.h>
+#include <mpsafe/pserialize.h>
+#include <mpsafe/thread.h>
+
+/* Library-private test hook (src/localcount.c; linked statically). */
+void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_chunks);
+
+TestSuite(localcount, .timeout = 60);
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+set_mode(int fence)
+{
+	int error = mpsafe_set_ordering(
+	    fence ? MPSAFE_ORDERING_FENCE : MPSAFE_ORDERING_MEMBARRIER);
+
+	if (error == ENOTSUP)
+		cr_skip_test("membarrier is not available on this kernel");
+	cr_assert_eq(error, 0);
+}
+
+/* Run fn(arg) on a new thread and wait for it. */
+static void
+on_thread(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, fn, arg), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+}
+
+/* n acquires (n > 0) or -n releases of one count, on the calling thread. */
+struct batch {
+	struct localcount *lc;
+	int n;
+};
+
+static void
+apply(struct localcount *lc, int n)
+{
+	for (; n > 0; n--)
+		localcount_acquire(lc);
+	for (; n < 0; n++)
+		localcount_release(lc);
+}
+
+static void *
+batch_main(void *arg)
+{
+	struct batch *b = arg;
+
+	apply(b->lc, b->n);
+	return NULL;
+}
+
+static void
+apply_on_thread(struct localcount *lc, int n)
+{
+	struct batch b = {lc, n};
+
+	on_thread(batch_main, &b);
+}
+
+/* A drain on a thread of its own, watched from the test. */
+struct drainer {
+	struct localcount *lc;
+	_Atomic int *flag; /* read when the drain returns, if not NULL */
+	int flag_at_return;
+	_Atomic int done;
+	pthread_t thread;
+};
+
+static void *
+drainer_main(void *arg)
+{
+	struct drainer *d = arg;
+
+	localcount_drain(d->lc);
+	if (d->flag != NULL)
+		d->flag_at_return = atomic_load(d->flag);
+	atomic_store(&d->done, 1);
+	return NULL;
+}
+
+static void
+drainer_start(struct drainer *d, struct localcount *lc, _Atomic int *flag)
+{
+	d->lc = lc;
+	d->flag = flag;
+	atomic_store(&d->done, 0);
+	cr_assert_eq(pthread_create(&d->thread, NULL, drainer_main, d), 0);
+}
+
+/* The drain has had ample time to reach its sleep, and is still there. */
+static void
+drainer_assert_waiting(struct drainer *d)
+{
+	sleep_ms(100);
+	cr_assert_not(atomic_load(&d->done),
+	    "localcount_drain returned while a reference was held");
+}
+
+static void
+drainer_join(struct drainer *d)
+{
+	cr_assert_eq(pthread_join(d->thread, NULL), 0);
+	cr_assert(atomic_load(&d->done));
+}
+
+Test(localcount, init_null_is_einval)
+{
+	cr_assert_eq(localcount_init(NULL), EINVAL);
+}
+
+Test(localcount, unused_count_drains_and_finis)
+{
+	struct localcount lc;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	cr_assert_lt(lc.lc_id, LOCALCOUNT_IDS);
+	localcount_drain(&lc); /* never used: no grace period needed */
+	localcount_fini(&lc);
+}
+
+Test(localcount, unused_count_finis_without_drain)
+{
+	struct localcount lc;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	localcount_fini(&lc);
+}
+
+Test(localcount, acquire_release_one_thread)
+{
+	struct localcount lc;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	localcount_acquire(&lc);
+	cr_assert_eq(atomic_load(&lc.lc_state), LOCALCOUNT_STATE_ACTIVE);
+	localcount_acquire(&lc);
+	localcount_release(&lc);
+	localcount_acquire(&lc);
+	localcount_release(&lc);
+	localcount_release(&lc);
+	localcount_drain(&lc);
+	localcount_fini(&lc);
+}
+
+Test(localcount, acquire_inside_read_section)
+{
+	struct localcount lc;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	int s = pserialize_read_enter();
+	localcount_acquire(&lc); /* the usual place: the lookup's section */
+	pserialize_read_exit(s);
+	cr_assert(pserialize_not_in_read_section());
+	s = pserialize_read_enter();
+	localcount_release(&lc);
+	pserialize_read_exit(s);
+	localcount_drain(&lc);
+	localcount_fini(&lc);
+}
+
+Test(localcount, release_on_another_thread)
+{
+	struct localcount lc;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 10);
+	apply_on_thread(&lc, -10);
+	localcount_drain(&lc);
+	localcount_fini(&lc);
+}
+
+Test(localcount, drain_of_zero_count_returns_at_once)
+{
+	struct localcount lc;
+	struct timespec t0, t1;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 3);
+	apply_on_thread(&lc, -3);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	localcount_drain(&lc); /* one grace period, no wait for releases */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_log_info("drain of a zero count: %ld us",
+	    (long)((t1.tv_sec - t0.tv_sec) * 1000000L +
+	           (t1.tv_nsec - t0.tv_nsec) / 1000));
+	cr_assert_lt(t1.tv_sec - t0.tv_sec, 10);
+	localcount_fini(&lc);
+}
+
+/* A thread that holds one reference until told to let go. */
+struct holder {
+	struct localcount *lc;
+	_Atomic int held;
+	_Atomic int go;
+	_Atomic int released; /* set just before the release */
+};
+
+static void *
+holder_main(void *arg)
+{
+	struct holder *h = arg;
+
+	localcount_acquire(h->lc);
+	atomic_store(&h->held, 1);
+	while (!atomic_load(&h->go))
+		sleep_ms(1); /* the test's own pacing, not the library's */
+	atomic_store(&h->released, 1);
+	localcount_release(h->lc);
+	return NULL;
+}
+
+static void
+drain_waits_for_holder(int fence)
+{
+	struct localcount lc;
+	struct holder h = {.lc = &lc};
+	struct drainer d;
+	pthread_t ht;
+
+	set_mode(fence);
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 2); /* some balanced traffic on other threads too */
+	apply_on_thread(&lc, -2);
+	cr_assert_eq(pthread_create(&ht, NULL, holder_main, &h), 0);
+	while (!atomic_load(&h.held))
+		sched_yield();
+	drainer_start(&d, &lc, &h.released);
+	drainer_assert_waiting(&d);
+	atomic_store(&h.go, 1);
+	drainer_join(&d);
+	cr_assert_eq(pthread_join(ht, NULL), 0);
+	cr_assert(d.flag_at_return,
+	    "drain returned before the holder released its reference");
+	localcount_fini(&lc);
+}
+
+Test(localcount, drain_waits_for_holder_membarrier)
+{
+	drain_waits_for_holder(0);
+}
+
+Test(localcount, drain_waits_for_holder_fence)
+{
+	drain_waits_for_holder(1);
+}
+
+/* The reference migrates: taken on one thread, released on another. */
+Test(localcount, drain_waits_for_reference_released_elsewhere)
+{
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int released = 0;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply_on_thread(&lc, 1); /* taken by a thread that then exits */
+	drainer_start(&d, &lc, &released);
+	drainer_assert_waiting(&d);
+	atomic_store(&released, 1);
+	localcount_release(&lc); /* slow path: wakes the drainer */
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+}
+
+/* Counters go negative on some threads; only the sum matters. */
+Test(localcount, negative_and_positive_counters)
+{
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int last = 0;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply_on_thread(&lc, 1000); /* +1000 on thread A */
+	apply_on_thread(&lc, -999); /* -999 on thread B */
+	apply(&lc, 5);              /* +5 on the main thread */
+	apply_on_thread(&lc, -5);   /* -5 on thread C: 1 held */
+	drainer_start(&d, &lc, &last);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	apply_on_thread(&lc, -1);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+}
+
+/* Several references outstanding at the drain, released one by one. */
+Test(localcount, drain_wakes_on_last_of_many_releases)
+{
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int last = 0;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 4);
+	apply_on_thread(&lc, 3);
+	drainer_start(&d, &lc, &last);
+	drainer_assert_waiting(&d);
+	apply_on_thread(&lc, -3);
+	apply(&lc, -3);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	localcount_release(&lc);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+}
+
+#define MANY (3 * LOCALCOUNT_CHUNK_SIZE + 17) /* four chunks of ids */
+
+static struct localcount many[MANY];
+
+static void *
+release_all_main(void *arg)
+{
+	(void)arg;
+	for (unsigned i = 0; i < MANY; i++)
+		localcount_release(&many[i]);
+	return NULL;
+}
+
+Test(localcount, many_counts_and_id_reuse)
+{
+	static uint8_t seen[LOCALCOUNT_IDS];
+
+	for (int round = 0; round < 3; round++) {
+		for (unsigned i = 0; i < MANY; i++) {
+			cr_assert_eq(localcount_init(&many[i]), 0);
+			uint32_t id = many[i].lc_id;
+			cr_assert_lt(id, LOCALCOUNT_IDS);
+			/* Lowest ids first, each once: freed ids are reused. */
+			cr_assert_lt(id, MANY);
+			cr_assert_eq(seen[id], round, "id %u given twice", id);
+			seen[id]++;
+			localcount_acquire(&many[i]);
+		}
+		on_thread(release_all_main, NULL);
+		for (unsigned i = 0; i < MANY; i++) {
+			localcount_drain(&many[i]);
+			localcount_fini(&many[i]);
+		}
+	}
+}
+
+/*
+ * A count drained while a reference was held leaves a non-zero counter
+ * behind unless drain zeroes it; the next count with the same id would
+ * then never drain.
+ */
+Test(localcount, reused_id_starts_from_zero)
+{
+	struct localcount a, b;
+	struct drainer d;
+	uint32_t id;
+
+	cr_assert_eq(localcount_init(&a), 0);
+	id = a.lc_id;
+	apply(&a, 1); /* the main thread's counter: +1 */
+	drainer_start(&d, &a, NULL);
+	drainer_assert_waiting(&d);
+	apply_on_thread(&a, -1); /* released through the shared total */
+	drainer_join(&d);
+	localcount_fini(&a);
+
+	cr_assert_eq(localcount_init(&b), 0);
+	cr_assert_eq(b.lc_id, id, "the freed id should be reused");
+	apply(&b, 2);
+	apply(&b, -2);
+	drainer_start(&d, &b, NULL);
+	drainer_join(&d); /* would hang if the +1 above had survived */
+	localcount_fini(&b);
+}
+
+/* No id left: the count lives in the shared word, with the same rules. */
+Test(localcount, fallback_without_id)
+{
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int last = 0;
+
+	mpsafe_localcount_test_limits(0, false);
+	cr_assert_eq(localcount_init(&lc), 0);
+	cr_assert_eq(lc.lc_id, UINT32_MAX);
+	apply(&lc, 3);
+	apply_on_thread(&lc, -2);
+	drainer_start(&d, &lc, &last);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	apply_on_thread(&lc, -1);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+	mpsafe_localcount_test_limits(LOCALCOUNT_IDS, false);
+	cr_assert_eq(localcount_init(&lc), 0);
+	cr_assert_lt(lc.lc_id, LOCALCOUNT_IDS);
+	localcount_fini(&lc);
+}
+
+/* No memory for a chunk: that thread counts in the shared word. */
+Test(localcount, fallback_without_chunk)
+{
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int last = 0;
+
+	mpsafe_localcount_test_limits(LOCALCOUNT_IDS, true);
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 2);
+	apply_on_thread(&lc, -1);
+	drainer_start(&d, &lc, &last);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	apply_on_thread(&lc, -1);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+}
+
+/* Some threads have counters, others fall back: the sum is still right. */
+Test(localcount, counters_and_shared_word_mixed)
+{
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int last = 0;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 3); /* the main thread has its chunk: +3 there */
+	mpsafe_localcount_test_limits(LOCALCOUNT_IDS, true);
+	apply_on_thread(&lc, -2); /* no chunk on a new thread: shared */
+	apply_on_thread(&lc, 1);  /* 2 held */
+	drainer_start(&d, &lc, &last);
+	drainer_assert_waiting(&d);
+	apply(&lc, -1);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	apply_on_thread(&lc, -1);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+}
+
+/* Counts stay in a dead thread's record; its successor carries on. */
+Test(localcount, thread_exit_keeps_counts)
+{
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int last = 0;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	for (int i = 0; i < 8; i++)
+		apply_on_thread(&lc, 2); /* records are reused, counts add */
+	apply(&lc, -15);
+	drainer_start(&d, &lc, &last);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	apply(&lc, -1);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+}
+
+/* Explicit unregistration: the record (and counter) passes on. */
+Test(localcount, unregister_and_register_again)
+{
+	struct localcount lc;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 2);
+	cr_assert_eq(mpsafe_thread_unregister(), 0);
+	apply(&lc, -1); /* registers again */
+	apply_on_thread(&lc, -1);
+	localcount_drain(&lc);
+	localcount_fini(&lc);
+}
+
+struct forker {
+	struct localcount *lc;
+	_Atomic int held;
+	_Atomic int go;
+};
+
+static void *
+fork_holder_main(void *arg)
+{
+	struct forker *f = arg;
+
+	localcount_acquire(f->lc);
+	atomic_store(&f->held, 1);
+	while (!atomic_load(&f->go))
+		sleep_ms(1);
+	localcount_release(f->lc);
+	return NULL;
+}
+
+/*
+ * After fork() the child keeps the count of a reference taken by a thread
+ * it does not have; references are anonymous, so the child releases it.
+ */
+Test(localcount, fork_child_releases_parent_reference)
+{
+	struct localcount lc;
+	struct forker f = {.lc = &lc};
+	pthread_t t;
+	pid_t pid;
+	int status;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 1);
+	apply(&lc, -1);
+	cr_assert_eq(pthread_create(&t, NULL, fork_holder_main, &f), 0);
+	while (!atomic_load(&f.held))
+		sched_yield();
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		alarm(20);
+		localcount_release(&lc); /* the other thread's reference */
+		localcount_drain(&lc);
+		localcount_fini(&lc);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child could not drain (status %#x)", status);
+	atomic_store(&f.go, 1);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	localcount_drain(&lc);
+	localcount_fini(&lc);
+}
+
+#ifndef MPSAFE_DIAGNOSTIC
+/* Builds without contract checks: misuse stays memory-safe. */
+Test(localcount, undrained_fini_frees_a_clean_id)
+{
+	struct localcount a, b;
+	uint32_t id;
+
+	cr_assert_eq(localcount_init(&a), 0);
+	id = a.lc_id;
+	apply(&a, 1);
+	localcount_fini(&a); /* used, not drained: zeroes the counters */
+	cr_assert_eq(localcount_init(&b), 0);
+	cr_assert_eq(b.lc_id, id);
+	apply(&b, 1);
+	apply(&b, -1);
+	localcount_drain(&b); /* returns: the stale +1 was cleared */
+	localcount_fini(&b);
+}
+
+Test(localcount, second_drain_returns)
+{
+	struct localcount lc;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 1);
+	apply(&lc, -1);
+	localcount_drain(&lc);
+	localcount_drain(&lc);
+	localcount_fini(&lc);
+}
+#endif

@@ -1,0 +1,399 @@
+/*
+ * test_psref.c: unit tests of psref(3): class and target life, acquire and
+ * release with and without blocking, copies, psref_held, more references
+ * than a thread has slots, destroy that waits for a holder and returns
+ * after its release, destroy followed by init, thread exit, and both
+ * ordering modes.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mpsafe/psref.h>
+#include <mpsafe/pserialize.h>
+#include <mpsafe/thread.h>
+
+TestSuite(psref, .timeout = 60);
+
+struct obj {
+	struct psref_target o_target;
+	_Atomic int o_value;
+};
+
+static void
+set_mode(int fence)
+{
+	int error = mpsafe_set_ordering(
+	    fence ? MPSAFE_ORDERING_FENCE : MPSAFE_ORDERING_MEMBARRIER);
+
+	if (error == ENOTSUP)
+		cr_skip_test("membarrier is not available on this kernel");
+	cr_assert_eq(error, 0);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Acquire inside a read section, as the contract says. */
+static void
+take(struct psref *p, struct obj *o, struct psref_class *c)
+{
+	int s = pserialize_read_enter();
+
+	psref_acquire(p, &o->o_target, c);
+	pserialize_read_exit(s);
+}
+
+Test(psref, class_create_rejects_null_name)
+{
+	errno = 0;
+	cr_assert_null(psref_class_create(NULL));
+	cr_assert_eq(errno, EINVAL);
+}
+
+Test(psref, class_and_target_life)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj o = {0};
+
+	cr_assert_not_null(c);
+	psref_target_init(&o.o_target, c);
+	psref_target_destroy(&o.o_target, c); /* nobody holds it */
+	psref_class_destroy(c);
+	psref_class_destroy(NULL); /* no-op */
+}
+
+Test(psref, acquire_release_and_held)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj a = {0}, b = {0};
+	struct psref pa, pb;
+
+	psref_target_init(&a.o_target, c);
+	psref_target_init(&b.o_target, c);
+	cr_assert_not(psref_held(&a.o_target, c));
+	take(&pa, &a, c);
+	cr_assert(psref_held(&a.o_target, c));
+	cr_assert_not(psref_held(&b.o_target, c));
+	take(&pb, &b, c);
+	/* Held outside the read section, and across a sleep. */
+	cr_assert(pserialize_not_in_read_section());
+	usleep(1000);
+	cr_assert(psref_held(&b.o_target, c));
+	psref_release(&pa, &a.o_target, c);
+	cr_assert_not(psref_held(&a.o_target, c));
+	cr_assert(psref_held(&b.o_target, c));
+	psref_release(&pb, &b.o_target, c);
+	cr_assert_not(psref_held(&b.o_target, c));
+	psref_target_destroy(&a.o_target, c);
+	psref_target_destroy(&b.o_target, c);
+	psref_class_destroy(c);
+}
+
+Test(psref, release_inside_read_section)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj a = {0};
+	struct psref p;
+	int s;
+
+	psref_target_init(&a.o_target, c);
+	s = pserialize_read_enter();
+	psref_acquire(&p, &a.o_target, c);
+	psref_release(&p, &a.o_target, c);
+	pserialize_read_exit(s);
+	cr_assert(pserialize_not_in_read_section());
+	psref_target_destroy(&a.o_target, c);
+	psref_class_destroy(c);
+}
+
+Test(psref, many_references_to_one_target)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj a = {0};
+	struct psref p[10];
+
+	psref_target_init(&a.o_target, c);
+	for (int i = 0; i < 10; i++)
+		take(&p[i], &a, c);
+	for (int i = 0; i < 9; i++) {
+		psref_release(&p[i], &a.o_target, c);
+		cr_assert(psref_held(&a.o_target, c));
+	}
+	psref_release(&p[9], &a.o_target, c);
+	cr_assert_not(psref_held(&a.o_target, c));
+	psref_target_destroy(&a.o_target, c);
+	psref_class_destroy(c);
+}
+
+/* More references at once than a thread has slots: the overflow list. */
+Test(psref, more_references_than_slots)
+{
+	enum { N = PSREF_THREAD_SLOTS * 2 + 7 };
+	struct psref_class *c = psref_class_create("test");
+	struct obj *o = calloc(N, sizeof(*o));
+	struct psref *p = calloc(N, sizeof(*p));
+
+	cr_assert_not_null(o);
+	cr_assert_not_null(p);
+	for (int i = 0; i < N; i++)
+		psref_target_init(&o[i].o_target, c);
+	for (int i = 0; i < N; i++)
+		take(&p[i], &o[i], c);
+	for (int i = 0; i < N; i++)
+		cr_assert(psref_held(&o[i].o_target, c), "target %d", i);
+	/* Release in an order that mixes slots and overflow entries. */
+	for (int i = 0; i < N; i += 2)
+		psref_release(&p[i], &o[i].o_target, c);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(
+		    psref_held(&o[i].o_target, c), i % 2 == 1, "target %d", i);
+	for (int i = 1; i < N; i += 2)
+		psref_release(&p[i], &o[i].o_target, c);
+	for (int i = 0; i < N; i++) {
+		cr_assert_not(psref_held(&o[i].o_target, c));
+		psref_target_destroy(&o[i].o_target, c);
+	}
+	psref_class_destroy(c);
+	free(o);
+	free(p);
+}
+
+Test(psref, copy_makes_an_independent_reference)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj a = {0};
+	struct psref p, q;
+
+	psref_target_init(&a.o_target, c);
+	take(&p, &a, c);
+	psref_copy(&q, &p, c);
+	psref_release(&p, &a.o_target, c);
+	cr_assert(psref_held(&a.o_target, c), "the copy still holds");
+	psref_release(&q, &a.o_target, c);
+	cr_assert_not(psref_held(&a.o_target, c));
+	psref_target_destroy(&a.o_target, c);
+	psref_class_destroy(c);
+}
+
+/* --- destroy waits for holders ------------------------------------------- */
+
+struct holder {
+	struct psref_class *c;
+	struct obj *o;
+	_Atomic int holding; /* set once the reference is taken */
+	_Atomic int let_go;  /* the test tells the holder to release */
+	_Atomic uint64_t released_at;
+	int copy; /* hold a copy, release the original first */
+};
+
+static void *
+holder_main(void *arg)
+{
+	struct holder *h = arg;
+	struct psref p, q;
+
+	take(&p, h->o, h->c);
+	if (h->copy) {
+		psref_copy(&q, &p, h->c);
+		psref_release(&p, &h->o->o_target, h->c);
+	}
+	atomic_store(&h->holding, 1);
+	while (!atomic_load(&h->let_go))
+		usleep(1000); /* blocking while holding the reference */
+	cr_assert_eq(atomic_load(&h->o->o_value), 42);
+	atomic_store(&h->released_at, now_ns());
+	psref_release(h->copy ? &q : &p, &h->o->o_target, h->c);
+	return NULL;
+}
+
+struct destroyer {
+	struct holder *h;
+	_Atomic int done;
+	_Atomic uint64_t returned_at;
+};
+
+static void *
+destroyer_main(void *arg)
+{
+	struct destroyer *d = arg;
+
+	psref_target_destroy(&d->h->o->o_target, d->h->c);
+	atomic_store(&d->returned_at, now_ns());
+	atomic_store(&d->done, 1);
+	return NULL;
+}
+
+static void
+destroy_waits_for_holder(int fence, int copy)
+{
+	struct holder h = {.copy = copy};
+	struct destroyer d = {.h = &h};
+	pthread_t ht, dt;
+	struct obj *o = calloc(1, sizeof(*o));
+
+	set_mode(fence);
+	h.c = psref_class_create("test");
+	h.o = o;
+	atomic_store(&o->o_value, 42);
+	psref_target_init(&o->o_target, h.c);
+	cr_assert_eq(pthread_create(&ht, NULL, holder_main, &h), 0);
+	while (!atomic_load(&h.holding))
+		usleep(100);
+	/* The object is now "unpublished": nobody can find it any more. */
+	cr_assert_eq(pthread_create(&dt, NULL, destroyer_main, &d), 0);
+	usleep(50 * 1000);
+	cr_assert_not(atomic_load(&d.done),
+	    "psref_target_destroy returned while a thread holds a reference");
+	atomic_store(&h.let_go, 1);
+	pthread_join(dt, NULL);
+	pthread_join(ht, NULL);
+	cr_assert(atomic_load(&d.done));
+	cr_assert_geq(atomic_load(&d.returned_at), atomic_load(&h.released_at));
+	/* Generous bound: the latency itself is a benchmark. */
+	cr_assert_lt(atomic_load(&d.returned_at) - atomic_load(&h.released_at),
+	    (uint64_t)2000000000,
+	    "destroy took more than 2 s after the "
+	    "last release");
+	atomic_store(&o->o_value, -1);
+	free(o);
+	psref_class_destroy(h.c);
+}
+
+Test(psref, destroy_waits_for_holder_membarrier)
+{
+	destroy_waits_for_holder(0, 0);
+}
+
+Test(psref, destroy_waits_for_holder_fence)
+{
+	destroy_waits_for_holder(1, 0);
+}
+
+Test(psref, destroy_waits_for_a_copy)
+{
+	destroy_waits_for_holder(0, 1);
+}
+
+/* NetBSD's "wait for every holder, but keep the object" idiom. */
+Test(psref, destroy_then_init_rearms)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj a = {0};
+	struct psref p;
+
+	psref_target_init(&a.o_target, c);
+	for (int round = 0; round < 3; round++) {
+		take(&p, &a, c);
+		psref_release(&p, &a.o_target, c);
+		psref_target_destroy(&a.o_target, c);
+		psref_target_init(&a.o_target, c);
+	}
+	psref_target_destroy(&a.o_target, c);
+	psref_class_destroy(c);
+}
+
+/* Many holders on many threads, destroy waits for all of them. */
+#define NHOLDERS 6
+
+Test(psref, destroy_waits_for_every_thread)
+{
+	struct holder h[NHOLDERS];
+	struct destroyer d;
+	pthread_t ht[NHOLDERS], dt;
+	struct psref_class *c = psref_class_create("test");
+	struct obj *o = calloc(1, sizeof(*o));
+
+	atomic_store(&o->o_value, 42);
+	psref_target_init(&o->o_target, c);
+	for (int i = 0; i < NHOLDERS; i++) {
+		h[i] = (struct holder){.c = c, .o = o, .copy = i % 2};
+		cr_assert_eq(
+		    pthread_create(&ht[i], NULL, holder_main, &h[i]), 0);
+	}
+	for (int i = 0; i < NHOLDERS; i++)
+		while (!atomic_load(&h[i].holding))
+			usleep(100);
+	d = (struct destroyer){.h = &h[0]};
+	cr_assert_eq(pthread_create(&dt, NULL, destroyer_main, &d), 0);
+	for (int i = 0; i < NHOLDERS; i++) {
+		usleep(5000);
+		cr_assert_not(atomic_load(&d.done),
+		    "destroy returned with %d holders left", NHOLDERS - i);
+		atomic_store(&h[i].let_go, 1);
+		pthread_join(ht[i], NULL);
+	}
+	pthread_join(dt, NULL);
+	cr_assert(atomic_load(&d.done));
+	free(o);
+	psref_class_destroy(c);
+}
+
+/* A thread that exits holds nothing afterwards; its record is reused. */
+static void *
+take_and_release(void *arg)
+{
+	struct holder *h = arg;
+	struct psref p;
+
+	take(&p, h->o, h->c);
+	psref_release(&p, &h->o->o_target, h->c);
+	return NULL;
+}
+
+Test(psref, many_short_lived_threads)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj o = {0};
+	struct holder h = {.c = c, .o = &o};
+
+	psref_target_init(&o.o_target, c);
+	for (int i = 0; i < 50; i++) {
+		pthread_t t;
+
+		cr_assert_eq(pthread_create(&t, NULL, take_and_release, &h), 0);
+		pthread_join(t, NULL);
+	}
+	psref_target_destroy(&o.o_target, c);
+	psref_class_destroy(c);
+}
+
+/*
+ * A reader whose read section found the target before it was unpublished
+ * may acquire it while the destroy waits for that section.
+ */
+Test(psref, acquire_while_destroy_waits_for_the_section)
+{
+	struct holder h = {0};
+	struct destroyer d = {.h = &h};
+	struct psref p;
+	pthread_t dt;
+	int s;
+
+	h.c = psref_class_create("test");
+	h.o = calloc(1, sizeof(*h.o));
+	psref_target_init(&h.o->o_target, h.c);
+	s = pserialize_read_enter(); /* found it; then it is unpublished */
+	cr_assert_eq(pthread_create(&dt, NULL, destroyer_main, &d), 0);
+	while (atomic_load(&h.o->o_target.prt_draining) == 0)
+		usleep(100);
+	psref_acquire(&p, &h.o->o_target, h.c);
+	pserialize_read_exit(s);
+	usleep(20 * 1000);
+	cr_assert_not(atomic_load(&d.done), "destroy ignored a reference "
+	                                    "taken during its grace period");
+	psref_release(&p, &h.o->o_target, h.c);
+	pthread_join(dt, NULL);
+	free(h.o);
+	psref_class_destroy(h.c);
+}

@@ -13,7 +13,7 @@
  *
  * Destroy protocol, for target T of class C:
  *   1. The caller has unpublished T.  Store T.prt_draining = 1, and raise
- *      C's count of draining targets (seq_cst).
+ *      the library-wide count of draining targets (seq_cst).
  *   2. Wait for a grace period.  Every acquire of T ran inside a read
  *      section that found T before it was unpublished; those sections
  *      have ended, and their exits (release) ordered the slot stores
@@ -27,14 +27,14 @@
  *      overflow list, which is read last; the release of the original
  *      (a release store) follows the copy's insertion, so a scan that
  *      sees the original gone also sees the copy.
- *   4. If a holder remains, sleep on C's wake word (futex) after reading
- *      it, rescanning first; a release that sees a draining target in C
+ *   4. If a holder remains, sleep on the wake word (futex) after reading
+ *      it, rescanning first; a release that sees the draining count raised
  *      bumps the word and wakes.  Before sleeping, spin and yield a
  *      little: holders often let go quickly, and a wake-up costs tens of
  *      microseconds.
  *
  * Why a release cannot miss the destroyer.  The releaser stores its slot
- * (NULL) and then loads C's draining count; the destroyer raises the
+ * (NULL) and then loads the draining count; the destroyer raises the
  * count and then, after the grace period's barrier (membarrier() on every
  * CPU, or seq_cst fences on both sides in the fence mode), loads the slot.
  * In every interleaving one of them sees the other's store: either the
@@ -44,11 +44,10 @@
  * release between the rescan and the sleep makes the futex return.
  *
  * Why a release never touches freed memory.  Once its slot is empty the
- * destroyer may return and the target be freed, so the release reads
- * only the class after that store (the caller passes it).  The class
- * outlives its targets, and psref_class_destroy() waits for a grace
- * period before freeing it: the release does its tail inside a read
- * section.
+ * destroyer may return and the target, or its class, be freed; so after
+ * that store the release reads only library-wide state: the draining
+ * count (mpsafe_psref_draining_all, raised by every destroy of any
+ * class) and the wake word.
  *
  * Thread exit with references held is a broken contract: diagnostic
  * builds abort; other builds drop the references held in slots (the
@@ -88,25 +87,24 @@
 #define DESTROY_YIELD_LIMIT 4
 
 struct psref_class {
-	/*
-	 * prc_head.prc_draining: targets of the class being destroyed
-	 * (seq_cst add and subtract by destroyers); read by releases.
-	 */
-	struct psref_class_head prc_head;
-	/* The rest on other lines: written by inits, destroys, wakes. */
-	alignas(MPSAFE_RECORD_ALIGN) uint32_t prc_magic; /* CLASS_MAGIC */
-	/*
-	 * Bumped by releases of the class's targets while one drains
-	 * (seq_cst add); destroyers read it before a rescan and sleep on
-	 * it.  prc_sleepers: destroyers asleep on prc_wake (seq_cst add
-	 * and subtract); a release makes the futex call only if non-zero.
-	 */
-	MPSAFE_ATOMIC(uint32_t) prc_wake;
-	MPSAFE_ATOMIC(uint32_t) prc_sleepers;
+	uint32_t prc_magic; /* CLASS_MAGIC while alive */
 	/* Targets initialised and not destroyed (atomic add). */
 	MPSAFE_ATOMIC(long) prc_targets;
 	char prc_name[CLASS_NAME_MAX];
 };
+
+MPSAFE_ATOMIC(uint32_t) mpsafe_psref_draining_all;
+
+/*
+ * Wake-up of destroyers (all classes share it; a spurious wake-up only
+ * costs a rescan).  psref_wake: bumped by releases while a target
+ * drains (seq_cst add); destroyers read it before a rescan and sleep on
+ * it.  psref_sleepers: destroyers asleep on it (seq_cst add and
+ * subtract); a release makes the futex call only when it is non-zero.
+ * Each on its own line: releases only read mpsafe_psref_draining_all.
+ */
+static alignas(MPSAFE_RECORD_ALIGN) MPSAFE_ATOMIC(uint32_t) psref_wake;
+static alignas(MPSAFE_RECORD_ALIGN) MPSAFE_ATOMIC(uint32_t) psref_sleepers;
 
 /* The overflow list: references beyond a thread's slots, draining copies. */
 static pthread_mutex_t overflow_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -125,7 +123,6 @@ mpsafe_psref_record_init(struct mpsafe_thread *t)
 
 	if (pt == NULL)
 		return ENOMEM;
-	pt->pt_free = ~UINT64_C(0);
 	t->mt_private[MPSAFE_PRIV_PSREF] = pt;
 	return 0;
 }
@@ -187,6 +184,29 @@ acquire_overflow(struct psref *psref, const struct psref_target *target,
 /* --- acquire and release ----------------------------------------------------
  */
 
+/* The first free slot of pt (owner only), or -1. */
+static int
+free_slot(struct psref_thread *pt)
+{
+	for (unsigned i = 0; i < PSREF_THREAD_SLOTS; i++) {
+		if (mpsafe_load_relaxed(&pt->pt_slot[i]) == NULL)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Take slot i for a reference to target (owner, in a read section). */
+static void
+take_slot(struct psref *psref, const struct psref_target *target,
+    struct mpsafe_thread *t, unsigned i)
+{
+	/* Relaxed: ordered by the read section's release exit. */
+	mpsafe_store_relaxed(&thread_table(t)->pt_slot[i], target);
+	psref->psref_target = target;
+	psref->psref_thread = t;
+	psref->psref_slot = i;
+	psref->psref_magic = PSREF_MAGIC_HELD;
+}
 /* Whether t holds target in one of its slots. */
 static bool
 slots_hold(struct psref_thread *pt, const struct psref_target *target)
@@ -280,12 +300,19 @@ mpsafe_psref_acquire_slow(struct psref *psref,
 {
 	struct mpsafe_thread *t = mpsafe_curthread;
 
+	int i;
+
 	(void)class;
 	if (t == &mpsafe_thread_unregistered)
 		mpsafe_panic("psref_acquire by a thread that is not "
 		             "registered: take references inside a read "
 		             "section");
-	acquire_overflow(psref, target, t);
+	i = free_slot(thread_table(t));
+	if (i < 0) {
+		acquire_overflow(psref, target, t);
+		return;
+	}
+	take_slot(psref, target, t, (unsigned)i);
 }
 
 /* Say which rule a release broke, and abort. */
@@ -302,7 +329,6 @@ mpsafe_psref_release_slow(struct psref *psref,
     const struct psref_target *target, struct psref_class *class)
 {
 	struct mpsafe_thread *t = mpsafe_curthread;
-	int s;
 
 	if (psref == NULL || target == NULL || class == NULL)
 		release_broken(psref, target, class, "NULL argument");
@@ -335,30 +361,27 @@ mpsafe_psref_release_slow(struct psref *psref,
 		    "the reference is not held (released twice, or copied "
 		    "by assignment)");
 	}
-	s = pserialize_read_enter(); /* see psref_release() */
 	psref->psref_magic = PSREF_MAGIC_RELEASED;
 	overflow_remove(psref);
 	pthread_mutex_unlock(&overflow_lock);
 	thread_table(t)->pt_overflow--;
 	/* Pairs with the destroyer's fence after its grace period. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (mpsafe_psref_draining(class))
-		mpsafe_psref_wake(class);
-	pserialize_read_exit(s);
+	if (mpsafe_load_relaxed(&mpsafe_psref_draining_all) != 0)
+		mpsafe_psref_wake();
 }
 
 void
-mpsafe_psref_wake(struct psref_class *class)
+mpsafe_psref_wake(void)
 {
 	/*
 	 * Seq_cst: the emptied slot is visible to a destroyer that reads
 	 * the new value (acquire) before its rescan; and either we see its
-	 * prc_sleepers raised, or its futex finds prc_wake changed.
+	 * psref_sleepers raised, or its futex finds psref_wake changed.
 	 */
-	atomic_fetch_add_explicit(&class->prc_wake, 1, memory_order_seq_cst);
-	if (atomic_load_explicit(&class->prc_sleepers, memory_order_seq_cst) !=
-	    0)
-		mpsafe_futex_wake(&class->prc_wake);
+	atomic_fetch_add_explicit(&psref_wake, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&psref_sleepers, memory_order_seq_cst) != 0)
+		mpsafe_futex_wake(&psref_wake);
 }
 
 void
@@ -368,7 +391,7 @@ psref_copy(
 	struct mpsafe_thread *t = mpsafe_curthread;
 	const struct psref_target *target;
 	struct psref_thread *pt;
-	int s;
+	int s, i;
 
 	if (pto == NULL || pfrom == NULL || class == NULL)
 		mpsafe_panic("psref_copy(%p, %p, %p): NULL argument",
@@ -397,20 +420,12 @@ psref_copy(
 	 */
 	s = pserialize_read_enter();
 	pt = thread_table(t);
-	if (mpsafe_load_relaxed(&target->prt_draining) != 0 ||
-	    pt->pt_free == 0) {
+	i = free_slot(pt);
+	if (mpsafe_load_relaxed(&target->prt_draining) != 0 || i < 0) {
 		/* On the list the destroyer scans last (see the top). */
 		acquire_overflow(pto, target, t);
 	} else {
-		unsigned i = (unsigned)__builtin_ctzll(pt->pt_free);
-
-		pt->pt_free &= pt->pt_free - 1;
-		/* Relaxed: ordered by the read section's release exit. */
-		mpsafe_store_relaxed(&pt->pt_slot[i], target);
-		pto->psref_target = target;
-		pto->psref_thread = t;
-		pto->psref_slot = i;
-		pto->psref_magic = PSREF_MAGIC_HELD;
+		take_slot(pto, target, t, (unsigned)i);
 	}
 	pserialize_read_exit(s);
 }
@@ -480,8 +495,6 @@ psref_class_destroy(struct psref_class *class)
 		return; /* keep it: freeing would break the live targets */
 	}
 	class->prc_magic = CLASS_POISON;
-	/* A release may still be reading the class, in a read section. */
-	mpsafe_gp_wait();
 	free(class);
 }
 
@@ -548,7 +561,7 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 		    (void *)target, class->prc_name);
 	/* Seq_cst: pairs with the releasers' barrier (see the top). */
 	atomic_fetch_add_explicit(
-	    &class->prc_head.prc_draining, 1, memory_order_seq_cst);
+	    &mpsafe_psref_draining_all, 1, memory_order_seq_cst);
 	mpsafe_gp_wait();
 	/* Relaxed: only diagnostic acquire checks read the difference. */
 	atomic_store_explicit(
@@ -562,8 +575,8 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 #endif
 	for (;;) {
 		/* Acquire: pairs with the releasers' increment. */
-		uint32_t wake = atomic_load_explicit(
-		    &class->prc_wake, memory_order_acquire);
+		uint32_t wake =
+		    atomic_load_explicit(&psref_wake, memory_order_acquire);
 
 		if (!anyone_holds(target))
 			break;
@@ -576,17 +589,17 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 		} else {
 			/* Seq_cst: pairs with the waker's (see the wake). */
 			atomic_fetch_add_explicit(
-			    &class->prc_sleepers, 1, memory_order_seq_cst);
-			mpsafe_futex_wait(&class->prc_wake, wake);
+			    &psref_sleepers, 1, memory_order_seq_cst);
+			mpsafe_futex_wait(&psref_wake, wake);
 			atomic_fetch_sub_explicit(
-			    &class->prc_sleepers, 1, memory_order_relaxed);
+			    &psref_sleepers, 1, memory_order_relaxed);
 		}
 	}
 #ifdef MPSAFE_TEST_BROKEN_PSREF_NO_WAIT
 out:
 #endif
 	atomic_fetch_sub_explicit(
-	    &class->prc_head.prc_draining, 1, memory_order_relaxed);
+	    &mpsafe_psref_draining_all, 1, memory_order_relaxed);
 	target->prt_class = NULL;
 	atomic_fetch_sub_explicit(&class->prc_targets, 1, memory_order_relaxed);
 }
@@ -607,8 +620,6 @@ drop_all(struct mpsafe_thread *t, bool wake)
 	for (unsigned i = 0; i < PSREF_THREAD_SLOTS; i++) {
 		const struct psref_target *target =
 		    mpsafe_load_relaxed(&pt->pt_slot[i]);
-		struct psref_class *class;
-		int s;
 
 		if (target == NULL)
 			continue;
@@ -617,26 +628,20 @@ drop_all(struct mpsafe_thread *t, bool wake)
 			mpsafe_store_relaxed(&pt->pt_slot[i], NULL);
 			continue;
 		}
-		class = target->prt_class;   /* alive: we hold it */
-		s = pserialize_read_enter(); /* as in psref_release() */
 		/* Release: as in psref_release(). */
 		mpsafe_store_release(&pt->pt_slot[i], NULL);
 		atomic_thread_fence(memory_order_seq_cst);
-		if (class != NULL && mpsafe_psref_draining(class))
-			mpsafe_psref_wake(class);
-		pserialize_read_exit(s);
+		if (mpsafe_load_relaxed(&mpsafe_psref_draining_all) != 0)
+			mpsafe_psref_wake();
 	}
-	pt->pt_free = ~UINT64_C(0);
 	pthread_mutex_lock(&overflow_lock);
 	for (p = overflow_head; p != NULL; p = next) {
 		next = p->psref_next;
 		if (p->psref_thread == t) {
-			struct psref_class *class = p->psref_target->prt_class;
-
 			overflow_remove(p);
-			if (wake && class != NULL &&
-			    mpsafe_psref_draining(class))
-				mpsafe_psref_wake(class);
+			if (wake && mpsafe_load_relaxed(
+			                &mpsafe_psref_draining_all) != 0)
+				mpsafe_psref_wake();
 		}
 	}
 	pthread_mutex_unlock(&overflow_lock);

@@ -42,6 +42,9 @@ MPSAFE_BEGIN_DECLS
 /* References a thread holds in slots before it uses the overflow list. */
 #define PSREF_THREAD_SLOTS 64
 
+/* Slots the inline acquire looks at before calling the slow path. */
+#define PSREF_FAST_SLOTS 4
+
 /* struct psref.psref_slot of a reference kept on the overflow list. */
 #define PSREF_SLOT_OVERFLOW 0xffffu
 
@@ -90,7 +93,6 @@ struct psref_thread {
 	 * scans (acquire).
 	 */
 	MPSAFE_ATOMIC(const struct psref_target *) pt_slot[PSREF_THREAD_SLOTS];
-	uint64_t pt_free;     /* owner only: bit i set iff slot i is free */
 	uint32_t pt_overflow; /* owner only: references on the overflow list */
 };
 
@@ -168,24 +170,16 @@ MPSAFE_API MPSAFE_COLD void mpsafe_psref_release_slow(struct psref *psref,
     const struct psref_target *target, struct psref_class *psc);
 MPSAFE_API void mpsafe_psref_acquire_check(struct psref *psref,
     const struct psref_target *target, struct psref_class *psc);
-MPSAFE_API MPSAFE_COLD void mpsafe_psref_wake(struct psref_class *psc);
+MPSAFE_API MPSAFE_COLD void mpsafe_psref_wake(void);
 
 /*
- * The head of struct psref_class, which the inline release reads: the
- * number of the class's targets being destroyed (library-private).
+ * Number of targets, of any class, being destroyed (library-private).
+ * Raised and lowered by destroyers (seq_cst); read by every release,
+ * which wakes the destroyers when it is non-zero.  Library-wide rather
+ * than per class so that a release touches no memory its caller might
+ * free once the release has emptied its slot.
  */
-struct psref_class_head {
-	MPSAFE_ATOMIC(uint32_t) prc_draining;
-};
-
-static inline bool
-mpsafe_psref_draining(struct psref_class *psc)
-{
-	/* Relaxed: ordered by the barrier before it in psref_release(). */
-	return mpsafe_load_relaxed(
-	           &((struct psref_class_head *)(void *)psc)->prc_draining) !=
-	       0;
-}
+extern MPSAFE_API MPSAFE_ATOMIC(uint32_t) mpsafe_psref_draining_all;
 
 /*
  * psref_acquire(psref, target, class)
@@ -202,19 +196,30 @@ psref_acquire(struct psref *psref, const struct psref_target *target,
 	struct mpsafe_thread *t = mpsafe_curthread;
 	struct psref_thread *pt =
 	    (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
-	uint64_t free;
 	unsigned i;
 
 #ifdef MPSAFE_DIAGNOSTIC
 	mpsafe_psref_acquire_check(psref, target, psc);
 #endif
-	/* Unregistered (NULL table), or every slot taken. */
-	if (MPSAFE_UNLIKELY(pt == NULL || (free = pt->pt_free) == 0)) {
+	/*
+	 * The first free slot among the first few; past them (or when the
+	 * thread is not registered: NULL table) the slow path looks
+	 * further.  Free slots are found from the slots themselves, not a
+	 * bitmap, so that consecutive acquires and releases do not form a
+	 * chain of loads and stores through one word.
+	 */
+	if (MPSAFE_UNLIKELY(pt == NULL)) {
 		mpsafe_psref_acquire_slow(psref, target, psc);
 		return;
 	}
-	i = (unsigned)__builtin_ctzll(free);
-	pt->pt_free = free & (free - 1);
+	for (i = 0;; i++) {
+		if (i == PSREF_FAST_SLOTS) {
+			mpsafe_psref_acquire_slow(psref, target, psc);
+			return;
+		}
+		if (mpsafe_load_relaxed(&pt->pt_slot[i]) == NULL)
+			break;
+	}
 	/*
 	 * Relaxed: the read section's release exit orders this store
 	 * before a destroyer's grace period, which precedes its scan.
@@ -226,6 +231,13 @@ psref_acquire(struct psref *psref, const struct psref_target *target,
 	psref->psref_magic = PSREF_MAGIC_HELD;
 	(void)psc;
 }
+
+/* Diagnostic builds check the class a release names (NetBSD asserts it). */
+#ifdef MPSAFE_DIAGNOSTIC
+#define MPSAFE_PSREF_CLASS_MISMATCH(target, psc) ((target)->prt_class != (psc))
+#else
+#define MPSAFE_PSREF_CLASS_MISMATCH(target, psc) 0
+#endif
 
 /*
  * psref_release(psref, target, class)
@@ -247,41 +259,36 @@ psref_release(struct psref *psref, const struct psref_target *target,
 	    (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
 	unsigned i = psref->psref_slot;
 
-	if (MPSAFE_UNLIKELY(
-	        psref->psref_magic != PSREF_MAGIC_HELD ||
-	        psref->psref_thread != t || psref->psref_target != target ||
-	        target->prt_class != psc || i >= PSREF_THREAD_SLOTS ||
-	        mpsafe_load_relaxed(&pt->pt_slot[i]) != target)) {
+	if (MPSAFE_UNLIKELY(psref->psref_magic != PSREF_MAGIC_HELD ||
+	                    psref->psref_thread != t ||
+	                    psref->psref_target != target ||
+	                    MPSAFE_PSREF_CLASS_MISMATCH(target, psc) ||
+	                    i >= PSREF_THREAD_SLOTS ||
+	                    mpsafe_load_relaxed(&pt->pt_slot[i]) != target)) {
 		mpsafe_psref_release_slow(psref, target, psc);
 		return;
 	}
-	/*
-	 * A read section covers the rest: a destroyer that sees the slot
-	 * empty may return and its caller destroy the class; the class is
-	 * freed only after a grace period (psref_class_destroy()).
-	 */
-	int s = pserialize_read_enter();
-
 	psref->psref_magic = PSREF_MAGIC_RELEASED;
 	/*
 	 * Release: the holder's uses of target happen before a destroyer
 	 * sees the slot empty (its scan loads with acquire).  After this
-	 * store the target may be freed: it is not touched again.
+	 * store the target and its class may be freed: neither is touched
+	 * again.
 	 */
 	mpsafe_store_release(&pt->pt_slot[i], NULL);
-	pt->pt_free |= UINT64_C(1) << i;
 	/*
-	 * Store the slot, then load prc_draining; a destroyer raises
-	 * prc_draining, then (grace period barrier) loads the slot: one of
-	 * us sees the other's store.
+	 * Store the slot, then load the draining count; a destroyer raises
+	 * the count, then (grace period barrier) loads the slot: one of us
+	 * sees the other's store.
 	 */
-	if (MPSAFE_UNLIKELY(s & MPSAFE_READ_FENCE))
+	if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(&mpsafe_reader_self.mr_word) &
+	                    MPSAFE_READ_FENCE))
 		mpsafe_fence_seq_cst(); /* pairs with the destroyer's fence */
 	else
 		mpsafe_compiler_barrier(); /* pairs with its membarrier() */
-	if (MPSAFE_UNLIKELY(mpsafe_psref_draining(psc)))
-		mpsafe_psref_wake(psc);
-	pserialize_read_exit(s);
+	/* Relaxed: ordered by the barrier just above. */
+	if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(&mpsafe_psref_draining_all)))
+		mpsafe_psref_wake();
 }
 
 MPSAFE_END_DECLS

@@ -9,14 +9,16 @@
  *
  * A *workload* (bench/workload_<name>.c) is a measurement: readers alone,
  * readers against a writer that waits for grace periods, readers against
- * a writer that retires objects.  It drives threads through the harness
+ * a writer that retires objects, references held across blocking while a
+ * writer destroys objects.  It drives threads through the harness
  * (bench_run_threads()) and touches the protected object only through the
  * strategy table.
  *
  * The harness runs one (workload, strategy, thread count) combination at a
  * time: strategy init, threads created and pinned, a start barrier, a
  * warm-up phase whose counts are discarded, a measured phase, stop,
- * strategy fini.
+ * strategy fini.  With --repeat, main.c runs every combination once per
+ * round and reports medians (see docs/bench.md).
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -67,6 +69,17 @@ struct bench_obj {
 
 /* Opaque value returned by read_enter() and passed back to read_exit(). */
 typedef uintptr_t bench_token_t;
+
+/*
+ * One reference held across blocking (see hold_acquire()).  The caller
+ * allocates it; the strategy fills it.
+ */
+struct bench_hold {
+	struct bench_obj *obj; /* the object held, set by hold_acquire() */
+	uintptr_t word;        /* strategy-private */
+	/* Strategy-private: a struct psref, a hazard-pointer slot... */
+	alignas(16) unsigned char ref[64];
+};
 
 enum bench_role {
 	BENCH_READER,
@@ -130,6 +143,31 @@ struct bench_strategy {
 	void (*retire_barrier)(void);
 	size_t (*pending_peak)(void);
 	void (*pending_reset_peak)(void);
+
+	/*
+	 * References held across blocking (all three NULL when unsupported:
+	 * a read section must not block, so RCU-style strategies have none;
+	 * the hold and destroy-latency workloads skip them).
+	 *
+	 * hold_acquire(h): look the published object up, inside the
+	 * strategy's own read mechanism, and take a reference to it that
+	 * stays valid after the lookup, across sleeps, until
+	 * hold_release(h) on the same thread; returns the object.  h is the
+	 * caller's storage for the reference (on its stack, say); one
+	 * reference per h at a time.  hold_release(h): drop it; never
+	 * blocks for long.
+	 *
+	 * destroy(obj): the caller has unpublished obj (publish() returned
+	 * it); return once no thread can use it: no hold reference to it
+	 * and no read section that may have found it remains.  Then the
+	 * caller may free or reuse obj (a later publish() makes it live
+	 * again).  Blocks; sleeps when a holder is slow, if the strategy
+	 * can.  One destroyer per object; several objects may be destroyed
+	 * concurrently.
+	 */
+	struct bench_obj *(*hold_acquire)(struct bench_hold *h);
+	void (*hold_release)(struct bench_hold *h);
+	void (*destroy)(struct bench_obj *obj);
 };
 
 /* Per-run parameters from the command line. */
@@ -138,6 +176,10 @@ struct bench_config {
 	unsigned writers; /* writer threads (workloads with writers) */
 	double seconds;   /* measured phase */
 	double warmup;    /* warm-up phase, counts discarded */
+	/* hold, destroy-latency: how long a reference is held (blocking) */
+	double hold_us;
+	/* hold: the writer's pause between two replacements */
+	double interval_us;
 };
 
 /* One run's figures; the has_* flags say which optional columns apply. */
@@ -155,6 +197,15 @@ struct bench_result {
 	uint64_t writer_ops;
 	unsigned writers;
 	uint64_t violations; /* poisoned objects seen by readers */
+	/*
+	 * Filled by main.c, not by workloads: the repetitions the figures
+	 * are the median of (--repeat), and the spread of the workload's
+	 * metric across them (largest / smallest; has_spread when
+	 * repeat > 1).
+	 */
+	unsigned repeat;
+	bool has_spread;
+	double spread;
 };
 
 /* Which figure ratios between strategies are taken on (lower is better). */
@@ -168,7 +219,8 @@ struct bench_workload {
 	const char *description;
 	enum bench_metric metric;
 	unsigned min_threads;     /* reader threads */
-	unsigned max_writers;     /* 0: no writer; --writers up to this */
+	unsigned min_writers;     /* --writers from this... */
+	unsigned max_writers;     /* ...to this (0: no writer) */
 	unsigned default_writers; /* writers when --writers is not given */
 	/*
 	 * supports(s): NULL if the workload can run strategy s, else a
@@ -269,6 +321,24 @@ enum bench_phase bench_phase(const struct bench_thread *t);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
+
+/* Sleep for ns nanoseconds (nanosleep, restarted after a signal). */
+void bench_sleep_ns(uint64_t ns);
+
+/*
+ * bench_clock_overhead_ns(): the median time between two consecutive
+ * bench_now_ns() calls on this thread, measured once per call (a few
+ * thousand pairs); subtract it from a timed interval per clock pair.
+ */
+uint64_t bench_clock_overhead_ns(void);
+
+/*
+ * bench_futex_wait(word, expected): sleep while *word == expected, until
+ * bench_futex_wake(word) (spurious returns allowed: the caller rechecks).
+ * Process-private futexes on Linux; elsewhere a short sleep.
+ */
+void bench_futex_wait(_Atomic uint32_t *word, uint32_t expected);
+void bench_futex_wake(_Atomic uint32_t *word);
 
 /* Spin-wait hint for busy loops. */
 static inline void

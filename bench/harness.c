@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -19,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
 
 #include "bench.h"
 
@@ -49,6 +55,65 @@ bench_warn(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void
+bench_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {
+	    .tv_sec = (time_t)(ns / 1000000000u),
+	    .tv_nsec = (long)(ns % 1000000000u),
+	};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		continue;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t
+bench_clock_overhead_ns(void)
+{
+	enum { PAIRS = 2047 };
+	uint64_t d[PAIRS];
+
+	for (unsigned i = 0; i < PAIRS; i++) {
+		uint64_t a = bench_now_ns();
+
+		d[i] = bench_now_ns() - a;
+	}
+	qsort(d, PAIRS, sizeof(d[0]), cmp_u64);
+	return d[PAIRS / 2];
+}
+
+void
+bench_futex_wait(_Atomic uint32_t *word, uint32_t expected)
+{
+#ifdef SYS_futex
+	(void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected,
+	    NULL, NULL, 0);
+#else
+	(void)word;
+	(void)expected;
+	bench_sleep_ns(10000);
+#endif
+}
+
+void
+bench_futex_wake(_Atomic uint32_t *word)
+{
+#ifdef SYS_futex
+	(void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE,
+	    INT32_MAX, NULL, NULL, 0);
+#else
+	(void)word;
+#endif
 }
 
 static void

@@ -3,15 +3,23 @@
  *
  *	mpsafe-bench --list
  *	mpsafe-bench WORKLOAD [--strategy A,B,...] [--threads N,M,...]
- *	    [--seconds S] [--warmup S] [--writers N] [--baseline NAME]
+ *	    [--seconds S] [--warmup S] [--writers N] [--repeat N]
+ *	    [--hold-us US] [--interval-us US] [--baseline NAME]
  *	    [--csv FILE] [--quiet]
  *
  * Runs the cross product of thread counts and strategies (for each thread
  * count, every strategy in the order given, so that the runs compared with
- * each other are close in time), appends one CSV row per run, and prints a
- * summary table with each run's ratio to the baseline strategy at the same
- * thread count.  Exit status: 0; 1 if a run failed or a reader saw a
- * poisoned object; 2 for a usage error.
+ * each other are close in time), appends one CSV row per combination, and
+ * prints a summary table with each combination's ratio to the baseline
+ * strategy at the same thread count.
+ *
+ * --repeat N runs the whole cross product N times over (round after
+ * round, so that slow drift of the machine hits every strategy alike)
+ * and reports, for each combination, the median of each figure over its N
+ * runs; ratios are taken between medians, and the spread column is the
+ * largest over the smallest value of the workload's metric.  Exit status:
+ * 0; 1 if a run failed or a reader saw a poisoned object; 2 for a usage
+ * error.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,13 +34,16 @@
 
 #define MAX_LIST 64
 #define MAX_THREADS 1024
+#define MAX_REPEAT 1000
 
+/* One (strategy, thread count) combination and its repetitions. */
 struct run_record {
 	const struct bench_strategy *strategy;
 	unsigned threads;
-	bool ok;      /* ran to completion */
-	bool skipped; /* strategy does not support the workload */
-	struct bench_result res;
+	bool ok;                   /* every repetition ran to completion */
+	bool skipped;              /* strategy does not support the workload */
+	struct bench_result *reps; /* [repeat] */
+	struct bench_result res;   /* the medians */
 };
 
 static void
@@ -42,6 +53,8 @@ usage(FILE *fp)
 	      "       mpsafe-bench WORKLOAD [--strategy A,B,...] "
 	      "[--threads N,M,...]\n"
 	      "           [--seconds S] [--warmup S] [--writers N] "
+	      "[--repeat N]\n"
+	      "           [--hold-us US] [--interval-us US] "
 	      "[--baseline NAME]\n"
 	      "           [--csv FILE] [--quiet]\n"
 	      "\n"
@@ -52,14 +65,23 @@ usage(FILE *fp)
 	      "(default 1)\n"
 	      "  --seconds S      measured time per run (default 1)\n"
 	      "  --warmup S       warm-up per run, not counted (default 0.2)\n"
-	      "  --writers N      writer threads (grace-period; default 1)\n"
+	      "  --writers N      writer threads (the workload's range; "
+	      "default 1)\n"
+	      "  --repeat N       run everything N times (round-robin), "
+	      "report medians\n"
+	      "  --hold-us US     hold, destroy-latency: time a reference "
+	      "is held (default 5, 200)\n"
+	      "  --interval-us US hold: writer's pause between "
+	      "replacements (default 1000)\n"
 	      "  --baseline NAME  strategy the ratios are taken against "
 	      "(default: the first)\n"
-	      "  --csv FILE       append one row per run (header if new)\n"
+	      "  --csv FILE       append one row per combination (header if "
+	      "new)\n"
 	      "  --quiet          no progress lines on stderr\n"
 	      "\n"
 	      "Runs every strategy at every thread count; prints a summary "
 	      "with ratios.\n"
+	      "With --repeat, each figure is the median of N runs.\n"
 	      "Exit status: 0 ok, 1 a run failed or readers saw a retired "
 	      "object, 2 usage.\n",
 	    fp);
@@ -70,11 +92,11 @@ list(void)
 {
 	printf("Workloads:\n");
 	for (size_t i = 0; bench_workloads[i] != NULL; i++)
-		printf("  %-14s %s\n", bench_workloads[i]->name,
+		printf("  %-16s %s\n", bench_workloads[i]->name,
 		    bench_workloads[i]->description);
 	printf("Strategies:\n");
 	for (size_t i = 0; bench_strategies[i] != NULL; i++)
-		printf("  %-14s %s\n", bench_strategies[i]->name,
+		printf("  %-16s %s\n", bench_strategies[i]->name,
 		    bench_strategies[i]->description);
 }
 
@@ -102,6 +124,20 @@ parse_seconds(const char *opt, const char *s, double min)
 	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < min ||
 	    v > 86400)
 		usage_error("%s: bad number of seconds '%s'", opt, s);
+	return v;
+}
+
+static double
+parse_micros(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0 ||
+	    v > 1e9)
+		usage_error("%s: bad number of microseconds '%s'", opt, s);
 	return v;
 }
 
@@ -142,15 +178,88 @@ split(char *s, char **items, const char *opt)
 
 /* The figure ratios are taken on; NAN when the run did not produce it. */
 static double
+result_metric(const struct bench_workload *w, const struct bench_result *r)
+{
+	if (w->metric == BENCH_METRIC_LAT_P50)
+		return r->has_lat && r->lat_p50_ns > 0 ? (double)r->lat_p50_ns
+		                                       : NAN;
+	return r->has_ns_per_op ? r->ns_per_op : NAN;
+}
+
+static double
 metric_of(const struct bench_workload *w, const struct run_record *r)
 {
 	if (!r->ok)
 		return NAN;
-	if (w->metric == BENCH_METRIC_LAT_P50)
-		return r->res.has_lat && r->res.lat_p50_ns > 0
-		           ? (double)r->res.lat_p50_ns
-		           : NAN;
-	return r->res.has_ns_per_op ? r->res.ns_per_op : NAN;
+	return result_metric(w, &r->res);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n-1] (n >= 1; sorts v): the mean of the middle two. */
+static double
+median(double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * Fill r->res with the median of each figure over r->reps[0..n-1], taken
+ * figure by figure; violations are summed; spread is the largest over
+ * the smallest metric value.
+ */
+static void
+combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
+{
+	const struct bench_result *rep = r->reps;
+	struct bench_result *res = &r->res;
+	double v[MAX_REPEAT], lo = NAN, hi = NAN;
+
+	*res = rep[0];
+	res->violations = 0;
+#define MEDIAN_OF(field)                             \
+	do {                                         \
+		for (unsigned i = 0; i < n; i++)     \
+			v[i] = (double)rep[i].field; \
+		res->field = median(v, n);           \
+	} while (0)
+#define MEDIAN_OF_U64(field)                                  \
+	do {                                                  \
+		for (unsigned i = 0; i < n; i++)              \
+			v[i] = (double)rep[i].field;          \
+		res->field = (uint64_t)llround(median(v, n)); \
+	} while (0)
+	MEDIAN_OF(seconds);
+	MEDIAN_OF(ops_per_sec);
+	MEDIAN_OF(ns_per_op);
+	MEDIAN_OF_U64(ops);
+	MEDIAN_OF_U64(lat_p50_ns);
+	MEDIAN_OF_U64(lat_p99_ns);
+	MEDIAN_OF_U64(pending_peak_bytes);
+	MEDIAN_OF_U64(writer_ops);
+#undef MEDIAN_OF
+#undef MEDIAN_OF_U64
+	for (unsigned i = 0; i < n; i++) {
+		double m = result_metric(w, &rep[i]);
+
+		res->violations += rep[i].violations;
+		if (isnan(m))
+			continue;
+		if (isnan(lo) || m < lo)
+			lo = m;
+		if (isnan(hi) || m > hi)
+			hi = m;
+	}
+	res->repeat = n;
+	res->has_spread = n > 1 && !isnan(lo) && lo > 0;
+	res->spread = res->has_spread ? hi / lo : 0;
 }
 
 /* One summary column: v with prec decimals, or "-" when v is NAN. */
@@ -181,17 +290,23 @@ print_ratio(double v)
 
 static void
 summary(const struct bench_workload *w, const struct run_record *runs,
-    size_t nruns, const struct bench_strategy *baseline)
+    size_t nruns, const struct bench_strategy *baseline, unsigned repeat)
 {
 	printf("\n");
 	bench_machine_print(stdout);
 	printf("# %s: ratio = %s / %s's at the same thread count "
-	       "(lower is better)\n",
-	    w->name, w->metric == BENCH_METRIC_LAT_P50 ? "wait p50" : "ns/op",
+	       "(lower is better)",
+	    w->name, w->metric == BENCH_METRIC_LAT_P50 ? "p50" : "ns/op",
 	    baseline->name);
-	printf("%-13s %-12s %4s %3s %12s %12s %12s %12s %12s %12s %8s\n",
+	if (repeat > 1)
+		printf("; medians of %u runs, spread = max/min of the %s",
+		    repeat,
+		    w->metric == BENCH_METRIC_LAT_P50 ? "p50" : "ns/op");
+	printf("\n");
+	printf("%-15s %-12s %4s %3s %12s %12s %12s %12s %12s %12s %8s%s\n",
 	    "workload", "strategy", "thr", "wr", "ns/op", "ops/s", "p50_ns",
-	    "p99_ns", "pend_peak_B", "writer_ops", "ratio");
+	    "p99_ns", "pend_peak_B", "writer_ops", "ratio",
+	    repeat > 1 ? "   spread" : "");
 	for (size_t i = 0; i < nruns; i++) {
 		const struct run_record *r = &runs[i];
 		double base = NAN, m;
@@ -203,7 +318,7 @@ summary(const struct bench_workload *w, const struct run_record *runs,
 			    runs[j].threads == r->threads)
 				base = metric_of(w, &runs[j]);
 		m = metric_of(w, r);
-		printf("%-13s %-12s %4u %3u", w->name, r->strategy->name,
+		printf("%-15s %-12s %4u %3u", w->name, r->strategy->name,
 		    r->threads, r->res.writers);
 		if (!r->ok) {
 			printf(" %12s\n", "FAILED");
@@ -222,10 +337,61 @@ summary(const struct bench_workload *w, const struct run_record *runs,
 			printf(" %8s", "-");
 		else
 			print_ratio(m / base);
+		if (repeat > 1) {
+			if (r->res.has_spread)
+				printf(" %8.2f", r->res.spread);
+			else
+				printf(" %8s", "-");
+		}
 		if (r->res.violations > 0)
 			printf("  VIOLATIONS %" PRIu64, r->res.violations);
 		printf("\n");
 	}
+}
+
+/*
+ * run_one(w, r, cfg, rep, repeat, idx, total, quiet): the rep-th
+ * repetition of combination r.  Returns the violations it saw; clears
+ * r->ok when the run fails.
+ */
+static uint64_t
+run_one(const struct bench_workload *w, struct run_record *r,
+    struct bench_config *cfg, unsigned rep, unsigned repeat, size_t idx,
+    size_t total, bool quiet)
+{
+	struct bench_result *res = &r->reps[rep];
+
+	cfg->threads = r->threads;
+	if (!quiet) {
+		fprintf(stderr,
+		    "mpsafe-bench: [%zu/%zu] %s %s threads=%u "
+		    "writers=%u",
+		    idx, total, w->name, r->strategy->name, r->threads,
+		    cfg->writers);
+		if (repeat > 1)
+			fprintf(stderr, " run %u/%u", rep + 1, repeat);
+		fprintf(stderr, " ...");
+	}
+	if (w->run(r->strategy, cfg, res) != 0) {
+		r->ok = false;
+		if (!quiet)
+			fprintf(stderr, " FAILED\n");
+		return 0;
+	}
+	if (!quiet) {
+		if (res->has_ns_per_op)
+			fprintf(stderr, " %.3f ns/op", res->ns_per_op);
+		if (res->has_lat)
+			fprintf(stderr,
+			    " p50 %" PRIu64 " ns p99 %" PRIu64 " ns",
+			    res->lat_p50_ns, res->lat_p99_ns);
+		fprintf(stderr, "\n");
+	}
+	if (res->violations > 0)
+		bench_warn("%s %s threads=%u: readers saw %" PRIu64
+		           " poisoned objects",
+		    w->name, r->strategy->name, r->threads, res->violations);
+	return res->violations;
 }
 
 int
@@ -235,15 +401,18 @@ main(int argc, char **argv)
 	const struct bench_strategy *strategies[MAX_LIST], *baseline = NULL;
 	const char *baseline_name = NULL, *csv_path = NULL;
 	char *items[MAX_LIST];
-	unsigned threads[MAX_LIST];
-	size_t nstrategies = 0, nthreads = 0, nruns = 0, idx = 0;
+	unsigned threads[MAX_LIST], repeat = 1;
+	size_t nstrategies = 0, nthreads = 0, nruns = 0, ndone = 0, total;
 	struct bench_config cfg = {
 	    .seconds = 1.0,
 	    .warmup = 0.2,
+	    .hold_us = NAN,
+	    .interval_us = 1000,
 	};
 	bool quiet = false, writers_given = false, failed = false;
 	uint64_t violations = 0;
 	struct run_record *runs;
+	struct bench_result *reps;
 	FILE *csv = NULL;
 
 	for (int i = 1; i < argc; i++) {
@@ -301,6 +470,14 @@ main(int argc, char **argv)
 		} else if (strcmp(a, "--writers") == 0) {
 			cfg.writers = parse_count(a, v, MAX_THREADS);
 			writers_given = true;
+		} else if (strcmp(a, "--repeat") == 0) {
+			repeat = parse_count(a, v, MAX_REPEAT);
+			if (repeat == 0)
+				usage_error("--repeat: at least 1");
+		} else if (strcmp(a, "--hold-us") == 0) {
+			cfg.hold_us = parse_micros(a, v);
+		} else if (strcmp(a, "--interval-us") == 0) {
+			cfg.interval_us = parse_micros(a, v);
 		} else if (strcmp(a, "--baseline") == 0) {
 			baseline_name = v;
 		} else if (strcmp(a, "--csv") == 0) {
@@ -316,6 +493,8 @@ main(int argc, char **argv)
 		for (size_t k = 0; bench_strategies[k] != NULL; k++)
 			if (w->supports(bench_strategies[k]) == NULL)
 				strategies[nstrategies++] = bench_strategies[k];
+		if (nstrategies == 0)
+			usage_error("%s: no strategy can run it", w->name);
 	}
 	if (nthreads == 0)
 		threads[nthreads++] = 1;
@@ -325,12 +504,16 @@ main(int argc, char **argv)
 			    w->name, w->min_threads);
 	if (!writers_given)
 		cfg.writers = w->default_writers;
-	else if (cfg.writers > w->max_writers ||
-	         (w->max_writers > 0 && cfg.writers == 0))
-		usage_error("--writers: %s takes %s", w->name,
-		    w->max_writers == 0   ? "no writers"
-		    : w->max_writers == 1 ? "exactly 1 writer"
-		                          : "1 to 64 writers");
+	else if (cfg.writers < w->min_writers || cfg.writers > w->max_writers) {
+		if (w->max_writers == 0)
+			usage_error("--writers: %s takes no writers", w->name);
+		else if (w->min_writers == w->max_writers)
+			usage_error("--writers: %s takes exactly %u writer(s)",
+			    w->name, w->max_writers);
+		else
+			usage_error("--writers: %s takes %u to %u writers",
+			    w->name, w->min_writers, w->max_writers);
+	}
 	baseline = strategies[0];
 	if (baseline_name != NULL) {
 		baseline = bench_strategy_find(baseline_name);
@@ -346,69 +529,68 @@ main(int argc, char **argv)
 			return 2;
 	}
 
-	runs = calloc(nthreads * nstrategies, sizeof(*runs));
-	if (runs == NULL) {
+	total = nthreads * nstrategies;
+	runs = calloc(total, sizeof(*runs));
+	reps = calloc(total * repeat, sizeof(*reps));
+	if (runs == NULL || reps == NULL) {
 		bench_warn("out of memory");
 		return 1;
 	}
 	for (size_t t = 0; t < nthreads; t++) {
 		for (size_t k = 0; k < nstrategies; k++) {
-			struct run_record *r = &runs[nruns++];
+			struct run_record *r = &runs[nruns];
 			const char *why = w->supports(strategies[k]);
 
 			r->strategy = strategies[k];
 			r->threads = threads[t];
-			idx++;
+			r->reps = &reps[nruns * repeat];
+			r->ok = true;
+			nruns++;
 			if (why != NULL) {
 				r->skipped = true;
+				r->ok = false;
 				if (t == 0)
 					bench_warn("%s: skipping %s: %s",
 					    w->name, strategies[k]->name, why);
-				continue;
+			} else {
+				ndone++;
 			}
-			cfg.threads = threads[t];
-			if (!quiet)
-				fprintf(stderr,
-				    "mpsafe-bench: [%zu/%zu] %s %s "
-				    "threads=%u writers=%u ...",
-				    idx, nthreads * nstrategies, w->name,
-				    strategies[k]->name, threads[t],
-				    cfg.writers);
-			r->ok = w->run(strategies[k], &cfg, &r->res) == 0;
-			if (!r->ok) {
-				failed = true;
-				if (!quiet)
-					fprintf(stderr, " FAILED\n");
-				continue;
-			}
-			if (!quiet) {
-				if (r->res.has_ns_per_op)
-					fprintf(stderr, " %.3f ns/op",
-					    r->res.ns_per_op);
-				if (r->res.has_lat)
-					fprintf(stderr,
-					    " p50 %" PRIu64 " ns p99 %" PRIu64
-					    " ns",
-					    r->res.lat_p50_ns,
-					    r->res.lat_p99_ns);
-				fprintf(stderr, "\n");
-			}
-			if (r->res.violations > 0) {
-				bench_warn(
-				    "%s %s threads=%u: readers saw %" PRIu64
-				    " poisoned objects",
-				    w->name, strategies[k]->name, threads[t],
-				    r->res.violations);
-				violations += r->res.violations;
-			}
-			if (csv != NULL)
-				bench_csv_row(csv, w->name, strategies[k]->name,
-				    threads[t], &r->res);
 		}
 	}
-	summary(w, runs, nruns, baseline);
+	/*
+	 * Round after round: every combination once per round, in the
+	 * order given, so that drift of the machine over the invocation
+	 * reaches every strategy alike.  A combination that failed once is
+	 * not run again.
+	 */
+	for (unsigned rep = 0; rep < repeat; rep++) {
+		size_t idx = 0;
+
+		for (size_t i = 0; i < nruns; i++) {
+			struct run_record *r = &runs[i];
+
+			if (r->skipped)
+				continue;
+			idx++;
+			if (!r->ok)
+				continue;
+			violations +=
+			    run_one(w, r, &cfg, rep, repeat, idx, ndone, quiet);
+			if (!r->ok)
+				failed = true;
+			if (r->ok && rep == repeat - 1) {
+				combine_reps(w, r, repeat);
+				if (csv != NULL)
+					bench_csv_row(csv, w->name,
+					    r->strategy->name, r->threads,
+					    &r->res);
+			}
+		}
+	}
+	summary(w, runs, nruns, baseline, repeat);
 	if (csv != NULL)
 		fclose(csv);
+	free(reps);
 	free(runs);
 	if (violations > 0) {
 		bench_warn("FAIL: readers saw %" PRIu64 " poisoned (retired) "

@@ -10,6 +10,11 @@
 #                     per strategy (1 writer; log y)
 #   defer.png         retires per second and pending-memory peak vs reader
 #                     threads, one line per strategy
+#   hold.png          mean and p99 take+drop time of a reference held
+#                     across a sleep vs reader threads (log y)
+#   destroy-latency.png  release-to-destroy-return latency, p50 and p99,
+#                     one column per strategy, at the lowest holder count
+#                     (log y)
 # Any thread counts work: x is log2 (linear when a run has 0 readers), with
 # a tick at every count present.  Needs gnuplot (pngcairo, else png);
 # without it, prints a note and exits 0.
@@ -177,5 +182,52 @@ plot for [i=1:words(names)] '$tmp/defer.dat' index (i-1) \
     using 1:6 with linespoints \
     lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
 unset multiplot
+EOF
+fi
+
+if data hold ""; then
+	gnuplot <<EOF
+$common
+$(xaxis hold)
+set output '$out/hold.png'
+names = "$(cat "$tmp/hold.names")"
+$(styles hold)
+set logscale y
+set multiplot layout 1,2 title 'hold: take a reference, sleep holding it, release (a writer replaces the object); lower is better'
+set ylabel 'mean take+drop (ns, log scale)'
+set title 'mean (counts readers blocked behind a writer, wake-ups)'
+set bmargin 7
+set key outside bottom center horizontal
+plot for [i=1:words(names)] '$tmp/hold.dat' index (i-1) \
+    using 1:2 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+set ylabel 'p99 take+drop (microseconds, log scale)'
+set title '99th percentile'
+unset key
+plot for [i=1:words(names)] '$tmp/hold.dat' index (i-1) \
+    using 1:4 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+unset multiplot
+EOF
+fi
+
+if data destroy-latency ""; then
+	# One line per strategy: name, p50 and p99 (us) and the holder
+	# count, at its lowest holder count (blocks are sorted by threads).
+	awk '/^# / { name = $2; want = 1; next }
+	     want && /^[0-9]/ { print name, $3, $4, $1; want = 0 }' \
+	    "$tmp/destroy-latency.dat" >"$tmp/destroy-latency.bars"
+	nbars=$(wc -l <"$tmp/destroy-latency.bars")
+	holders=$(awk 'NR == 1 { print $4 }' "$tmp/destroy-latency.bars")
+	gnuplot <<EOF
+$common
+set output '$out/destroy-latency.png'
+set logscale y
+set xrange [-0.6:$nbars - 0.4]
+set xlabel 'strategy'
+set ylabel 'microseconds (log scale)'
+set title "destroy-latency: from a holder's release to the return of the destroyer's wait, $holders holder(s); lower is better"
+plot '$tmp/destroy-latency.bars' using 0:2:xtic(1) with points pt 7 ps 2.2 lc rgb '#000000' title 'median', \
+    '' using 0:3 with points pt 9 ps 2.2 lc rgb '#d62728' title '99th percentile'
 EOF
 fi

@@ -6,8 +6,10 @@
  * ops_per_sec,ns_per_op; then lat_p50_ns,lat_p99_ns,pending_peak_bytes,
  * writer_ops (empty where a workload does not measure them); then the
  * machine: cpu_model,cores,kernel,compiler,build_type,liburcu_version,
- * ck_version,date; then writers,violations.  Fields that contain a comma,
- * a quote or a newline are quoted (RFC 4180).
+ * ck_version,date; then writers,violations; then repeat (the runs each
+ * row is the median of) and spread (largest / smallest value of the
+ * workload's metric over those runs; empty for one run).  Fields that
+ * contain a comma, a quote or a newline are quoted (RFC 4180).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -42,7 +44,7 @@ const char bench_csv_header[] =
     "workload,strategy,threads,seconds,ops,ops_per_sec,ns_per_op,"
     "lat_p50_ns,lat_p99_ns,pending_peak_bytes,writer_ops,"
     "cpu_model,cores,kernel,compiler,build_type,liburcu_version,"
-    "ck_version,date,writers,violations";
+    "ck_version,date,writers,violations,repeat,spread";
 
 static struct {
 	char cpu_model[256];
@@ -212,6 +214,10 @@ bench_csv_row(FILE *fp, const char *workload, const char *strategy,
 	csv_field(fp, BENCH_CK_VERSION);
 	fputc(',', fp);
 	csv_field(fp, machine.date);
-	fprintf(fp, ",%u,%" PRIu64 "\n", r->writers, r->violations);
+	fprintf(fp, ",%u,%" PRIu64 ",%u,", r->writers, r->violations,
+	    r->repeat > 0 ? r->repeat : 1);
+	if (r->has_spread)
+		fprintf(fp, "%.4f", r->spread);
+	fputc('\n', fp);
 	fflush(fp);
 }

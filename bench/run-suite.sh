@@ -9,14 +9,25 @@
 # OUT_DIR/*.png.  Each mpsafe-bench invocation's own table goes to
 # OUT_DIR/bench.log; its progress lines go to stderr.
 #
-# Default suite (1 s measured + 0.2 s warm-up per run, reader threads 1,2;
-# about a minute on 2 cores):
-#   read-side     all 9 strategies
-#   grace-period  every strategy that can wait (all but none), 1 writer;
-#                 and pserialize, urcu-memb with 2 writers at 1 reader
-#   defer         pserialize, urcu-memb, ck-epoch
-# --full: 5 s per run, reader threads 1,2,4 (and the CPU count if larger).
-# Ratios in the summary are against urcu-memb.
+# Default suite (reader threads 1,2; about two minutes on 2 cores).  Runs
+# marked "x N" are repeated N times, round-robin over the strategies, and
+# each row is the median (mpsafe-bench --repeat):
+#   read-side       all 12 strategies, 0.25 s x 5
+#   grace-period    every strategy that can wait for all readers (all but
+#                   none and ck-hp), 1 writer, 0.5 s x 3; and pserialize,
+#                   urcu-memb with 2 writers at 1 reader, 0.5 s x 3
+#   defer           pserialize, urcu-memb, ck-epoch, ck-hp, 1 s
+#   hold            psref, localcount, refcount, rwlock, ck-hp, 1 writer,
+#                   0.5 s x 3
+#   destroy-latency psref, localcount, refcount, rwlock, ck-hp, 1 holder,
+#                   0.5 s x 3
+# --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
+# (defer), 3 s x 3 (destroy-latency); reader threads 1,2,4 (and the CPU
+# count if larger; destroy-latency keeps 1 holder).
+# Ratios in the summary are against urcu-memb (read-side, grace-period,
+# defer; read-side and grace-period also against pserialize, and
+# read-side has a psref/localcount block) and psref (hold,
+# destroy-latency).
 #
 # Exit status: 0; 1 if any run failed or saw a violation; 2 usage.
 set -u
@@ -43,47 +54,69 @@ if [ ! -x "$bin" ]; then
 	exit 2
 fi
 
+# Per workload: measured seconds per run and repetitions.
 if [ $full -eq 1 ]; then
-	secs=5
+	rs_secs=2 rs_rep=5
+	gp_secs=5 gp_rep=3
+	df_secs=5
+	hd_secs=5 hd_rep=3
+	dl_secs=3 dl_rep=3
 	threads=1,2,4
 	ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 	if [ "$ncpu" -gt 4 ]; then
 		threads=$threads,$ncpu
 	fi
+	warmup=0.2
 else
-	secs=1
+	rs_secs=0.25 rs_rep=5
+	gp_secs=0.5 gp_rep=3
+	df_secs=1
+	hd_secs=0.5 hd_rep=3
+	dl_secs=0.5 dl_rep=3
 	threads=1,2
+	warmup=0.1
 fi
-warmup=0.2
 base=urcu-memb
-all=none,refcount,rwlock,pserialize,urcu-memb,urcu-qsbr,urcu-bp,ck-epoch,ck-brlock
-waiting=refcount,rwlock,pserialize,urcu-memb,urcu-qsbr,urcu-bp,ck-epoch,ck-brlock
-deferring=pserialize,urcu-memb,ck-epoch
+all=none,refcount,rwlock,pserialize,psref,localcount,urcu-memb,urcu-qsbr
+all=$all,urcu-bp,ck-epoch,ck-hp,ck-brlock
+waiting=refcount,rwlock,pserialize,psref,localcount,urcu-memb,urcu-qsbr
+waiting=$waiting,urcu-bp,ck-epoch,ck-brlock
+deferring=pserialize,urcu-memb,ck-epoch,ck-hp
+holding=psref,localcount,refcount,rwlock,ck-hp
 
 mkdir -p "$out" || exit 2
 csv=$out/results.csv
 log=$out/bench.log
 rm -f "$csv" "$log" "$out/summary.txt" "$out/summary.md" \
-    "$out/read-side.png" "$out/grace-period.png" "$out/defer.png"
+    "$out/read-side.png" "$out/grace-period.png" "$out/defer.png" \
+    "$out/hold.png" "$out/destroy-latency.png"
 
 status=0
 start=$(date +%s)
 
-# bench WORKLOAD ARGS...: one mpsafe-bench invocation into the CSV.
+# bench WORKLOAD ARGS...: one mpsafe-bench invocation into the CSV (ARGS
+# give --seconds, --repeat, --baseline and the rest).
 bench() {
 	echo "== mpsafe-bench $*" >>"$log"
-	if ! "$bin" "$@" --seconds "$secs" --warmup "$warmup" \
-	    --baseline "$base" --csv "$csv" >>"$log"; then
+	if ! "$bin" "$@" --warmup "$warmup" --csv "$csv" >>"$log"; then
 		echo "run-suite.sh: FAILED: mpsafe-bench $*" >&2
 		status=1
 	fi
 }
 
-echo "run-suite.sh: $bin, $secs s per run, reader threads $threads" >&2
-bench read-side --strategy "$all" --threads "$threads"
-bench grace-period --strategy "$waiting" --threads "$threads"
-bench grace-period --strategy pserialize,urcu-memb --threads 1 --writers 2
-bench defer --strategy "$deferring" --threads "$threads"
+echo "run-suite.sh: $bin, reader threads $threads" >&2
+bench read-side --strategy "$all" --threads "$threads" \
+    --seconds "$rs_secs" --repeat "$rs_rep" --baseline "$base"
+bench grace-period --strategy "$waiting" --threads "$threads" \
+    --seconds "$gp_secs" --repeat "$gp_rep" --baseline "$base"
+bench grace-period --strategy pserialize,urcu-memb --threads 1 --writers 2 \
+    --seconds "$gp_secs" --repeat "$gp_rep" --baseline "$base"
+bench defer --strategy "$deferring" --threads "$threads" \
+    --seconds "$df_secs" --baseline "$base"
+bench hold --strategy "$holding" --threads "$threads" \
+    --seconds "$hd_secs" --repeat "$hd_rep" --baseline psref
+bench destroy-latency --strategy "$holding" --threads 1 \
+    --seconds "$dl_secs" --repeat "$dl_rep" --baseline psref
 
 if [ -s "$csv" ]; then
 	awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \

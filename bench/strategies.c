@@ -15,10 +15,13 @@
 	X(refcount)            \
 	X(rwlock)              \
 	X(pserialize)          \
+	X(psref)               \
+	X(localcount)          \
 	X(urcu_memb)           \
 	X(urcu_qsbr)           \
 	X(urcu_bp)             \
 	X(ck_epoch)            \
+	X(ck_hp)               \
 	X(ck_brlock)           \
 	/* one line per strategy above: X(<name>) \ */
 

@@ -12,6 +12,11 @@
  * continuously would starve the writer forever.  The read fast path is the
  * same for both kinds: one atomic read-modify-write on the lock word to
  * lock and one to unlock, on a cache line every reader writes.
+ *
+ * Held references (hold, destroy-latency): the read lock is held across
+ * the reader's blocking; destroy() is the drain (write lock and unlock),
+ * which sleeps in the kernel until the last reader unlocks.  While it
+ * waits, writer preference makes new readers sleep too.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -105,6 +110,29 @@ rwlock_wait_for_readers(void)
 	pthread_rwlock_unlock(&rw.lock);
 }
 
+static struct bench_obj *
+rwlock_hold_acquire(struct bench_hold *h)
+{
+	bench_token_t tok = rwlock_read_enter();
+
+	h->obj = rwlock_deref(&tok);
+	return h->obj;
+}
+
+static void
+rwlock_hold_release(struct bench_hold *h)
+{
+	(void)h;
+	rwlock_read_exit(0);
+}
+
+static void
+rwlock_destroy(struct bench_obj *obj)
+{
+	(void)obj;
+	rwlock_wait_for_readers();
+}
+
 const struct bench_strategy strategy_rwlock = {
     .name = "rwlock",
     .description = "pthread_rwlock_t (writer-preferring): read lock around "
@@ -119,4 +147,7 @@ const struct bench_strategy strategy_rwlock = {
     .read_loop = rwlock_read_loop,
     .publish = rwlock_publish,
     .wait_for_readers = rwlock_wait_for_readers,
+    .hold_acquire = rwlock_hold_acquire,
+    .hold_release = rwlock_hold_release,
+    .destroy = rwlock_destroy,
 };

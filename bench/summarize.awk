@@ -1,29 +1,64 @@
 # bench/summarize.awk: summary tables from an mpsafe-bench CSV file.
 #
-#   awk -v fmt=text|md -v baseline=urcu-memb -f bench/csv.awk \
-#       -f bench/summarize.awk results.csv
+#   awk -v fmt=text|md -v baseline=urcu-memb [-v baseline2=pserialize] \
+#       -f bench/csv.awk -f bench/summarize.awk results.csv
 #
 # One table per workload, rows in file order: strategy, reader threads,
-# writers, ns/op, ops/s, and where the workload measures them the wait
+# writers, ns/op, ops/s, and where the workload measures them the
 # latency (p50, p99), writer operations per second and the pending-memory
 # peak; then the ratio to the baseline strategy's row with the same
-# workload, threads and writers.  The ratio is taken on lat_p50_ns where
-# the workload measures a latency, else on ns_per_op (lower is better).
+# workload, threads and writers; then, where the file has rows of
+# baseline2 (default pserialize) for that workload, a second ratio to
+# those; then, for rows that are medians of several runs (mpsafe-bench
+# --repeat), the spread (largest / smallest metric over the runs).
+#
+# The metric (lower is better) is lat_p50_ns for grace-period (wait) and
+# destroy-latency, ns_per_op for hold (mean take+drop; see docs/bench.md)
+# and for every other workload, except that a workload unknown to this
+# script with a lat_p50_ns column uses it.  A workload with no row of the
+# baseline strategy takes its ratios against its first strategy.
+#
+# After the read-side table, when the file has psref or localcount rows,
+# a short block compares them with pserialize (times its ns/op) and
+# refcount (how many times cheaper) at each thread count.
+#
 # fmt=md writes Markdown tables and a machine table (for docs/results);
-# fmt=text aligned columns; fmt=runinfo one line: the number of runs and
-# the mean measured seconds per run.  Columns are found by header name, so the
-# script keeps working when columns are added.  Plain POSIX awk (mawk).
+# fmt=text aligned columns; fmt=runinfo one line: the number of rows, the
+# runs behind them and the mean measured seconds per run.  Columns are
+# found by header name, so the script keeps working when columns are
+# added and reads files written before a column existed.  Plain POSIX awk
+# (mawk).
 
 function get_f(name) { return (name in ci) ? f[ci[name]] : "" }
 function col(name) { return (name in ci) ? row[r, ci[name]] : "" }
 function get(k, name) { return (name in ci) ? row[k, ci[name]] : "" }
 
-function metric(k) {
-	if (get(k, "lat_p50_ns") != "")
+# Whether workload w's ratios are taken on lat_p50_ns.
+function latmetric(w) {
+	if (w == "grace-period" || w == "destroy-latency")
+		return 1
+	if (w == "hold" || w == "read-side" || w == "defer")
+		return 0
+	return haslat[w]
+}
+
+function metric(k,    w) {
+	w = get(k, "workload")
+	if (latmetric(w) && get(k, "lat_p50_ns") != "")
 		return get(k, "lat_p50_ns") + 0
-	if (get(k, "ns_per_op") != "")
+	if (!latmetric(w) && get(k, "ns_per_op") != "")
 		return get(k, "ns_per_op") + 0
 	return -1
+}
+
+function mname(w) {
+	if (w == "grace-period")
+		return "wait p50"
+	if (w == "destroy-latency")
+		return "destroy latency p50"
+	if (w == "hold")
+		return "mean take+drop ns"
+	return latmetric(w) ? "p50" : "ns/op"
 }
 
 function num(v, prec) {
@@ -40,7 +75,7 @@ function emit(nc,    i, line) {
 			line = line " " cell[i] " |"
 		print line
 	} else {
-		line = sprintf("%-13s %-12s %4s %3s", cell[1], cell[2],
+		line = sprintf("%-15s %-12s %4s %3s", cell[1], cell[2],
 		    cell[3], cell[4])
 		for (i = 5; i <= nc; i++)
 			line = line sprintf(" %12s", cell[i])
@@ -48,12 +83,22 @@ function emit(nc,    i, line) {
 	}
 }
 
+# The Markdown separator line for nc columns (first two left-aligned).
+function mdsep(nc, left,    i, sep) {
+	sep = "|"
+	for (i = 1; i <= nc; i++)
+		sep = sep (i <= left ? "---|" : "---:|")
+	print sep
+}
+
 BEGIN {
 	if (fmt == "")
 		fmt = "text"
 	if (baseline == "")
 		baseline = "urcu-memb"
-	nrows = 0; nw = 0
+	if (baseline2 == "")
+		baseline2 = "pserialize"
+	nrows = 0; nw = 0; nruns = 0
 }
 
 {
@@ -67,13 +112,17 @@ BEGIN {
 	if ($0 == "")
 		next
 	nrows++
+	reps = get_f("repeat") == "" ? 1 : get_f("repeat") + 0
+	nruns += reps
 	secs += get_f("seconds")
 	for (i = 1; i <= n; i++)
 		row[nrows, i] = f[i]
 	w = f[ci["workload"]]
+	s = get(nrows, "strategy")
 	if (!(w in seen)) {
 		seen[w] = 1
 		worder[++nw] = w
+		first[w] = s
 	}
 	# Which optional columns a workload uses.
 	if (get(nrows, "lat_p50_ns") != "")
@@ -82,13 +131,14 @@ BEGIN {
 		haspend[w] = 1
 	if (get(nrows, "writer_ops") != "")
 		haswops[w] = 1
-	# The baseline of a row is the baseline strategy's row of the same
-	# invocation (same date) if there is one, else the latest such row.
-	key = w SUBSEP get(nrows, "threads") SUBSEP get(nrows, "writers")
-	if (get(nrows, "strategy") == baseline) {
-		base[key SUBSEP get(nrows, "date")] = metric(nrows)
-		base[key] = metric(nrows)
-	}
+	if (get(nrows, "spread") != "")
+		hasspread[w] = 1
+	if (reps > maxrep[w])
+		maxrep[w] = reps
+	if (s == baseline)
+		hasbase[w] = 1
+	if (s == baseline2)
+		hasbase2[w] = 1
 }
 
 function ratio(v) {
@@ -101,10 +151,115 @@ function ratio(v) {
 	return sprintf("%.2g", v)
 }
 
+# Metric of strategy bs's row for the same workload, threads and writers
+# as row k: the one of the same invocation (same date) if there is one,
+# else the latest; -1 if none.
+function base_of(k, bs,    j, m, w, t, wr, d) {
+	m = -1
+	w = get(k, "workload"); t = get(k, "threads")
+	wr = get(k, "writers"); d = get(k, "date")
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "strategy") != bs || get(j, "workload") != w ||
+		    get(j, "threads") != t || get(j, "writers") != wr)
+			continue
+		m = metric(j)
+		if (get(j, "date") == d)
+			return m
+	}
+	return m
+}
+
+# The ratio cell of row k against strategy bs.
+function ratio_cell(k, bs,    m, b) {
+	m = metric(k)
+	b = base_of(k, bs)
+	if (b > 0 && m >= 0)
+		return ratio(m / b)
+	return "-"
+}
+
+# Row of strategy s in workload w at threads t (latest; 0 if none).
+function find_row(w, s, t,    j, found) {
+	found = 0
+	for (j = 1; j <= nrows; j++)
+		if (get(j, "workload") == w && get(j, "strategy") == s &&
+		    get(j, "threads") == t)
+			found = j
+	return found
+}
+
+# psref and localcount against pserialize and refcount, read-side.
+function ref_block(    j, t, s, k, p, c, nt, nc, tl, m, tseen, names) {
+	nt = 0
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "workload") != "read-side")
+			continue
+		s = get(j, "strategy")
+		if (s != "psref" && s != "localcount")
+			continue
+		t = get(j, "threads")
+		if (!(t in tseen)) {
+			tseen[t] = 1
+			tl[++nt] = t
+		}
+	}
+	if (nt == 0)
+		return
+	print ""
+	if (fmt == "md")
+		printf "#### psref and localcount against pserialize and " \
+		    "refcount\n\nx pserialize = ns/op / pserialize's; refcount / " \
+		    "= refcount's ns/op / this one's (times cheaper)\n\n"
+	else
+		print "== read-side: psref and localcount against pserialize" \
+		    " (x = ns/op / pserialize's) and refcount (refcount/ =" \
+		    " times cheaper)"
+	nc = 0
+	cell[++nc] = "workload"; cell[++nc] = "strategy"
+	cell[++nc] = "thr"; cell[++nc] = "wr"
+	cell[++nc] = "ns/op"; cell[++nc] = "x pserialize"
+	cell[++nc] = "refcount /"
+	emit(nc)
+	if (fmt == "md")
+		mdsep(nc, 2)
+	for (k = 1; k <= nt; k++) {
+		t = tl[k]
+		p = find_row("read-side", "pserialize", t)
+		c = find_row("read-side", "refcount", t)
+		split("psref localcount", names, " ")
+		for (s = 1; s <= 2; s++) {
+			j = find_row("read-side", names[s], t)
+			if (j == 0)
+				continue
+			m = get(j, "ns_per_op")
+			nc = 0
+			cell[++nc] = "read-side"; cell[++nc] = names[s]
+			cell[++nc] = t; cell[++nc] = get(j, "writers")
+			cell[++nc] = num(m, 3)
+			if (p > 0 && get(p, "ns_per_op") + 0 > 0 && m != "")
+				cell[++nc] = ratio(m / get(p, "ns_per_op"))
+			else
+				cell[++nc] = "-"
+			if (c > 0 && m + 0 > 0 && get(c, "ns_per_op") != "")
+				cell[++nc] = ratio(get(c, "ns_per_op") / m)
+			else
+				cell[++nc] = "-"
+			emit(nc)
+		}
+	}
+}
+
 END {
 	if (fmt == "runinfo") {
-		if (nrows > 0)
-			printf "%d runs, %.1f s measured per run\n", nrows, secs / nrows
+		if (nrows > 0) {
+			if (nruns > nrows)
+				printf "%d rows from %d runs (a row of repeated " \
+				    "runs holds their medians), %.2f s measured " \
+				    "per run\n", nrows, nruns, secs / nrows
+			else
+				printf "%d runs, %.1f s measured per run\n", nrows,
+				    secs / nrows
+		}
 		exit 0
 	}
 	if (nrows == 0) {
@@ -129,15 +284,23 @@ END {
 	}
 	for (wi = 1; wi <= nw; wi++) {
 		w = worder[wi]
-		mname = haslat[w] ? "wait p50" : "ns/op"
+		bs = hasbase[w] ? baseline : first[w]
+		second = hasbase2[w] && baseline2 != bs
+		note = ""
+		if (second)
+			note = note "; x " baseline2 " = the same against " \
+			    baseline2 "'s"
+		if (maxrep[w] > 1)
+			note = note "; figures are medians of " maxrep[w] \
+			    " runs, spread = max/min of the " mname(w)
 		print ""
 		if (fmt == "md")
-			printf "### %s\n\nratio = %s / %s's %s at the same " \
-			    "threads and writers (lower is better)\n\n", \
-			    w, mname, baseline, mname
+			printf "### %s\n\nratio = %s / %s's at the same " \
+			    "threads and writers (lower is better)%s\n\n", \
+			    w, mname(w), bs, note
 		else
 			printf "== %s (ratio = %s / %s's, same threads and " \
-			    "writers; lower is better)\n", w, mname, baseline
+			    "writers; lower is better%s)\n", w, mname(w), bs, note
 		nc = 0
 		cell[++nc] = "workload"; cell[++nc] = "strategy"
 		cell[++nc] = "thr"; cell[++nc] = "wr"
@@ -146,13 +309,13 @@ END {
 		if (haswops[w]) cell[++nc] = "writer_ops/s"
 		if (haspend[w]) cell[++nc] = "pend_peak_MiB"
 		cell[++nc] = "ratio"
+		if (second)
+			cell[++nc] = "x " baseline2
+		if (hasspread[w])
+			cell[++nc] = "spread"
 		emit(nc)
-		if (fmt == "md") {
-			sep = "|"
-			for (i = 1; i <= nc; i++)
-				sep = sep (i <= 2 ? "---|" : "---:|")
-			print sep
-		}
+		if (fmt == "md")
+			mdsep(nc, 2)
 		for (r = 1; r <= nrows; r++) {
 			if (col("workload") != w)
 				continue
@@ -179,17 +342,17 @@ END {
 					cell[++nc] = sprintf("%.1f",
 					    col("pending_peak_bytes") / 1048576)
 			}
-			key = w SUBSEP col("threads") SUBSEP col("writers")
-			if ((key SUBSEP col("date")) in base)
-				key = key SUBSEP col("date")
-			m = metric(r)
-			if ((key in base) && base[key] > 0 && m >= 0)
-				cell[++nc] = ratio(m / base[key])
-			else
-				cell[++nc] = "-"
+			cell[++nc] = ratio_cell(r, bs)
+			if (second)
+				cell[++nc] = ratio_cell(r, baseline2)
+			if (hasspread[w])
+				cell[++nc] = col("spread") == "" ? "-" : \
+				    sprintf("%.2f", col("spread"))
 			if (col("violations") != "" && col("violations") + 0 > 0)
 				cell[nc] = cell[nc] " VIOLATIONS=" col("violations")
 			emit(nc)
 		}
+		if (w == "read-side")
+			ref_block()
 	}
 }

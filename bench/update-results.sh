@@ -31,7 +31,7 @@ cp "$src/results.csv" "$dst/results.csv"
 awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \
     -f "$here/summarize.awk" "$dst/results.csv" >"$dst/summary.txt"
 plots=""
-for p in read-side grace-period defer; do
+for p in read-side grace-period defer hold destroy-latency; do
 	if [ -f "$src/$p.png" ]; then
 		cp "$src/$p.png" "$dst/$p.png"
 		plots="$plots $p"
@@ -56,7 +56,7 @@ with the numbers, are in [docs/bench.md](../bench.md).
 Ratios compare strategies measured in the same invocation on the same
 machine; quote those rather than absolute times, which move with the host.
 
-Files: [results.csv](results.csv) (every run, with the machine columns),
+Files: [results.csv](results.csv) (every row, with the machine columns),
 [summary.txt](summary.txt) (the tables below as plain text).
 
 ## Machine and results

@@ -148,6 +148,7 @@ const struct bench_workload workload_defer = {
                    "objects: ops/s = retires/s, pending peak bytes",
     .metric = BENCH_METRIC_NS_PER_OP,
     .min_threads = 0,
+    .min_writers = 1,
     .max_writers = 1,
     .default_writers = 1,
     .supports = defer_supports,

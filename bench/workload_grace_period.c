@@ -188,6 +188,7 @@ const struct bench_workload workload_grace_period = {
                    "reader ns/op",
     .metric = BENCH_METRIC_LAT_P50,
     .min_threads = 0,
+    .min_writers = 1,
     .max_writers = 64,
     .default_writers = 1,
     .supports = gp_supports,

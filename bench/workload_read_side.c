@@ -64,6 +64,7 @@ const struct bench_workload workload_read_side = {
                    "field, exit; ns/op per reader",
     .metric = BENCH_METRIC_NS_PER_OP,
     .min_threads = 1,
+    .min_writers = 0,
     .max_writers = 0,
     .default_writers = 0,
     .supports = read_side_supports,

@@ -13,6 +13,8 @@
 	X(read_side)           \
 	X(grace_period)        \
 	X(defer)               \
+	X(hold)                \
+	X(destroy_latency)     \
 	/* one line per workload above: X(<name>) \ */
 
 #define BENCH_DECLARE(n) extern const struct bench_workload workload_##n;

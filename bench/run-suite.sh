@@ -21,6 +21,8 @@
 #                   0.5 s x 3
 #   destroy-latency psref, localcount, refcount, rwlock, ck-hp, 1 holder,
 #                   0.5 s x 3
+#   workqueue       workqueue, mutex-queue, producers 1,2, 0.5 s x 3
+#                   (ratios in its own table are against mutex-queue)
 # --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
 # (defer), 3 s x 3 (destroy-latency); reader threads 1,2,4 (and the CPU
 # count if larger; destroy-latency keeps 1 holder).
@@ -61,6 +63,7 @@ if [ $full -eq 1 ]; then
 	df_secs=5
 	hd_secs=5 hd_rep=3
 	dl_secs=3 dl_rep=3
+	wq_secs=2 wq_rep=3
 	threads=1,2,4
 	ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 	if [ "$ncpu" -gt 4 ]; then
@@ -73,6 +76,7 @@ else
 	df_secs=1
 	hd_secs=0.5 hd_rep=3
 	dl_secs=0.5 dl_rep=3
+	wq_secs=0.5 wq_rep=3
 	threads=1,2
 	warmup=0.1
 fi
@@ -117,6 +121,8 @@ bench hold --strategy "$holding" --threads "$threads" \
     --seconds "$hd_secs" --repeat "$hd_rep" --baseline psref
 bench destroy-latency --strategy "$holding" --threads 1 \
     --seconds "$dl_secs" --repeat "$dl_rep" --baseline psref
+bench workqueue --strategy workqueue,mutex-queue --threads "$threads" \
+    --seconds "$wq_secs" --repeat "$wq_rep" --baseline mutex-queue
 
 if [ -s "$csv" ]; then
 	awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \

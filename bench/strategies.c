@@ -23,6 +23,8 @@
 	X(ck_epoch)            \
 	X(ck_hp)               \
 	X(ck_brlock)           \
+	X(workqueue)           \
+	X(mutex_queue)         \
 	/* one line per strategy above: X(<name>) \ */
 
 #define BENCH_DECLARE(n) extern const struct bench_strategy strategy_##n;

@@ -14,7 +14,8 @@
 static const char *
 read_side_supports(const struct bench_strategy *s)
 {
-	(void)s;
+	if (s->read_loop == NULL)
+		return "has no read side";
 	return NULL;
 }
 

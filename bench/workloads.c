@@ -15,6 +15,7 @@
 	X(defer)               \
 	X(hold)                \
 	X(destroy_latency)     \
+	X(workqueue)           \
 	/* one line per workload above: X(<name>) \ */
 
 #define BENCH_DECLARE(n) extern const struct bench_workload workload_##n;

@@ -1,0 +1,394 @@
+/*
+ * wqinput.c: protocol input queued per CPU and run by a WQ_PERCPU
+ * workqueue.
+ *
+ * Queues.  Each CPU (mpsafe_ncpu()) has a ring of cap slots, cap being
+ * the limit rounded up to a power of two, and a counter q_len of packets
+ * reserved and not yet taken.  A slot holds one packet and a sequence
+ * word: s_seq == p means "free for the packet of position p", p + 1
+ * "holds the packet of position p".  Positions are handed out by
+ * q_tail, the number of packets ever accepted.  The queue's one consumer
+ * is the work item q_work, which only the queue's own worker runs (it is
+ * always enqueued with the queue's CPU), so runs never overlap.
+ *
+ * wqinput_input(), on the calling thread's CPU's queue:
+ *  1. reserve: fetch_add q_len; if that makes it exceed the limit, undo
+ *     it, count the drop and give the packet to the drop function;
+ *  2. claim a position p = fetch_add q_tail; the slot p & (cap - 1) is
+ *     free for p (R1 below; checked, and a violation aborts);
+ *  3. fill the slot and store s_seq = p + 1;
+ *  4. if q_active is 0, swap it to 1 and, if we did, enqueue q_work.
+ * The work function stores q_active = 0 first, then takes packets in
+ * position order while the next slot holds its packet: copy it out, store
+ * s_seq = p + cap (free for the packet one lap later), decrement q_len,
+ * call func.  It stops at a slot that is empty or whose producer has
+ * claimed but not yet filled it; that producer's step 4 runs the work
+ * again.  No step waits for another thread: the caller never blocks.
+ *
+ * R1 (a claimed slot is free).  All the operations named above are
+ * seq_cst.  Take producer P with position p and the packet q = p - cap
+ * that last used its slot.  If the consumer's release of q (its store
+ * s_seq = p) came after P's claim in the seq_cst order, so would the
+ * decrements of q_len for q and every later packet.  Before P's claim
+ * there are then at least p + 1 successful reservations (one for each
+ * position 0..p, each made before its claim) and at most q decrements,
+ * so at least cap + 1 packets reserved at once; but a reservation
+ * succeeds only while fewer than limit <= cap are, and the counter also
+ * holds the failed ones in flight, so that never happens.  P's seq_cst
+ * load of s_seq therefore reads the release store of q, and the
+ * consumer's reads of the slot happen before P's writes.
+ * R2 (no packet left behind).  Step 3 stores s_seq then loads q_active;
+ * the work stores q_active = 0 then loads s_seq (all seq_cst).  If the
+ * work's load missed the packet, the producer's load follows the work's
+ * clear: it reads 0 and enqueues the work again, or reads 1 stored by a
+ * producer whose swap followed that clear, whose enqueue starts a run
+ * that clears q_active after our load, hence loads s_seq after our store.
+ * R3 (one run at a time, never queued twice).  q_active goes 0 -> 1 only
+ * by the swap that then enqueues q_work, and 1 -> 0 only at the start of
+ * a run, after the workqueue has dequeued it; the workqueue runs one
+ * queue's items one after the other.
+ *
+ * Statistics.  Enqueued is q_tail, processed is counted by the worker
+ * after func returns, dropped by the refusing producer, and the
+ * high-water mark is the largest q_len a successful reservation made.
+ * Relaxed counters, except that processed is stored with release and
+ * read first, with acquire, so a snapshot never shows more processed
+ * than enqueued.
+ *
+ * wqinput_drain() waits for each queue's q_work with workqueue_wait():
+ * by R2 every packet accepted before the call is taken by a run that was
+ * running or queued at the call.  wqinput_destroy() destroys the
+ * workqueue, which runs every queued q_work, so every accepted packet is
+ * processed, then checks that the rings are empty and frees them.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpsafe/net/wqinput.h>
+#include <mpsafe/thread.h>
+#include <mpsafe/workqueue.h>
+
+#define WQI_ALIGN 128
+#define WQI_MAGIC 0x77716970u  /* "wqip" */
+#define WQI_POISON 0xdeadbeefu /* after wqinput_destroy */
+
+struct wqi_slot {
+	_Atomic(uint64_t) s_seq; /* p: free for p; p + 1: holds p */
+	struct mbuf *s_m;
+	int s_off;
+	int s_proto;
+};
+
+/* One CPU's queue.  Producer-written and worker-written lines apart. */
+struct wqi_queue {
+	/* Written by producers (atomic RMW); q_len also by the worker. */
+	alignas(WQI_ALIGN) _Atomic(uint32_t) q_len;
+	_Atomic(uint32_t) q_hiwat;
+	_Atomic(uint32_t) q_active; /* q_work queued and not yet started */
+	_Atomic(uint64_t) q_tail;   /* positions claimed: packets accepted */
+	_Atomic(uint64_t) q_dropped;
+
+	/* Written by the queue's worker only. */
+	alignas(WQI_ALIGN) uint64_t q_head; /* next position to take */
+	_Atomic(uint64_t) q_processed;
+	struct work q_work;
+
+	/* Set at creation. */
+	struct wqi_slot *q_ring;
+	struct cpu_info *q_ci;
+};
+
+struct wqinput {
+	/* Read-only after creation. */
+	alignas(WQI_ALIGN) void (*wqi_func)(struct mbuf *, int, int);
+	void (*wqi_drop)(struct mbuf *);
+	struct workqueue *wqi_wq;
+	/* WQI_MAGIC, then WQI_POISON (clear of free()'s first 16 bytes). */
+	_Atomic(uint32_t) wqi_magic;
+	uint32_t wqi_limit;
+	uint32_t wqi_cap; /* ring slots: a power of two >= wqi_limit */
+	unsigned wqi_nqueues;
+	struct wqi_slot *wqi_rings;
+	char wqi_name[WORKQUEUE_NAMELEN];
+	struct wqi_queue wqi_queues[];
+};
+
+static MPSAFE_COLD MPSAFE_NORETURN void
+wqi_bad(const struct wqinput *wqi, const char *fn, uint32_t magic)
+{
+	mpsafe_panic("%s: %p is not a live wqinput (%s)", fn, (const void *)wqi,
+	    magic == WQI_POISON ? "used after wqinput_destroy"
+	                        : "never created");
+}
+
+static inline void
+wqi_check(const struct wqinput *wqi, const char *fn)
+{
+	uint32_t magic;
+
+	if (MPSAFE_UNLIKELY(wqi == NULL))
+		mpsafe_panic("%s: NULL wqinput", fn);
+	/* Relaxed: a check; the caller owns its reference to wqi. */
+	magic = atomic_load_explicit(&wqi->wqi_magic, memory_order_relaxed);
+	if (MPSAFE_UNLIKELY(magic != WQI_MAGIC))
+		wqi_bad(wqi, fn, magic);
+}
+
+/* The work function: take this CPU's packets and process them. */
+static void
+wqi_work(struct work *wk, void *arg)
+{
+	struct wqinput *wqi = arg;
+	struct wqi_queue *q =
+	    (struct wqi_queue *)(void *)((char *)wk -
+	                                 offsetof(struct wqi_queue, q_work));
+	uint64_t mask = wqi->wqi_cap - 1;
+
+	/* seq_cst: before the slot loads (R2). */
+	atomic_store_explicit(&q->q_active, 0, memory_order_seq_cst);
+	for (;;) {
+		uint64_t p = q->q_head;
+		struct wqi_slot *s = &q->q_ring[p & mask];
+		struct mbuf *m;
+		int off, proto;
+
+		/* seq_cst (acquire): pairs with step 3 of wqinput_input. */
+		if (atomic_load_explicit(&s->s_seq, memory_order_seq_cst) !=
+		    p + 1)
+			break; /* empty, or its producer is not done */
+		m = s->s_m;
+		off = s->s_off;
+		proto = s->s_proto;
+		/* seq_cst (release): the slot is free for p + cap (R1). */
+		atomic_store_explicit(
+		    &s->s_seq, p + wqi->wqi_cap, memory_order_seq_cst);
+		q->q_head = p + 1;
+		atomic_fetch_sub_explicit(&q->q_len, 1, memory_order_seq_cst);
+		(*wqi->wqi_func)(m, off, proto);
+		/*
+		 * One writer.  Release: pairs with the acquire load in
+		 * wqi_stats_of (processed never exceeds enqueued there).
+		 */
+		atomic_store_explicit(&q->q_processed,
+		    atomic_load_explicit(
+		        &q->q_processed, memory_order_relaxed) +
+		        1,
+		    memory_order_release);
+	}
+}
+
+struct wqinput *
+wqinput_create(const char *name, void (*func)(struct mbuf *, int, int))
+{
+	return wqinput_create_limit(name, func, WQINPUT_LIST_MAXLEN, NULL);
+}
+
+struct wqinput *
+wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
+    unsigned limit, void (*drop)(struct mbuf *))
+{
+	struct wqinput *wqi;
+	unsigned n = mpsafe_ncpu();
+	uint32_t cap = 1;
+	size_t size, rsize;
+	int error;
+
+	if (name == NULL || func == NULL || limit == 0 ||
+	    limit > WQINPUT_LIMIT_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (cap < limit)
+		cap <<= 1;
+	size = sizeof(*wqi) + n * sizeof(wqi->wqi_queues[0]);
+	rsize = (size_t)n * cap * sizeof(struct wqi_slot);
+	rsize = (rsize + WQI_ALIGN - 1) & ~(size_t)(WQI_ALIGN - 1);
+	wqi = aligned_alloc(WQI_ALIGN, size);
+	if (wqi == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(wqi, 0, size);
+	wqi->wqi_rings = aligned_alloc(WQI_ALIGN, rsize);
+	if (wqi->wqi_rings == NULL) {
+		free(wqi);
+		errno = ENOMEM;
+		return NULL;
+	}
+	wqi->wqi_func = func;
+	wqi->wqi_drop = drop;
+	atomic_init(&wqi->wqi_magic, WQI_MAGIC);
+	wqi->wqi_limit = limit;
+	wqi->wqi_cap = cap;
+	wqi->wqi_nqueues = n;
+	snprintf(wqi->wqi_name, sizeof(wqi->wqi_name), "%s", name);
+	for (unsigned i = 0; i < n; i++) {
+		struct wqi_queue *q = &wqi->wqi_queues[i];
+
+		atomic_init(&q->q_len, 0);
+		atomic_init(&q->q_hiwat, 0);
+		atomic_init(&q->q_active, 0);
+		atomic_init(&q->q_tail, 0);
+		atomic_init(&q->q_dropped, 0);
+		atomic_init(&q->q_processed, 0);
+		q->q_head = 0;
+		q->q_ring = &wqi->wqi_rings[(size_t)i * cap];
+		q->q_ci = mpsafe_cpu_lookup(i);
+		for (uint32_t k = 0; k < cap; k++) {
+			atomic_init(&q->q_ring[k].s_seq, k);
+			q->q_ring[k].s_m = NULL;
+		}
+	}
+	error = workqueue_create(&wqi->wqi_wq, wqi->wqi_name, wqi_work, wqi, 0,
+	    WQ_PERCPU | WQ_MPSAFE);
+	if (error != 0) {
+		free(wqi->wqi_rings);
+		free(wqi);
+		errno = error;
+		return NULL;
+	}
+	return wqi;
+}
+
+int
+wqinput_input(struct wqinput *wqi, struct mbuf *m, int off, int proto)
+{
+	struct wqi_queue *q;
+	struct wqi_slot *s;
+	uint32_t len, hi;
+	uint64_t p;
+
+	wqi_check(wqi, "wqinput_input");
+	q = &wqi->wqi_queues[mpsafe_cpu_index(mpsafe_curcpu())];
+
+	/* 1. Reserve.  seq_cst: R1. */
+	len = atomic_fetch_add_explicit(&q->q_len, 1, memory_order_seq_cst) + 1;
+	if (len > wqi->wqi_limit) {
+		/* Relaxed: a failed reservation publishes nothing. */
+		atomic_fetch_sub_explicit(&q->q_len, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &q->q_dropped, 1, memory_order_relaxed);
+		if (wqi->wqi_drop != NULL)
+			(*wqi->wqi_drop)(m);
+		return ENOBUFS;
+	}
+	/* Relaxed: a statistic. */
+	hi = atomic_load_explicit(&q->q_hiwat, memory_order_relaxed);
+	while (
+	    len > hi && !atomic_compare_exchange_weak_explicit(&q->q_hiwat, &hi,
+	                    len, memory_order_relaxed, memory_order_relaxed))
+		continue;
+
+	/* 2. Claim.  seq_cst: R1. */
+	p = atomic_fetch_add_explicit(&q->q_tail, 1, memory_order_seq_cst);
+	s = &q->q_ring[p & (wqi->wqi_cap - 1)];
+	/* seq_cst (acquire): pairs with the work's release of the slot. */
+	if (MPSAFE_UNLIKELY(
+	        atomic_load_explicit(&s->s_seq, memory_order_seq_cst) != p))
+		mpsafe_panic("wqinput_input(%s): slot of position %llu is not "
+		             "free (wqinput_input during wqinput_destroy?)",
+		    wqi->wqi_name, (unsigned long long)p);
+
+	/* 3. Fill.  seq_cst: a release for the work, and R2. */
+	s->s_m = m;
+	s->s_off = off;
+	s->s_proto = proto;
+	atomic_store_explicit(&s->s_seq, p + 1, memory_order_seq_cst);
+
+	/* 4. Run the work if it is not queued already (R2, R3). */
+	if (atomic_load_explicit(&q->q_active, memory_order_seq_cst) == 0 &&
+	    atomic_exchange_explicit(&q->q_active, 1, memory_order_seq_cst) ==
+	        0)
+		workqueue_enqueue(wqi->wqi_wq, &q->q_work, q->q_ci);
+	return 0;
+}
+
+void
+wqinput_drain(struct wqinput *wqi)
+{
+	wqi_check(wqi, "wqinput_drain");
+	for (unsigned i = 0; i < wqi->wqi_nqueues; i++)
+		workqueue_wait(wqi->wqi_wq, &wqi->wqi_queues[i].q_work);
+}
+
+unsigned
+wqinput_nqueues(const struct wqinput *wqi)
+{
+	wqi_check(wqi, "wqinput_nqueues");
+	return wqi->wqi_nqueues;
+}
+
+static void
+wqi_stats_of(const struct wqi_queue *q, struct wqinput_stats *st)
+{
+	/*
+	 * Processed first, with acquire (pairs with the worker's release):
+	 * the packets it counts were claimed before, so a snapshot never
+	 * shows more processed than enqueued.  The rest relaxed.
+	 */
+	st->wqs_processed =
+	    atomic_load_explicit(&q->q_processed, memory_order_acquire);
+	st->wqs_enqueued =
+	    atomic_load_explicit(&q->q_tail, memory_order_relaxed);
+	st->wqs_dropped =
+	    atomic_load_explicit(&q->q_dropped, memory_order_relaxed);
+	st->wqs_hiwat = atomic_load_explicit(&q->q_hiwat, memory_order_relaxed);
+}
+
+int
+wqinput_stats(const struct wqinput *wqi, unsigned cpu, struct wqinput_stats *st)
+{
+	wqi_check(wqi, "wqinput_stats");
+	if (cpu >= wqi->wqi_nqueues || st == NULL)
+		return EINVAL;
+	wqi_stats_of(&wqi->wqi_queues[cpu], st);
+	return 0;
+}
+
+void
+wqinput_stats_total(const struct wqinput *wqi, struct wqinput_stats *st)
+{
+	struct wqinput_stats one;
+
+	wqi_check(wqi, "wqinput_stats_total");
+	memset(st, 0, sizeof(*st));
+	for (unsigned i = 0; i < wqi->wqi_nqueues; i++) {
+		wqi_stats_of(&wqi->wqi_queues[i], &one);
+		st->wqs_enqueued += one.wqs_enqueued;
+		st->wqs_processed += one.wqs_processed;
+		st->wqs_dropped += one.wqs_dropped;
+		if (one.wqs_hiwat > st->wqs_hiwat)
+			st->wqs_hiwat = one.wqs_hiwat;
+	}
+}
+
+void
+wqinput_destroy(struct wqinput *wqi)
+{
+	wqi_check(wqi, "wqinput_destroy");
+	/* Runs every queued q_work: every accepted packet is processed. */
+	workqueue_destroy(wqi->wqi_wq);
+	for (unsigned i = 0; i < wqi->wqi_nqueues; i++) {
+		struct wqi_queue *q = &wqi->wqi_queues[i];
+
+		/* Relaxed: the workers have been joined. */
+		if (q->q_head !=
+		    atomic_load_explicit(&q->q_tail, memory_order_relaxed))
+			mpsafe_panic("wqinput_destroy(%s): packets left on "
+			             "queue %u (wqinput_input during "
+			             "wqinput_destroy?)",
+			    wqi->wqi_name, i);
+	}
+	atomic_store_explicit(
+	    &wqi->wqi_magic, WQI_POISON, memory_order_relaxed);
+	wqi->wqi_func = NULL;
+	free(wqi->wqi_rings);
+	free(wqi);
+}

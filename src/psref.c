@@ -481,10 +481,6 @@ psref_class_destroy(struct psref_class *class)
 		mpsafe_panic("psref_class_destroy(%p): not a live class "
 		             "(destroyed twice?)",
 		    (void *)class);
-	if (pserialize_in_read_section())
-		mpsafe_panic("psref_class_destroy inside a read section: it "
-		             "waits for a grace period, which would wait for "
-		             "this thread");
 	/* Relaxed: the targets' destroys returned to this caller already. */
 	alive = atomic_load_explicit(&class->prc_targets, memory_order_relaxed);
 	if (alive != 0) {
@@ -591,6 +587,7 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 			atomic_fetch_add_explicit(
 			    &psref_sleepers, 1, memory_order_seq_cst);
 			mpsafe_futex_wait(&psref_wake, wake);
+			/* Relaxed: a stale count costs a needless wake. */
 			atomic_fetch_sub_explicit(
 			    &psref_sleepers, 1, memory_order_relaxed);
 		}
@@ -598,9 +595,11 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 #ifdef MPSAFE_TEST_BROKEN_PSREF_NO_WAIT
 out:
 #endif
+	/* Relaxed: a stale non-zero count costs releases a needless wake. */
 	atomic_fetch_sub_explicit(
 	    &mpsafe_psref_draining_all, 1, memory_order_relaxed);
 	target->prt_class = NULL;
+	/* Relaxed: read by psref_class_destroy() after this call returns. */
 	atomic_fetch_sub_explicit(&class->prc_targets, 1, memory_order_relaxed);
 }
 
@@ -630,6 +629,7 @@ drop_all(struct mpsafe_thread *t, bool wake)
 		}
 		/* Release: as in psref_release(). */
 		mpsafe_store_release(&pt->pt_slot[i], NULL);
+		/* Pairs with the destroyer's barrier, as in psref_release(). */
 		atomic_thread_fence(memory_order_seq_cst);
 		if (mpsafe_load_relaxed(&mpsafe_psref_draining_all) != 0)
 			mpsafe_psref_wake();

@@ -212,14 +212,6 @@ Test(death_psref, release_with_another_class, .init = setup, .signal = SIGABRT)
 	psref_release(&ref, &target, c2);
 }
 
-Test(death_psref, class_destroy_inside_read_section, .signal = SIGABRT)
-{
-	struct psref_class *c2 = psref_class_create("other");
-
-	(void)pserialize_read_enter();
-	psref_class_destroy(c2);
-}
-
 Test(death_psref, copy_into_a_psref_in_use, .init = setup, .signal = SIGABRT)
 {
 	struct psref p;

@@ -1,17 +1,23 @@
 # primitives.cmake: the tests of the core primitives (see CMakeLists.txt in
 # this directory for mpsafe_add_test and the label vocabulary).
 
-# A copy of the core library whose grace periods do not wait, used only to
-# show that the torture test catches that (the torture test's own test).
-list(TRANSFORM MPSAFE_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/
-    OUTPUT_VARIABLE _mpsafe_broken_sources)
-add_library(mpsafe_broken STATIC EXCLUDE_FROM_ALL ${_mpsafe_broken_sources})
-target_include_directories(mpsafe_broken
-    PUBLIC ${PROJECT_SOURCE_DIR}/include
-    PRIVATE ${PROJECT_SOURCE_DIR}/src)
-target_compile_definitions(mpsafe_broken PRIVATE
-    ${MPSAFE_LIBRARY_PRIVATE_DEFINITIONS} MPSAFE_TEST_BROKEN_NO_WAIT=1)
-target_link_libraries(mpsafe_broken PUBLIC Threads::Threads)
+# mpsafe_add_broken_library(NAME DEFINITION): a copy of the core library
+# built with DEFINITION=1, a switch that breaks one mechanism on purpose;
+# torture tests link it to show they catch the breakage (their teeth).
+function(mpsafe_add_broken_library name definition)
+	list(TRANSFORM MPSAFE_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/
+	    OUTPUT_VARIABLE _sources)
+	add_library(${name} STATIC EXCLUDE_FROM_ALL ${_sources})
+	target_include_directories(${name}
+	    PUBLIC ${PROJECT_SOURCE_DIR}/include
+	    PRIVATE ${PROJECT_SOURCE_DIR}/src)
+	target_compile_definitions(${name} PRIVATE
+	    ${MPSAFE_LIBRARY_PRIVATE_DEFINITIONS} ${definition}=1)
+	target_link_libraries(${name} PUBLIC Threads::Threads)
+endfunction()
+
+# Grace periods (and workqueue_wait) that do not wait.
+mpsafe_add_broken_library(mpsafe_broken MPSAFE_TEST_BROKEN_NO_WAIT)
 
 mpsafe_add_test(NAME test_registry SOURCES test_registry.c LABELS unit)
 mpsafe_add_test(NAME test_pserialize SOURCES test_pserialize.c LABELS unit)

@@ -18,17 +18,8 @@ set_property(TEST torture_psref_long APPEND PROPERTY
 # for holders, it must see violations.  Not under ThreadSanitizer, which
 # rightly reports the broken library's races.
 if(NOT "thread" IN_LIST MPSAFE_SANITIZE_LIST)
-	list(TRANSFORM MPSAFE_SOURCES PREPEND ${PROJECT_SOURCE_DIR}/
-	    OUTPUT_VARIABLE _mpsafe_broken_psref_sources)
-	add_library(mpsafe_broken_psref STATIC EXCLUDE_FROM_ALL
-	    ${_mpsafe_broken_psref_sources})
-	target_include_directories(mpsafe_broken_psref
-	    PUBLIC ${PROJECT_SOURCE_DIR}/include
-	    PRIVATE ${PROJECT_SOURCE_DIR}/src)
-	target_compile_definitions(mpsafe_broken_psref PRIVATE
-	    ${MPSAFE_LIBRARY_PRIVATE_DEFINITIONS}
-	    MPSAFE_TEST_BROKEN_PSREF_NO_WAIT=1)
-	target_link_libraries(mpsafe_broken_psref PUBLIC Threads::Threads)
+	mpsafe_add_broken_library(mpsafe_broken_psref
+	    MPSAFE_TEST_BROKEN_PSREF_NO_WAIT)
 	mpsafe_add_test(NAME torture_psref_teeth SOURCES torture_psref.c
 	    LABELS stress LIBS mpsafe_broken_psref
 	    DEFINITIONS TORTURE_EXPECT_BROKEN=1 TIMEOUT 300)

@@ -108,9 +108,9 @@ MPSAFE_API struct psref_class *psref_class_create(const char *name);
 /*
  * psref_class_destroy(class)
  *
- *	Free a class whose targets have all been destroyed, after a grace
- *	period (a release may still read it).  Blocks; not in a read
- *	section.  Diagnostic builds abort if a target is still alive;
+ *	Free a class whose targets have all been destroyed (releases
+ *	never read the class, so it is freed at once).  Never blocks.
+ *	Diagnostic builds abort if a target is still alive;
  *	other builds then leave the class allocated rather than free
  *	memory still in use.
  */

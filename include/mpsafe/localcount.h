@@ -33,6 +33,7 @@
 #ifndef MPSAFE_LOCALCOUNT_H
 #define MPSAFE_LOCALCOUNT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <mpsafe/atomic.h>
@@ -149,23 +150,35 @@ MPSAFE_API MPSAFE_COLD MPSAFE_NORETURN void mpsafe_localcount_null(
  * mpsafe_localcount_adjust(lc, delta): add delta to the calling thread's
  * counter for lc (library-private; the body of acquire and release).
  *
- * The read section is what makes the plain update safe: drain marks lc
+ * A read section is what makes the plain update safe: drain marks lc
  * not active and then waits for a grace period, so an update that saw
  * the active state has ended (and its exit, a release store, ordered it)
  * before drain reads the counters, and every later update sees the new
- * state and goes to the slow path.
+ * state and goes to the slow path.  The section is the caller's when it
+ * is in one, else one opened here.
  */
 static inline void
 mpsafe_localcount_adjust(struct localcount *lc, int64_t delta)
 {
-	int s;
+	/* Relaxed: the thread's own word. */
+	uint32_t depth =
+	    mpsafe_load_relaxed(&mpsafe_reader_self.mr_word) & MPSAFE_READ_NEST;
+	/*
+	 * Already inside a read section (the usual acquire: the caller
+	 * found the object in one): that section orders the update against
+	 * drain just as a nested one would, so open none.  All depth bits
+	 * set means "not registered", which needs the section's slow path.
+	 */
+	bool own = depth == 0 || depth == MPSAFE_READ_NEST;
+	int s = 0;
 
 #ifdef MPSAFE_DIAGNOSTIC
 	if (MPSAFE_UNLIKELY(lc == NULL))
 		mpsafe_localcount_null(
 		    delta > 0 ? "localcount_acquire" : "localcount_release");
 #endif
-	s = pserialize_read_enter(); /* registers the thread on first use */
+	if (own)
+		s = pserialize_read_enter(); /* registers on first use */
 	/* Relaxed: ordered against drain by the read section (see above). */
 	if (MPSAFE_LIKELY(mpsafe_load_relaxed(&lc->lc_state) ==
 	                  LOCALCOUNT_STATE_ACTIVE)) {
@@ -185,11 +198,13 @@ mpsafe_localcount_adjust(struct localcount *lc, int64_t delta)
 			 * section's exit orders the store before a drain.
 			 */
 			mpsafe_store_relaxed(c, mpsafe_load_relaxed(c) + delta);
-			pserialize_read_exit(s);
+			if (own)
+				pserialize_read_exit(s);
 			return;
 		}
 	}
-	pserialize_read_exit(s);
+	if (own)
+		pserialize_read_exit(s);
 	mpsafe_localcount_adjust_slow(lc, delta);
 }
 

@@ -64,3 +64,8 @@ add_test(NAME doc_excerpts
     COMMAND ${MPSAFE_SH} ${CMAKE_CURRENT_SOURCE_DIR}/doc-excerpts.sh
         ${PROJECT_SOURCE_DIR}/docs/patterns ${PROJECT_SOURCE_DIR}/docs/examples)
 set_tests_properties(doc_excerpts PROPERTIES LABELS unit TIMEOUT 60)
+
+# Not a pattern: the example of mpsafe_thread(3), the registry's page.
+mpsafe_add_test(NAME example_thread_register
+    SOURCES ${PROJECT_SOURCE_DIR}/docs/examples/thread-register.c
+    PLAIN LABELS unit)

@@ -4,11 +4,15 @@
  * a reader finds it inside a read section; the writer unpublishes it,
  * waits for a grace period, and frees it.  With PATTERN_UNSAFE the writer
  * skips the grace period: the reader, still inside the section that
- * found the frotz, reads the poison of a retired object.
+ * found the frotz, reads the poison of a retired object.  A second frotz
+ * is retired without waiting: mpsafe_defer() frees it after a grace
+ * period, on the library's reclaimer thread.
  * Built and run by the example_pattern_publish tests.
  */
 #include <stdatomic.h>
+#include <stddef.h>
 
+#include <mpsafe/defer.h>
 #include <mpsafe/pserialize.h>
 #include <mpsafe/pslist.h>
 
@@ -22,6 +26,7 @@ struct frotz {
 	int f_key;
 	atomic_int f_datum; /* atomic only so the unsafe build races legally */
 	struct pslist_entry f_entry;
+	struct mpsafe_defer f_defer; /* for frotz_retire_nowait() */
 };
 
 /* Writers: frotz_lock.  Readers: a read section. */
@@ -70,6 +75,27 @@ frotz_retire(struct frotz *f)
 	step_post(RETIRED);
 }
 
+/* Runs on the reclaimer thread, after a grace period. */
+static void
+frotz_free_deferred(struct mpsafe_defer *d)
+{
+	struct frotz *f =
+	    (struct frotz *)((char *)d - offsetof(struct frotz, f_defer));
+
+	PSLIST_ENTRY_DESTROY(f, f_entry);
+	free(f);
+}
+
+/* Retire without waiting: the library frees f after a grace period. */
+static int
+frotz_retire_nowait(struct frotz *f)
+{
+	pthread_mutex_lock(&frotz_lock);
+	PSLIST_WRITER_REMOVE(f, f_entry);
+	pthread_mutex_unlock(&frotz_lock);
+	return mpsafe_defer(&f->f_defer, frotz_free_deferred, sizeof(*f));
+}
+
 static atomic_int seen_datum;
 
 /* The reader: one read section, held until the writer has done its part. */
@@ -94,11 +120,13 @@ frotz_reader(void *arg)
 int
 main(void)
 {
-	struct frotz *f = calloc(1, sizeof(*f));
+	struct frotz *f = calloc(1, sizeof(*f)), *g = calloc(1, sizeof(*g));
 	pthread_t t;
+	bool g_gone;
+	int s;
 
 	frotz_psz = pserialize_create();
-	if (f == NULL || frotz_psz == NULL)
+	if (f == NULL || g == NULL || frotz_psz == NULL)
 		return 1;
 	f->f_key = 7;
 	atomic_init(&f->f_datum, 42);
@@ -108,9 +136,19 @@ main(void)
 	step_wait(FOUND);
 	frotz_retire(f);
 	pthread_join(t, NULL);
+
+	g->f_key = 8;
+	atomic_init(&g->f_datum, 43);
+	frotz_publish(g);
+	if (frotz_retire_nowait(g) != 0 || mpsafe_defer_barrier() != 0)
+		return 1; /* the barrier: g's destructor has run */
+	s = pserialize_read_enter();
+	g_gone = frotz_lookup(8) == NULL;
+	pserialize_read_exit(s);
+
 	pserialize_destroy(frotz_psz);
-	if (atomic_load(&seen_datum) != 42 &&
-	    atomic_load(&seen_datum) != PATTERN_POISON)
+	if (!g_gone || (atomic_load(&seen_datum) != 42 &&
+	                   atomic_load(&seen_datum) != PATTERN_POISON))
 		return 1;
 	return pattern_result("pattern-publish",
 	    atomic_load(&seen_datum) == PATTERN_POISON,

@@ -15,3 +15,7 @@ mpsafe_add_test(NAME torture_lltable_long SOURCES torture_lltable.c
     LABELS net stress-long LIBS mpsafe_net_static TIMEOUT 1800)
 set_property(TEST torture_lltable_long APPEND PROPERTY
     ENVIRONMENT MPSAFE_TORTURE_SECONDS=60)
+
+# Redirect parsers (mpsafe/net/redirect.h): truncated and lying headers.
+mpsafe_add_test(NAME test_redirect SOURCES test_redirect.c
+    LABELS net unit LIBS mpsafe_net_static)

@@ -35,7 +35,7 @@ SAN_LAUNCH = $(shell bits=$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 
 	echo "setarch $$(uname -m) -R"; fi)
 
 .PHONY: help deps build debug test test-debug test-tsan test-asan \
-	stress-long bench bench-full results format format-check install clean
+	test-fuzz fuzz stress-long bench bench-full results format format-check install clean
 
 help:
 	@echo "mpsafe: userspace MP-safe primitives after NetBSD (see README.md)"
@@ -47,6 +47,8 @@ help:
 	@echo "  make test-debug    only the debug preset's tests"
 	@echo "  make test-tsan     only the tsan preset's tests"
 	@echo "  make test-asan     only the asan (address+undefined) preset's tests"
+	@echo "  make test-fuzz     the short fuzz run of make test (10 s per harness)"
+	@echo "  make fuzz          run every libFuzzer harness FUZZ_SECONDS (60) each"
 	@echo "  make stress-long   the long stress tests (label stress-long; not in CI)"
 	@echo "  make bench         build release and run the default benchmark suite"
 	@echo "  make bench-full    the full benchmark suite (long)"
@@ -64,7 +66,7 @@ deps:
 # --- build -------------------------------------------------------------------
 
 # configure-<preset>, build-<preset> for each preset of CMakePresets.json.
-PRESETS := debug release asan tsan ubsan
+PRESETS := debug release asan tsan ubsan fuzz
 
 define preset_rules
 configure-$(1): deps
@@ -91,13 +93,27 @@ test-tsan: build-tsan
 test-asan: build-asan
 	$(SAN_LAUNCH) $(CTEST) --preset asan $(CTEST_EXCLUDE) --parallel $(JOBS)
 
+# Fuzzing (tests/fuzz, the clang fuzz preset): the short run below is
+# part of make test; `make fuzz FUZZ_SECONDS=N` runs each harness longer.
+FUZZ_SECONDS ?= 60
+
+test-fuzz: build-fuzz
+	$(SAN_LAUNCH) $(CTEST) --preset fuzz $(CTEST_EXCLUDE) --parallel 1
+
+fuzz: configure-fuzz
+	$(CMAKE) -S . -B build/fuzz -DMPSAFE_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(CMAKE) --build --preset fuzz --parallel $(JOBS)
+	$(SAN_LAUNCH) $(CTEST) --preset fuzz --parallel 1
+	$(CMAKE) -S . -B build/fuzz -DMPSAFE_FUZZ_SECONDS=10 >/dev/null
+
 # Every tier that belongs in CI, sanitizers included.  Stops at the first
 # failing preset.
 test: deps
 	$(MAKE) --no-print-directory test-debug
 	$(MAKE) --no-print-directory test-tsan
 	$(MAKE) --no-print-directory test-asan
-	@echo "make test: debug, tsan and asan presets passed"
+	$(MAKE) --no-print-directory test-fuzz
+	@echo "make test: debug, tsan, asan and fuzz presets passed"
 
 stress-long: build-release
 	$(CTEST) --preset stress-long --parallel 1

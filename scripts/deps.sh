@@ -8,13 +8,16 @@
 #   MPSAFE_DEPS_OPTIONAL=1   also install the optional packages below
 set -eu
 
-# What the build, the tests and the benchmarks need.
+# What the build, the tests and the benchmarks need.  libclang-rt-14-dev
+# holds clang's libFuzzer and sanitizer runtimes (the fuzz preset); clang
+# only recommends it, and recommends are not installed here.
 PACKAGES="
 cmake
 make
 gcc
 g++
 clang
+libclang-rt-14-dev
 clang-format
 pkg-config
 binutils

@@ -122,7 +122,7 @@ csv=$out/results.csv
 log=$out/bench.log
 rm -f "$csv" "$log" "$out/summary.txt" "$out/summary.md" \
     "$out/read-side.png" "$out/grace-period.png" "$out/defer.png" \
-    "$out/hold.png" "$out/destroy-latency.png"
+    "$out/hold.png" "$out/destroy-latency.png" "$out/route-lookup.png"
 
 status=0
 start=$(date +%s)

@@ -13,8 +13,9 @@
 # --repeat), the spread (largest / smallest metric over the runs).
 #
 # The metric (lower is better) is lat_p50_ns for grace-period (wait) and
-# destroy-latency, ns_per_op for hold (mean take+drop; see docs/bench.md)
-# and for every other workload, except that a workload unknown to this
+# destroy-latency, ns_per_op for hold (mean take+drop; see docs/bench.md),
+# for the route workloads (whose p50 is the churn thread's update) and
+# for every other workload, except that a workload unknown to this
 # script with a lat_p50_ns column uses it.  A workload with no row of the
 # baseline strategy takes its ratios against its first strategy.
 #
@@ -46,6 +47,9 @@ function latmetric(w) {
 	if (w == "grace-period" || w == "destroy-latency")
 		return 1
 	if (w == "hold" || w == "read-side" || w == "defer")
+		return 0
+	# Route workloads: lookups per thread; their p50 is the churn's.
+	if (w == "rtcache" || w ~ /^route-/)
 		return 0
 	return haslat[w]
 }

@@ -125,12 +125,14 @@ check_entry(const struct rt_entry *rt, int m, int af)
 		abort(); /* hit where the model misses, or the reverse */
 	if (rt == NULL)
 		return;
-	key =
-	    af == AF_INET
-	        ? (const uint8_t *)&rt_getkey(rt)->sa_data[2]
-	        : (const uint8_t *)&(
-	              (const struct sockaddr_in6 *)(const void *)rt_getkey(rt))
-	              ->sin6_addr;
+	if (af == AF_INET)
+		key = (const uint8_t *)&(
+		    (const struct sockaddr_in *)(const void *)rt_getkey(rt))
+		          ->sin_addr;
+	else
+		key = (const uint8_t *)&(
+		    (const struct sockaddr_in6 *)(const void *)rt_getkey(rt))
+		          ->sin6_addr;
 	if (rt_getkey(rt)->sa_family != af || rt_getplen(rt) != model[m].plen ||
 	    memcmp(key, model[m].addr, addr_bytes(af)) != 0 ||
 	    rt->rt_ifindex != model[m].ifindex)

@@ -150,7 +150,8 @@ reset(struct rt_table *t)
 		make_sa(&dst, m->af, m->addr);
 		info.rti_dst = &dst.sa;
 		info.rti_plen = (int)m->plen;
-		if (rtrequest(t, MPSAFE_RTM_DELETE, &info, NULL) != 0)
+		if (rtrequest(t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, &info,
+		        NULL) != 0)
 			abort(); /* a route the model holds is missing */
 	}
 }
@@ -266,7 +267,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case OP_DELETE:
-			error = rtrequest(t, MPSAFE_RTM_DELETE, &info, NULL);
+			error = rtrequest(t,
+			    MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, &info,
+			    NULL);
 			if (host_bits) {
 				if (error != EINVAL)
 					abort();

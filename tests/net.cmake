@@ -4,3 +4,6 @@
 
 mpsafe_add_test(NAME test_wqinput SOURCES test_wqinput.c
     LABELS net LIBS mpsafe_net_static)
+
+# sockaddr, ifnet and mbuf (issue 6).
+include(${CMAKE_CURRENT_LIST_DIR}/ifnet.cmake)

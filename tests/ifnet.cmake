@@ -4,3 +4,7 @@
 
 mpsafe_add_test(NAME test_sockaddr SOURCES test_sockaddr.c
     LABELS net LIBS mpsafe_net_static)
+mpsafe_add_test(NAME test_ifnet SOURCES test_ifnet.c
+    LABELS net LIBS mpsafe_net_static)
+mpsafe_add_test(NAME test_mbuf SOURCES test_mbuf.c
+    LABELS net LIBS mpsafe_net_static)

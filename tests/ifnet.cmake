@@ -8,3 +8,15 @@ mpsafe_add_test(NAME test_ifnet SOURCES test_ifnet.c
     LABELS net LIBS mpsafe_net_static)
 mpsafe_add_test(NAME test_mbuf SOURCES test_mbuf.c
     LABELS net LIBS mpsafe_net_static)
+if(MPSAFE_DIAGNOSTIC)
+	mpsafe_add_test(NAME death_ifnet SOURCES death_ifnet.c
+	    LABELS net death LIBS mpsafe_net_static)
+endif()
+
+# Torture: a short run by default, a long one on request.
+mpsafe_add_test(NAME torture_ifnet SOURCES torture_ifnet.c
+    LABELS net stress LIBS mpsafe_net_static TIMEOUT 300)
+mpsafe_add_test(NAME torture_ifnet_long SOURCES torture_ifnet.c
+    LABELS net stress-long LIBS mpsafe_net_static TIMEOUT 1800)
+set_property(TEST torture_ifnet_long APPEND PROPERTY
+    ENVIRONMENT MPSAFE_TORTURE_SECONDS=60)

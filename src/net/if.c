@@ -307,19 +307,28 @@ fail:
 	return error;
 }
 
-/* Wait out readers and holders of a chain of unlinked addresses, free. */
+/*
+ * Wait out readers and holders of a chain of unlinked addresses, then
+ * free them.  The grace period after the holders covers a holder that
+ * released inside a read section and may still follow the address's list
+ * link until that section ends (the iterate-and-sleep pattern).
+ */
 static void
 ifa_reap(struct if_addr *chain)
 {
-	pserialize_perform(ifnet_psz);
-	while (chain != NULL) {
-		struct if_addr *next = chain->ifa_reap_next;
+	struct if_addr *ifa, *next;
 
-		psref_target_destroy(&chain->ifa_psref, ifa_psref_class);
-		chain->ifa_reap_next = NULL;
-		PSLIST_ENTRY_DESTROY(chain, ifa_pslist_entry);
-		ifafree(chain);
-		chain = next;
+	pserialize_perform(ifnet_psz);
+	if (chain == NULL)
+		return;
+	for (ifa = chain; ifa != NULL; ifa = ifa->ifa_reap_next)
+		psref_target_destroy(&ifa->ifa_psref, ifa_psref_class);
+	pserialize_perform(ifnet_psz);
+	for (ifa = chain; ifa != NULL; ifa = next) {
+		next = ifa->ifa_reap_next;
+		ifa->ifa_reap_next = NULL;
+		PSLIST_ENTRY_DESTROY(ifa, ifa_pslist_entry);
+		ifafree(ifa);
 	}
 }
 
@@ -366,7 +375,15 @@ if_detach(struct ifnet *ifp)
 	/*
 	 * 4. Addresses.  Nobody reaches them through ifp any more, but
 	 * ifa_ifwithaddr_psref() holders may still use them: unlink all,
-	 * one grace period, then wait for each one's holders.
+	 * one grace period, then wait for each one's holders, and a grace
+	 * period again (ifa_reap).  The first grace period also covers the
+	 * last ifp holders: one that released its reference inside a read
+	 * section (the iterate-and-sleep pattern: acquire, leave, sleep,
+	 * re-enter, release, follow if_pslist_entry to the next interface)
+	 * may use ifp until that section ends, and psref_target_destroy()
+	 * does not wait for it.  (NetBSD's if_detach gets this from the
+	 * cross-calls it makes later.)  So ifa_reap() runs even without
+	 * addresses.
 	 */
 	IFNET_LOCK(ifp);
 	while ((ifa = PSLIST_WRITER_FIRST(&ifp->if_addr_pslist, struct if_addr,
@@ -377,8 +394,7 @@ if_detach(struct ifnet *ifp)
 		chain = ifa;
 	}
 	IFNET_UNLOCK(ifp);
-	if (chain != NULL)
-		ifa_reap(chain);
+	ifa_reap(chain);
 
 	/* 5. Free what if_attach() set up. */
 	PSLIST_DESTROY(&ifp->if_addr_pslist);

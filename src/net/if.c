@@ -58,32 +58,22 @@
 /* Index table slots before the first growth. */
 #define IF_INDEX_INITIAL 8
 
-struct if_stat_slot {
-	alignas(128) MPSAFE_ATOMIC(uint64_t) ss_count[IF_NSTATS];
-};
-
-struct if_index_table {
-	struct mpsafe_defer it_defer; /* retirement after growth */
-	unsigned it_limit;            /* slots; indexes 1..it_limit-1 */
-	MPSAFE_ATOMIC(struct ifnet *) it_ifp[];
-};
-
 struct pslist_head ifnet_pslist = PSLIST_INITIALIZER;
 
 static pthread_mutex_t ifnet_lock = PTHREAD_MUTEX_INITIALIZER;
 static MPSAFE_ATOMIC(int) ifnet_lock_held; /* for if_global_locked() */
-static MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
+MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
 
 static pthread_once_t ifnet_once = PTHREAD_ONCE_INIT;
 static pserialize_t ifnet_psz;
-static struct psref_class *ifnet_psref_class;
+struct psref_class *ifnet_psref_class;
 static struct psref_class *ifa_psref_class;
 
 /* Statistics slot numbers: bit i of stat_slots_used: slot i is taken. */
 static pthread_mutex_t stat_slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t stat_slots_used;
 static pthread_key_t stat_slot_key;
-static __thread int stat_slot_self = -1;
+__thread int if_stat_self = -1;
 
 static void
 stat_slot_exit(void *arg)
@@ -153,8 +143,10 @@ if_table_alloc(unsigned limit)
 	struct if_index_table *t;
 
 	t = calloc(1, sizeof(*t) + (size_t)limit * sizeof(t->it_ifp[0]));
-	if (t != NULL)
+	if (t != NULL) {
 		t->it_limit = limit;
+		t->it_ifp = (void *)(t + 1);
+	}
 	return t;
 }
 
@@ -213,18 +205,6 @@ if_index_alloc_locked(int *errorp)
 	(void)mpsafe_defer(&t->it_defer, if_table_free,
 	    sizeof(*t) + (size_t)t->it_limit * sizeof(t->it_ifp[0]));
 	return idx;
-}
-
-struct ifnet *
-if_byindex(unsigned idx)
-{
-	/* Acquire: pairs with the release that published the table. */
-	struct if_index_table *t = mpsafe_load_acquire(&ifindex2ifnet);
-
-	if (t == NULL || idx == 0 || idx >= t->it_limit)
-		return NULL;
-	/* Acquire: pairs with the release in if_attach (ifp set up). */
-	return mpsafe_load_acquire(&t->it_ifp[idx]);
 }
 
 /* --- attach and detach ---------------------------------------------------- */
@@ -309,18 +289,23 @@ fail:
 
 /*
  * Wait out readers and holders of a chain of unlinked addresses, then
- * free them.  The grace period after the holders covers a holder that
- * released inside a read section and may still follow the address's list
- * link until that section ends (the iterate-and-sleep pattern).
+ * free them.  The caller unlinked them (and possibly an interface) before
+ * the call.  The first psref_target_destroy() begins with a grace period,
+ * which covers every unlink made before it; with no address an explicit
+ * one stands in for it.  The grace period after the holders covers a
+ * holder that released inside a read section and may still follow the
+ * address's list link until that section ends (the iterate-and-sleep
+ * pattern).
  */
 static void
 ifa_reap(struct if_addr *chain)
 {
 	struct if_addr *ifa, *next;
 
-	pserialize_perform(ifnet_psz);
-	if (chain == NULL)
+	if (chain == NULL) {
+		pserialize_perform(ifnet_psz);
 		return;
+	}
 	for (ifa = chain; ifa != NULL; ifa = ifa->ifa_reap_next)
 		psref_target_destroy(&ifa->ifa_psref, ifa_psref_class);
 	pserialize_perform(ifnet_psz);
@@ -365,19 +350,20 @@ if_detach(struct ifnet *ifp)
 	IFNET_GLOBAL_UNLOCK();
 
 	/*
-	 * 2. Grace period and 3. holders: psref_target_destroy() waits for
-	 * the grace period after which no reader can still acquire ifp,
-	 * then for every if_get*() or m_get_rcvif_psref() holder.
+	 * 2. Grace period and 3. holders: psref_target_destroy() first waits
+	 * for a grace period (after which no reader can still be inside a
+	 * section that found ifp, so no new reference can appear: that is
+	 * the detach order's grace period), then for every if_get*() or
+	 * m_get_rcvif_psref() holder.
 	 */
-	pserialize_perform(ifnet_psz);
 	psref_target_destroy(&ifp->if_psref, ifnet_psref_class);
 
 	/*
 	 * 4. Addresses.  Nobody reaches them through ifp any more, but
 	 * ifa_ifwithaddr_psref() holders may still use them: unlink all,
 	 * one grace period, then wait for each one's holders, and a grace
-	 * period again (ifa_reap).  The first grace period also covers the
-	 * last ifp holders: one that released its reference inside a read
+	 * period again (ifa_reap()).  That first grace period also covers
+	 * the last ifp holders: one that released its reference inside a read
 	 * section (the iterate-and-sleep pattern: acquire, leave, sleep,
 	 * re-enter, release, follow if_pslist_entry to the next interface)
 	 * may use ifp until that section ends, and psref_target_destroy()
@@ -410,21 +396,6 @@ if_detach(struct ifnet *ifp)
 }
 
 /* --- lookups and references ----------------------------------------------- */
-
-struct ifnet *
-if_get_byindex(unsigned idx, struct psref *psref)
-{
-	struct ifnet *ifp;
-	int s;
-
-	ifnet_init();
-	s = pserialize_read_enter();
-	ifp = if_byindex(idx);
-	if (ifp != NULL)
-		psref_acquire(psref, &ifp->if_psref, ifnet_psref_class);
-	pserialize_read_exit(s);
-	return ifp;
-}
 
 static bool
 if_name_is_index(const char *name, unsigned *idxp)
@@ -467,7 +438,6 @@ if_get(const char *name, struct psref *psref)
 	struct ifnet *ifp;
 	int s;
 
-	ifnet_init();
 	s = pserialize_read_enter();
 	ifp = ifunit(name);
 	if (ifp != NULL)
@@ -480,14 +450,6 @@ void
 if_acquire(struct ifnet *ifp, struct psref *psref)
 {
 	psref_acquire(psref, &ifp->if_psref, ifnet_psref_class);
-}
-
-void
-if_put(const struct ifnet *ifp, struct psref *psref)
-{
-	if (ifp == NULL)
-		return;
-	psref_release(psref, &ifp->if_psref, ifnet_psref_class);
 }
 
 bool
@@ -533,8 +495,8 @@ if_set_flags(struct ifnet *ifp, int flags)
 
 /* --- statistics ----------------------------------------------------------- */
 
-static MPSAFE_COLD int
-stat_slot_attach(void)
+int
+if_stat_attach(void)
 {
 	int slot = IF_STAT_THREADS; /* the shared slot */
 
@@ -553,31 +515,27 @@ stat_slot_attach(void)
 		stat_slot_exit((void *)(uintptr_t)(slot + 1));
 		slot = IF_STAT_THREADS;
 	}
-	stat_slot_self = slot;
+	if_stat_self = slot;
 	return slot;
 }
 
 void
-if_statadd(struct ifnet *ifp, if_stat_t stat, uint64_t n)
+if_stat_bad(int stat)
 {
-	int slot = stat_slot_self;
-	MPSAFE_ATOMIC(uint64_t) * c;
-
-	if ((unsigned)stat >= IF_NSTATS) {
 #ifdef MPSAFE_DIAGNOSTIC
-		mpsafe_panic("if_statadd: counter %d out of range", (int)stat);
+	mpsafe_panic("if_statadd: counter %d out of range", stat);
+#else
+	(void)stat;
 #endif
-		return;
-	}
-	if (MPSAFE_UNLIKELY(slot < 0))
-		slot = stat_slot_attach();
-	c = &ifp->if_stats[slot].ss_count[stat];
-	if (MPSAFE_LIKELY(slot < IF_STAT_THREADS))
-		/* Relaxed: this thread is the slot's only writer. */
-		mpsafe_store_relaxed(c, mpsafe_load_relaxed(c) + n);
-	else
-		/* Relaxed: a count; the shared slot needs atomicity only. */
-		atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+void
+if_stat_add_shared(struct ifnet *ifp, if_stat_t stat, uint64_t n)
+{
+	/* Relaxed: a count; the shared slot needs atomicity only. */
+	atomic_fetch_add_explicit(
+	    &ifp->if_stats[IF_STAT_THREADS].ss_count[stat], n,
+	    memory_order_relaxed);
 }
 
 uint64_t
@@ -763,7 +721,6 @@ ifa_ifwithaddr_psref(const struct sockaddr *addr, struct psref *psref)
 	struct if_addr *ifa;
 	int s;
 
-	ifnet_init();
 	s = pserialize_read_enter();
 	ifa = ifa_ifwithaddr(addr);
 	if (ifa != NULL)
@@ -779,7 +736,6 @@ if_get_byaddr(const struct sockaddr *addr, struct psref *psref)
 	struct ifnet *ifp = NULL;
 	int s;
 
-	ifnet_init();
 	s = pserialize_read_enter();
 	ifa = ifa_ifwithaddr(addr);
 	if (ifa != NULL) {

@@ -50,6 +50,7 @@
 #include <sys/socket.h>
 
 #include <mpsafe/atomic.h>
+#include <mpsafe/defer.h>
 #include <mpsafe/export.h>
 #include <mpsafe/pserialize.h>
 #include <mpsafe/pslist.h>
@@ -91,7 +92,11 @@ typedef enum {
  */
 #define IF_STAT_THREADS 64
 
-struct if_stat_slot; /* opaque: allocated by if_attach() */
+/* One thread's counters of one interface (library-private layout). */
+struct if_stat_slot {
+	/* Written by the slot's thread (or atomically, the shared slot). */
+	MPSAFE_ATOMIC(uint64_t) ss_count[IF_NSTATS];
+} __attribute__((aligned(128)));
 
 /* Values of if_state (library-private). */
 #define IFNET_STATE_NEW 0u
@@ -170,6 +175,30 @@ struct if_addr {
 
 /* The list of attached interfaces (readers: IFNET_READER_FOREACH). */
 extern MPSAFE_API struct pslist_head ifnet_pslist;
+
+/*
+ * Library-private, public only for the inline lookups below.  The index
+ * table: it_ifp[i] is the interface whose index is i, or NULL.  The
+ * pointer is published with a release store when the table grows; the
+ * old table is freed after a grace period.
+ */
+struct if_index_table {
+	struct mpsafe_defer it_defer;           /* retirement after growth */
+	unsigned it_limit;                      /* slots; indexes 1..limit-1 */
+	MPSAFE_ATOMIC(struct ifnet *) * it_ifp; /* it_limit slots */
+};
+extern MPSAFE_API MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
+extern MPSAFE_API struct psref_class *ifnet_psref_class;
+#if defined(__GNUC__) || defined(__clang__)
+extern MPSAFE_API __thread int if_stat_self
+    __attribute__((tls_model("initial-exec")));
+#else
+extern MPSAFE_API _Thread_local int if_stat_self;
+#endif
+MPSAFE_API MPSAFE_COLD int if_stat_attach(void);
+MPSAFE_API MPSAFE_COLD void if_stat_bad(int stat);
+MPSAFE_API void if_stat_add_shared(
+    struct ifnet *ifp, if_stat_t stat, uint64_t n);
 
 /* --- lock and lists ------------------------------------------------------- */
 
@@ -272,7 +301,17 @@ MPSAFE_API int if_detach(struct ifnet *ifp);
  *	No reference: the caller is inside a pserialize read section and
  *	uses the result only inside it.  Never blocks.
  */
-MPSAFE_API struct ifnet *if_byindex(unsigned idx);
+static inline struct ifnet *
+if_byindex(unsigned idx)
+{
+	/* Acquire: pairs with the release that published the table. */
+	struct if_index_table *t = mpsafe_load_acquire(&ifindex2ifnet);
+
+	if (t == NULL || idx == 0 || idx >= t->it_limit)
+		return NULL;
+	/* Acquire: pairs with if_attach()'s release (ifp set up first). */
+	return mpsafe_load_acquire(&t->it_ifp[idx]);
+}
 
 /*
  * if_get_byindex(idx, psref)
@@ -283,7 +322,18 @@ MPSAFE_API struct ifnet *if_byindex(unsigned idx);
  *	none.  Any thread context, in or out of a read section.  Never
  *	blocks.
  */
-MPSAFE_API struct ifnet *if_get_byindex(unsigned idx, struct psref *psref);
+static inline struct ifnet *
+if_get_byindex(unsigned idx, struct psref *psref)
+{
+	int s = pserialize_read_enter();
+	struct ifnet *ifp = if_byindex(idx);
+
+	/* Finding ifp implies if_attach() created the class. */
+	if (ifp != NULL)
+		psref_acquire(psref, &ifp->if_psref, ifnet_psref_class);
+	pserialize_read_exit(s);
+	return ifp;
+}
 
 /*
  * if_get(name, psref)
@@ -316,7 +366,12 @@ MPSAFE_API void if_acquire(struct ifnet *ifp, struct psref *psref);
  *	on the thread that took it; wakes a waiting if_detach().  NULL ifp
  *	is ignored.  Never blocks.
  */
-MPSAFE_API void if_put(const struct ifnet *ifp, struct psref *psref);
+static inline void
+if_put(const struct ifnet *ifp, struct psref *psref)
+{
+	if (ifp != NULL)
+		psref_release(psref, &ifp->if_psref, ifnet_psref_class);
+}
 
 /*
  * if_held(ifp)
@@ -345,7 +400,27 @@ MPSAFE_API int if_set_flags(struct ifnet *ifp, int flags);
  *	once to get its slot).  An out-of-range stat is ignored (diagnostic
  *	builds abort).
  */
-MPSAFE_API void if_statadd(struct ifnet *ifp, if_stat_t stat, uint64_t n);
+static inline void
+if_statadd(struct ifnet *ifp, if_stat_t stat, uint64_t n)
+{
+	int slot = if_stat_self;
+
+	if (MPSAFE_UNLIKELY((unsigned)stat >= IF_NSTATS)) {
+		if_stat_bad((int)stat);
+		return;
+	}
+	if (MPSAFE_UNLIKELY(slot < 0))
+		slot = if_stat_attach();
+	if (MPSAFE_LIKELY(slot < IF_STAT_THREADS)) {
+		/* Relaxed: this thread is the slot's only writer. */
+		uint64_t v =
+		    mpsafe_load_relaxed(&ifp->if_stats[slot].ss_count[stat]);
+		mpsafe_store_relaxed(
+		    &ifp->if_stats[slot].ss_count[stat], v + n);
+	} else {
+		if_stat_add_shared(ifp, stat, n);
+	}
+}
 #define if_statinc(ifp, stat) if_statadd((ifp), (stat), 1)
 
 /*

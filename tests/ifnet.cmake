@@ -20,3 +20,8 @@ mpsafe_add_test(NAME torture_ifnet_long SOURCES torture_ifnet.c
     LABELS net stress-long LIBS mpsafe_net_static TIMEOUT 1800)
 set_property(TEST torture_ifnet_long APPEND PROPERTY
     ENVIRONMENT MPSAFE_TORTURE_SECONDS=60)
+
+# docs/net/ifnet.md's example, compiled and run.
+mpsafe_add_test(NAME example_ifnet
+    SOURCES ${PROJECT_SOURCE_DIR}/docs/examples/ifnet-life.c
+    PLAIN LABELS net unit LIBS mpsafe_net_static)

@@ -9,7 +9,8 @@
 # OUT_DIR/*.png.  Each mpsafe-bench invocation's own table goes to
 # OUT_DIR/bench.log; its progress lines go to stderr.
 #
-# Default suite (reader threads 1,2; about two minutes on 2 cores).  Runs
+# Default suite (reader threads 1,2; about two and a half minutes on 2
+# cores).  Runs
 # marked "x N" are repeated N times, round-robin over the strategies, and
 # each row is the median (mpsafe-bench --repeat):
 #   read-side       all 12 strategies, 0.25 s x 5
@@ -23,12 +24,15 @@
 #                   0.5 s x 3
 #   workqueue       workqueue, mutex-queue, producers 1,2, 0.5 s x 3
 #                   (ratios in its own table are against mutex-queue)
+#   ifnet           psref, refcount, rwlock, churn every 1 ms, 0.5 s x 3
+#                   (ratios on ns per lookup, against psref; p50/p99 are
+#                   the detach latency)
 # --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
-# (defer), 3 s x 3 (destroy-latency); reader threads 1,2,4 (and the CPU
-# count if larger; destroy-latency keeps 1 holder).
+# (defer), 3 s x 3 (destroy-latency), 2 s x 3 (ifnet); reader threads
+# 1,2,4 (and the CPU count if larger; destroy-latency keeps 1 holder).
 # Ratios in the summary are against urcu-memb (read-side, grace-period,
 # defer; read-side and grace-period also against pserialize, and
-# read-side has a psref/localcount block) and psref (hold,
+# read-side has a psref/localcount block) and psref (hold, ifnet,
 # destroy-latency).
 #
 # Exit status: 0; 1 if any run failed or saw a violation; 2 usage.
@@ -64,6 +68,7 @@ if [ $full -eq 1 ]; then
 	hd_secs=5 hd_rep=3
 	dl_secs=3 dl_rep=3
 	wq_secs=2 wq_rep=3
+	if_secs=2 if_rep=3
 	threads=1,2,4
 	ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 	if [ "$ncpu" -gt 4 ]; then
@@ -77,6 +82,7 @@ else
 	hd_secs=0.5 hd_rep=3
 	dl_secs=0.5 dl_rep=3
 	wq_secs=0.5 wq_rep=3
+	if_secs=0.5 if_rep=3
 	threads=1,2
 	warmup=0.1
 fi
@@ -123,6 +129,8 @@ bench destroy-latency --strategy "$holding" --threads 1 \
     --seconds "$dl_secs" --repeat "$dl_rep" --baseline psref
 bench workqueue --strategy workqueue,mutex-queue --threads "$threads" \
     --seconds "$wq_secs" --repeat "$wq_rep" --baseline mutex-queue
+bench ifnet --strategy psref,refcount,rwlock --threads "$threads" \
+    --seconds "$if_secs" --repeat "$if_rep" --baseline psref
 
 if [ -s "$csv" ]; then
 	awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \

@@ -24,6 +24,9 @@
  *   psref     mpsafe_net itself: m_get_rcvif_psref() (pserialize read
  *             section, index table, psref_acquire) / m_put_rcvif_psref();
  *             if_detach(): unlink, grace periods, psref_target_destroy().
+ *   pserialize the same table with the packet path proper: m_get_rcvif()
+ *             / m_put_rcvif(), a read section and no reference (what a
+ *             receive path that does not block uses).
  *   refcount  a table under a pthread_rwlock, held for the lookup only;
  *             an atomic reference count on each interface held during use
  *             (FreeBSD's ifnet_rlock + if_ref); detach unlinks under the
@@ -145,6 +148,25 @@ ifb_psref_lookup(struct mbuf *m, unsigned tid, uint64_t *bad)
 	*bad += mtu == IFB_POISON_MTU;
 	if_statinc(ifp, if_ipackets);
 	m_put_rcvif_psref(ifp, &ref);
+	return mtu;
+}
+
+/* pserialize: the packet path proper, a read section and no reference. */
+static uint64_t
+ifb_pserialize_lookup(struct mbuf *m, unsigned tid, uint64_t *bad)
+{
+	int s;
+	struct ifnet *ifp = m_get_rcvif(m, &s);
+	unsigned mtu;
+
+	(void)tid;
+	if (ifp == NULL)
+		return 0;
+	/* Relaxed: a value (see struct ifnet). */
+	mtu = atomic_load_explicit(&ifp->if_mtu, memory_order_relaxed);
+	*bad += mtu == IFB_POISON_MTU;
+	if_statinc(ifp, if_ipackets);
+	m_put_rcvif(ifp, &s);
 	return mtu;
 }
 
@@ -326,6 +348,8 @@ ifb_rwlock_replace(unsigned idx, struct bench_hist *lat, bool measure)
 static const struct ifb_ops ifb_all[] = {
     {"psref", ifb_psref_init, ifb_psref_fini, ifb_psref_lookup,
         ifb_psref_replace},
+    {"pserialize", ifb_psref_init, ifb_psref_fini, ifb_pserialize_lookup,
+        ifb_psref_replace},
     {"refcount", bif_init, bif_fini, ifb_refcount_lookup, ifb_refcount_replace},
     {"rwlock", bif_init, bif_fini, ifb_rwlock_lookup, ifb_rwlock_replace},
 };
@@ -343,7 +367,8 @@ static const char *
 ifb_supports(const struct bench_strategy *s)
 {
 	if (ifb_find(s) == NULL)
-		return "no interface table (psref, refcount, rwlock only)";
+		return "no interface table (psref, pserialize, refcount, "
+		       "rwlock only)";
 	return NULL;
 }
 

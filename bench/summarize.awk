@@ -14,6 +14,7 @@
 #
 # The metric (lower is better) is lat_p50_ns for grace-period (wait) and
 # destroy-latency, ns_per_op for hold (mean take+drop; see docs/bench.md),
+# for ifnet (ns per lookup; its latency columns are the detach latency),
 # for the route workloads (whose p50 is the churn thread's update) and
 # for every other workload, except that a workload unknown to this
 # script with a lat_p50_ns column uses it.  A workload with no row of the
@@ -46,7 +47,7 @@ function get(k, name) { return (name in ci) ? row[k, ci[name]] : "" }
 function latmetric(w) {
 	if (w == "grace-period" || w == "destroy-latency")
 		return 1
-	if (w == "hold" || w == "read-side" || w == "defer")
+	if (w == "hold" || w == "read-side" || w == "defer" || w == "ifnet")
 		return 0
 	# Route workloads: lookups per thread; their p50 is the churn's.
 	if (w == "rtcache" || w ~ /^route-/)
@@ -70,6 +71,8 @@ function mname(w) {
 		return "destroy latency p50"
 	if (w == "hold")
 		return "mean take+drop ns"
+	if (w == "ifnet")
+		return "ns/lookup"
 	return latmetric(w) ? "p50" : "ns/op"
 }
 

@@ -16,6 +16,7 @@
 	X(hold)                \
 	X(destroy_latency)     \
 	X(workqueue)           \
+	X(ifnet)               \
 	/* one line per workload above: X(<name>) \ */
 
 /*

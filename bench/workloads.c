@@ -16,15 +16,16 @@
 	X(hold)                \
 	X(destroy_latency)     \
 	X(workqueue)           \
-	X(ifnet)               \
 	/* one line per workload above: X(<name>) \ */
 
 /*
- * Workloads that need mpsafe_net (the routing table), after the others:
+ * Workloads that need mpsafe_net (interfaces, the routing table), after
+ * the others:
  * built only with MPSAFE_BUILD_NET (bench/CMakeLists.txt).
  */
 #ifdef BENCH_HAVE_NET
 #define BENCH_WORKLOAD_LIST_NET(X) \
+	X(ifnet)                   \
 	X(route_lookup)            \
 	X(rtcache)                 \
 	X(route_mem)               \

@@ -234,8 +234,10 @@ llt_writer_check(const char *fn)
 #ifdef MPSAFE_DIAGNOSTIC
 	mpsafe_panic(
 	    "%s: called inside a read section (writers may block)", fn);
-#endif
+#else
+	(void)fn;
 	return EDEADLK;
+#endif
 }
 
 static void

@@ -14,11 +14,19 @@
  * one it looked up, counts a violation; the test fails on any.  Packets
  * hold only indexes, some of them stale or never used.
  *
+ * With TORTURE_EXPECT_BROKEN (torture_ifnet_teeth, linked against a copy
+ * of the library whose if_detach() does not wait for holders) the test
+ * passes only if it ends in SIGABRT: a reader counted a violation, or
+ * followed a poisoned pointer (SIGSEGV, turned into SIGABRT).  Detached
+ * interfaces are then all kept in the graveyard, so that late readers see
+ * poison rather than memory handed out again.
+ *
  * MPSAFE_TORTURE_SECONDS sets the duration (default 2 s).
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,12 +278,19 @@ churn_detach(struct tif *t)
 	atomic_store_explicit(&t->t_magic, DEAD, memory_order_relaxed);
 	atomic_store_explicit(&t->t_gen, 0, memory_order_relaxed);
 	memset(&t->t_if, 0x5a, sizeof(t->t_if));
+#ifdef TORTURE_EXPECT_BROKEN
+	if (0) {
+#else
 	if (atomic_fetch_add(&detaches, 1) % 2 == 0) {
+#endif
 		free(t);
 	} else {
 		t->t_grave = graveyard;
 		graveyard = t;
 	}
+#ifdef TORTURE_EXPECT_BROKEN
+	atomic_fetch_add(&detaches, 1);
+#endif
 }
 
 static void *
@@ -326,13 +341,29 @@ churn_main(void *arg)
 	return NULL;
 }
 
-Test(torture_ifnet, churn_against_readers)
+#ifdef TORTURE_EXPECT_BROKEN
+static void
+on_fault(int sig)
+{
+	(void)sig;
+	abort(); /* a reader followed poison: the teeth bit */
+}
+#define EXPECT .signal = SIGABRT
+#else
+#define EXPECT .signal = 0
+#endif
+
+Test(torture_ifnet, churn_against_readers, EXPECT)
 {
 	pthread_t r[READERS], w;
 	double secs = torture_seconds();
 	struct timespec ts = {
 	    (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
 
+#ifdef TORTURE_EXPECT_BROKEN
+	signal(SIGSEGV, on_fault);
+	signal(SIGBUS, on_fault);
+#endif
 	for (uintptr_t i = 0; i < READERS; i++)
 		cr_assert_eq(
 		    pthread_create(&r[i], NULL, reader_main, (void *)i), 0);
@@ -348,6 +379,10 @@ Test(torture_ifnet, churn_against_readers)
 		graveyard = t->t_grave;
 		free(t);
 	}
+#ifdef TORTURE_EXPECT_BROKEN
+	if (atomic_load(&violations) > 0)
+		abort();
+#endif
 	cr_log_info("lookups %llu hits %llu sleeps %llu attaches %llu "
 	            "detaches %llu renames %llu",
 	    (unsigned long long)lookups, (unsigned long long)hits,

@@ -283,7 +283,9 @@ MPSAFE_API int if_attach(struct ifnet *ifp);
  *	return NULL and its index may be reused), wait for a grace period,
  *	wait for every psref holder (psref_target_destroy()), remove each of
  *	its addresses the same way (unlink, grace period, wait for holders,
- *	drop the list's reference), free the statistics.  Threads may be
+ *	grace period, drop the list's reference; without addresses one grace
+ *	period, for a holder that released inside a read section), free the
+ *	statistics.  Threads may be
  *	sleeping with ifp referenced: detach waits for their if_put().
  *	Returns 0, or EINVAL (nothing changed) when ifp is not attached or
  *	is being detached by another thread.  Thread context, not in a read

@@ -278,15 +278,23 @@ rt_entry_key(const struct rt_entry *rt, int *fip)
 	return k;
 }
 
+/*
+ * Mix all key bits into the low ones (a finaliser in the style of
+ * MurmurHash3's): prefixes have many zero low bits, which a plain
+ * multiply would leave in the bucket index.
+ */
 static size_t
 rt_hash(int fi, struct lpm_key k, unsigned plen)
 {
-	uint64_t h =
-	    k.hi * UINT64_C(0x9e3779b97f4a7c15) ^
-	    k.lo * UINT64_C(0xc2b2ae3d27d4eb4f) ^
-	    ((uint64_t)plen << 1 | (uint64_t)fi) * UINT64_C(0x165667b19e3779f9);
+	uint64_t h = k.hi ^ (k.lo * UINT64_C(0x9e3779b97f4a7c15)) ^
+	             ((uint64_t)plen << 1 | (uint64_t)fi);
 
-	return (size_t)(h ^ h >> 29);
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (size_t)h;
 }
 
 static struct rt_entry *

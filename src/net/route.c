@@ -54,6 +54,7 @@
  * ENOMEM leaves the table as it was; the hash table grows opportunistically
  * (a failed growth leaves it smaller, not broken).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -840,7 +841,9 @@ rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k, int flags,
 
 	for (;;) {
 		s = rt_reader_enter(t, ps);
-		rt = lpm_lookup(&t->t_lpm[fi], k);
+		rt = fi == RT_INET
+		         ? lpm_lookup4(&t->t_lpm[fi], (uint32_t)(k.hi >> 32))
+		         : lpm_lookup(&t->t_lpm[fi], k);
 		if (rt == NULL)
 			break;
 		/* Acquire: pairs with the release that ends RTM_CHANGE. */
@@ -925,11 +928,16 @@ rt_read_exit(struct rt_table *t, int s)
 struct rt_entry *
 rt_lookup_noref(struct rt_table *t, int af, const void *addr)
 {
-	int fi = rt_afidx(af);
+	if (MPSAFE_LIKELY(af == AF_INET)) {
+		uint32_t a;
 
-	if (fi < 0)
-		return NULL;
-	return lpm_lookup(&t->t_lpm[fi], rt_addr_key(fi, addr));
+		memcpy(&a, addr, sizeof(a));
+		return lpm_lookup4(&t->t_lpm[RT_INET], ntohl(a));
+	}
+	if (af == AF_INET6)
+		return lpm_lookup(
+		    &t->t_lpm[RT_INET6], rt_addr_key(RT_INET6, addr));
+	return NULL;
 }
 
 int

@@ -8,7 +8,8 @@
 #   MPSAFE_DEPS_OPTIONAL=1   also install the optional packages below
 set -eu
 
-# What the build, the tests and the benchmarks need.
+# What the build, the tests and the benchmarks need (spin: the model
+# checks of tests/model, label "model"; its verifiers are built with gcc).
 PACKAGES="
 cmake
 make
@@ -23,14 +24,13 @@ libck-dev
 libcriterion-dev
 gnuplot-nox
 mandoc
+spin
 "
 
 # Hook for later issues: packages a tier will need, installed only with
 # MPSAFE_DEPS_OPTIONAL=1 until that tier is wired into `make test`.
-#   spin         model checking of the algorithms (label "model")
 #   libdpdk-dev  a comparison baseline for the network stack
 OPTIONAL_PACKAGES="
-spin
 libdpdk-dev
 "
 

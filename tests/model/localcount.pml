@@ -16,9 +16,10 @@
  *
  * Modelled: mpsafe_localcount_adjust() (a read section, nested inside
  * the lookup's for an acquire; the relaxed state load; the relaxed load
- * and store of the thread's counter while ACTIVE; otherwise the slow
- * path's seq_cst... acq_rel RMW of lc_total), total_add() and drain_done()
- * (CAS DRAINING->DRAINED, then the wait word's add and futex wake), drain
+ * and store of the thread's counter while ACTIVE; otherwise, after the
+ * section, the slow path's acq_rel RMW of lc_total), total_add() and
+ * drain_done() (CAS DRAINING->DRAINED, then the wait word's add and futex
+ * wake), drain
  * (CAS ACTIVE->DRAINING, mpsafe_gp_wait(), the fold that sums and zeroes
  * every thread's counter, the RMW that takes out the bias, drain_wait()'s
  * word-then-state loads and futex sleep).

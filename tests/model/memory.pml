@@ -22,6 +22,11 @@
  *                  sleeper stays blocked (not an end state: a lost
  *                  wake-up is an "invalid end state") until a wake on v.
  *
+ * SC_MEMORY (-D) turns the buffers off: every store goes straight to
+ * memory, a sequentially consistent machine.  It exists to show which
+ * broken variants only the store buffers catch (see
+ * docs/design/verification.md).
+ *
  * A model defines NT (threads with buffers), NVARS (shared words) and
  * SBSZ (buffer entries per thread) before including this file, and runs
  * the process memory() next to its threads.  Values are bytes, or
@@ -75,6 +80,9 @@ inline drain(tid_)
 /* Store x to variable v (relaxed or release): into t's buffer. */
 inline st(tid_, var_, x_)
 {
+#ifdef SC_MEMORY
+	mem[var_] = x_
+#else
 	d_step {
 		if
 		:: sb_n[tid_] == SBSZ -> commit_one(tid_) /* full: oldest goes out */
@@ -84,6 +92,7 @@ inline st(tid_, var_, x_)
 		sb_val[tid_ * SBSZ + sb_n[tid_]] = x_;
 		sb_n[tid_]++
 	}
+#endif
 }
 
 /* Load variable v into r (relaxed or acquire): own buffer first. */

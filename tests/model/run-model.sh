@@ -141,6 +141,7 @@ expect-pass)
 		if [ -n "${MODEL_WORKDIR:-}" ]; then
 			echo "replay: cd $work && $SPIN -t -p -g$defines $name"
 		fi
+		# shellcheck disable=SC2086
 		"$SPIN" -t -p $defines "$name" 2>&1 | tail -n 40 || true
 		exit 1
 	fi

@@ -87,7 +87,7 @@ inline gp_barrier(t)
 #if defined(FENCE_MODE) || defined(BROKEN_NO_MEMBARRIER)
 	fence(t)
 #else
-	membarrier()
+	membarrier(t)
 #endif
 }
 

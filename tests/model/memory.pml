@@ -15,8 +15,10 @@
  *   fence(t)       atomic_thread_fence(seq_cst): drain t's buffer.
  *   rmw_*(t, ...)  seq_cst read-modify-write (x86 locked instruction):
  *                  drain t's buffer, then operate on memory atomically.
- *   membarrier()   membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): a full
- *                  barrier on every thread at once: drain every buffer.
+ *   membarrier(t)  membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) by t: a
+ *                  full barrier on t, then on every thread, one at a
+ *                  time in any order while the others run: each buffer
+ *                  drains at some point of its thread's program.
  *   futex_wait(t, v, val) / futex_wake(t, v): futex(2); the wait compares
  *                  memory with val atomically with falling asleep, and a
  *                  sleeper stays blocked (not an end state: a lost
@@ -46,6 +48,8 @@ byte sb_n[NT];
 
 /* Scratch indices of the inlines below (always 0 between steps). */
 byte _k, _k2;
+
+byte mb_done[NT]; /* membarrier(): threads that had their barrier */
 
 bit asleep[NT];   /* blocked in futex_wait */
 byte sleep_on[NT]; /* the futex word it sleeps on */
@@ -141,17 +145,28 @@ inline rmw_cas(tid_, var_, old_, new_, ok_)
 	}
 }
 
-/* A full barrier on every thread at the same moment. */
-inline membarrier()
+/*
+ * membarrier() called by thread tid_: its own full barrier (the system
+ * call), then one on every thread, one thread at a time in any order, the
+ * other threads running in between (the IPIs reach the CPUs at different
+ * moments); returns once every thread has had its barrier.
+ */
+inline membarrier(tid_)
 {
-	d_step {
-		_k2 = 0;
-		do
-		:: _k2 < NT -> drain(_k2); _k2++
-		:: else -> break
-		od;
-		_k2 = 0
-	}
+	d_step { drain(tid_); skip };
+	do
+	:: d_step { (mb_done[tid_] & 1) == 0 -> drain(0); mb_done[tid_] = mb_done[tid_] | 1 }
+#if NT > 1
+	:: d_step { (mb_done[tid_] & 2) == 0 -> drain(1); mb_done[tid_] = mb_done[tid_] | 2 }
+#endif
+#if NT > 2
+	:: d_step { (mb_done[tid_] & 4) == 0 -> drain(2); mb_done[tid_] = mb_done[tid_] | 4 }
+#endif
+#if NT > 3
+	:: d_step { (mb_done[tid_] & 8) == 0 -> drain(3); mb_done[tid_] = mb_done[tid_] | 8 }
+#endif
+	:: d_step { mb_done[tid_] == (1 << NT) - 1 -> mb_done[tid_] = 0 }; break
+	od
 }
 
 /*

@@ -17,7 +17,7 @@
  * Switches (-D):
  *   FENCE_MODE   the fence ordering mode (default: membarrier mode)
  *   NEST         each section opens and closes a nested one between the
- *                lookup and the use (as psref_acquire/localcount_acquire)
+ *                lookup and the use (as localcount_acquire, psref_copy)
  *   NR, NW, NSECT, NUPD  sizes (defaults 2, 1, 2, 2)
  * Broken variants, each the bug class a line of the C code avoids; spin
  * must find a counterexample for each:
@@ -89,7 +89,7 @@ proctype reader(byte me)
 		:: j < NW ->
 			ld(me, PTR(j), o); /* the lookup */
 #ifdef NEST
-			/* A nested section after the lookup, as an acquire. */
+			/* A nested section after the lookup (localcount_acquire). */
 			read_enter(me, c2);
 			read_exit(me, c2, x);
 #endif

@@ -9,7 +9,8 @@
 set -eu
 
 # What the build, the tests and the benchmarks need (spin: the model
-# checks of tests/model, label "model"; its verifiers are built with gcc).
+# checks of tests/model, label "model"; spin -a preprocesses the models
+# with gcc's cpp, and the verifiers it writes are compiled with gcc).
 PACKAGES="
 cmake
 make

@@ -10,7 +10,9 @@ set -eu
 
 # What the build, the tests and the benchmarks need.  libclang-rt-14-dev
 # holds clang's libFuzzer and sanitizer runtimes (the fuzz preset); clang
-# only recommends it, and recommends are not installed here.
+# only recommends it, and recommends are not installed here.  spin: the
+# model checks of tests/model, label "model"; spin -a preprocesses the
+# models with gcc's cpp, and the verifiers it writes are compiled with gcc.
 PACKAGES="
 cmake
 make
@@ -26,14 +28,13 @@ libck-dev
 libcriterion-dev
 gnuplot-nox
 mandoc
+spin
 "
 
 # Hook for later issues: packages a tier will need, installed only with
 # MPSAFE_DEPS_OPTIONAL=1 until that tier is wired into `make test`.
-#   spin         model checking of the algorithms (label "model")
 #   libdpdk-dev  a comparison baseline for the network stack
 OPTIONAL_PACKAGES="
-spin
 libdpdk-dev
 "
 

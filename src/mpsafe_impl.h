@@ -75,6 +75,26 @@ void mpsafe_futex_wake(_Atomic(uint32_t) *addr);
 int mpsafe_membarrier_setup(void);
 void mpsafe_membarrier(void);
 
+/* alloc.c: the injected membarrier answer (0: ask the kernel). */
+#ifdef MPSAFE_FAULT_INJECTION
+int mpsafe_fault_membarrier_error(void);
+#endif
+
+/*
+ * MPSAFE_YIELD_POINT(): a marked point where a race window is widest.  In
+ * MPSAFE_DEBUG_YIELD builds (the torture tier) it sometimes yields the CPU
+ * or spins a random while (debug.c), so that other threads run in the
+ * middle of the library's steps; otherwise it compiles to nothing.
+ */
+#ifdef MPSAFE_DEBUG_YIELD
+void mpsafe_debug_yield(void);
+#define MPSAFE_YIELD_POINT() mpsafe_debug_yield()
+#else
+#define MPSAFE_YIELD_POINT() \
+	do {                 \
+	} while (0)
+#endif
+
 /* A pause for spin loops (a hint to the CPU; no inline assembly). */
 static inline void
 mpsafe_cpu_relax(void)

@@ -1,0 +1,23 @@
+# tests/verification.cmake: fault injection and lifecycle tests (see
+# docs/design/verification.md).  Included by tests/CMakeLists.txt.
+
+# Fault injection needs a library built with MPSAFE_FAULT_INJECTION=ON
+# (the debug, asan, tsan and ubsan presets).  With the network stack the
+# same program also covers wqinput_create.
+if(MPSAFE_FAULT_INJECTION)
+	if(TARGET mpsafe_net_static)
+		mpsafe_add_test(NAME test_fault SOURCES test_fault.c
+		    LABELS unit LIBS mpsafe_net_static
+		    DEFINITIONS MPSAFE_TEST_NET=1)
+	else()
+		mpsafe_add_test(NAME test_fault SOURCES test_fault.c
+		    LABELS unit)
+	endif()
+endif()
+
+mpsafe_add_test(NAME test_lifecycle SOURCES test_lifecycle.c
+    LABELS unit TIMEOUT 180)
+if(MPSAFE_DIAGNOSTIC)
+	mpsafe_add_test(NAME death_lifecycle SOURCES death_lifecycle.c
+	    LABELS death)
+endif()

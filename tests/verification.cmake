@@ -21,3 +21,10 @@ if(MPSAFE_DIAGNOSTIC)
 	mpsafe_add_test(NAME death_lifecycle SOURCES death_lifecycle.c
 	    LABELS death)
 endif()
+
+# The loop of docs/design/verification.md, compiled and run.
+if(MPSAFE_FAULT_INJECTION)
+	mpsafe_add_test(NAME example_fault_injection
+	    SOURCES ${PROJECT_SOURCE_DIR}/docs/examples/fault-injection.c
+	    PLAIN LABELS unit TIMEOUT 60)
+endif()

@@ -23,8 +23,10 @@ if(MPSAFE_I386_EMULATOR)
 	set(CMAKE_CROSSCOMPILING_EMULATOR ${_mpsafe_i386_emu})
 endif()
 
-set(CMAKE_C_FLAGS_INIT "-m32")
-set(CMAKE_CXX_FLAGS_INIT "-m32")
+# -Wno-psabi: gcc notes that _Atomic 64-bit fields changed alignment in
+# gcc 11 (a note about older compilers' ABI, not about this code).
+set(CMAKE_C_FLAGS_INIT "-m32 -Wno-psabi")
+set(CMAKE_CXX_FLAGS_INIT "-m32 -Wno-psabi")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-m32")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "-m32")
 set(CMAKE_MODULE_LINKER_FLAGS_INIT "-m32")

@@ -28,3 +28,16 @@ if(MPSAFE_FAULT_INJECTION)
 	    SOURCES ${PROJECT_SOURCE_DIR}/docs/examples/fault-injection.c
 	    PLAIN LABELS unit TIMEOUT 60)
 endif()
+
+# The cheap part of `make portability`: every library source compiles
+# warning-free with gcc, clang, -m32 and the aarch64 cross gcc where
+# installed, with and without the Linux probes (tests/portability-quick.sh).
+# Plain builds only (the compilers run without sanitizer flags anyway).
+if(NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
+	find_program(MPSAFE_SH sh REQUIRED)
+	add_test(NAME portability_quick
+	    COMMAND ${MPSAFE_SH} ${CMAKE_CURRENT_SOURCE_DIR}/portability-quick.sh
+	        ${PROJECT_SOURCE_DIR})
+	set_tests_properties(portability_quick PROPERTIES
+	    LABELS "unit;portability" TIMEOUT 300)
+endif()

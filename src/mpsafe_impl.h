@@ -48,8 +48,9 @@ void mpsafe_gp_atfork_child(void);
  * *_record_init() runs once when a record is created, before any other
  * thread can reach it (0 or ENOMEM; the record then is not created);
  * the state stays with the record when it passes to another thread.  Each
- * keeps its state in mt_private[MPSAFE_PRIV_*], allocated with malloc()
- * or aligned_alloc() (freed with free() if the record cannot be made).
+ * keeps its state in mt_private[MPSAFE_PRIV_*], allocated with
+ * mpsafe_calloc() or mpsafe_aligned_alloc() (<mpsafe/alloc.h>; freed with
+ * mpsafe_free() if the record cannot be made).
  * mpsafe_psref_thread_exit() runs when a thread unregisters or exits,
  * before its record is parked; the atfork hooks hold the overflow lock
  * across fork(), and the child's runs after every record but self's was

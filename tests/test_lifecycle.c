@@ -95,7 +95,8 @@ walk_ok(void)
 	for (struct pslist_entry *e = pslist_reader_first(&list); e != NULL;
 	     e = pslist_reader_next(e)) {
 		struct obj *o =
-		    (struct obj *)((char *)e - offsetof(struct obj, o_entry));
+		    (struct obj *)(void *)((char *)e -
+		                           offsetof(struct obj, o_entry));
 		if (o->o_magic != LIVE)
 			ok = false;
 	}
@@ -137,8 +138,8 @@ holder_main(void *arg)
 
 	(void)arg;
 	s = pserialize_read_enter();
-	o = (struct obj *)((char *)pslist_reader_first(&list) -
-	                   offsetof(struct obj, o_entry));
+	o = (struct obj *)(void *)((char *)pslist_reader_first(&list) -
+	                           offsetof(struct obj, o_entry));
 	psref_acquire(&ref, &o->o_target, class);
 	localcount_acquire(&shared_lc);
 	pserialize_read_exit(s);
@@ -463,8 +464,8 @@ generation_main(void *arg)
 	if (mpsafe_thread_registered() || !walk_ok())
 		abort();
 	s = pserialize_read_enter();
-	o = (struct obj *)((char *)pslist_reader_first(&list) -
-	                   offsetof(struct obj, o_entry));
+	o = (struct obj *)(void *)((char *)pslist_reader_first(&list) -
+	                           offsetof(struct obj, o_entry));
 	psref_acquire(&ref, &o->o_target, class);
 	pserialize_read_exit(s);
 	localcount_acquire(&shared_lc);

@@ -22,3 +22,10 @@ mpsafe_add_test(NAME test_redirect SOURCES test_redirect.c
 
 # sockaddr, ifnet and mbuf (issue 6).
 include(${CMAKE_CURRENT_LIST_DIR}/ifnet.cmake)
+
+# Fault injection in the stack (mpsafe/alloc.h): route add, interface
+# attach, address add, neighbour tables, sockaddr pools.
+if(MPSAFE_FAULT_INJECTION)
+	mpsafe_add_test(NAME test_net_fault SOURCES test_net_fault.c
+	    LABELS net unit LIBS mpsafe_net_static)
+endif()

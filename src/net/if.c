@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/defer.h>
 #include <mpsafe/net/if.h>
 #include <mpsafe/net/sockaddr.h>
@@ -64,7 +65,6 @@ static pthread_mutex_t ifnet_lock = PTHREAD_MUTEX_INITIALIZER;
 static MPSAFE_ATOMIC(int) ifnet_lock_held; /* for if_global_locked() */
 MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
 
-static pthread_once_t ifnet_once = PTHREAD_ONCE_INIT;
 static pserialize_t ifnet_psz;
 struct psref_class *ifnet_psref_class;
 static struct psref_class *ifa_psref_class;
@@ -85,22 +85,44 @@ stat_slot_exit(void *arg)
 	pthread_mutex_unlock(&stat_slots_lock);
 }
 
-static void
-ifnet_init_once(void)
-{
-	ifnet_psz = pserialize_create();
-	ifnet_psref_class = psref_class_create("ifnet");
-	ifa_psref_class = psref_class_create("ifa");
-	if (ifnet_psz == NULL || ifnet_psref_class == NULL ||
-	    ifa_psref_class == NULL ||
-	    pthread_key_create(&stat_slot_key, stat_slot_exit) != 0)
-		mpsafe_panic("ifnet: out of memory at initialisation");
-}
+/*
+ * ifnet_init(): create the collection's pserialize object and psref
+ * classes on first use.  Returns 0, or ENOMEM with nothing half-made
+ * visible: what was created stays for the next try, and ifnet_ready is
+ * raised only when everything exists.  Retryable, unlike pthread_once(),
+ * so that an allocation failure here is an error for the caller, not a
+ * process-wide state that can never be left.
+ */
+static pthread_mutex_t ifnet_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static MPSAFE_ATOMIC(int) ifnet_ready; /* set once, under ifnet_init_lock */
+static bool ifnet_key_made;            /* ifnet_init_lock */
 
-static void
+static int
 ifnet_init(void)
 {
-	pthread_once(&ifnet_once, ifnet_init_once);
+	int error = 0;
+
+	/* Acquire: pairs with the release below; the objects are set up. */
+	if (mpsafe_load_acquire(&ifnet_ready))
+		return 0;
+	pthread_mutex_lock(&ifnet_init_lock);
+	if (ifnet_psz == NULL)
+		ifnet_psz = pserialize_create();
+	if (ifnet_psref_class == NULL)
+		ifnet_psref_class = psref_class_create("ifnet");
+	if (ifa_psref_class == NULL)
+		ifa_psref_class = psref_class_create("ifa");
+	if (!ifnet_key_made)
+		ifnet_key_made =
+		    pthread_key_create(&stat_slot_key, stat_slot_exit) == 0;
+	if (ifnet_psz == NULL || ifnet_psref_class == NULL ||
+	    ifa_psref_class == NULL || !ifnet_key_made)
+		error = ENOMEM;
+	else
+		/* Release: pairs with the acquire above. */
+		mpsafe_store_release(&ifnet_ready, 1);
+	pthread_mutex_unlock(&ifnet_init_lock);
+	return error;
 }
 
 void
@@ -142,7 +164,7 @@ if_table_alloc(unsigned limit)
 {
 	struct if_index_table *t;
 
-	t = calloc(1, sizeof(*t) + (size_t)limit * sizeof(t->it_ifp[0]));
+	t = mpsafe_calloc(1, sizeof(*t) + (size_t)limit * sizeof(t->it_ifp[0]));
 	if (t != NULL) {
 		t->it_limit = limit;
 		t->it_ifp = (void *)(t + 1);
@@ -153,7 +175,7 @@ if_table_alloc(unsigned limit)
 static void
 if_table_free(struct mpsafe_defer *d)
 {
-	free((struct if_index_table *)(void *)d);
+	mpsafe_free((struct if_index_table *)(void *)d);
 }
 
 /*
@@ -235,8 +257,9 @@ if_attach(struct ifnet *ifp)
 	if (ifp == NULL || !if_name_valid(ifp) ||
 	    ifp->if_addrlen > IFNET_LLADDR_MAX)
 		return EINVAL;
-	ifnet_init();
-	stats = aligned_alloc(alignof(struct if_stat_slot),
+	if (ifnet_init() != 0)
+		return ENOMEM;
+	stats = mpsafe_aligned_alloc(alignof(struct if_stat_slot),
 	    sizeof(*stats) * (IF_STAT_THREADS + 1));
 	if (stats == NULL)
 		return ENOMEM;
@@ -283,7 +306,7 @@ if_attach(struct ifnet *ifp)
 	return 0;
 fail:
 	IFNET_GLOBAL_UNLOCK();
-	free(stats);
+	mpsafe_free(stats);
 	return error;
 }
 
@@ -325,7 +348,8 @@ if_detach(struct ifnet *ifp)
 
 	if (ifp == NULL)
 		return EINVAL;
-	ifnet_init();
+	if (ifnet_init() != 0)
+		return EINVAL; /* then nothing was ever attached */
 	if (pserialize_in_read_section())
 		mpsafe_panic("if_detach inside a read section: it waits for "
 		             "a grace period");
@@ -388,7 +412,7 @@ if_detach(struct ifnet *ifp)
 	PSLIST_DESTROY(&ifp->if_addr_pslist);
 	PSLIST_ENTRY_DESTROY(ifp, if_pslist_entry);
 	pthread_mutex_destroy(&ifp->if_ioctl_lock);
-	free(ifp->if_stats);
+	mpsafe_free(ifp->if_stats);
 	ifp->if_stats = NULL;
 	IFNET_GLOBAL_LOCK();
 	ifp->if_index = 0;
@@ -457,7 +481,8 @@ if_acquire(struct ifnet *ifp, struct psref *psref)
 bool
 if_held(const struct ifnet *ifp)
 {
-	ifnet_init();
+	if (ifnet_init() != 0)
+		return false; /* then nothing was ever attached */
 	return psref_held(&ifp->if_psref, ifnet_psref_class);
 }
 
@@ -502,7 +527,7 @@ if_stat_attach(void)
 {
 	int slot = IF_STAT_THREADS; /* the shared slot */
 
-	ifnet_init();
+	(void)ifnet_init(); /* done by the attach that preceded */
 	pthread_mutex_lock(&stat_slots_lock);
 	for (int i = 0; i < IF_STAT_THREADS; i++) {
 		if ((stat_slots_used & (UINT64_C(1) << i)) == 0) {
@@ -569,8 +594,11 @@ ifa_create(const struct sockaddr *addr, const struct sockaddr *netmask)
 		errno = EAFNOSUPPORT;
 		return NULL;
 	}
-	ifnet_init();
-	ifa = calloc(1, sizeof(*ifa));
+	if (ifnet_init() != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ifa = mpsafe_calloc(1, sizeof(*ifa));
 	if (ifa == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -582,7 +610,7 @@ ifa_create(const struct sockaddr *addr, const struct sockaddr *netmask)
 	    (netmask != NULL && ifa->ifa_netmask == NULL)) {
 		sockaddr_free(ifa->ifa_addr);
 		sockaddr_free(ifa->ifa_netmask);
-		free(ifa);
+		mpsafe_free(ifa);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -697,7 +725,7 @@ ifafree(struct if_addr *ifa)
 	sockaddr_free(ifa->ifa_addr);
 	sockaddr_free(ifa->ifa_netmask);
 	memset(ifa, 0xa5, sizeof(*ifa)); /* poison */
-	free(ifa);
+	mpsafe_free(ifa);
 }
 
 struct if_addr *

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/defer.h>
 #include <mpsafe/net/lltable.h>
 #include <mpsafe/pserialize.h>
@@ -66,13 +67,13 @@ struct lltable {
 static void *
 llt_alloc(size_t size)
 {
-	return calloc(1, size);
+	return mpsafe_calloc(1, size);
 }
 
 static void
 llt_free(void *p)
 {
-	free(p);
+	mpsafe_free(p);
 }
 
 /* A multiplicative hash of the key's 32-bit words. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/net/mbuf.h>
 #include <mpsafe/thread.h>
 
@@ -31,7 +32,7 @@ static int
 m_pool_fill_locked(size_t n)
 {
 	while (mp_count < n) {
-		struct mbuf *m = malloc(sizeof(*m));
+		struct mbuf *m = mpsafe_malloc(sizeof(*m));
 
 		if (m == NULL)
 			return ENOMEM;
@@ -74,7 +75,7 @@ m_gethdr(int how)
 			errno = ENOBUFS;
 			return NULL;
 		}
-		m = malloc(sizeof(*m));
+		m = mpsafe_malloc(sizeof(*m));
 		if (m == NULL) {
 			errno = ENOMEM;
 			return NULL;

@@ -61,6 +61,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/thread.h>
 
 #include "route_impl.h"
@@ -76,7 +77,7 @@ static void *
 rt_default_alloc(size_t size, void *arg)
 {
 	(void)arg;
-	return calloc(1, size);
+	return mpsafe_calloc(1, size);
 }
 
 static void
@@ -84,7 +85,7 @@ rt_default_free(void *p, size_t size, void *arg)
 {
 	(void)size;
 	(void)arg;
-	free(p);
+	mpsafe_free(p);
 }
 
 /* The one allocation function of the table (fault injection hooks it). */
@@ -404,7 +405,7 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 		return EINVAL;
 	t = cfg->rtc_alloc != NULL
 	        ? cfg->rtc_alloc(sizeof(*t), cfg->rtc_alloc_arg)
-	        : calloc(1, sizeof(*t));
+	        : mpsafe_calloc(1, sizeof(*t));
 	if (t == NULL)
 		return ENOMEM;
 	t->t_sync = cfg->rtc_sync != 0 ? cfg->rtc_sync : RT_SYNC_PSERIALIZE;
@@ -463,7 +464,7 @@ fail_hash:
 	if (cfg->rtc_free != NULL)
 		cfg->rtc_free(t, sizeof(*t), cfg->rtc_alloc_arg);
 	else
-		free(t);
+		mpsafe_free(t);
 	return error;
 }
 

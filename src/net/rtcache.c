@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/thread.h>
 
 #include "route_impl.h"
@@ -302,7 +303,7 @@ struct rtcache_perthread {
 struct rtcache_perthread *
 rtcache_perthread_alloc(struct rt_table *t)
 {
-	struct rtcache_perthread *pc = calloc(1, sizeof(*pc));
+	struct rtcache_perthread *pc = mpsafe_calloc(1, sizeof(*pc));
 	int error;
 
 	if (pc == NULL) {
@@ -311,7 +312,7 @@ rtcache_perthread_alloc(struct rt_table *t)
 	}
 	error = pthread_key_create(&pc->pc_key, NULL);
 	if (error != 0) {
-		free(pc);
+		mpsafe_free(pc);
 		errno = error;
 		return NULL;
 	}
@@ -326,14 +327,14 @@ rtcache_perthread_getref(struct rtcache_perthread *pc)
 	struct rtcache_pt_node *pn = pthread_getspecific(pc->pc_key);
 
 	if (pn == NULL) {
-		pn = calloc(1, sizeof(*pn));
+		pn = mpsafe_calloc(1, sizeof(*pn));
 		if (pn == NULL) {
 			errno = ENOMEM;
 			return NULL;
 		}
 		rtcache_attach(&pn->pn_ro, pc->pc_table, MPSAFE_RT_NOWAIT);
 		if (pthread_setspecific(pc->pc_key, pn) != 0) {
-			free(pn);
+			mpsafe_free(pn);
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -375,9 +376,9 @@ rtcache_perthread_free(struct rtcache_perthread *pc)
 		next = pn->pn_next;
 		rtcache_require_unheld(&pn->pn_ro, "rtcache_perthread_free");
 		memset(pn, 0x6b, sizeof(*pn)); /* poison */
-		free(pn);
+		mpsafe_free(pn);
 	}
 	pthread_mutex_destroy(&pc->pc_lock);
 	memset(pc, 0x6b, sizeof(*pc));
-	free(pc);
+	mpsafe_free(pc);
 }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/net/sockaddr.h>
 #include <mpsafe/thread.h>
 
@@ -85,7 +86,7 @@ static int
 sa_pool_fill_locked(struct sa_pool *sp, size_t n)
 {
 	while (sp->sp_count < n) {
-		struct sa_block *b = calloc(1, sizeof(*b));
+		struct sa_block *b = mpsafe_calloc(1, sizeof(*b));
 
 		if (b == NULL)
 			return ENOMEM;
@@ -169,7 +170,7 @@ sockaddr_alloc(sa_family_t af, int flags)
 			errno = ENOBUFS;
 			return NULL;
 		}
-		b = calloc(1, sizeof(*b));
+		b = mpsafe_calloc(1, sizeof(*b));
 		if (b == NULL) {
 			errno = ENOMEM;
 			return NULL;
@@ -221,7 +222,7 @@ sockaddr_free(struct sockaddr *sa)
 		b = NULL;
 	}
 	pthread_mutex_unlock(&sp->sp_lock);
-	free(b);
+	mpsafe_free(b);
 }
 
 int

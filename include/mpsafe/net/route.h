@@ -203,7 +203,7 @@ struct rt_entry {
 	struct rt_metrics rt_rmx;
 	/*
 	 * MPSAFE_RTF_*.  Written under the table's writer lock; read
-	 * (relaxed, see rt_getflags()) by lookups.
+	 * (acquire, see rt_getflags()) by lookups.
 	 */
 	MPSAFE_ATOMIC(uint32_t) rt_flags;
 
@@ -454,11 +454,14 @@ rt_getplen(const struct rt_entry *rt)
 	return rt->rt_plen;
 }
 
-/* Relaxed: flags are a snapshot; the protocol orders what matters. */
+/*
+ * Acquire: pairs with the release store that ends an RTM_CHANGE, so
+ * fields read after seeing MPSAFE_RTF_UPDATING clear are the new ones.
+ */
 static inline uint32_t
 rt_getflags(const struct rt_entry *rt)
 {
-	return mpsafe_load_relaxed(&rt->rt_flags);
+	return mpsafe_load_acquire(&rt->rt_flags);
 }
 
 /* The gateway, or NULL unless MPSAFE_RTF_GATEWAY. */

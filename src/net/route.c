@@ -54,6 +54,7 @@
  * ENOMEM leaves the table as it was; the hash table grows opportunistically
  * (a failed growth leaves it smaller, not broken).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,15 +279,23 @@ rt_entry_key(const struct rt_entry *rt, int *fip)
 	return k;
 }
 
+/*
+ * Mix all key bits into the low ones (a finaliser in the style of
+ * MurmurHash3's): prefixes have many zero low bits, which a plain
+ * multiply would leave in the bucket index.
+ */
 static size_t
 rt_hash(int fi, struct lpm_key k, unsigned plen)
 {
-	uint64_t h =
-	    k.hi * UINT64_C(0x9e3779b97f4a7c15) ^
-	    k.lo * UINT64_C(0xc2b2ae3d27d4eb4f) ^
-	    ((uint64_t)plen << 1 | (uint64_t)fi) * UINT64_C(0x165667b19e3779f9);
+	uint64_t h = k.hi ^ (k.lo * UINT64_C(0x9e3779b97f4a7c15)) ^
+	             ((uint64_t)plen << 1 | (uint64_t)fi);
 
-	return (size_t)(h ^ h >> 29);
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (size_t)h;
 }
 
 static struct rt_entry *
@@ -832,7 +841,9 @@ rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k, int flags,
 
 	for (;;) {
 		s = rt_reader_enter(t, ps);
-		rt = lpm_lookup(&t->t_lpm[fi], k);
+		rt = fi == RT_INET
+		         ? lpm_lookup4(&t->t_lpm[fi], (uint32_t)(k.hi >> 32))
+		         : lpm_lookup(&t->t_lpm[fi], k);
 		if (rt == NULL)
 			break;
 		/* Acquire: pairs with the release that ends RTM_CHANGE. */
@@ -917,11 +928,16 @@ rt_read_exit(struct rt_table *t, int s)
 struct rt_entry *
 rt_lookup_noref(struct rt_table *t, int af, const void *addr)
 {
-	int fi = rt_afidx(af);
+	if (MPSAFE_LIKELY(af == AF_INET)) {
+		uint32_t a;
 
-	if (fi < 0)
-		return NULL;
-	return lpm_lookup(&t->t_lpm[fi], rt_addr_key(fi, addr));
+		memcpy(&a, addr, sizeof(a));
+		return lpm_lookup4(&t->t_lpm[RT_INET], ntohl(a));
+	}
+	if (af == AF_INET6)
+		return lpm_lookup(
+		    &t->t_lpm[RT_INET6], rt_addr_key(RT_INET6, addr));
+	return NULL;
 }
 
 int

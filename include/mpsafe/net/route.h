@@ -398,10 +398,12 @@ MPSAFE_API void rt_read_exit(struct rt_table *t, int s);
  *	Longest-prefix match for the address bytes addr (4 bytes for
  *	AF_INET, 16 for AF_INET6, network order) without taking any
  *	reference: the entry may be read only until rt_read_exit().  An
- *	entry being changed or deleted is returned as it is (check
- *	rt_getflags()).  Returns NULL on a miss or unknown family.
- *	Caller must be between rt_read_enter(t) and rt_read_exit(t).
- *	Never blocks.  The raw fast path the benchmarks compare with DPDK.
+ *	entry being changed or deleted is returned as it is: if
+ *	rt_getflags() shows MPSAFE_RTF_UPDATING, only rt_dst and rt_plen
+ *	may be read (the other fields may be changing).  Returns NULL on a miss
+ *or unknown family. Caller must be between rt_read_enter(t) and
+ *rt_read_exit(t). Never blocks.  The raw fast path the benchmarks compare with
+ *DPDK.
  */
 MPSAFE_API struct rt_entry *rt_lookup_noref(
     struct rt_table *t, int af, const void *addr);
@@ -564,7 +566,8 @@ MPSAFE_API void rtcache_unref(struct rt_entry *rt, struct route *ro);
  * rtcache_free(ro)
  *
  *	Forget the cached entry and destination (no reference is dropped:
- *	caller must hold none; diagnostic builds abort).  ro may be
+ *	caller must hold none; every build aborts otherwise, since the
+ *	reference would be lost).  ro may be
  *	attached or used again.  Never blocks.
  */
 MPSAFE_API void rtcache_free(struct route *ro);
@@ -616,7 +619,8 @@ MPSAFE_API struct rtcache_perthread *rtcache_perthread_alloc(
  *
  *	The calling thread's cache, or NULL (ENOMEM on first use).  Use it
  *	until rtcache_perthread_putref(pc) on the same thread, holding no
- *	reference from it past then.  Never blocks after the first call.
+ *	reference from it past then (diagnostic builds abort on a nested
+ *	getref).  Never blocks after the first call.
  */
 MPSAFE_API struct route *rtcache_perthread_getref(struct rtcache_perthread *pc);
 

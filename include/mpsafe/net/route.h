@@ -576,8 +576,10 @@ MPSAFE_API void rtcache_free(struct route *ro);
  * rtcache_copy(new_ro, old_ro)
  *
  *	Make new_ro cache what old_ro caches (destination, and the entry if
- *	old_ro is valid, without a reference).  Neither may hold a
- *	reference.  Blocks as rtcache_validate(old_ro).
+ *	old_ro is valid, without a reference); new_ro takes old_ro's table.
+ *	Both must have been attached (rtcache_attach()) and neither may
+ *	hold a reference (every build aborts otherwise).  Blocks as
+ *	rtcache_validate(old_ro).
  */
 MPSAFE_API void rtcache_copy(struct route *new_ro, struct route *old_ro);
 

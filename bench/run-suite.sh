@@ -48,6 +48,9 @@
 # destroy-latency) and pserialize (route-lookup, rtcache, route-mem6;
 # then a block of the routing table's figures).
 #
+# MPSAFE_BENCH_ROUTE_PREFIXES=N (environment) sets the IPv4 table size
+# of route-lookup and rtcache (default 1000000).
+#
 # Exit status: 0; 1 if any run failed or saw a violation; 2 usage.
 set -u
 
@@ -109,6 +112,7 @@ waiting=$waiting,urcu-bp,ck-epoch,ck-brlock
 deferring=pserialize,urcu-memb,ck-epoch,ck-hp
 holding=psref,localcount,refcount,rwlock,ck-hp
 routing=rwlock,refcount,psref,pserialize
+rt_size=${MPSAFE_BENCH_ROUTE_PREFIXES:-1000000}
 caching=psref,pserialize
 routemem=rwlock,pserialize
 # DPDK strategies exist only when mpsafe-bench was built with libdpdk.
@@ -161,12 +165,14 @@ bench workqueue --strategy workqueue,mutex-queue --threads "$threads" \
     --seconds "$wq_secs" --repeat "$wq_rep" --baseline mutex-queue
 if "$bin" --list | grep -q '^  route-lookup '; then
 	bench route-lookup --strategy "$routing" --threads "$threads" \
-	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize
+	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize \
+	    --table-size "$rt_size"
 	bench rtcache --strategy "$caching" --threads "$threads" \
-	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize
+	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize \
+	    --table-size "$rt_size"
 	if [ $full -eq 1 ]; then
 		bench route-mem --strategy "$routemem" --threads 1 \
-		    --baseline pserialize
+		    --baseline pserialize --table-size "$rt_size"
 	fi
 	bench route-mem6 --strategy rwlock,pserialize --threads 1 \
 	    --baseline pserialize

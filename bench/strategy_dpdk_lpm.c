@@ -8,8 +8,8 @@
  * Why two.  rte_lpm keeps its rules in one array grouped by length and
  * finds a rule by a linear scan of its length's group, so each add costs
  * O(rules of that length): loading 1M prefixes (540k of them /24) takes
- * minutes (295 s measured on the 2-core machine), and one update
- * 30-160 us.  rte_fib's DIR24_8 has the same lookup table (tbl24 + tbl8
+ * one to five minutes (60-295 s measured on the 2-core machine), and one
+ * update 20-160 us.  rte_fib's DIR24_8 has the same lookup table (tbl24 + tbl8
  * groups, 4-byte next hops) but keeps its rules in rte_rib, a trie, so it
  * loads 1M prefixes in seconds.  Its lookup exists only in bulk
  * (rte_fib_lookup_bulk()), called here with bursts of FIB_BURST

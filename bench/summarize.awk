@@ -266,9 +266,15 @@ function ref_block(    j, t, s, k, p, c, nt, nc, tl, m, tseen, names) {
 	}
 }
 
-# ns/op of strategy s in workload w at threads t; -1 if none.
-function ns_of(w, s, t,    j) {
-	j = find_row(w, s, t)
+# ns/op of strategy s in workload w at threads t: the row of the
+# invocation that started at date d if there is one, else the latest;
+# -1 if none.
+function ns_of(w, s, t, d,    j, k) {
+	j = 0
+	for (k = 1; k <= nrows; k++)
+		if (get(k, "workload") == w && get(k, "strategy") == s &&
+		    get(k, "threads") == t && (j == 0 || get(j, "date") != d))
+			j = k
 	if (j == 0 || get(j, "ns_per_op") == "")
 		return -1
 	return get(j, "ns_per_op") + 0
@@ -314,25 +320,28 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
 		print "== routing table (route-lookup, rtcache, route-mem*): " \
 		    "lockless = pserialize"
 	}
-	split("rwlock refcount psref", names, " ")
+	split("rwlock refcount psref dpdk-lpm dpdk-fib", names, " ")
 	for (k = 1; k <= nt; k++) {
 		t = tl[k]
-		p = ns_of("route-lookup", "pserialize", t)
-		for (s = 1; s <= 3; s++) {
-			x = ns_of("route-lookup", names[s], t)
-			route_line("route-lookup thr " t ": pserialize faster than " \
-			    names[s] " (x)", p > 0 && x > 0 ? ratio(x / p) : "", "")
+		# Each comparison: the other strategy's latest row and
+		# pserialize's row of the same invocation (if any).
+		for (s = 1; s <= 5; s++) {
+			j = find_row("route-lookup", names[s], t)
+			if (j == 0)
+				continue
+			x = ns_of("route-lookup", names[s], t, "")
+			p = ns_of("route-lookup", "pserialize", t, get(j, "date"))
+			if (s <= 3)
+				route_line("route-lookup thr " t ": pserialize " \
+				    "faster than " names[s] " (x)", \
+				    p > 0 && x > 0 ? ratio(x / p) : "", "")
+			else
+				route_line("route-lookup thr " t ": pserialize " \
+				    "rate / " names[s] " rate", \
+				    p > 0 && x > 0 ? ratio(x / p) : "", "")
 		}
-		d = ns_of("route-lookup", "dpdk-lpm", t)
-		if (d > 0)
-			route_line("route-lookup thr " t ": pserialize rate / " \
-			    "dpdk-lpm rate", p > 0 ? ratio(d / p) : "", "")
-		d = ns_of("route-lookup", "dpdk-fib", t)
-		if (d > 0)
-			route_line("route-lookup thr " t ": pserialize rate / " \
-			    "dpdk-fib rate", p > 0 ? ratio(d / p) : "", "")
-		x = ns_of("rtcache", "pserialize", t)
-		d = ns_of("read-side", "pserialize", t)
+		x = ns_of("rtcache", "pserialize", t, "")
+		d = ns_of("read-side", "pserialize", t, "")
 		if (x > 0)
 			route_line("rtcache thr " t ": cached lookup / " \
 			    "read-side pserialize pair (x)", \

@@ -11,9 +11,10 @@
  *                 1000: 40% next-hop changes, 30% deletes, 30% re-adds).
  *   rtcache       the same, but each reader looks its destinations up
  *                 through its own route caches (struct route, one per
- *                 flow, RB_FLOWS flows per thread), as a forwarding path
- *                 does: a hit checks the generation and takes a psref;
- *                 each table update invalidates every cache.
+ *                 flow, RB_FLOWS flows per thread, each destination
+ *                 inside a table prefix), as a forwarding path does: a
+ *                 hit checks the generation and takes a psref; each
+ *                 table update invalidates every cache.
  *   route-mem     build the IPv4 table (--table-size, default 1,000,000)
  *   route-mem6    and the IPv6 one (default 200,000): build time per
  *                 prefix (ns_per_op) and memory (mem_bytes, mem_prefixes).
@@ -38,9 +39,12 @@
  *
  * Figures: ops/ns_per_op of the readers; lat_p50_ns/lat_p99_ns of one
  * update (rtrequest(), or rte_lpm_add/delete) as timed by the churn
- * thread; writer_ops = updates done; pending_peak_bytes = the peak of
- * mpsafe_defer()'s pending bytes over the measured phase (memory the
- * lockless table retired and not yet freed; 0 for the locked design);
+ * thread; writer_ops = updates done; pending_peak_bytes = the most memory
+ * the table had allocated but no longer held, sampled after each update
+ * on lockless tables (bytes counted by the allocator hooks minus
+ * rt_table_stats()'s total: deleted entries not yet destroyed, retired
+ * trie nodes), or the peak of mpsafe_defer()'s pending bytes over the
+ * measured phase if larger (the only figure for RWLOCK tables);
  * mem_bytes = bytes the table allocated (counted through its
  * rtc_alloc/rtc_free hooks; DPDK: its heap's growth), mem_prefixes = the
  * prefixes loaded.
@@ -76,7 +80,8 @@
 #define RB_SEED UINT64_C(0x6d70736166652d72)
 #define RB_ADDRS (1u << 20) /* lookup addresses, a power of two */
 #define RB_HIT_PERCENT 90
-#define RB_FLOWS 64 /* rtcache: route caches per reader thread */
+#define RB_FLOWS 64        /* rtcache: route caches per reader thread */
+#define RB_FLOW_ADDRS 4096 /* rtcache: destinations, each in a prefix */
 #define RB_MAX_TABLES 8
 #define RB_CHECKS 1000
 
@@ -144,9 +149,10 @@ struct rb_data {
 	int family;
 	size_t n;
 	struct rtgen_route *routes;
-	uint8_t *addrs;           /* IPv4: RB_ADDRS * 4 bytes, network order */
-	uint32_t *addrs_host;     /* the same, host order (DPDK) */
-	struct sockaddr_in *sins; /* the same, as sockaddrs */
+	uint8_t *addrs;            /* IPv4: RB_ADDRS * 4 bytes, network order */
+	uint32_t *addrs_host;      /* the same, host order (DPDK) */
+	struct sockaddr_in *sins;  /* the same, as sockaddrs */
+	struct sockaddr_in *flows; /* rtcache: RB_FLOW_ADDRS, all in routes */
 };
 
 static struct rb_data rb_data[2];
@@ -163,6 +169,7 @@ rb_data_get(int family, size_t n)
 	free(d->addrs);
 	free(d->addrs_host);
 	free(d->sins);
+	free(d->flows);
 	memset(d, 0, sizeof(*d));
 	error = rtgen_table(family, n, RB_NEXTHOPS, RB_SEED, &d->routes);
 	if (error != 0) {
@@ -176,12 +183,25 @@ rb_data_get(int family, size_t n)
 	d->addrs = malloc((size_t)RB_ADDRS * 4);
 	d->addrs_host = malloc((size_t)RB_ADDRS * sizeof(uint32_t));
 	d->sins = calloc(RB_ADDRS, sizeof(*d->sins));
-	if (d->addrs == NULL || d->addrs_host == NULL || d->sins == NULL) {
+	d->flows = calloc(RB_FLOW_ADDRS, sizeof(*d->flows));
+	if (d->addrs == NULL || d->addrs_host == NULL || d->sins == NULL ||
+	    d->flows == NULL) {
 		bench_warn("out of memory");
 		return NULL;
 	}
 	rtgen_lookups(
 	    d->routes, n, RB_ADDRS, RB_HIT_PERCENT, RB_SEED + 1, d->addrs);
+	/* Flow destinations: every one inside a table prefix. */
+	{
+		uint8_t fa[RB_FLOW_ADDRS * 4];
+
+		rtgen_lookups(
+		    d->routes, n, RB_FLOW_ADDRS, 100, RB_SEED + 4, fa);
+		for (size_t i = 0; i < RB_FLOW_ADDRS; i++) {
+			d->flows[i].sin_family = AF_INET;
+			memcpy(&d->flows[i].sin_addr, fa + 4 * i, 4);
+		}
+	}
 	for (size_t i = 0; i < RB_ADDRS; i++) {
 		uint32_t a;
 
@@ -429,6 +449,26 @@ rb_table_get(enum rb_kind kind, int family, size_t n)
 	return tb;
 }
 
+/*
+ * Bytes the table has allocated and not yet freed that are no longer part
+ * of it: deleted entries waiting for their holders and for the workqueue,
+ * trie nodes waiting for a grace period.  The allocator hooks count what
+ * is allocated; rt_table_stats() what the table holds (equal right after
+ * the load).  Takes the table's writer lock briefly.
+ */
+static size_t
+rb_pending(struct rb_table *tb)
+{
+	struct rt_table_stats st;
+	size_t live;
+
+	memset(&st, 0, sizeof(st));
+	rt_table_stats(tb->t, &st);
+	/* Relaxed: a statistic (see rb_alloc()). */
+	live = atomic_load_explicit(&tb->live, memory_order_relaxed);
+	return live > st.rts_total_bytes ? live - st.rts_total_bytes : 0;
+}
+
 /* Apply update u to the table; returns 0 or an errno. */
 static int
 rb_update(struct rb_table *tb, const struct rtgen_update *u)
@@ -468,6 +508,7 @@ struct rb_run {
 	/* churn thread results */
 	uint64_t updates;
 	uint64_t update_errors;
+	size_t pending_peak; /* most bytes allocated but not in the table */
 	int first_error;
 	struct bench_hist hist;
 	struct bench_hist op_hist[4]; /* by enum rtgen_op */
@@ -622,10 +663,9 @@ rb_cache_thread(struct bench_thread *t)
 		abort();
 	}
 	for (unsigned k = 0; k < RB_FLOWS; k++) {
-		size_t i = ((size_t)t->id * 7919 + (size_t)k * 104729) &
-		           (RB_ADDRS - 1);
+		size_t i = ((size_t)t->id * RB_FLOWS + k) % RB_FLOW_ADDRS;
 
-		dst[k] = r->d->sins[i];
+		dst[k] = r->d->flows[i];
 		rtcache_attach(&ro[k], r->tb->t, MPSAFE_RT_NOWAIT);
 	}
 	bench_thread_ready(t);
@@ -693,6 +733,21 @@ rb_churn_thread(struct bench_thread *t)
 			r->updates++;
 			bench_hist_add(&r->hist, b - a);
 			bench_hist_add(&r->op_hist[u.ru_op], b - a);
+			/*
+			 * Not on RWLOCK tables: there rt_table_stats()
+			 * takes the write lock, and doing that after each
+			 * update stalled rtcache readers (27 ms a lookup,
+			 * 1.5% cache hits, measured); their deleted
+			 * entries are freed by the table's workqueue once
+			 * released.
+			 */
+			if (r->tb->t != NULL &&
+			    r->tb->sync == RT_SYNC_PSERIALIZE) {
+				size_t p = rb_pending(r->tb);
+
+				if (p > r->pending_peak)
+					r->pending_peak = p;
+			}
 		}
 	}
 }
@@ -816,6 +871,8 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 	if (!rb_is_dpdk(r->kind)) {
 		res->has_pending = true;
 		res->pending_peak_bytes = ds.pending_peak_bytes;
+		if (r->pending_peak > res->pending_peak_bytes)
+			res->pending_peak_bytes = r->pending_peak;
 	}
 	if (ops > 0)
 		fprintf(stderr, " [%.1f%% miss%s", 100.0 * misses / ops,

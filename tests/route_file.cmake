@@ -4,3 +4,8 @@
 
 mpsafe_add_test(NAME test_route_file SOURCES test_route_file.c
     LABELS net LIBS mpsafe_net_static)
+
+# The man page's example, compiled and run (its own main(); exit status).
+mpsafe_add_test(NAME example_rtfile
+    SOURCES ${PROJECT_SOURCE_DIR}/docs/examples/rtfile-load.c
+    PLAIN LABELS net LIBS mpsafe_net_static)

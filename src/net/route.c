@@ -136,6 +136,8 @@ rt_sa_key(const struct sockaddr *sa, struct lpm_key *k)
 {
 	int fi;
 
+	k->hi = 0; /* defined for every family, even an unknown one */
+	k->lo = 0;
 	if (sa == NULL)
 		return -1;
 	fi = rt_afidx(sa->sa_family);

@@ -38,15 +38,15 @@
  *
  * Names.  glibc's <net/route.h> defines struct rtentry and RTF_* macros
  * with Linux values (RTF_REJECT is 0x0200 there, 0x8 in NetBSD), and a
- * program must be able to include both headers.  So:
- *	NetBSD			here
- *	struct rtentry		struct rt_entry
- *	RTF_x (RTF_UP...)	MPSAFE_RTF_x, NetBSD's values
- *	RTM_ADD/DELETE/...	MPSAFE_RTM_ADD/DELETE/CHANGE/GET, NetBSD's
- *values RTV_MTU, RTV_EXPIRE	MPSAFE_RTV_MTU, MPSAFE_RTV_EXPIRE struct
- *rt_metrics	struct rt_metrics (rmx_mtu, rmx_expire) struct rt_addrinfo
- *struct rt_addrinfo (fields, not an RTAX_ array) struct route		struct
- *route rtcache_percpu_*	rtcache_perthread_* (one cache per thread)
+ * program must be able to include both headers.  So, NetBSD's name
+ * first and ours after the arrow:
+ *   struct rtentry -> struct rt_entry;
+ *   RTF_UP, RTF_GATEWAY, ... -> MPSAFE_RTF_UP, ... (NetBSD's values);
+ *   RTM_ADD, RTM_DELETE, RTM_CHANGE, RTM_GET -> MPSAFE_RTM_* (same);
+ *   RTV_MTU, RTV_EXPIRE -> MPSAFE_RTV_MTU, MPSAFE_RTV_EXPIRE;
+ *   struct rt_metrics, struct route keep their names; struct
+ *   rt_addrinfo keeps its name, with fields instead of the RTAX_ array;
+ *   rtcache_percpu_* -> rtcache_perthread_* (one cache per thread).
  * Functions keep NetBSD's names with the table as a first argument where
  * NetBSD uses its global table (rtrequest, rtalloc1, rt_walktree,
  * rtflushall); the rest keep NetBSD's arguments.  No field is named

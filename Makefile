@@ -12,6 +12,11 @@ CMAKE ?= cmake
 CTEST ?= ctest
 CLANG_FORMAT ?= clang-format
 
+# The long torture tier (scripts/torture.sh): total seconds, native and
+# under qemu-aarch64.
+TORTURE_SECONDS ?= 600
+TORTURE_AARCH64_SECONDS ?= 120
+
 # Tests that only run on request (label stress-long).
 CTEST_EXCLUDE := -LE '^stress-long$$'
 
@@ -35,7 +40,7 @@ SAN_LAUNCH = $(shell bits=$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 
 	echo "setarch $$(uname -m) -R"; fi)
 
 .PHONY: help deps build debug test test-debug test-tsan test-asan \
-	stress-long bench bench-full results format format-check install clean
+	test-fuzz fuzz stress-long torture torture-aarch64 portability bench bench-full results format format-check install clean
 
 help:
 	@echo "mpsafe: userspace MP-safe primitives after NetBSD (see README.md)"
@@ -47,7 +52,16 @@ help:
 	@echo "  make test-debug    only the debug preset's tests"
 	@echo "  make test-tsan     only the tsan preset's tests"
 	@echo "  make test-asan     only the asan (address+undefined) preset's tests"
+	@echo "  make test-fuzz     the short fuzz run of make test (10 s per harness)"
+	@echo "  make fuzz          run every libFuzzer harness FUZZ_SECONDS (60) each"
 	@echo "  make stress-long   the long stress tests (label stress-long; not in CI)"
+	@echo "  make torture       long torture tier: every torture program, random delays"
+	@echo "                     (MPSAFE_DEBUG_YIELD), both modes, TORTURE_SECONDS in all"
+	@echo "                     (now $(TORTURE_SECONDS)), then torture-aarch64"
+	@echo "  make torture-aarch64  the torture programs cross-built for aarch64, under"
+	@echo "                     qemu-aarch64, TORTURE_AARCH64_SECONDS (now $(TORTURE_AARCH64_SECONDS); 0 skips)"
+	@echo "  make portability   gcc and clang -Werror builds, i386 build and tests,"
+	@echo "                     aarch64 cross build, its tests and torture under qemu"
 	@echo "  make bench         build release and run the default benchmark suite"
 	@echo "  make bench-full    the full benchmark suite (long)"
 	@echo "  make results       update docs/results from the last make bench"
@@ -64,7 +78,7 @@ deps:
 # --- build -------------------------------------------------------------------
 
 # configure-<preset>, build-<preset> for each preset of CMakePresets.json.
-PRESETS := debug release asan tsan ubsan
+PRESETS := debug release asan tsan ubsan fuzz
 
 define preset_rules
 configure-$(1): deps
@@ -91,16 +105,58 @@ test-tsan: build-tsan
 test-asan: build-asan
 	$(SAN_LAUNCH) $(CTEST) --preset asan $(CTEST_EXCLUDE) --parallel $(JOBS)
 
+# Fuzzing (tests/fuzz, the clang fuzz preset): the short run below is
+# part of make test; `make fuzz FUZZ_SECONDS=N` runs each harness longer.
+FUZZ_SECONDS ?= 60
+
+test-fuzz: build-fuzz
+	$(SAN_LAUNCH) $(CTEST) --preset fuzz $(CTEST_EXCLUDE) --parallel 1
+
+fuzz: configure-fuzz
+	$(CMAKE) -S . -B build/fuzz -DMPSAFE_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(CMAKE) --build --preset fuzz --parallel $(JOBS)
+	$(SAN_LAUNCH) $(CTEST) --preset fuzz --parallel 1
+	$(CMAKE) -S . -B build/fuzz -DMPSAFE_FUZZ_SECONDS=10 >/dev/null
+
 # Every tier that belongs in CI, sanitizers included.  Stops at the first
 # failing preset.
 test: deps
 	$(MAKE) --no-print-directory test-debug
 	$(MAKE) --no-print-directory test-tsan
 	$(MAKE) --no-print-directory test-asan
-	@echo "make test: debug, tsan and asan presets passed"
+	$(MAKE) --no-print-directory test-fuzz
+	@echo "make test: debug, tsan, asan and fuzz presets passed"
 
 stress-long: build-release
 	$(CTEST) --preset stress-long --parallel 1
+
+# Long torture tier: see docs/design/verification.md ("Long torture").
+torture: deps
+	$(CMAKE) --preset torture
+	$(CMAKE) --build --preset torture --parallel $(JOBS)
+	TORTURE_SECONDS=$(TORTURE_SECONDS) sh scripts/torture.sh build/torture
+	$(MAKE) --no-print-directory torture-aarch64
+
+torture-aarch64:
+	@if [ "$(TORTURE_AARCH64_SECONDS)" = 0 ]; then \
+		echo "torture-aarch64: TORTURE_AARCH64_SECONDS=0, skipped"; \
+	elif ! command -v aarch64-linux-gnu-gcc >/dev/null || \
+	    ! command -v qemu-aarch64 >/dev/null; then \
+		echo "torture-aarch64: no aarch64-linux-gnu-gcc or qemu-aarch64;" \
+		    "MPSAFE_DEPS_PORTABILITY=1 make deps installs them" >&2; \
+		exit 1; \
+	else \
+		$(CMAKE) --preset aarch64-torture && \
+		$(CMAKE) --build --preset aarch64-torture --parallel $(JOBS) && \
+		TORTURE_SECONDS=$(TORTURE_AARCH64_SECONDS) \
+		TORTURE_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+		sh scripts/torture.sh build/aarch64-torture; \
+	fi
+
+# Portability tier: see docs/design/verification.md ("Portability").
+portability:
+	MPSAFE_DEPS_PORTABILITY=1 sh scripts/deps.sh
+	JOBS=$(JOBS) sh scripts/portability.sh
 
 # --- benchmarks --------------------------------------------------------------
 

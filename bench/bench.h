@@ -180,6 +180,10 @@ struct bench_config {
 	double hold_us;
 	/* hold: the writer's pause between two replacements */
 	double interval_us;
+	/* route workloads: prefixes in the generated table (0: default) */
+	unsigned long table_size;
+	/* route workloads: the churn thread's updates per second */
+	double churn_rate;
 };
 
 /* One run's figures; the has_* flags say which optional columns apply. */
@@ -195,6 +199,10 @@ struct bench_result {
 	uint64_t pending_peak_bytes;
 	bool has_writer_ops;
 	uint64_t writer_ops;
+	/* route workloads: bytes of the lookup structure, and prefixes in it */
+	bool has_mem;
+	uint64_t mem_bytes;
+	uint64_t mem_prefixes;
 	unsigned writers;
 	uint64_t violations; /* poisoned objects seen by readers */
 	/*

@@ -56,6 +56,7 @@ usage(FILE *fp)
 	      "[--repeat N]\n"
 	      "           [--hold-us US] [--interval-us US] "
 	      "[--baseline NAME]\n"
+	      "           [--table-size N] [--churn-rate N]\n"
 	      "           [--csv FILE] [--quiet]\n"
 	      "\n"
 	      "  --list           workloads and strategies, one line each\n"
@@ -73,6 +74,12 @@ usage(FILE *fp)
 	      "is held (default 5, 200)\n"
 	      "  --interval-us US hold: writer's pause between "
 	      "replacements (default 1000)\n"
+	      "  --table-size N   route workloads: prefixes in the generated "
+	      "table\n"
+	      "                   (default 1000000; route-mem6 200000)\n"
+	      "  --churn-rate N   route-lookup, rtcache: updates per second "
+	      "of the churn\n"
+	      "                   thread (--writers 1, default 1000)\n"
 	      "  --baseline NAME  strategy the ratios are taken against "
 	      "(default: the first)\n"
 	      "  --csv FILE       append one row per combination (header if "
@@ -244,6 +251,8 @@ combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
 	MEDIAN_OF_U64(lat_p99_ns);
 	MEDIAN_OF_U64(pending_peak_bytes);
 	MEDIAN_OF_U64(writer_ops);
+	MEDIAN_OF_U64(mem_bytes);
+	MEDIAN_OF_U64(mem_prefixes);
 #undef MEDIAN_OF
 #undef MEDIAN_OF_U64
 	for (unsigned i = 0; i < n; i++) {
@@ -385,6 +394,9 @@ run_one(const struct bench_workload *w, struct run_record *r,
 			fprintf(stderr,
 			    " p50 %" PRIu64 " ns p99 %" PRIu64 " ns",
 			    res->lat_p50_ns, res->lat_p99_ns);
+		if (res->has_mem && res->mem_prefixes > 0)
+			fprintf(stderr, " %.1f B/prefix",
+			    (double)res->mem_bytes / (double)res->mem_prefixes);
 		fprintf(stderr, "\n");
 	}
 	if (res->violations > 0)
@@ -408,6 +420,8 @@ main(int argc, char **argv)
 	    .warmup = 0.2,
 	    .hold_us = NAN,
 	    .interval_us = 1000,
+	    .table_size = 0,
+	    .churn_rate = 1000,
 	};
 	bool quiet = false, writers_given = false, failed = false;
 	uint64_t violations = 0;
@@ -478,6 +492,12 @@ main(int argc, char **argv)
 			cfg.hold_us = parse_micros(a, v);
 		} else if (strcmp(a, "--interval-us") == 0) {
 			cfg.interval_us = parse_micros(a, v);
+		} else if (strcmp(a, "--table-size") == 0) {
+			cfg.table_size = parse_count(a, v, 4000000);
+			if (cfg.table_size == 0)
+				usage_error("--table-size: at least 1");
+		} else if (strcmp(a, "--churn-rate") == 0) {
+			cfg.churn_rate = parse_seconds(a, v, 0.001);
 		} else if (strcmp(a, "--baseline") == 0) {
 			baseline_name = v;
 		} else if (strcmp(a, "--csv") == 0) {

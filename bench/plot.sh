@@ -15,6 +15,8 @@
 #   destroy-latency.png  release-to-destroy-return latency, p50 and p99,
 #                     one column per strategy, at the lowest holder count
 #                     (log y)
+#   route-lookup.png  ns per uncached route lookup vs reader threads (1
+#                     churn thread), one line per strategy (log y)
 # Any thread counts work: x is log2 (linear when a run has 0 readers), with
 # a tick at every count present.  Needs gnuplot (pngcairo, else png);
 # without it, prints a note and exits 0.
@@ -128,6 +130,22 @@ set logscale y
 set ylabel 'ns per read operation, per thread (log scale)'
 set title 'read-side: cost of one read (enter, load pointer, read field, exit); lower is better'
 plot for [i=1:words(names)] '$tmp/read-side.dat' index (i-1) \
+    using 1:2 with linespoints \
+    lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
+EOF
+fi
+
+if data route-lookup 1; then
+	gnuplot <<EOF
+$common
+$(xaxis route-lookup)
+set output '$out/route-lookup.png'
+names = "$(cat "$tmp/route-lookup.names")"
+$(styles route-lookup)
+set logscale y
+set ylabel 'ns per lookup, per thread (log scale)'
+set title 'route-lookup: one uncached LPM lookup in a 1M-prefix table, churn thread running; lower is better'
+plot for [i=1:words(names)] '$tmp/route-lookup.dat' index (i-1) \
     using 1:2 with linespoints \
     lt int(word(lts, i)) lw word(lws, i) + 0 title word(names, i)
 EOF

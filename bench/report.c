@@ -8,7 +8,9 @@
  * machine: cpu_model,cores,kernel,compiler,build_type,liburcu_version,
  * ck_version,date; then writers,violations; then repeat (the runs each
  * row is the median of) and spread (largest / smallest value of the
- * workload's metric over those runs; empty for one run).  Fields that
+ * workload's metric over those runs; empty for one run); then, for the
+ * route workloads, mem_bytes and mem_prefixes (the lookup structure's
+ * memory and the prefixes in it; empty elsewhere).  Fields that
  * contain a comma, a quote or a newline are quoted (RFC 4180).
  */
 #define _GNU_SOURCE
@@ -44,7 +46,8 @@ const char bench_csv_header[] =
     "workload,strategy,threads,seconds,ops,ops_per_sec,ns_per_op,"
     "lat_p50_ns,lat_p99_ns,pending_peak_bytes,writer_ops,"
     "cpu_model,cores,kernel,compiler,build_type,liburcu_version,"
-    "ck_version,date,writers,violations,repeat,spread";
+    "ck_version,date,writers,violations,repeat,spread,mem_bytes,"
+    "mem_prefixes";
 
 static struct {
 	char cpu_model[256];
@@ -218,6 +221,12 @@ bench_csv_row(FILE *fp, const char *workload, const char *strategy,
 	    r->repeat > 0 ? r->repeat : 1);
 	if (r->has_spread)
 		fprintf(fp, "%.4f", r->spread);
+	fputc(',', fp);
+	if (r->has_mem)
+		fprintf(
+		    fp, "%" PRIu64 ",%" PRIu64, r->mem_bytes, r->mem_prefixes);
+	else
+		fputc(',', fp);
 	fputc('\n', fp);
 	fflush(fp);
 }

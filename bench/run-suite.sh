@@ -9,7 +9,8 @@
 # OUT_DIR/*.png.  Each mpsafe-bench invocation's own table goes to
 # OUT_DIR/bench.log; its progress lines go to stderr.
 #
-# Default suite (reader threads 1,2; about two minutes on 2 cores).  Runs
+# Default suite (reader threads 1,2; about two and a half minutes on 2
+# cores).  Runs
 # marked "x N" are repeated N times, round-robin over the strategies, and
 # each row is the median (mpsafe-bench --repeat):
 #   read-side       all 12 strategies, 0.25 s x 5
@@ -23,13 +24,32 @@
 #                   0.5 s x 3
 #   workqueue       workqueue, mutex-queue, producers 1,2, 0.5 s x 3
 #                   (ratios in its own table are against mutex-queue)
+#   ifnet           psref, refcount, rwlock, churn every 1 ms, 0.5 s x 3
+#                   (ratios on ns per lookup, against psref; p50/p99 are
+#                   the detach latency)
+#   route-lookup    rwlock, refcount, psref, pserialize and, when built
+#                   with DPDK, dpdk-fib; one generated 1M-prefix IPv4
+#                   table per design, built once; churn thread at 1000
+#                   updates/s; 0.5 s
+#   rtcache         psref, pserialize (route caches: the other designs
+#                   differ only on a miss), churn 1000/s, 0.5 s
+#   route-mem6      rwlock, pserialize: memory of a 200k-prefix IPv6 table
+#                   (IPv4's is in the route-lookup rows)
 # --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
-# (defer), 3 s x 3 (destroy-latency); reader threads 1,2,4 (and the CPU
-# count if larger; destroy-latency keeps 1 holder).
+# (defer), 3 s x 3 (destroy-latency, route-lookup, rtcache), 2 s x 3
+# (ifnet); reader threads 1,2,4 (and the CPU count if larger;
+# destroy-latency keeps 1 holder); route-lookup adds dpdk-lpm (its
+# 1M-prefix load alone takes minutes: rte_lpm scans its rules linearly
+# on each add), rtcache all four designs, route-mem the IPv4 build for
+# every design and DPDK.
 # Ratios in the summary are against urcu-memb (read-side, grace-period,
 # defer; read-side and grace-period also against pserialize, and
-# read-side has a psref/localcount block) and psref (hold,
-# destroy-latency).
+# read-side has a psref/localcount block), psref (hold, ifnet,
+# destroy-latency) and pserialize (route-lookup, rtcache, route-mem6;
+# then a block of the routing table's figures).
+#
+# MPSAFE_BENCH_ROUTE_PREFIXES=N (environment) sets the IPv4 table size
+# of route-lookup and rtcache (default 1000000).
 #
 # Exit status: 0; 1 if any run failed or saw a violation; 2 usage.
 set -u
@@ -64,6 +84,8 @@ if [ $full -eq 1 ]; then
 	hd_secs=5 hd_rep=3
 	dl_secs=3 dl_rep=3
 	wq_secs=2 wq_rep=3
+	rt_secs=3 rt_rep=3
+	if_secs=2 if_rep=3
 	threads=1,2,4
 	ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 	if [ "$ncpu" -gt 4 ]; then
@@ -77,6 +99,8 @@ else
 	hd_secs=0.5 hd_rep=3
 	dl_secs=0.5 dl_rep=3
 	wq_secs=0.5 wq_rep=3
+	rt_secs=0.5 rt_rep=1
+	if_secs=0.5 if_rep=3
 	threads=1,2
 	warmup=0.1
 fi
@@ -87,13 +111,29 @@ waiting=refcount,rwlock,pserialize,psref,localcount,urcu-memb,urcu-qsbr
 waiting=$waiting,urcu-bp,ck-epoch,ck-brlock
 deferring=pserialize,urcu-memb,ck-epoch,ck-hp
 holding=psref,localcount,refcount,rwlock,ck-hp
+routing=rwlock,refcount,psref,pserialize
+rt_size=${MPSAFE_BENCH_ROUTE_PREFIXES:-1000000}
+caching=psref,pserialize
+routemem=rwlock,pserialize
+# DPDK strategies exist only when mpsafe-bench was built with libdpdk.
+if "$bin" --list | grep -q '^  dpdk-fib '; then
+	routing=$routing,dpdk-fib
+	routemem=$routemem,dpdk-fib
+	if [ $full -eq 1 ]; then
+		routing=$routing,dpdk-lpm
+		routemem=$routemem,dpdk-lpm
+	fi
+fi
+if [ $full -eq 1 ]; then
+	caching=rwlock,refcount,psref,pserialize
+fi
 
 mkdir -p "$out" || exit 2
 csv=$out/results.csv
 log=$out/bench.log
 rm -f "$csv" "$log" "$out/summary.txt" "$out/summary.md" \
     "$out/read-side.png" "$out/grace-period.png" "$out/defer.png" \
-    "$out/hold.png" "$out/destroy-latency.png"
+    "$out/hold.png" "$out/destroy-latency.png" "$out/route-lookup.png"
 
 status=0
 start=$(date +%s)
@@ -123,6 +163,22 @@ bench destroy-latency --strategy "$holding" --threads 1 \
     --seconds "$dl_secs" --repeat "$dl_rep" --baseline psref
 bench workqueue --strategy workqueue,mutex-queue --threads "$threads" \
     --seconds "$wq_secs" --repeat "$wq_rep" --baseline mutex-queue
+if "$bin" --list | grep -q '^  route-lookup '; then
+	bench route-lookup --strategy "$routing" --threads "$threads" \
+	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize \
+	    --table-size "$rt_size"
+	bench rtcache --strategy "$caching" --threads "$threads" \
+	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize \
+	    --table-size "$rt_size"
+	if [ $full -eq 1 ]; then
+		bench route-mem --strategy "$routemem" --threads 1 \
+		    --baseline pserialize --table-size "$rt_size"
+	fi
+	bench route-mem6 --strategy rwlock,pserialize --threads 1 \
+	    --baseline pserialize
+fi
+bench ifnet --strategy psref,refcount,rwlock --threads "$threads" \
+    --seconds "$if_secs" --repeat "$if_rep" --baseline psref
 
 if [ -s "$csv" ]; then
 	awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \

@@ -27,13 +27,25 @@
 	X(mutex_queue)         \
 	/* one line per strategy above: X(<name>) \ */
 
+/*
+ * Optional strategies, after the others: built only when CMake found
+ * their library (bench/CMakeLists.txt).
+ */
+#ifdef BENCH_HAVE_DPDK
+#define BENCH_STRATEGY_LIST_OPTIONAL(X) X(dpdk_lpm) X(dpdk_fib)
+#else
+#define BENCH_STRATEGY_LIST_OPTIONAL(X)
+#endif
+
 #define BENCH_DECLARE(n) extern const struct bench_strategy strategy_##n;
 BENCH_STRATEGY_LIST(BENCH_DECLARE)
+BENCH_STRATEGY_LIST_OPTIONAL(BENCH_DECLARE)
 #undef BENCH_DECLARE
 
 #define BENCH_ENTRY(n) &strategy_##n,
 const struct bench_strategy *const bench_strategies[] = {
-    BENCH_STRATEGY_LIST(BENCH_ENTRY) NULL,
+    BENCH_STRATEGY_LIST(BENCH_ENTRY) BENCH_STRATEGY_LIST_OPTIONAL(BENCH_ENTRY)
+        NULL,
 };
 #undef BENCH_ENTRY
 

@@ -13,14 +13,24 @@
 # --repeat), the spread (largest / smallest metric over the runs).
 #
 # The metric (lower is better) is lat_p50_ns for grace-period (wait) and
-# destroy-latency, ns_per_op for hold (mean take+drop; see docs/bench.md)
-# and for every other workload, except that a workload unknown to this
+# destroy-latency, ns_per_op for hold (mean take+drop; see docs/bench.md),
+# for ifnet (ns per lookup; its latency columns are the detach latency),
+# for the route workloads (whose p50 is the churn thread's update) and
+# for every other workload, except that a workload unknown to this
 # script with a lat_p50_ns column uses it.  A workload with no row of the
 # baseline strategy takes its ratios against its first strategy.
 #
 # After the read-side table, when the file has psref or localcount rows,
 # a short block compares them with pserialize (times its ns/op) and
 # refcount (how many times cheaper) at each thread count.
+#
+# Workloads with mem_bytes/mem_prefixes (route-*) get a B/prefix column.
+# At the end, when the file has routing-table rows, a block lists the
+# routing table's figures: pserialize's route-lookup against rwlock,
+# refcount and psref (times faster), its lookup rate over dpdk-lpm's and
+# dpdk-fib's, rtcache's cached lookup against read-side's pserialize
+# enter/exit pair (times its cost), each strategy's update p50/p99 and
+# pending peak, and bytes per prefix from route-mem and route-mem6.
 #
 # fmt=md writes Markdown tables and a machine table (for docs/results);
 # fmt=text aligned columns; fmt=runinfo one line: the number of rows, the
@@ -37,7 +47,10 @@ function get(k, name) { return (name in ci) ? row[k, ci[name]] : "" }
 function latmetric(w) {
 	if (w == "grace-period" || w == "destroy-latency")
 		return 1
-	if (w == "hold" || w == "read-side" || w == "defer")
+	if (w == "hold" || w == "read-side" || w == "defer" || w == "ifnet")
+		return 0
+	# Route workloads: lookups per thread; their p50 is the churn's.
+	if (w == "rtcache" || w ~ /^route-/)
 		return 0
 	return haslat[w]
 }
@@ -58,6 +71,8 @@ function mname(w) {
 		return "destroy latency p50"
 	if (w == "hold")
 		return "mean take+drop ns"
+	if (w == "ifnet")
+		return "ns/lookup"
 	return latmetric(w) ? "p50" : "ns/op"
 }
 
@@ -133,6 +148,8 @@ BEGIN {
 		haswops[w] = 1
 	if (get(nrows, "spread") != "")
 		hasspread[w] = 1
+	if (get(nrows, "mem_bytes") != "" && get(nrows, "mem_prefixes") + 0 > 0)
+		hasmem[w] = 1
 	if (reps > maxrep[w])
 		maxrep[w] = reps
 	if (s == baseline)
@@ -249,6 +266,110 @@ function ref_block(    j, t, s, k, p, c, nt, nc, tl, m, tseen, names) {
 	}
 }
 
+# ns/op of strategy s in workload w at threads t: the row of the
+# invocation that started at date d if there is one, else the latest;
+# -1 if none.
+function ns_of(w, s, t, d,    j, k) {
+	j = 0
+	for (k = 1; k <= nrows; k++)
+		if (get(k, "workload") == w && get(k, "strategy") == s &&
+		    get(k, "threads") == t && (j == 0 || get(j, "date") != d))
+			j = k
+	if (j == 0 || get(j, "ns_per_op") == "")
+		return -1
+	return get(j, "ns_per_op") + 0
+}
+
+# One line of the route block: name, then value (or "-").
+function route_line(name, v, unit) {
+	if (fmt == "md")
+		printf "| %s | %s |\n", name, v == "" ? "-" : v unit
+	else
+		printf "  %-58s %s\n", name, v == "" ? "-" : v unit
+}
+
+# The routing-table targets, from route-lookup, rtcache, read-side and
+# the route-mem rows: lockless lookups against rwlock and refcount (times
+# faster), a cached lookup against a pserialize read pair (times its
+# cost), the lockless rate against DPDK's (our lookups/s over dpdk's),
+# update cost, pending memory, memory per prefix.
+function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
+	nt = 0
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "workload") != "route-lookup" &&
+		    get(j, "workload") != "rtcache")
+			continue
+		t = get(j, "threads")
+		if (!(t in tseen)) {
+			tseen[t] = 1
+			tl[++nt] = t
+		}
+	}
+	lo = 0
+	for (j = 1; j <= nrows; j++)
+		if (get(j, "workload") ~ /^route-mem/)
+			lo = 1
+	if (nt == 0 && !lo)
+		return
+	print ""
+	if (fmt == "md") {
+		print "#### routing table: lockless against the others\n"
+		print "| figure | value |"
+		print "|---|---:|"
+	} else {
+		print "== routing table (route-lookup, rtcache, route-mem*): " \
+		    "lockless = pserialize"
+	}
+	split("rwlock refcount psref dpdk-lpm dpdk-fib", names, " ")
+	for (k = 1; k <= nt; k++) {
+		t = tl[k]
+		# Each comparison: the other strategy's latest row and
+		# pserialize's row of the same invocation (if any).
+		for (s = 1; s <= 5; s++) {
+			j = find_row("route-lookup", names[s], t)
+			if (j == 0)
+				continue
+			x = ns_of("route-lookup", names[s], t, "")
+			p = ns_of("route-lookup", "pserialize", t, get(j, "date"))
+			if (s <= 3)
+				route_line("route-lookup thr " t ": pserialize " \
+				    "faster than " names[s] " (x)", \
+				    p > 0 && x > 0 ? ratio(x / p) : "", "")
+			else
+				route_line("route-lookup thr " t ": pserialize " \
+				    "rate / " names[s] " rate", \
+				    p > 0 && x > 0 ? ratio(x / p) : "", "")
+		}
+		x = ns_of("rtcache", "pserialize", t, "")
+		d = ns_of("read-side", "pserialize", t, "")
+		if (x > 0)
+			route_line("rtcache thr " t ": cached lookup / " \
+			    "read-side pserialize pair (x)", \
+			    d > 0 ? ratio(x / d) : "", "")
+		for (s = 1; s <= nrows; s++) {
+			if (get(s, "workload") != "route-lookup" ||
+			    get(s, "threads") != t || get(s, "lat_p50_ns") == "")
+				continue
+			route_line("route-lookup thr " t ": " get(s, "strategy") \
+			    " update p50 / p99 (us), pending peak (KiB)", \
+			    sprintf("%.1f / %.1f, %s", get(s, "lat_p50_ns") / 1000, \
+			    get(s, "lat_p99_ns") / 1000, \
+			    get(s, "pending_peak_bytes") == "" ? "-" : \
+			    sprintf("%.0f", get(s, "pending_peak_bytes") / 1024)), "")
+		}
+	}
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "workload") !~ /^route-mem/ ||
+		    get(j, "mem_prefixes") + 0 <= 0)
+			continue
+		route_line(get(j, "workload") " " get(j, "strategy") " (" \
+		    get(j, "mem_prefixes") " prefixes): bytes per prefix, " \
+		    "ns per insert", sprintf("%.1f, %.0f", \
+		    get(j, "mem_bytes") / get(j, "mem_prefixes"), \
+		    get(j, "ns_per_op")), "")
+	}
+}
+
 END {
 	if (fmt == "runinfo") {
 		if (nrows > 0) {
@@ -308,6 +429,7 @@ END {
 		if (haslat[w]) { cell[++nc] = "p50_ns"; cell[++nc] = "p99_ns" }
 		if (haswops[w]) cell[++nc] = "writer_ops/s"
 		if (haspend[w]) cell[++nc] = "pend_peak_MiB"
+		if (hasmem[w]) cell[++nc] = "B/prefix"
 		cell[++nc] = "ratio"
 		if (second)
 			cell[++nc] = "x " baseline2
@@ -342,6 +464,13 @@ END {
 					cell[++nc] = sprintf("%.1f",
 					    col("pending_peak_bytes") / 1048576)
 			}
+			if (hasmem[w]) {
+				if (col("mem_bytes") == "" || col("mem_prefixes") + 0 <= 0)
+					cell[++nc] = "-"
+				else
+					cell[++nc] = sprintf("%.1f",
+					    col("mem_bytes") / col("mem_prefixes"))
+			}
 			cell[++nc] = ratio_cell(r, bs)
 			if (second)
 				cell[++nc] = ratio_cell(r, baseline2)
@@ -355,4 +484,5 @@ END {
 		if (w == "read-side")
 			ref_block()
 	}
+	route_block()
 }

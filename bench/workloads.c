@@ -18,13 +18,30 @@
 	X(workqueue)           \
 	/* one line per workload above: X(<name>) \ */
 
+/*
+ * Workloads that need mpsafe_net (interfaces, the routing table), after
+ * the others:
+ * built only with MPSAFE_BUILD_NET (bench/CMakeLists.txt).
+ */
+#ifdef BENCH_HAVE_NET
+#define BENCH_WORKLOAD_LIST_NET(X) \
+	X(ifnet)                   \
+	X(route_lookup)            \
+	X(rtcache)                 \
+	X(route_mem)               \
+	X(route_mem6)
+#else
+#define BENCH_WORKLOAD_LIST_NET(X)
+#endif
+
 #define BENCH_DECLARE(n) extern const struct bench_workload workload_##n;
 BENCH_WORKLOAD_LIST(BENCH_DECLARE)
+BENCH_WORKLOAD_LIST_NET(BENCH_DECLARE)
 #undef BENCH_DECLARE
 
 #define BENCH_ENTRY(n) &workload_##n,
 const struct bench_workload *const bench_workloads[] = {
-    BENCH_WORKLOAD_LIST(BENCH_ENTRY) NULL,
+    BENCH_WORKLOAD_LIST(BENCH_ENTRY) BENCH_WORKLOAD_LIST_NET(BENCH_ENTRY) NULL,
 };
 #undef BENCH_ENTRY
 

@@ -64,6 +64,8 @@ function(mpsafe_print_summary)
 	_mpsafe_summary_line("top-level project ...... " "${PROJECT_IS_TOP_LEVEL}")
 	_mpsafe_summary_line("MPSAFE_DIAGNOSTIC ...... " "${MPSAFE_DIAGNOSTIC}")
 	_mpsafe_summary_line("MPSAFE_DEBUG ........... " "${MPSAFE_DEBUG}")
+	_mpsafe_summary_line("MPSAFE_FAULT_INJECTION . " "${MPSAFE_FAULT_INJECTION}")
+	_mpsafe_summary_line("MPSAFE_DEBUG_YIELD ..... " "${MPSAFE_DEBUG_YIELD}")
 	_mpsafe_summary_line("MPSAFE_SANITIZE ........ " "${_san}")
 	_mpsafe_summary_line("MPSAFE_WERROR .......... "
 	    "${MPSAFE_WERROR} (in force: ${MPSAFE_WERROR_EFFECTIVE})")

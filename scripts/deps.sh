@@ -6,15 +6,21 @@
 # Environment:
 #   MPSAFE_DEPS_SKIP=1       do nothing (you manage packages yourself)
 #   MPSAFE_DEPS_OPTIONAL=1   also install the optional packages below
+#   MPSAFE_DEPS_PORTABILITY=1  also the portability tier's (see below)
 set -eu
 
-# What the build, the tests and the benchmarks need.
+# What the build, the tests and the benchmarks need.  libclang-rt-14-dev
+# holds clang's libFuzzer and sanitizer runtimes (the fuzz preset); clang
+# only recommends it, and recommends are not installed here.  spin: the
+# model checks of tests/model, label "model"; spin -a preprocesses the
+# models with gcc's cpp, and the verifiers it writes are compiled with gcc.
 PACKAGES="
 cmake
 make
 gcc
 g++
 clang
+libclang-rt-14-dev
 clang-format
 pkg-config
 binutils
@@ -23,15 +29,30 @@ libck-dev
 libcriterion-dev
 gnuplot-nox
 mandoc
+spin
 "
 
 # Hook for later issues: packages a tier will need, installed only with
 # MPSAFE_DEPS_OPTIONAL=1 until that tier is wired into `make test`.
-#   spin         model checking of the algorithms (label "model")
 #   libdpdk-dev  a comparison baseline for the network stack
 OPTIONAL_PACKAGES="
-spin
 libdpdk-dev
+"
+
+# The portability tier (`make portability`, `make torture-aarch64`):
+# 32-bit x86 libraries for -m32, Debian's aarch64 cross compiler and
+# qemu-user.  About 250 MB, so installed only with
+# MPSAFE_DEPS_PORTABILITY=1 (the make targets set it).  Not gcc-multilib:
+# on Debian 12 it conflicts with every cross gcc; lib32gcc-12-dev and
+# libc6-dev-i386 are what -m32 needs (cmake/toolchain-i386.cmake supplies
+# the <asm/*> link that gcc-multilib would).
+PORTABILITY_PACKAGES="
+libc6-dev-i386
+lib32gcc-12-dev
+lib32stdc++-12-dev
+gcc-aarch64-linux-gnu
+libc6-dev-arm64-cross
+qemu-user
 "
 
 if [ "${MPSAFE_DEPS_SKIP:-0}" = 1 ]; then
@@ -42,6 +63,9 @@ fi
 want=$PACKAGES
 if [ "${MPSAFE_DEPS_OPTIONAL:-0}" = 1 ]; then
 	want="$want $OPTIONAL_PACKAGES"
+fi
+if [ "${MPSAFE_DEPS_PORTABILITY:-0}" = 1 ]; then
+	want="$want $PORTABILITY_PACKAGES"
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

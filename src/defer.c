@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/defer.h>
 #include <mpsafe/pserialize.h>
 
@@ -104,8 +105,10 @@ pending_reserve(size_t size)
 static void
 defer_push(struct mpsafe_defer *d)
 {
-	struct mpsafe_defer *head =
-	    atomic_load_explicit(&defer_head, memory_order_relaxed);
+	struct mpsafe_defer *head;
+
+	MPSAFE_YIELD_POINT(); /* the reclaimer may take the stack now */
+	head = atomic_load_explicit(&defer_head, memory_order_relaxed);
 
 	/* seq_cst: release for the object's fields (pairs with the
 	 * reclaimer's exchange), and ordered before the idle check below. */
@@ -196,6 +199,7 @@ reclaimer_main(void *arg)
 		    &defer_head, NULL, memory_order_acquire);
 
 		if (batch != NULL) {
+			MPSAFE_YIELD_POINT(); /* producers push meanwhile */
 			mpsafe_gp_wait();
 			atomic_fetch_add_explicit(
 			    &defer_batches, 1, memory_order_relaxed);
@@ -239,7 +243,8 @@ reclaimer_start(void)
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		ok = pthread_create(&tid, &attr, reclaimer_main, NULL) == 0;
+		ok = mpsafe_thread_create(&tid, &attr, reclaimer_main, NULL) ==
+		     0;
 		pthread_attr_destroy(&attr);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (ok)

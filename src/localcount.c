@@ -98,6 +98,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/localcount.h>
 
 #include "mpsafe_impl.h"
@@ -193,7 +194,7 @@ int
 mpsafe_localcount_record_init(struct mpsafe_thread *t)
 {
 	struct mpsafe_localcount_dir *dir =
-	    aligned_alloc(MPSAFE_RECORD_ALIGN, sizeof(*dir));
+	    mpsafe_aligned_alloc(MPSAFE_RECORD_ALIGN, sizeof(*dir));
 
 	if (dir == NULL)
 		return ENOMEM;
@@ -398,7 +399,7 @@ chunk_ensure(uint32_t id)
 	/* Relaxed: a test switch. */
 	if (atomic_load_explicit(&chunk_alloc_fails, memory_order_relaxed))
 		return false;
-	c = aligned_alloc(MPSAFE_RECORD_ALIGN,
+	c = mpsafe_aligned_alloc(MPSAFE_RECORD_ALIGN,
 	    LOCALCOUNT_CHUNK_SIZE * sizeof(_Atomic(int64_t)));
 	if (c == NULL)
 		return false;
@@ -553,6 +554,7 @@ localcount_drain(struct localcount *lc)
 
 	if (st == LC_ACTIVE) {
 		mpsafe_gp_wait();
+		MPSAFE_YIELD_POINT(); /* late releases race the fold */
 		pthread_mutex_lock(&id_lock);
 		int64_t sum = fold_counters(lc->lc_id);
 		/* Acq_rel: see total_add(). */

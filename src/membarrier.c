@@ -39,7 +39,13 @@ sys_membarrier(int cmd)
 int
 mpsafe_membarrier_setup(void)
 {
-	int cmds = sys_membarrier(MEMBARRIER_CMD_QUERY);
+	int cmds;
+
+#ifdef MPSAFE_FAULT_INJECTION
+	if (mpsafe_fault_membarrier_error() != 0)
+		return mpsafe_fault_membarrier_error();
+#endif
+	cmds = sys_membarrier(MEMBARRIER_CMD_QUERY);
 
 	if (cmds < 0)
 		return errno;

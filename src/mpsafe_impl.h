@@ -48,8 +48,9 @@ void mpsafe_gp_atfork_child(void);
  * *_record_init() runs once when a record is created, before any other
  * thread can reach it (0 or ENOMEM; the record then is not created);
  * the state stays with the record when it passes to another thread.  Each
- * keeps its state in mt_private[MPSAFE_PRIV_*], allocated with malloc()
- * or aligned_alloc() (freed with free() if the record cannot be made).
+ * keeps its state in mt_private[MPSAFE_PRIV_*], allocated with
+ * mpsafe_calloc() or mpsafe_aligned_alloc() (<mpsafe/alloc.h>; freed with
+ * mpsafe_free() if the record cannot be made).
  * mpsafe_psref_thread_exit() runs when a thread unregisters or exits,
  * before its record is parked; the atfork hooks hold the overflow lock
  * across fork(), and the child's runs after every record but self's was
@@ -74,6 +75,26 @@ void mpsafe_futex_wake(_Atomic(uint32_t) *addr);
 /* membarrier.c */
 int mpsafe_membarrier_setup(void);
 void mpsafe_membarrier(void);
+
+/* alloc.c: the injected membarrier answer (0: ask the kernel). */
+#ifdef MPSAFE_FAULT_INJECTION
+int mpsafe_fault_membarrier_error(void);
+#endif
+
+/*
+ * MPSAFE_YIELD_POINT(): a marked point where a race window is widest.  In
+ * MPSAFE_DEBUG_YIELD builds (the torture tier) it sometimes yields the CPU
+ * or spins a random while (debug.c), so that other threads run in the
+ * middle of the library's steps; otherwise it compiles to nothing.
+ */
+#ifdef MPSAFE_DEBUG_YIELD
+void mpsafe_debug_yield(void);
+#define MPSAFE_YIELD_POINT() mpsafe_debug_yield()
+#else
+#define MPSAFE_YIELD_POINT() \
+	do {                 \
+	} while (0)
+#endif
 
 /* A pause for spin loops (a hint to the CPU; no inline assembly). */
 static inline void

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/pserialize.h>
 
 #include "mpsafe_impl.h"
@@ -133,6 +134,7 @@ gp_run(void)
 	struct mpsafe_thread *t;
 
 	gp_barrier();
+	MPSAFE_YIELD_POINT(); /* readers enter between barrier and scan */
 #ifdef MPSAFE_TEST_BROKEN_NO_WAIT
 	/* Deliberately broken build for the torture test's own test. */
 	return;
@@ -143,9 +145,10 @@ gp_run(void)
 		    atomic_load_explicit(&t->mt_reader, memory_order_acquire);
 		/* Acquire: pairs with the release store at read-section exit.
 		 */
-		uint32_t w =
-		    atomic_load_explicit(&r->mr_word, memory_order_acquire);
+		uint32_t w;
 
+		MPSAFE_YIELD_POINT(); /* the owner may unregister here */
+		w = atomic_load_explicit(&r->mr_word, memory_order_acquire);
 		if (w & MPSAFE_READ_NEST)
 			gp_wait_reader(r, w);
 	}
@@ -172,6 +175,7 @@ mpsafe_gp_wait(void)
 		}
 		gp_seq++;
 		pthread_mutex_unlock(&gp_lock);
+		MPSAFE_YIELD_POINT();
 		gp_run();
 		pthread_mutex_lock(&gp_lock);
 		gp_seq++;
@@ -260,7 +264,7 @@ mpsafe_read_exit_broken(int s)
 pserialize_t
 pserialize_create(void)
 {
-	struct pserialize *psz = malloc(sizeof(*psz));
+	struct pserialize *psz = mpsafe_malloc(sizeof(*psz));
 
 	if (psz == NULL) {
 		errno = ENOMEM;
@@ -299,7 +303,7 @@ pserialize_destroy(pserialize_t psz)
 	/* Relaxed: a poison for diagnostics; the caller owns psz. */
 	atomic_store_explicit(
 	    &psz->psz_magic, PSZ_POISON, memory_order_relaxed);
-	free(psz);
+	mpsafe_free(psz);
 }
 
 void

@@ -69,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/psref.h>
 
 #include "mpsafe_impl.h"
@@ -119,7 +120,7 @@ thread_table(struct mpsafe_thread *t)
 int
 mpsafe_psref_record_init(struct mpsafe_thread *t)
 {
-	struct psref_thread *pt = calloc(1, sizeof(*pt));
+	struct psref_thread *pt = mpsafe_calloc(1, sizeof(*pt));
 
 	if (pt == NULL)
 		return ENOMEM;
@@ -456,7 +457,7 @@ psref_class_create(const char *name)
 		return NULL;
 	}
 	mpsafe_library_init();
-	class = aligned_alloc(
+	class = mpsafe_aligned_alloc(
 	    MPSAFE_RECORD_ALIGN, (sizeof(*class) + MPSAFE_RECORD_ALIGN - 1) &
 	                             ~(size_t)(MPSAFE_RECORD_ALIGN - 1));
 	if (class != NULL)
@@ -491,7 +492,7 @@ psref_class_destroy(struct psref_class *class)
 		return; /* keep it: freeing would break the live targets */
 	}
 	class->prc_magic = CLASS_POISON;
-	free(class);
+	mpsafe_free(class);
 }
 
 void
@@ -559,6 +560,7 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 	atomic_fetch_add_explicit(
 	    &mpsafe_psref_draining_all, 1, memory_order_seq_cst);
 	mpsafe_gp_wait();
+	MPSAFE_YIELD_POINT(); /* holders release while we start to look */
 	/* Relaxed: only diagnostic acquire checks read the difference. */
 	atomic_store_explicit(
 	    &target->prt_draining, DRAINING_WAITED, memory_order_relaxed);

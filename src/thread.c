@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
+
 #include "mpsafe_impl.h"
 
 const struct mpsafe_thread mpsafe_thread_unregistered;
@@ -145,6 +147,7 @@ record_release(struct mpsafe_thread *t, const char *why)
 	atomic_store_explicit(&t->mt_state, RECORD_FREE, memory_order_relaxed);
 	registry_used--;
 	pthread_mutex_unlock(&registry_lock);
+	MPSAFE_YIELD_POINT(); /* a scan may hold the old mt_reader */
 	/* A scan that loaded &mpsafe_reader_self must end before our TLS. */
 	mpsafe_gp_wait_running();
 	self_set_word(self_word() | MPSAFE_READ_NEST);
@@ -258,7 +261,7 @@ record_alloc(void)
 		    RECORD_FREE)
 			goto claim;
 	}
-	t = aligned_alloc(MPSAFE_RECORD_ALIGN, size);
+	t = mpsafe_aligned_alloc(MPSAFE_RECORD_ALIGN, size);
 	if (t == NULL)
 		return NULL;
 	memset(t, 0, size);
@@ -266,11 +269,12 @@ record_alloc(void)
 	/* The primitives' per-thread state, fixed for the record's life. */
 	if (mpsafe_psref_record_init(t) != 0 ||
 	    mpsafe_localcount_record_init(t) != 0) {
-		free(t->mt_private[MPSAFE_PRIV_PSREF]);
-		free(t->mt_private[MPSAFE_PRIV_LOCALCOUNT]);
-		free(t);
+		mpsafe_free(t->mt_private[MPSAFE_PRIV_PSREF]);
+		mpsafe_free(t->mt_private[MPSAFE_PRIV_LOCALCOUNT]);
+		mpsafe_free(t);
 		return NULL;
 	}
+	MPSAFE_YIELD_POINT(); /* scans run while the record is built */
 	/* Relaxed: pushes are serialised by registry_lock (held). */
 	t->mt_next = atomic_load_explicit(&registry_head, memory_order_relaxed);
 	/* Release: the record is initialised before a scan can reach it. */

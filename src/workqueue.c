@@ -104,6 +104,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/workqueue.h>
 
 #include "mpsafe_impl.h"
@@ -424,6 +425,7 @@ wq_run_batch(struct wq_queue *q)
 	/* Relaxed: a hint; the exchange below is what takes the items. */
 	if (atomic_load_explicit(&q->q_incoming, memory_order_relaxed) == NULL)
 		return false;
+	MPSAFE_YIELD_POINT(); /* enqueuers push meanwhile */
 	pthread_mutex_lock(&q->q_lock);
 	/*
 	 * Acquire: pairs with the CAS of workqueue_enqueue (seq_cst, so
@@ -592,7 +594,7 @@ wq_start_worker(struct wq_queue *q)
 	if (atomic_compare_exchange_strong_explicit(&wq_test_fail_at, &fail, -1,
 	        memory_order_relaxed, memory_order_relaxed))
 		return EAGAIN;
-	return pthread_create(&q->q_thread, NULL, wq_worker_main, q);
+	return mpsafe_thread_create(&q->q_thread, NULL, wq_worker_main, q);
 }
 
 int
@@ -612,7 +614,7 @@ workqueue_create(struct workqueue **wqp, const char *name,
 	cpu_init_once();
 	n = (flags & WQ_PERCPU) ? cpu_count : 1;
 	size = sizeof(*wq) + n * sizeof(wq->wq_queues[0]);
-	wq = aligned_alloc(MPSAFE_RECORD_ALIGN, size);
+	wq = mpsafe_aligned_alloc(MPSAFE_RECORD_ALIGN, size);
 	if (wq == NULL)
 		return ENOMEM;
 	memset(wq, 0, size);
@@ -666,7 +668,7 @@ workqueue_create(struct workqueue **wqp, const char *name,
 			pthread_mutex_destroy(&wq->wq_queues[i].q_lock);
 		atomic_store_explicit(
 		    &wq->wq_magic, WQ_POISON, memory_order_relaxed);
-		free(wq);
+		mpsafe_free(wq);
 		return error;
 	}
 	*wqp = wq;
@@ -746,7 +748,7 @@ workqueue_destroy(struct workqueue *wq)
 	atomic_store_explicit(&wq->wq_magic, WQ_POISON, memory_order_relaxed);
 	wq->wq_func = NULL;
 	wq->wq_nqueues = 0;
-	free(wq);
+	mpsafe_free(wq);
 }
 
 /* --- enqueue and wait ---------------------------------------------------- */
@@ -807,6 +809,7 @@ workqueue_enqueue(struct workqueue *wq, struct work *wk, struct cpu_info *ci)
 #ifdef MPSAFE_DIAGNOSTIC
 	wq_enqueue_checks(wq, wk);
 #endif
+	MPSAFE_YIELD_POINT(); /* the worker may take the queue now */
 	/* Relaxed: the CAS checks it. */
 	head = atomic_load_explicit(&q->q_incoming, memory_order_relaxed);
 	do {

@@ -93,8 +93,8 @@ tobj_reclaim(struct tobj *o)
 static void
 tobj_deferred(struct mpsafe_defer *d)
 {
-	tobj_reclaim(
-	    (struct tobj *)((char *)d - offsetof(struct tobj, t_defer)));
+	tobj_reclaim((
+	    struct tobj *)(void *)((char *)d - offsetof(struct tobj, t_defer)));
 }
 
 static uint64_t

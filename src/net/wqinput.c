@@ -71,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/net/wqinput.h>
 #include <mpsafe/thread.h>
 #include <mpsafe/workqueue.h>
@@ -210,15 +211,15 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 	size = sizeof(*wqi) + n * sizeof(wqi->wqi_queues[0]);
 	rsize = (size_t)n * cap * sizeof(struct wqi_slot);
 	rsize = (rsize + WQI_ALIGN - 1) & ~(size_t)(WQI_ALIGN - 1);
-	wqi = aligned_alloc(WQI_ALIGN, size);
+	wqi = mpsafe_aligned_alloc(WQI_ALIGN, size);
 	if (wqi == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	memset(wqi, 0, size);
-	wqi->wqi_rings = aligned_alloc(WQI_ALIGN, rsize);
+	wqi->wqi_rings = mpsafe_aligned_alloc(WQI_ALIGN, rsize);
 	if (wqi->wqi_rings == NULL) {
-		free(wqi);
+		mpsafe_free(wqi);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -249,8 +250,8 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 	error = workqueue_create(&wqi->wqi_wq, wqi->wqi_name, wqi_work, wqi, 0,
 	    WQ_PERCPU | WQ_MPSAFE);
 	if (error != 0) {
-		free(wqi->wqi_rings);
-		free(wqi);
+		mpsafe_free(wqi->wqi_rings);
+		mpsafe_free(wqi);
 		errno = error;
 		return NULL;
 	}
@@ -389,6 +390,6 @@ wqinput_destroy(struct wqinput *wqi)
 	atomic_store_explicit(
 	    &wqi->wqi_magic, WQI_POISON, memory_order_relaxed);
 	wqi->wqi_func = NULL;
-	free(wqi->wqi_rings);
-	free(wqi);
+	mpsafe_free(wqi->wqi_rings);
+	mpsafe_free(wqi);
 }

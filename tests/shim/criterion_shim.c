@@ -124,15 +124,34 @@ run_one(const struct shim_test *t)
 	return 1;
 }
 
+/* --list: the tests, in Criterion's format (scripts/torture.sh reads it). */
+static int
+shim_list(const char *prog)
+{
+	const char *base = strrchr(prog, '/');
+	int n = 0;
+
+	for (struct shim_test *t = shim_head; t != NULL; t = t->next)
+		n++;
+	printf("%s: %d tests\n", base != NULL ? base + 1 : prog, n);
+	for (struct shim_test *t = shim_head; t != NULL; t = t->next)
+		printf("%s %s/%s\n", t->next != NULL ? "|--" : "`--", t->suite,
+		    t->name);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *filter = NULL;
 	int passed = 0, failed = 0, skipped = 0;
 
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--filter=", 9) == 0)
 			filter = argv[i] + 9;
+		if (strcmp(argv[i], "--list") == 0)
+			return shim_list(argv[0]);
+	}
 	for (struct shim_test *t = shim_head; t != NULL; t = t->next) {
 		char full[256];
 

@@ -1,0 +1,64 @@
+/*
+ * bench/route_bench.h: DPDK's rte_lpm behind the dpdk-lpm strategy of
+ * the route workloads (workload_route.c).
+ *
+ * The strategy exists only when CMake found libdpdk (pkg-config) and
+ * defined BENCH_HAVE_DPDK; then strategy_dpdk_lpm.c is built with DPDK's
+ * compiler flags, which no other file sees.  Like the workqueue
+ * strategies it has no bench_strategy read or write operations: the
+ * route workloads call the functions below instead, and every other
+ * workload skips it (no read_loop, no wait_for_readers, no retire, no
+ * hold).
+ *
+ * DPDK's environment (EAL) is started once per process, on first use,
+ * without hugepages, PCI, telemetry or shared files (see
+ * strategy_dpdk_lpm.c for the arguments); the calling thread's CPU
+ * affinity is restored afterwards.
+ */
+#ifndef ROUTE_BENCH_H
+#define ROUTE_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpsafe/net/route_file.h>
+
+struct bench_lpm;
+
+#ifdef BENCH_HAVE_DPDK
+/*
+ * bench_lpm_create(routes, n, fib, lpmp): start the EAL if needed, create
+ * an rte_lpm (fib: an rte_fib DIR24_8) sized for routes[0..n-1] (IPv4)
+ * and add them all, next hop id = rg_nexthop.  *lpmp receives it.
+ * Returns 0 or -1 after a message.
+ */
+int bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
+    struct bench_lpm **lpmp);
+
+/*
+ * bench_lpm_lookup_loop(lpm, addrs, mask, pos, n, misses): n lookups of
+ * addrs[(*pos)++ & mask] (host byte order), rte_lpm_lookup() inlined;
+ * returns the sum of the next hops found, adds the misses to *misses.
+ */
+uint64_t bench_lpm_lookup_loop(struct bench_lpm *lpm, const uint32_t *addrs,
+    size_t mask, size_t *pos, uint64_t n, uint64_t *misses);
+
+/*
+ * bench_lpm_update(lpm, routes, u): apply u (add, delete, change =
+ * add over the existing rule) to lpm.  One writer at a time.  Returns
+ * 0 or DPDK's negative errno.
+ */
+int bench_lpm_update(struct bench_lpm *lpm, const struct rtgen_route *routes,
+    const struct rtgen_update *u);
+
+/* Bytes DPDK's heap holds for lpm (measured around its creation). */
+size_t bench_lpm_mem(const struct bench_lpm *lpm);
+
+/* Prefixes added at creation. */
+size_t bench_lpm_prefixes(const struct bench_lpm *lpm);
+
+void bench_lpm_destroy(struct bench_lpm *lpm);
+#endif
+
+#endif /* ROUTE_BENCH_H */

@@ -1,0 +1,1001 @@
+/*
+ * bench/workload_route.c: the routing-table workloads, on mpsafe_net's
+ * rt_table (route.h) loaded with a generated table shaped like the
+ * global BGP table (route_file.h), and on DPDK's rte_lpm (dpdk-lpm).
+ *
+ *   route-lookup  N readers doing uncached longest-prefix lookups of a
+ *                 fixed set of 2^20 addresses (90% inside a table
+ *                 prefix, 10% random), each reading the next hop, while
+ *                 one churn thread (--writers 1, the default; 0 for
+ *                 none) applies --churn-rate updates per second (default
+ *                 1000: 40% next-hop changes, 30% deletes, 30% re-adds).
+ *   rtcache       the same, but each reader looks its destinations up
+ *                 through its own route caches (struct route, one per
+ *                 flow, RB_FLOWS flows per thread, each destination
+ *                 inside a table prefix), as a forwarding path does: a
+ *                 hit checks the generation and takes a psref; each
+ *                 table update invalidates every cache.
+ *   route-mem     build the IPv4 table (--table-size, default 1,000,000)
+ *   route-mem6    and the IPv6 one (default 200,000): build time per
+ *                 prefix (ns_per_op) and memory (mem_bytes, mem_prefixes).
+ *
+ * Strategies map onto the table's designs (route.h):
+ *   rwlock      RT_SYNC_RWLOCK table; a lookup takes the table's read
+ *               lock around rt_lookup_noref() and the next-hop read.
+ *   refcount    RT_SYNC_PSERIALIZE walk (lock-free), RT_REF_REFCOUNT:
+ *               rt_lookup() takes an atomic count on the entry,
+ *               rt_release() drops it.
+ *   psref       NetBSD 8/9: RT_SYNC_RWLOCK table, rtalloc1() (read lock
+ *               + refcount) for uncached lookups, psref through route
+ *               caches, generation invalidation.
+ *   pserialize  lockless: RT_SYNC_PSERIALIZE, RT_REF_PSREF; an uncached
+ *               lookup is rt_lookup_noref() inside rt_read_enter()/
+ *               rt_read_exit() (a pserialize read section).
+ *   dpdk-lpm    rte_lpm (route-lookup, route-mem; see strategy_dpdk_lpm.c).
+ *   dpdk-fib    rte_fib DIR24_8: rte_lpm's lookup table with a trie as
+ *               its rule store (fast loads and updates), bulk lookups.
+ * Route caches take a psref in every design, so in rtcache the strategies
+ * differ only in the miss path (rwlock and psref share one table).
+ *
+ * Figures: ops/ns_per_op of the readers; lat_p50_ns/lat_p99_ns of one
+ * update (rtrequest(), or rte_lpm_add/delete) as timed by the churn
+ * thread; writer_ops = updates done; pending_peak_bytes = the most memory
+ * the table had allocated but no longer held, sampled after each update
+ * on lockless tables (bytes counted by the allocator hooks minus
+ * rt_table_stats()'s total: deleted entries not yet destroyed, retired
+ * trie nodes), or the peak of mpsafe_defer()'s pending bytes over the
+ * measured phase if larger (the only figure for RWLOCK tables);
+ * mem_bytes = bytes the table allocated (counted through its
+ * rtc_alloc/rtc_free hooks; DPDK: its heap's growth), mem_prefixes = the
+ * prefixes loaded.
+ *
+ * One table per (family, size, design) is built on first use and kept
+ * for the whole invocation (building 1M prefixes takes seconds); its
+ * churn stream continues from run to run, so the table stays valid.  At
+ * build time a check looks up 1000 addresses inside random table
+ * prefixes: each must match a prefix that contains it and is at least as
+ * long; a failure fails the run.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <mpsafe/defer.h>
+#include <mpsafe/net/route.h>
+#include <mpsafe/net/route_file.h>
+
+#include "bench.h"
+#include "route_bench.h"
+
+#define RB_DEFAULT_SIZE4 1000000ul
+#define RB_DEFAULT_SIZE6 200000ul
+#define RB_NEXTHOPS 512
+#define RB_SEED UINT64_C(0x6d70736166652d72)
+#define RB_ADDRS (1u << 20) /* lookup addresses, a power of two */
+#define RB_HIT_PERCENT 90
+#define RB_FLOWS 64        /* rtcache: route caches per reader thread */
+#define RB_FLOW_ADDRS 4096 /* rtcache: destinations, each in a prefix */
+#define RB_MAX_TABLES 8
+#define RB_CHECKS 1000
+
+enum rb_kind {
+	RB_NONE,
+	RB_RWLOCK,
+	RB_REFCOUNT,
+	RB_PSREF,
+	RB_PSERIALIZE,
+	RB_DPDK,     /* dpdk-lpm */
+	RB_DPDK_FIB, /* dpdk-fib */
+};
+
+static bool
+rb_is_dpdk(enum rb_kind k)
+{
+	return k == RB_DPDK || k == RB_DPDK_FIB;
+}
+
+static enum rb_kind
+rb_kind_of(const struct bench_strategy *s)
+{
+	static const struct {
+		const char *name;
+		enum rb_kind kind;
+	} map[] = {
+	    {"rwlock", RB_RWLOCK},
+	    {"refcount", RB_REFCOUNT},
+	    {"psref", RB_PSREF},
+	    {"pserialize", RB_PSERIALIZE},
+	    {"dpdk-lpm", RB_DPDK},
+	    {"dpdk-fib", RB_DPDK_FIB},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(s->name, map[i].name) == 0)
+			return map[i].kind;
+	return RB_NONE;
+}
+
+static void
+rb_config(enum rb_kind k, struct rt_table_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rtc_name = "bench";
+	switch (k) {
+	case RB_REFCOUNT:
+		c->rtc_sync = RT_SYNC_PSERIALIZE;
+		c->rtc_ref = RT_REF_REFCOUNT;
+		break;
+	case RB_PSERIALIZE:
+		c->rtc_sync = RT_SYNC_PSERIALIZE;
+		c->rtc_ref = RT_REF_PSREF;
+		break;
+	default: /* rwlock, psref: NetBSD's design */
+		c->rtc_sync = RT_SYNC_RWLOCK;
+		c->rtc_ref = RT_REF_REFCOUNT;
+		break;
+	}
+}
+
+/* --- data: routes and lookup addresses, one set per family and size ---- */
+
+struct rb_data {
+	int family;
+	size_t n;
+	struct rtgen_route *routes;
+	uint8_t *addrs;            /* IPv4: RB_ADDRS * 4 bytes, network order */
+	uint32_t *addrs_host;      /* the same, host order (DPDK) */
+	struct sockaddr_in *sins;  /* the same, as sockaddrs */
+	struct sockaddr_in *flows; /* rtcache: RB_FLOW_ADDRS, all in routes */
+};
+
+static struct rb_data rb_data[2];
+
+static struct rb_data *
+rb_data_get(int family, size_t n)
+{
+	struct rb_data *d = &rb_data[family == AF_INET6];
+	int error;
+
+	if (d->routes != NULL && d->n == n)
+		return d;
+	free(d->routes);
+	free(d->addrs);
+	free(d->addrs_host);
+	free(d->sins);
+	free(d->flows);
+	memset(d, 0, sizeof(*d));
+	error = rtgen_table(family, n, RB_NEXTHOPS, RB_SEED, &d->routes);
+	if (error != 0) {
+		bench_warn("generating %zu prefixes: %s", n, strerror(error));
+		return NULL;
+	}
+	d->family = family;
+	d->n = n;
+	if (family != AF_INET)
+		return d;
+	d->addrs = malloc((size_t)RB_ADDRS * 4);
+	d->addrs_host = malloc((size_t)RB_ADDRS * sizeof(uint32_t));
+	d->sins = calloc(RB_ADDRS, sizeof(*d->sins));
+	d->flows = calloc(RB_FLOW_ADDRS, sizeof(*d->flows));
+	if (d->addrs == NULL || d->addrs_host == NULL || d->sins == NULL ||
+	    d->flows == NULL) {
+		bench_warn("out of memory");
+		return NULL;
+	}
+	rtgen_lookups(
+	    d->routes, n, RB_ADDRS, RB_HIT_PERCENT, RB_SEED + 1, d->addrs);
+	/* Flow destinations: every one inside a table prefix. */
+	{
+		uint8_t fa[RB_FLOW_ADDRS * 4];
+
+		rtgen_lookups(
+		    d->routes, n, RB_FLOW_ADDRS, 100, RB_SEED + 4, fa);
+		for (size_t i = 0; i < RB_FLOW_ADDRS; i++) {
+			d->flows[i].sin_family = AF_INET;
+			memcpy(&d->flows[i].sin_addr, fa + 4 * i, 4);
+		}
+	}
+	for (size_t i = 0; i < RB_ADDRS; i++) {
+		uint32_t a;
+
+		memcpy(&a, d->addrs + 4 * i, 4);
+		d->addrs_host[i] = ntohl(a);
+		d->sins[i].sin_family = AF_INET;
+		d->sins[i].sin_addr.s_addr = a;
+	}
+	return d;
+}
+
+/* --- tables ----------------------------------------------------------- */
+
+struct rb_table {
+	bool used;
+	int family;
+	size_t n;
+	enum rb_kind kind; /* RB_DPDK, or the design's first kind */
+	enum rt_sync sync;
+	enum rt_refmode ref;
+	struct rt_table *t;
+	struct bench_lpm *lpm;
+	struct rtgen_churn *churn;
+	const struct rtgen_route *routes;
+	_Atomic size_t live; /* bytes allocated through the hooks */
+	size_t mem;          /* live after the build */
+	size_t stats_total;  /* rt_table_stats() after the build */
+	double build_s;
+};
+
+static struct rb_table rb_tables[RB_MAX_TABLES];
+
+/* The table's allocator hooks: cache-line aligned, zeroed, counted. */
+static void *
+rb_alloc(size_t size, void *arg)
+{
+	struct rb_table *tb = arg;
+	size_t sz = (size + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, sz > 0 ? sz : 64);
+
+	if (p == NULL)
+		return NULL;
+	memset(p, 0, sz);
+	/* Relaxed: a statistic, read after the threads are joined. */
+	atomic_fetch_add_explicit(&tb->live, size, memory_order_relaxed);
+	return p;
+}
+
+static void
+rb_free(void *p, size_t size, void *arg)
+{
+	struct rb_table *tb = arg;
+
+	if (p == NULL)
+		return;
+	/* Relaxed: as in rb_alloc(). */
+	atomic_fetch_sub_explicit(&tb->live, size, memory_order_relaxed);
+	free(p);
+}
+
+static void
+rb_sockaddr(int family, const uint8_t *addr, union rt_sockaddr *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (family == AF_INET) {
+		sa->sin.sin_family = AF_INET;
+		memcpy(&sa->sin.sin_addr, addr, 4);
+	} else {
+		sa->sin6.sin6_family = AF_INET6;
+		memcpy(&sa->sin6.sin6_addr, addr, 16);
+	}
+}
+
+/* rtrequest() for route r with next hop nh. */
+static int
+rb_request(
+    struct rt_table *t, int req, const struct rtgen_route *r, uint32_t nh)
+{
+	union rt_sockaddr dst, gw;
+	uint8_t hop[16];
+	struct rt_addrinfo info;
+
+	rb_sockaddr(r->rg_dst.rp_family, r->rg_dst.rp_addr, &dst);
+	memset(&info, 0, sizeof(info));
+	info.rti_dst = &dst.sa;
+	info.rti_plen = r->rg_dst.rp_plen;
+	if ((req & 0xff) != MPSAFE_RTM_DELETE) {
+		rtgen_nexthop(r->rg_dst.rp_family, nh, hop);
+		rb_sockaddr(r->rg_dst.rp_family, hop, &gw);
+		info.rti_gateway = &gw.sa;
+		info.rti_flags = MPSAFE_RTF_GATEWAY;
+		info.rti_ifindex = 1 + nh % 4;
+	}
+	return rtrequest(t, req, &info, NULL);
+}
+
+/* Whether prefix p contains the address a (family bytes). */
+static bool
+rb_contains(const struct sockaddr *key, unsigned plen, const uint8_t *a)
+{
+	const uint8_t *k =
+	    key->sa_family == AF_INET
+	        ? (const uint8_t *)&(
+	              (const struct sockaddr_in *)(const void *)key)
+	              ->sin_addr
+	        : (const uint8_t *)&(
+	              (const struct sockaddr_in6 *)(const void *)key)
+	              ->sin6_addr;
+
+	for (unsigned i = 0; i < plen / 8; i++)
+		if (k[i] != a[i])
+			return false;
+	if (plen % 8) {
+		uint8_t m = (uint8_t)(0xff00u >> (plen % 8));
+
+		if ((k[plen / 8] & m) != (a[plen / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+/* Look up addresses inside random prefixes; check what comes back. */
+static int
+rb_check(struct rt_table *t, const struct rtgen_route *routes, size_t n)
+{
+	int family = routes[0].rg_dst.rp_family;
+	size_t bytes = family == AF_INET ? 4 : 16;
+	uint8_t *a = malloc(RB_CHECKS * bytes);
+
+	if (a == NULL)
+		return -1;
+	rtgen_lookups(routes, n, RB_CHECKS, 100, RB_SEED + 2, a);
+	for (size_t i = 0; i < RB_CHECKS; i++) {
+		int s = rt_read_enter(t);
+		struct rt_entry *rt = rt_lookup_noref(t, family, a + i * bytes);
+		bool ok = rt != NULL && rb_contains(rt_getkey(rt),
+		                            rt_getplen(rt), a + i * bytes);
+
+		rt_read_exit(t, s);
+		if (!ok) {
+			bench_warn("route table check: lookup %zu %s", i,
+			    rt == NULL ? "missed an address inside a prefix"
+			               : "returned a prefix not containing it");
+			free(a);
+			return -1;
+		}
+	}
+	free(a);
+	return 0;
+}
+
+/* The table for (family, n, design of kind), built on first use. */
+static struct rb_table *
+rb_table_get(enum rb_kind kind, int family, size_t n)
+{
+	struct rt_table_config cfg;
+	struct rb_table *tb = NULL;
+	struct rb_data *d;
+	uint64_t t0;
+	int error;
+
+	rb_config(kind, &cfg);
+	for (size_t i = 0; i < RB_MAX_TABLES; i++) {
+		struct rb_table *x = &rb_tables[i];
+
+		if (!x->used || x->family != family || x->n != n)
+			continue;
+		if (rb_is_dpdk(kind)
+		        ? x->kind == kind
+		        : (!rb_is_dpdk(x->kind) && x->sync == cfg.rtc_sync &&
+		              x->ref == cfg.rtc_ref))
+			return x;
+	}
+	for (size_t i = 0; i < RB_MAX_TABLES && tb == NULL; i++)
+		if (!rb_tables[i].used)
+			tb = &rb_tables[i];
+	if (tb == NULL) {
+		bench_warn("too many route tables in one invocation");
+		return NULL;
+	}
+	d = rb_data_get(family, n);
+	if (d == NULL)
+		return NULL;
+	tb->family = family;
+	tb->n = n;
+	tb->kind = kind;
+	tb->sync = cfg.rtc_sync;
+	tb->ref = cfg.rtc_ref;
+	tb->routes = d->routes;
+	atomic_init(&tb->live, 0);
+	t0 = bench_now_ns();
+	if (rb_is_dpdk(kind)) {
+#ifdef BENCH_HAVE_DPDK
+		if (bench_lpm_create(
+		        d->routes, n, kind == RB_DPDK_FIB, &tb->lpm) != 0)
+			return NULL;
+		tb->mem = bench_lpm_mem(tb->lpm);
+#else
+		return NULL;
+#endif
+	} else {
+		cfg.rtc_alloc = rb_alloc;
+		cfg.rtc_free = rb_free;
+		cfg.rtc_alloc_arg = tb;
+		error = rt_table_create(&tb->t, &cfg);
+		if (error != 0) {
+			bench_warn("rt_table_create: %s", strerror(error));
+			return NULL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			error = rb_request(tb->t, MPSAFE_RTM_ADD, &d->routes[i],
+			    d->routes[i].rg_nexthop);
+			if (error != 0) {
+				bench_warn(
+				    "rtrequest(RTM_ADD) of route %zu: %s", i,
+				    strerror(error));
+				rt_table_destroy(tb->t);
+				return NULL;
+			}
+		}
+		/* Relaxed: no other thread uses the table yet. */
+		tb->mem = atomic_load_explicit(&tb->live, memory_order_relaxed);
+		{
+			struct rt_table_stats st;
+
+			memset(&st, 0, sizeof(st));
+			rt_table_stats(tb->t, &st);
+			tb->stats_total = st.rts_total_bytes;
+		}
+		if (rb_check(tb->t, d->routes, n) != 0) {
+			rt_table_destroy(tb->t);
+			return NULL;
+		}
+	}
+	tb->build_s = (double)(bench_now_ns() - t0) / 1e9;
+	tb->churn = rtgen_churn_create(d->routes, n, RB_NEXTHOPS, RB_SEED + 3);
+	if (tb->churn == NULL) {
+		bench_warn("out of memory");
+		return NULL;
+	}
+	tb->used = true;
+	fprintf(stderr, " (built %zu %s prefixes in %.2f s, %.1f B/prefix%s)",
+	    n, family == AF_INET ? "IPv4" : "IPv6", tb->build_s,
+	    (double)tb->mem / (double)n, rb_is_dpdk(kind) ? ", DPDK heap" : "");
+	return tb;
+}
+
+/*
+ * Bytes the table has allocated and not yet freed that are no longer part
+ * of it: deleted entries waiting for their holders and for the workqueue,
+ * trie nodes waiting for a grace period.  The allocator hooks count what
+ * is allocated; rt_table_stats() what the table holds (equal right after
+ * the load).  Takes the table's writer lock briefly.
+ */
+static size_t
+rb_pending(struct rb_table *tb)
+{
+	struct rt_table_stats st;
+	size_t live;
+
+	memset(&st, 0, sizeof(st));
+	rt_table_stats(tb->t, &st);
+	/* Relaxed: a statistic (see rb_alloc()). */
+	live = atomic_load_explicit(&tb->live, memory_order_relaxed);
+	return live > st.rts_total_bytes ? live - st.rts_total_bytes : 0;
+}
+
+/* Apply update u to the table; returns 0 or an errno. */
+static int
+rb_update(struct rb_table *tb, const struct rtgen_update *u)
+{
+	const struct rtgen_route *r = &tb->routes[u->ru_index];
+
+	if (rb_is_dpdk(tb->kind)) {
+#ifdef BENCH_HAVE_DPDK
+		int error = bench_lpm_update(tb->lpm, tb->routes, u);
+
+		return error < 0 ? -error : error;
+#else
+		return ENOSYS;
+#endif
+	}
+	switch (u->ru_op) {
+	case RTGEN_ADD:
+		return rb_request(tb->t, MPSAFE_RTM_ADD, r, u->ru_nexthop);
+	case RTGEN_DELETE:
+		/* A routing daemon does not wait for readers to go. */
+		return rb_request(
+		    tb->t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, r, 0);
+	case RTGEN_CHANGE:
+	default:
+		return rb_request(tb->t, MPSAFE_RTM_CHANGE, r, u->ru_nexthop);
+	}
+}
+
+/* --- runs ------------------------------------------------------------- */
+
+struct rb_run {
+	enum rb_kind kind;
+	bool cached; /* rtcache */
+	struct rb_table *tb;
+	struct rb_data *d;
+	double rate;
+	/* churn thread results */
+	uint64_t updates;
+	uint64_t update_errors;
+	size_t pending_peak; /* most bytes allocated but not in the table */
+	int first_error;
+	struct bench_hist hist;
+	struct bench_hist op_hist[4]; /* by enum rtgen_op */
+};
+
+/* Per-reader statistics, in the thread's own memory. */
+struct rb_reader {
+	struct rb_run *run;
+	uint64_t misses;
+	uint64_t hits; /* rtcache: cache hits */
+};
+
+/* n uncached lookups starting at *pos; returns the next-hop sum. */
+static uint64_t
+rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
+{
+	struct rt_table *t = r->tb->t;
+	const struct rb_data *d = r->d;
+	const size_t mask = RB_ADDRS - 1;
+	uint64_t sum = 0, miss = 0;
+	size_t p = *pos;
+
+	switch (r->kind) {
+	case RB_DPDK:
+	case RB_DPDK_FIB:
+#ifdef BENCH_HAVE_DPDK
+		return bench_lpm_lookup_loop(
+		    r->tb->lpm, d->addrs_host, mask, pos, n, misses);
+#else
+		return 0;
+#endif
+	case RB_RWLOCK:
+	case RB_PSERIALIZE:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			int s = rt_read_enter(t);
+			struct rt_entry *rt = rt_lookup_noref(
+			    t, AF_INET, d->addrs + 4 * (p & mask));
+
+			if (rt != NULL &&
+			    !(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
+				sum += rt->rt_gateway.sin.sin_addr.s_addr;
+			else
+				miss++;
+			rt_read_exit(t, s);
+		}
+		break;
+	case RB_REFCOUNT:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			struct rt_hold h;
+			struct rt_entry *rt = rt_lookup(t,
+			    (const struct sockaddr *)&d->sins[p & mask],
+			    MPSAFE_RT_NOWAIT, &h);
+
+			if (rt != NULL) {
+				sum += rt->rt_gateway.sin.sin_addr.s_addr;
+				rt_release(rt, &h);
+			} else {
+				miss++;
+			}
+		}
+		break;
+	case RB_PSREF:
+	default:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			struct rt_entry *rt = rtalloc1(t,
+			    (const struct sockaddr *)&d->sins[p & mask],
+			    MPSAFE_RT_NOWAIT);
+
+			if (rt != NULL) {
+				sum += rt->rt_gateway.sin.sin_addr.s_addr;
+				rt_unref(rt);
+			} else {
+				miss++;
+			}
+		}
+		break;
+	}
+	*pos = p;
+	*misses += miss;
+	return sum;
+}
+
+static void
+rb_reader_thread(struct bench_thread *t)
+{
+	struct rb_reader *rd = t->arg;
+	struct rb_run *r = rd->run;
+	/* Threads start far apart in the address list. */
+	size_t pos = (size_t)t->id * (RB_ADDRS / 8 + 4099);
+	uint64_t sink = 0, ops = 0, miss = 0, t0, t1;
+
+	bench_thread_ready(t);
+	while (bench_phase(t) == BENCH_PHASE_WARMUP)
+		sink += rb_lookup_batch(r, &pos, BENCH_READ_BATCH, &miss);
+	miss = 0;
+	t0 = bench_now_ns();
+	while (bench_phase(t) == BENCH_PHASE_MEASURE) {
+		sink += rb_lookup_batch(r, &pos, BENCH_READ_BATCH, &miss);
+		ops += BENCH_READ_BATCH;
+	}
+	t1 = bench_now_ns();
+	t->ops = ops;
+	t->elapsed_ns = ops > 0 ? t1 - t0 : 0;
+	t->sink = sink;
+	rd->misses = miss;
+}
+
+/* rtcache: n lookups through the thread's caches; returns the sum. */
+static uint64_t
+rb_cache_batch(struct rb_run *r, struct route *ro,
+    const struct sockaddr_in *dst, unsigned *flow, uint64_t n, uint64_t *hits,
+    uint64_t *misses)
+{
+	uint64_t sum = 0, h = 0, miss = 0;
+	unsigned k = *flow;
+
+	(void)r;
+	for (uint64_t i = 0; i < n; i++) {
+		int hit = 0;
+		struct rt_entry *rt = rtcache_lookup2(
+		    &ro[k], (const struct sockaddr *)&dst[k], 0, &hit);
+
+		if (rt != NULL) {
+			sum += rt->rt_gateway.sin.sin_addr.s_addr;
+			rtcache_unref(rt, &ro[k]);
+		} else {
+			miss++;
+		}
+		h += (uint64_t)hit;
+		k = (k + 1) % RB_FLOWS;
+	}
+	*flow = k;
+	*hits += h;
+	*misses += miss;
+	return sum;
+}
+
+static void
+rb_cache_thread(struct bench_thread *t)
+{
+	struct rb_reader *rd = t->arg;
+	struct rb_run *r = rd->run;
+	struct route *ro = aligned_alloc(
+	    BENCH_CACHELINE, ((RB_FLOWS * sizeof(*ro)) + BENCH_CACHELINE - 1) &
+	                         ~(size_t)(BENCH_CACHELINE - 1));
+	struct sockaddr_in dst[RB_FLOWS];
+	uint64_t sink = 0, ops = 0, miss = 0, hits = 0, t0, t1;
+	unsigned flow = 0;
+
+	if (ro == NULL) {
+		bench_warn("out of memory");
+		abort();
+	}
+	for (unsigned k = 0; k < RB_FLOWS; k++) {
+		size_t i = ((size_t)t->id * RB_FLOWS + k) % RB_FLOW_ADDRS;
+
+		dst[k] = r->d->flows[i];
+		rtcache_attach(&ro[k], r->tb->t, MPSAFE_RT_NOWAIT);
+	}
+	bench_thread_ready(t);
+	while (bench_phase(t) == BENCH_PHASE_WARMUP)
+		sink += rb_cache_batch(
+		    r, ro, dst, &flow, BENCH_READ_BATCH, &hits, &miss);
+	miss = hits = 0;
+	t0 = bench_now_ns();
+	while (bench_phase(t) == BENCH_PHASE_MEASURE) {
+		sink += rb_cache_batch(
+		    r, ro, dst, &flow, BENCH_READ_BATCH, &hits, &miss);
+		ops += BENCH_READ_BATCH;
+	}
+	t1 = bench_now_ns();
+	for (unsigned k = 0; k < RB_FLOWS; k++)
+		rtcache_free(&ro[k]);
+	free(ro);
+	t->ops = ops;
+	t->elapsed_ns = ops > 0 ? t1 - t0 : 0;
+	t->sink = sink;
+	rd->misses = miss;
+	rd->hits = hits;
+}
+
+/* The churn thread: rate updates per second, each one timed. */
+static void
+rb_churn_thread(struct bench_thread *t)
+{
+	struct rb_run *r = t->arg;
+	uint64_t interval = (uint64_t)(1e9 / r->rate), next, now;
+	bool measuring = false;
+
+	bench_thread_ready(t);
+	next = bench_now_ns();
+	for (;;) {
+		enum bench_phase ph = bench_phase(t);
+		struct rtgen_update u;
+		uint64_t a, b;
+		int error;
+
+		if (ph == BENCH_PHASE_STOP)
+			break;
+		if (ph == BENCH_PHASE_MEASURE && !measuring) {
+			measuring = true;
+			mpsafe_defer_reset_peak();
+		}
+		now = bench_now_ns();
+		if (now < next) {
+			bench_sleep_ns(
+			    next - now < 5000000 ? next - now : 5000000);
+			continue;
+		}
+		/* Fallen far behind (a slow update): do not catch up. */
+		next = now > next + 100 * interval ? now + interval
+		                                   : next + interval;
+		rtgen_churn_next(r->tb->churn, &u);
+		a = bench_now_ns();
+		error = rb_update(r->tb, &u);
+		b = bench_now_ns();
+		if (error != 0) {
+			if (r->update_errors++ == 0)
+				r->first_error = error;
+		}
+		if (measuring) {
+			r->updates++;
+			bench_hist_add(&r->hist, b - a);
+			bench_hist_add(&r->op_hist[u.ru_op], b - a);
+			/*
+			 * Not on RWLOCK tables: there rt_table_stats()
+			 * takes the write lock, and doing that after each
+			 * update stalled rtcache readers (27 ms a lookup,
+			 * 1.5% cache hits, measured); their deleted
+			 * entries are freed by the table's workqueue once
+			 * released.
+			 */
+			if (r->tb->t != NULL &&
+			    r->tb->sync == RT_SYNC_PSERIALIZE) {
+				size_t p = rb_pending(r->tb);
+
+				if (p > r->pending_peak)
+					r->pending_peak = p;
+			}
+		}
+	}
+}
+
+static const char *
+rb_supports_lookup(const struct bench_strategy *s)
+{
+	enum rb_kind k = rb_kind_of(s);
+
+#ifndef BENCH_HAVE_DPDK
+	if (rb_is_dpdk(k))
+		return "built without DPDK";
+#endif
+	if (k == RB_NONE)
+		return "not a routing-table design (rwlock, refcount, psref, "
+		       "pserialize, dpdk-lpm, dpdk-fib)";
+	return NULL;
+}
+
+static const char *
+rb_supports_cache(const struct bench_strategy *s)
+{
+	enum rb_kind k = rb_kind_of(s);
+
+	if (k == RB_NONE || rb_is_dpdk(k))
+		return "not a routing-table design with route caches "
+		       "(rwlock, refcount, psref, pserialize)";
+	return NULL;
+}
+
+static const char *
+rb_supports_mem6(const struct bench_strategy *s)
+{
+	if (rb_is_dpdk(rb_kind_of(s)))
+		return "rte_lpm and rte_fib DIR24_8 are IPv4 only";
+	return rb_supports_lookup(s);
+}
+
+static size_t
+rb_size(const struct bench_config *cfg, int family)
+{
+	if (cfg->table_size > 0)
+		return cfg->table_size;
+	return family == AF_INET ? RB_DEFAULT_SIZE4 : RB_DEFAULT_SIZE6;
+}
+
+static int
+rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
+    struct bench_result *res, bool cached)
+{
+	unsigned nr = cfg->threads, nw = cfg->writers, n = nr + nw;
+	struct bench_thread *threads;
+	struct rb_reader *readers;
+	struct rb_run *r;
+	struct mpsafe_defer_stats ds;
+	uint64_t measured, misses = 0, hits = 0, ops = 0;
+	int error;
+
+	r = calloc(1, sizeof(*r));
+	threads = aligned_alloc(BENCH_CACHELINE, sizeof(*threads) * (n + 1));
+	readers = aligned_alloc(BENCH_CACHELINE,
+	    ((sizeof(*readers) * (nr + 1)) + BENCH_CACHELINE - 1) &
+	        ~(size_t)(BENCH_CACHELINE - 1));
+	if (r == NULL || threads == NULL || readers == NULL) {
+		bench_warn("out of memory");
+		free(r);
+		free(threads);
+		free(readers);
+		return -1;
+	}
+	r->kind = rb_kind_of(s);
+	r->cached = cached;
+	r->rate = cfg->churn_rate > 0 ? cfg->churn_rate : 1000;
+	r->tb = rb_table_get(r->kind, AF_INET, rb_size(cfg, AF_INET));
+	r->d = rb_data_get(AF_INET, rb_size(cfg, AF_INET));
+	if (r->tb == NULL || r->d == NULL) {
+		free(r);
+		free(threads);
+		free(readers);
+		return -1;
+	}
+	for (unsigned i = 0; i < nr; i++) {
+		readers[i] = (struct rb_reader){.run = r};
+		threads[i] = (struct bench_thread){
+		    .strategy = s,
+		    .body = cached ? rb_cache_thread : rb_reader_thread,
+		    .arg = &readers[i],
+		    .index = i,
+		    .id = i,
+		};
+	}
+	for (unsigned j = 0; j < nw; j++)
+		threads[nr + j] = (struct bench_thread){
+		    .strategy = s,
+		    .body = rb_churn_thread,
+		    .arg = r,
+		    .index = nr + j,
+		    .id = j,
+		};
+	mpsafe_defer_reset_peak();
+	error = bench_run_threads(threads, n, cfg, &measured);
+	mpsafe_defer_stats(&ds);
+
+	bench_result_from_threads(res, threads, nr, measured);
+	for (unsigned i = 0; i < nr; i++) {
+		misses += readers[i].misses;
+		hits += readers[i].hits;
+		ops += threads[i].ops;
+	}
+	res->writers = nw;
+	res->has_mem = true;
+	res->mem_bytes = r->tb->mem;
+	res->mem_prefixes = r->tb->n;
+	if (nw > 0) {
+		res->has_lat = true;
+		res->has_writer_ops = true;
+		res->writer_ops = r->updates;
+		res->lat_p50_ns = bench_hist_quantile(&r->hist, 0.50);
+		res->lat_p99_ns = bench_hist_quantile(&r->hist, 0.99);
+	}
+	if (!rb_is_dpdk(r->kind)) {
+		res->has_pending = true;
+		res->pending_peak_bytes = ds.pending_peak_bytes;
+		if (r->pending_peak > res->pending_peak_bytes)
+			res->pending_peak_bytes = r->pending_peak;
+	}
+	if (ops > 0)
+		fprintf(stderr, " [%.1f%% miss%s", 100.0 * misses / ops,
+		    cached ? "" : "]");
+	if (cached && ops > 0)
+		fprintf(stderr, ", %.3f%% cache hits]", 100.0 * hits / ops);
+	if (nw > 0 && r->updates > 0)
+		fprintf(stderr,
+		    " [update p50 add %" PRIu64 " delete %" PRIu64
+		    " change %" PRIu64 " ns]",
+		    bench_hist_quantile(&r->op_hist[RTGEN_ADD], 0.5),
+		    bench_hist_quantile(&r->op_hist[RTGEN_DELETE], 0.5),
+		    bench_hist_quantile(&r->op_hist[RTGEN_CHANGE], 0.5));
+	if (r->update_errors > 0) {
+		bench_warn("%s: %" PRIu64 " updates failed (first: %s)",
+		    s->name, r->update_errors, strerror(r->first_error));
+		error = -1;
+	}
+	free(r);
+	free(threads);
+	free(readers);
+	return error;
+}
+
+static int
+rb_lookup_run(const struct bench_strategy *s, const struct bench_config *cfg,
+    struct bench_result *res)
+{
+	return rb_run_readers(s, cfg, res, false);
+}
+
+static int
+rb_cache_run(const struct bench_strategy *s, const struct bench_config *cfg,
+    struct bench_result *res)
+{
+	return rb_run_readers(s, cfg, res, true);
+}
+
+static int
+rb_mem_run_family(const struct bench_strategy *s,
+    const struct bench_config *cfg, struct bench_result *res, int family)
+{
+	size_t n = rb_size(cfg, family);
+	struct rb_table *tb = rb_table_get(rb_kind_of(s), family, n);
+
+	if (tb == NULL)
+		return -1;
+	res->ops = n;
+	res->seconds = tb->build_s;
+	res->ops_per_sec = tb->build_s > 0 ? (double)n / tb->build_s : 0;
+	res->has_ns_per_op = true;
+	res->ns_per_op = tb->build_s * 1e9 / (double)n;
+	res->has_mem = true;
+	res->mem_bytes = tb->mem;
+	res->mem_prefixes = n;
+	if (tb->stats_total > 0)
+		fprintf(stderr, " [rt_table_stats: %.1f B/prefix]",
+		    (double)tb->stats_total / (double)n);
+	return 0;
+}
+
+static int
+rb_mem_run(const struct bench_strategy *s, const struct bench_config *cfg,
+    struct bench_result *res)
+{
+	return rb_mem_run_family(s, cfg, res, AF_INET);
+}
+
+static int
+rb_mem6_run(const struct bench_strategy *s, const struct bench_config *cfg,
+    struct bench_result *res)
+{
+	return rb_mem_run_family(s, cfg, res, AF_INET6);
+}
+
+const struct bench_workload workload_route_lookup = {
+    .name = "route-lookup",
+    .description = "N readers doing uncached LPM lookups in a generated "
+                   "1M-prefix IPv4 table vs a churn thread (--churn-rate "
+                   "updates/s): lookup ns/op, update p50/p99, pending bytes",
+    .metric = BENCH_METRIC_NS_PER_OP,
+    .min_threads = 1,
+    .min_writers = 0,
+    .max_writers = 1,
+    .default_writers = 1,
+    .supports = rb_supports_lookup,
+    .run = rb_lookup_run,
+};
+
+const struct bench_workload workload_rtcache = {
+    .name = "rtcache",
+    .description = "route-lookup through per-thread route caches (struct "
+                   "route, 64 flows per thread): cached lookup ns/op",
+    .metric = BENCH_METRIC_NS_PER_OP,
+    .min_threads = 1,
+    .min_writers = 0,
+    .max_writers = 1,
+    .default_writers = 1,
+    .supports = rb_supports_cache,
+    .run = rb_cache_run,
+};
+
+const struct bench_workload workload_route_mem = {
+    .name = "route-mem",
+    .description = "build the generated IPv4 table (--table-size, default "
+                   "1M): ns per insert, memory per prefix (mem_bytes)",
+    .metric = BENCH_METRIC_NS_PER_OP,
+    .min_threads = 0,
+    .min_writers = 0,
+    .max_writers = 0,
+    .default_writers = 0,
+    .supports = rb_supports_lookup,
+    .run = rb_mem_run,
+};
+
+const struct bench_workload workload_route_mem6 = {
+    .name = "route-mem6",
+    .description = "the same for the IPv6 table (default 200k prefixes)",
+    .metric = BENCH_METRIC_NS_PER_OP,
+    .min_threads = 0,
+    .min_writers = 0,
+    .max_writers = 0,
+    .default_writers = 0,
+    .supports = rb_supports_mem6,
+    .run = rb_mem6_run,
+};

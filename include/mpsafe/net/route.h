@@ -1,0 +1,647 @@
+/*
+ * mpsafe/net/route.h: a longest-prefix-match routing table for AF_INET
+ * and AF_INET6 and route caches, after NetBSD's sys/net/route.h (8/9),
+ * in NetBSD's locked design and in a lockless one.
+ *
+ * A table (struct rt_table) maps prefixes to entries (struct rt_entry):
+ * destination and prefix length, gateway, output interface (an index),
+ * flags and metrics.  Entries are added, deleted, changed and fetched
+ * with rtrequest(); rtalloc1() and rt_lookup() find the longest prefix
+ * that matches an address and hand out a protected entry; route caches
+ * (struct route) remember the entry for one destination until the table
+ * changes.
+ *
+ * Two synchronisation designs over one lookup structure, chosen when the
+ * table is created (struct rt_table_config):
+ *  - RT_SYNC_RWLOCK (NetBSD 8/9): lookups and updates take a table
+ *    rwlock (read / write); entries handed out by rtalloc1() carry a
+ *    reference count, entries handed out by route caches a psref.
+ *  - RT_SYNC_PSERIALIZE (lockless reads): lookups run inside a
+ *    pserialize read section and take no lock; writers are serialised by
+ *    a mutex, publish with release stores, and retire replaced trie
+ *    nodes with mpsafe_defer() (bounded pending memory).
+ * Independently, rtc_ref chooses how rt_lookup() protects the entry it
+ * returns: RT_REF_REFCOUNT (an atomic count in the entry) or RT_REF_PSREF.
+ * rtalloc1() always counts (NetBSD's contract) and route caches always
+ * use psref, in both designs.  See docs/net/route.md for the reasons.
+ *
+ * Entries live until they are deleted: RTM_DELETE unpublishes an entry
+ * at once (lookups stop finding it, caches see a new generation); its
+ * memory is freed only after every reference (count and psref) is
+ * released, by the deleter (which then blocks) or by the table's
+ * workqueue (MPSAFE_RTM_F_NOWAIT, or when the deleter asked for the
+ * entry back).  RTM_CHANGE uses NetBSD's RTF_UPDATING protocol: while
+ * the flag is set, lookups that may block wait for the change and
+ * lookups that must not (MPSAFE_RT_NOWAIT) miss; the changer first
+ * waits for every holder of the entry, so nobody sees a half-changed
+ * entry.
+ *
+ * Names.  glibc's <net/route.h> defines struct rtentry and RTF_* macros
+ * with Linux values (RTF_REJECT is 0x0200 there, 0x8 in NetBSD), and a
+ * program must be able to include both headers.  So, NetBSD's name
+ * first and ours after the arrow:
+ *   struct rtentry -> struct rt_entry;
+ *   RTF_UP, RTF_GATEWAY, ... -> MPSAFE_RTF_UP, ... (NetBSD's values);
+ *   RTM_ADD, RTM_DELETE, RTM_CHANGE, RTM_GET -> MPSAFE_RTM_* (same);
+ *   RTV_MTU, RTV_EXPIRE -> MPSAFE_RTV_MTU, MPSAFE_RTV_EXPIRE;
+ *   struct rt_metrics, struct route keep their names; struct
+ *   rt_addrinfo keeps its name, with fields instead of the RTAX_ array;
+ *   rtcache_percpu_* -> rtcache_perthread_* (one cache per thread).
+ * Functions keep NetBSD's names with the table as a first argument where
+ * NetBSD uses its global table (rtrequest, rtalloc1, rt_walktree,
+ * rtflushall); the rest keep NetBSD's arguments.  No field is named
+ * rt_mss (a glibc macro).
+ *
+ * Other differences from NetBSD: no netmask sockaddr (prefix lengths
+ * only), no ifaddr (an interface index), no routing-socket messages, no
+ * RTF_CLONING; a destination with bits set beyond its prefix length is
+ * refused (EINVAL), not masked.
+ *
+ * Functions that exist (all implemented): rt_table_create,
+ * rt_table_destroy, rt_table_stats, rtrequest, rtalloc1, rt_ref,
+ * rt_unref, rt_lookup, rt_release, rt_read_enter, rt_read_exit,
+ * rt_lookup_noref, rt_check_reject_route, rt_walktree, rtflushall,
+ * rtcache_attach, rtcache_init, rtcache_lookup2, rtcache_lookup1,
+ * rtcache_lookup, rtcache_validate, rtcache_update, rtcache_unref,
+ * rtcache_free, rtcache_copy, rtcache_setdst, rtcache_getdst,
+ * rtcache_perthread_alloc, rtcache_perthread_getref,
+ * rtcache_perthread_putref, rtcache_perthread_free; inline accessors
+ * rt_getkey, rt_getplen, rt_getflags, rt_getgate.
+ */
+#ifndef MPSAFE_NET_ROUTE_H
+#define MPSAFE_NET_ROUTE_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpsafe/atomic.h>
+#include <mpsafe/defer.h>
+#include <mpsafe/export.h>
+#include <mpsafe/psref.h>
+#include <mpsafe/workqueue.h>
+
+MPSAFE_BEGIN_DECLS
+
+/* Entry flags (struct rt_entry.rt_flags), NetBSD's names and values. */
+#define MPSAFE_RTF_UP 0x1            /* usable; cleared by RTM_DELETE */
+#define MPSAFE_RTF_GATEWAY 0x2       /* next hop is rt_gateway */
+#define MPSAFE_RTF_HOST 0x4          /* host route (full-length prefix) */
+#define MPSAFE_RTF_REJECT 0x8        /* send an error (rt_check_reject_route) */
+#define MPSAFE_RTF_DYNAMIC 0x10      /* set by a redirect (kept, not used) */
+#define MPSAFE_RTF_MODIFIED 0x20     /* changed by a redirect (kept) */
+#define MPSAFE_RTF_STATIC 0x800      /* added by hand (kept, not used) */
+#define MPSAFE_RTF_BLACKHOLE 0x1000  /* discard silently */
+#define MPSAFE_RTF_LOCAL 0x40000     /* address of this host (kept) */
+#define MPSAFE_RTF_UPDATING 0x100000 /* RTM_CHANGE in progress (library) */
+
+/* Flags a request may set; UP is always set, UPDATING never. */
+#define MPSAFE_RTF_USERMASK                                                \
+	(MPSAFE_RTF_GATEWAY | MPSAFE_RTF_HOST | MPSAFE_RTF_REJECT |        \
+	    MPSAFE_RTF_DYNAMIC | MPSAFE_RTF_MODIFIED | MPSAFE_RTF_STATIC | \
+	    MPSAFE_RTF_BLACKHOLE | MPSAFE_RTF_LOCAL)
+
+/* Requests (rtrequest()), NetBSD's values. */
+#define MPSAFE_RTM_ADD 0x1
+#define MPSAFE_RTM_DELETE 0x2
+#define MPSAFE_RTM_CHANGE 0x3
+#define MPSAFE_RTM_GET 0x4
+/*
+ * OR'ed into a request: the caller must not block.  RTM_DELETE then
+ * leaves the destruction of the entry to the table's workqueue;
+ * RTM_CHANGE returns EWOULDBLOCK (it must wait for holders).
+ */
+#define MPSAFE_RTM_F_NOWAIT 0x100
+
+/* Which metrics a request sets (struct rt_addrinfo.rti_inits). */
+#define MPSAFE_RTV_MTU 0x1
+#define MPSAFE_RTV_EXPIRE 0x4
+
+/*
+ * Lookup flags (rtalloc1(), rt_lookup(), rtcache_attach()): the caller
+ * must not block.  An entry being changed (RTF_UPDATING) is then a miss
+ * instead of a wait.
+ */
+#define MPSAFE_RT_NOWAIT 0x1
+
+/* Longest prefixes. */
+#define RT_PLEN_MAX_INET 32
+#define RT_PLEN_MAX_INET6 128
+
+/* A destination or gateway address, of either family. */
+union rt_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+/* Metrics, NetBSD's names. */
+struct rt_metrics {
+	uint32_t rmx_mtu;   /* 0: the interface's */
+	int64_t rmx_expire; /* CLOCK_MONOTONIC seconds; 0: never */
+};
+
+/*
+ * How lookups (the trie walk and rt_walktree()) are protected, chosen at
+ * creation.
+ */
+enum rt_sync {
+	RT_SYNC_RWLOCK = 1,     /* NetBSD 8/9: table rwlock */
+	RT_SYNC_PSERIALIZE = 2, /* lockless: pserialize read section */
+};
+
+/* How rt_lookup() protects the entry it returns, chosen at creation. */
+enum rt_refmode {
+	RT_REF_REFCOUNT = 1, /* atomic count in the entry */
+	RT_REF_PSREF = 2,    /* passive reference (thread-local slot) */
+};
+
+/*
+ * Creation parameters.  A zeroed config (or NULL) means the lockless
+ * design: RT_SYNC_PSERIALIZE and RT_REF_PSREF.  rtc_alloc/rtc_free, if
+ * set, replace calloc()/free() for every allocation of the table (trie
+ * nodes, entries, hash buckets): for accounting or fault injection.
+ * rtc_alloc returns zeroed memory or NULL.
+ */
+struct rt_table_config {
+	enum rt_sync rtc_sync;   /* 0: RT_SYNC_PSERIALIZE */
+	enum rt_refmode rtc_ref; /* 0: RT_REF_PSREF */
+	const char *rtc_name;    /* for messages; NULL: "rt" */
+	void *(*rtc_alloc)(size_t size, void *arg);
+	void (*rtc_free)(void *p, size_t size, void *arg);
+	void *rtc_alloc_arg;
+};
+
+/* NetBSD's design and the lockless one, as configs. */
+#define RT_TABLE_CONFIG_NETBSD                                          \
+	{                                                               \
+		RT_SYNC_RWLOCK, RT_REF_REFCOUNT, NULL, NULL, NULL, NULL \
+	}
+#define RT_TABLE_CONFIG_LOCKLESS                                         \
+	{                                                                \
+		RT_SYNC_PSERIALIZE, RT_REF_PSREF, NULL, NULL, NULL, NULL \
+	}
+
+struct rt_table; /* opaque */
+
+/*
+ * A route.  The fields above "library-private" may be read by anyone
+ * holding a reference (or inside the read section that found it, see
+ * rt_lookup_noref()).  rt_dst and rt_plen never change; the fields under
+ * "changed by RTM_CHANGE" change only while RTF_UPDATING is set and no
+ * one holds a reference, so holders see them stable.
+ */
+struct rt_entry {
+	union rt_sockaddr rt_dst; /* destination, bits past rt_plen zero */
+	uint8_t rt_plen;          /* prefix length */
+	/* changed by RTM_CHANGE: */
+	union rt_sockaddr rt_gateway; /* AF_UNSPEC unless RTF_GATEWAY */
+	unsigned rt_ifindex;          /* output interface; 0: none */
+	struct rt_metrics rt_rmx;
+	/*
+	 * MPSAFE_RTF_*.  Written under the table's writer lock; read
+	 * (acquire, see rt_getflags()) by lookups.
+	 */
+	MPSAFE_ATOMIC(uint32_t) rt_flags;
+
+	/* library-private */
+	MPSAFE_ATOMIC(uint32_t) rt_refcnt; /* rtalloc1(), RT_REF_REFCOUNT */
+	uint32_t rt_magic;
+	struct psref_target rt_psref; /* rtcaches, RT_REF_PSREF */
+	struct rt_table *rt_table;
+	struct rt_entry *rt_hnext;   /* exact-match hash chain (writer) */
+	struct rt_entry *rt_lnext;   /* list of all entries (writer) */
+	struct rt_entry **rt_lprevp; /* (writer) */
+	union {
+		struct work rt_work;          /* destruction on the workqueue */
+		struct mpsafe_defer rt_defer; /* or after a grace period */
+	} rt_u;
+};
+
+/*
+ * A request, NetBSD's struct rt_addrinfo with fields instead of the
+ * RTAX_* array.  rti_dst is required (AF_INET or AF_INET6, no bits set
+ * past rti_plen); rti_gateway is required with MPSAFE_RTF_GATEWAY (same
+ * family as rti_dst) and ignored without it.  rti_plen -1 means a host
+ * route (full length, RTF_HOST set).  rti_inits says which rti_rmx
+ * fields RTM_ADD / RTM_CHANGE set.
+ */
+struct rt_addrinfo {
+	const struct sockaddr *rti_dst;
+	const struct sockaddr *rti_gateway;
+	int rti_plen;
+	uint32_t rti_flags; /* MPSAFE_RTF_USERMASK bits */
+	unsigned rti_ifindex;
+	uint32_t rti_inits; /* MPSAFE_RTV_* */
+	struct rt_metrics rti_rmx;
+};
+
+/*
+ * Memory and size, for the benchmarks' memory-per-prefix report.  A
+ * snapshot taken under the writer lock.
+ */
+struct rt_table_stats {
+	size_t rts_entries_inet; /* routes in the table */
+	size_t rts_entries_inet6;
+	size_t rts_trie_nodes;        /* lookup structure nodes */
+	size_t rts_trie_bytes;        /* their memory */
+	size_t rts_entry_bytes;       /* memory of the entries */
+	size_t rts_hash_bytes;        /* the exact-match index */
+	size_t rts_total_bytes;       /* all of the above and the table */
+	size_t rts_dying;             /* deleted, awaiting destruction */
+	uint64_t rts_generation_inet; /* route cache generations */
+	uint64_t rts_generation_inet6;
+};
+
+/*
+ * rt_table_create(tp, cfg)
+ *
+ *	Create an empty table with the design cfg names (NULL: lockless)
+ *	and store it in *tp.  Returns 0, EINVAL (NULL tp, unknown
+ *	rtc_sync or rtc_ref, rtc_alloc without rtc_free), ENOMEM, or the
+ *	error of workqueue_create().  Blocks (allocates, starts the
+ *	workqueue thread).
+ */
+MPSAFE_API int rt_table_create(
+    struct rt_table **tp, const struct rt_table_config *cfg);
+
+/*
+ * rt_table_destroy(t)
+ *
+ *	Delete every entry, wait until each is destroyed (so every
+ *	reference must be released, or this waits for ever), and free t.
+ *	Caller must: make no other call on t during or after it; have
+ *	rtcache_free()d every cache attached to t and freed every
+ *	rtcache_perthread of t.  Blocks.  Not in a read section.
+ */
+MPSAFE_API void rt_table_destroy(struct rt_table *t);
+
+/*
+ * rt_table_stats(t, st)
+ *
+ *	Fill *st.  Blocks briefly (takes the writer lock).
+ */
+MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
+
+/*
+ * rtrequest(t, req, info, ret_nrt)
+ *
+ *	req is MPSAFE_RTM_ADD, _DELETE, _CHANGE or _GET, optionally OR'ed
+ *	with MPSAFE_RTM_F_NOWAIT.  The route is named by info->rti_dst and
+ *	info->rti_plen (exact match, not longest).
+ *	 ADD: insert a new entry (flags rti_flags | MPSAFE_RTF_UP).
+ *	 DELETE: unpublish the entry: clear MPSAFE_RTF_UP, stop lookups
+ *	   finding it; it is destroyed once every reference is released.
+ *	 CHANGE: set the gateway (with MPSAFE_RTF_GATEWAY in rti_flags;
+ *	   without it the gateway is cleared), interface, the metrics
+ *	   rti_inits names, and the flags MPSAFE_RTF_USERMASK, under the
+ *	   RTF_UPDATING protocol (waits for every holder of the entry).
+ *	 GET: find the entry.
+ *	ADD, DELETE and CHANGE invalidate the family's route caches.  If
+ *	ret_nrt is not NULL, on success *ret_nrt is the entry with one
+ *	reference count, which the caller drops with rt_unref() (after a
+ *	DELETE, the entry is dead: only its fields may be read).
+ *	Returns 0; EINVAL (NULL t or info or rti_dst, unknown req, prefix
+ *	length out of range, bits set past the prefix, gateway missing or
+ *	of another family, flags outside MPSAFE_RTF_USERMASK); EAFNOSUPPORT
+ *	(family not AF_INET/AF_INET6); EEXIST (ADD of a present route);
+ *	ESRCH (DELETE/CHANGE/GET of an absent one); ENOMEM (ADD, table
+ *	unchanged); EWOULDBLOCK (CHANGE with F_NOWAIT).  On error the
+ *	table is unchanged.
+ *	Caller must: for CHANGE, hold no reference to the entry (it waits
+ *	for every holder); not be in a read section unless F_NOWAIT.
+ *	Blocks: takes the writer lock; DELETE without F_NOWAIT and without
+ *	ret_nrt waits for holders and a grace period; CHANGE waits for
+ *	holders.  The library frees entries.
+ */
+MPSAFE_API int rtrequest(struct rt_table *t, int req,
+    const struct rt_addrinfo *info, struct rt_entry **ret_nrt);
+
+/*
+ * rtalloc1(t, dst, flags)
+ *
+ *	Longest-prefix match for dst (AF_INET or AF_INET6; port and scope
+ *	ignored).  Returns the entry with one reference count, or NULL if
+ *	no route matches (or the family is unknown).  An entry being
+ *	changed (RTF_UPDATING) makes the call wait for the change and look
+ *	again, or, with MPSAFE_RT_NOWAIT, miss.
+ *	Caller must: release with rt_unref(); without MPSAFE_RT_NOWAIT,
+ *	not be in a read section.  Blocks only as said (and on the rwlock
+ *	in RT_SYNC_RWLOCK tables).
+ */
+MPSAFE_API struct rt_entry *rtalloc1(
+    struct rt_table *t, const struct sockaddr *dst, int flags);
+
+/*
+ * rt_ref(rt)
+ *
+ *	Take one more reference count on rt, which the caller holds a
+ *	reference to (of any kind).  Never blocks.
+ */
+MPSAFE_API void rt_ref(struct rt_entry *rt);
+
+/*
+ * rt_unref(rt)
+ *
+ *	Drop a reference count taken by rtalloc1(), rt_ref(), rtrequest()
+ *	or rt_lookup() (RT_REF_REFCOUNT); wakes a destroyer or changer
+ *	waiting for it.  Any thread.  Never blocks (briefly takes a lock
+ *	when someone waits).  Diagnostic builds abort on a count below 0.
+ */
+MPSAFE_API void rt_unref(struct rt_entry *rt);
+
+/*
+ * A reference handed out by rt_lookup(): whichever the table's rtc_ref
+ * says.  Caller-allocated (on its stack), one reference at a time.
+ */
+struct rt_hold {
+	struct psref rh_psref;
+	uint32_t rh_kind; /* library-private */
+};
+
+/*
+ * rt_lookup(t, dst, flags, hold)
+ *
+ *	As rtalloc1(), but the entry is protected the way the table's
+ *	rtc_ref says (a count or a psref), recorded in *hold.  Release with
+ *	rt_release(rt, hold) on the same thread (psref).  For the
+ *	benchmarks' comparison of protections over one structure.
+ */
+MPSAFE_API struct rt_entry *rt_lookup(struct rt_table *t,
+    const struct sockaddr *dst, int flags, struct rt_hold *hold);
+
+/*
+ * rt_release(rt, hold)
+ *
+ *	Drop the reference rt_lookup() recorded in *hold.  The thread that
+ *	took it.  Never blocks (may wake a destroyer).
+ */
+MPSAFE_API void rt_release(struct rt_entry *rt, struct rt_hold *hold);
+
+/*
+ * rt_read_enter(t), rt_read_exit(t, s)
+ *
+ *	Bracket rt_lookup_noref() calls: a pserialize read section
+ *	(RT_SYNC_PSERIALIZE) or the table's read lock (RT_SYNC_RWLOCK).
+ *	Inside, the caller must not block nor call rtrequest() on t.
+ *	rt_read_enter() returns the cookie for rt_read_exit().
+ */
+MPSAFE_API int rt_read_enter(struct rt_table *t);
+MPSAFE_API void rt_read_exit(struct rt_table *t, int s);
+
+/*
+ * rt_lookup_noref(t, af, addr)
+ *
+ *	Longest-prefix match for the address bytes addr (4 bytes for
+ *	AF_INET, 16 for AF_INET6, network order) without taking any
+ *	reference: the entry may be read only until rt_read_exit().  An
+ *	entry being changed or deleted is returned as it is: if
+ *	rt_getflags() shows MPSAFE_RTF_UPDATING, only rt_dst and rt_plen
+ *	may be read (the other fields may be changing).  Returns NULL on a miss
+ *or unknown family. Caller must be between rt_read_enter(t) and
+ *rt_read_exit(t). Never blocks.  The raw fast path the benchmarks compare with
+ *DPDK.
+ */
+MPSAFE_API struct rt_entry *rt_lookup_noref(
+    struct rt_table *t, int af, const void *addr);
+
+/*
+ * rt_check_reject_route(rt, ifp_is_loopback)
+ *
+ *	NetBSD's errno rules for output through rt: 0 unless
+ *	MPSAFE_RTF_REJECT.  A reject route through a loopback interface
+ *	gives EHOSTUNREACH for a host route, ENETUNREACH otherwise; else,
+ *	while not expired (rmx_expire 0 or in the future), EHOSTUNREACH for
+ *	a gateway route, EHOSTDOWN otherwise; an expired reject route
+ *	rejects nothing (0).  Caller holds a reference.  Never blocks.
+ */
+MPSAFE_API int rt_check_reject_route(
+    const struct rt_entry *rt, bool ifp_is_loopback);
+
+/*
+ * rt_walktree(t, af, fn, arg)
+ *
+ *	Call fn(rt, arg) for each entry of family af (AF_UNSPEC: both), in
+ *	no particular order, until fn returns non-zero; return that value,
+ *	or 0.  EAFNOSUPPORT for another af.  fn may block but must not
+ *	call rtrequest() on t; rt is valid during the call only (rt_ref()
+ *	to keep it).  Blocks: holds the table's read lock (RWLOCK) or the
+ *	writer mutex (PSERIALIZE: writers wait, lookups do not).
+ */
+MPSAFE_API int rt_walktree(struct rt_table *t, int af,
+    int (*fn)(struct rt_entry *rt, void *arg), void *arg);
+
+/*
+ * rtflushall(t, af)
+ *
+ *	Invalidate every route cache of family af (AF_UNSPEC: both)
+ *	attached to t, by advancing the family's generation.  Returns 0 or
+ *	EAFNOSUPPORT.  Never blocks.
+ */
+MPSAFE_API int rtflushall(struct rt_table *t, int af);
+
+/* Inline accessors for holders. */
+static inline const struct sockaddr *
+rt_getkey(const struct rt_entry *rt)
+{
+	return &rt->rt_dst.sa;
+}
+
+static inline unsigned
+rt_getplen(const struct rt_entry *rt)
+{
+	return rt->rt_plen;
+}
+
+/*
+ * Acquire: pairs with the release store that ends an RTM_CHANGE, so
+ * fields read after seeing MPSAFE_RTF_UPDATING clear are the new ones.
+ */
+static inline uint32_t
+rt_getflags(const struct rt_entry *rt)
+{
+	return mpsafe_load_acquire(&rt->rt_flags);
+}
+
+/* The gateway, or NULL unless MPSAFE_RTF_GATEWAY. */
+static inline const struct sockaddr *
+rt_getgate(const struct rt_entry *rt)
+{
+	return (rt_getflags(rt) & MPSAFE_RTF_GATEWAY) ? &rt->rt_gateway.sa
+	                                              : NULL;
+}
+
+/*
+ * Route caches.  A struct route remembers one destination and the entry
+ * found for it, valid while the table's generation for its family is
+ * the one it saw.  The library does not lock a cache: one thread uses it
+ * at a time (a per-thread cache, or one under the caller's mutex).  A
+ * cache holds at most one reference (a psref) at a time: each entry
+ * returned by rtcache_init, rtcache_lookup2 (and its wrappers),
+ * rtcache_validate or rtcache_update must be released with rtcache_unref() by
+ * the same thread before the next of those calls on the same cache (diagnostic
+ * builds abort otherwise).  Between unref and the next validation ro_rt is a
+ * weak pointer, checked against the generation before use.  Library-private
+ * fields.
+ */
+struct route {
+	struct rt_table *ro_table;
+	struct rt_entry *ro_rt;   /* weak unless ro_held */
+	union rt_sockaddr ro_dst; /* AF_UNSPEC: none */
+	uint64_t ro_gen;
+	struct psref ro_psref;
+	uint32_t ro_held;  /* a reference is out */
+	uint32_t ro_flags; /* MPSAFE_RT_NOWAIT */
+	uint32_t ro_magic;
+};
+
+/*
+ * rtcache_attach(ro, t, flags)
+ *
+ *	Initialise ro, empty, for table t.  flags MPSAFE_RT_NOWAIT: lookups
+ *	through ro never block (an entry being changed is a miss), as on a
+ *	forwarding path.  Never blocks.
+ */
+MPSAFE_API void rtcache_attach(struct route *ro, struct rt_table *t, int flags);
+
+/*
+ * rtcache_init(ro)
+ *
+ *	Look up ro's destination (set by rtcache_setdst()) and cache the
+ *	entry; returns it with a psref, or NULL (no destination, no
+ *	route).  Caller must: hold no reference from ro (diagnostic
+ *	builds abort); release with rtcache_unref(rt, ro).  Blocks only
+ *	as rtalloc1() does (never with MPSAFE_RT_NOWAIT).
+ */
+MPSAFE_API struct rt_entry *rtcache_init(struct route *ro);
+
+/*
+ * rtcache_lookup2(ro, dst, flags, hitp), rtcache_lookup1(ro, dst, flags),
+ * rtcache_lookup(ro, dst)
+ *
+ *	The entry for dst through ro: if ro caches dst and is still valid,
+ *	that entry (a hit, *hitp = 1); else set ro's destination to dst,
+ *	look it up and cache it (*hitp = 0).  Returns the entry with a
+ *	psref, or NULL.  flags is ignored (NetBSD's clone argument; kept
+ *	for source compatibility).  Caller must: hold no reference from ro;
+ *	release with rtcache_unref().  Blocks as rtcache_init().
+ */
+MPSAFE_API struct rt_entry *rtcache_lookup2(
+    struct route *ro, const struct sockaddr *dst, int flags, int *hitp);
+MPSAFE_API struct rt_entry *rtcache_lookup1(
+    struct route *ro, const struct sockaddr *dst, int flags);
+MPSAFE_API struct rt_entry *rtcache_lookup(
+    struct route *ro, const struct sockaddr *dst);
+
+/*
+ * rtcache_validate(ro)
+ *
+ *	The cached entry with a psref if ro is still valid (generation
+ *	unchanged, entry up), else NULL (the cache is then empty).  Caller
+ *	must: hold no reference from ro; release with rtcache_unref().
+ *	Blocks while the entry is being changed unless ro is NOWAIT.
+ */
+MPSAFE_API struct rt_entry *rtcache_validate(struct route *ro);
+
+/*
+ * rtcache_update(ro, flags)
+ *
+ *	Forget the cached entry and look ro's destination up again
+ *	(rtcache_init()).  flags is ignored (NetBSD's clone).
+ */
+MPSAFE_API struct rt_entry *rtcache_update(struct route *ro, int flags);
+
+/*
+ * rtcache_unref(rt, ro)
+ *
+ *	Release the reference rt obtained through ro (no-op for NULL rt).
+ *	The same thread that obtained it.  Never blocks.
+ */
+MPSAFE_API void rtcache_unref(struct rt_entry *rt, struct route *ro);
+
+/*
+ * rtcache_free(ro)
+ *
+ *	Forget the cached entry and destination (no reference is dropped:
+ *	caller must hold none; every build aborts otherwise, since the
+ *	reference would be lost).  ro may be
+ *	attached or used again.  Never blocks.
+ */
+MPSAFE_API void rtcache_free(struct route *ro);
+
+/*
+ * rtcache_copy(new_ro, old_ro)
+ *
+ *	Make new_ro cache what old_ro caches (destination, and the entry if
+ *	old_ro is valid, without a reference); new_ro takes old_ro's table.
+ *	Both must have been attached (rtcache_attach()) and neither may
+ *	hold a reference (every build aborts otherwise).  Blocks as
+ *	rtcache_validate(old_ro).
+ */
+MPSAFE_API void rtcache_copy(struct route *new_ro, struct route *old_ro);
+
+/*
+ * rtcache_setdst(ro, dst)
+ *
+ *	Set ro's destination (copied) and forget its entry.  Returns 0,
+ *	EINVAL (NULL dst), or EAFNOSUPPORT (ro unchanged).  Caller must hold
+ *	no reference from ro.  Never blocks.
+ */
+MPSAFE_API int rtcache_setdst(struct route *ro, const struct sockaddr *dst);
+
+/*
+ * rtcache_getdst(ro)
+ *
+ *	ro's destination, or NULL if none.  Never blocks.
+ */
+MPSAFE_API const struct sockaddr *rtcache_getdst(const struct route *ro);
+
+/*
+ * Per-thread caches for a forwarding path (NetBSD's rtcache_percpu_*,
+ * keyed by thread since userspace cannot pin a CPU): each thread that
+ * calls rtcache_perthread_getref() gets its own struct route, attached
+ * with MPSAFE_RT_NOWAIT, created on first use.
+ */
+struct rtcache_perthread; /* opaque */
+
+/*
+ * rtcache_perthread_alloc(t)
+ *
+ *	A set of per-thread caches on t, or NULL with errno ENOMEM or
+ *	EAGAIN (no thread-specific key left).  Blocks (allocates).
+ */
+MPSAFE_API struct rtcache_perthread *rtcache_perthread_alloc(
+    struct rt_table *t);
+
+/*
+ * rtcache_perthread_getref(pc)
+ *
+ *	The calling thread's cache, or NULL (ENOMEM on first use).  Use it
+ *	until rtcache_perthread_putref(pc) on the same thread, holding no
+ *	reference from it past then (diagnostic builds abort on a nested
+ *	getref).  Never blocks after the first call.
+ */
+MPSAFE_API struct route *rtcache_perthread_getref(struct rtcache_perthread *pc);
+
+/*
+ * rtcache_perthread_putref(pc)
+ *
+ *	End the use begun by rtcache_perthread_getref().  Diagnostic builds
+ *	abort if the cache still holds a reference.  Never blocks.
+ */
+MPSAFE_API void rtcache_perthread_putref(struct rtcache_perthread *pc);
+
+/*
+ * rtcache_perthread_free(pc)
+ *
+ *	Free every thread's cache and pc.  No thread may use pc during or
+ *	after the call.  Blocks briefly.
+ */
+MPSAFE_API void rtcache_perthread_free(struct rtcache_perthread *pc);
+
+MPSAFE_END_DECLS
+
+#endif /* MPSAFE_NET_ROUTE_H */

@@ -1,0 +1,816 @@
+/*
+ * if.c: the interface collection (if_attach, if_detach, lookups by index,
+ * name and address, per-thread statistics, interface addresses).
+ *
+ * Published state, and who writes it:
+ *  - ifnet_pslist, the list of attached interfaces (pslist; writers hold
+ *    the global lock ifnet_lock).
+ *  - ifindex2ifnet, a pointer to the index table: an array of it_limit
+ *    slots, slot i the interface whose index is i or NULL (slot 0 never
+ *    used).  Slots are written under ifnet_lock with release stores when
+ *    an interface is published (its fields were set before) and relaxed
+ *    stores of NULL when it is unpublished; readers load the table pointer
+ *    and a slot with acquire.  The table grows (doubles) under ifnet_lock:
+ *    the writer builds a copy, publishes it with a release store and hands
+ *    the old one to mpsafe_defer(), which frees it after a grace period:
+ *    a reader still inside the old table finishes its read section first.
+ *    (NetBSD's if_getindex() freed the old array at once.)
+ *  - Each interface's address list (pslist; writers hold IFNET_LOCK).
+ *
+ * Lifetime of an interface.  A reader that found ifp inside a read section
+ * may use it until the section ends, or take a psref (if_psref) to keep
+ * it.  if_detach() unpublishes ifp (table slot and list) under the lock,
+ * waits for a grace period (no reader still inside a section that may
+ * have found it, so no new psref can appear), then psref_target_destroy()
+ * waits for every holder.  Only then are the addresses removed: while ifp
+ * was reachable, readers could reach its addresses through it; each
+ * address is unlinked, one grace period covers them all, and each
+ * address's own psref target is drained before the list's reference is
+ * dropped.  Invariant: from the moment ifp's slot is NULL, its index may
+ * be given to a new interface; a packet holding the old index then finds
+ * the new interface (published after it was set up) or NULL, never ifp.
+ *
+ * Statistics.  Each interface has IF_STAT_THREADS + 1 cache-line slots of
+ * counters.  A thread takes a slot number on its first count (a bitmap
+ * under a mutex) and gives it back when it exits (a pthread key
+ * destructor).  The owner of a slot is its only writer and updates it with
+ * a relaxed load and store, no atomic read-modify-write; threads beyond
+ * IF_STAT_THREADS share the last slot and use atomic adds.  if_stat_get()
+ * sums the slots with relaxed loads.  A slot number passed from an exited
+ * thread to a new one keeps its counts (the mutex orders the two).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpsafe/alloc.h>
+#include <mpsafe/defer.h>
+#include <mpsafe/net/if.h>
+#include <mpsafe/net/sockaddr.h>
+#include <mpsafe/pserialize.h>
+#include <mpsafe/pslist.h>
+#include <mpsafe/psref.h>
+#include <mpsafe/thread.h>
+
+#include <stdatomic.h>
+
+/* Index table slots before the first growth. */
+#define IF_INDEX_INITIAL 8
+
+struct pslist_head ifnet_pslist = PSLIST_INITIALIZER;
+
+static pthread_mutex_t ifnet_lock = PTHREAD_MUTEX_INITIALIZER;
+static MPSAFE_ATOMIC(int) ifnet_lock_held; /* for if_global_locked() */
+MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
+
+static pserialize_t ifnet_psz;
+struct psref_class *ifnet_psref_class;
+static struct psref_class *ifa_psref_class;
+
+/* Statistics slot numbers: bit i of stat_slots_used: slot i is taken. */
+static pthread_mutex_t stat_slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t stat_slots_used;
+static pthread_key_t stat_slot_key;
+__thread int if_stat_self = -1;
+
+static void
+stat_slot_exit(void *arg)
+{
+	unsigned slot = (unsigned)(uintptr_t)arg - 1;
+
+	pthread_mutex_lock(&stat_slots_lock);
+	stat_slots_used &= ~(UINT64_C(1) << slot);
+	pthread_mutex_unlock(&stat_slots_lock);
+}
+
+/*
+ * ifnet_init(): create the collection's pserialize object and psref
+ * classes on first use.  Returns 0, or ENOMEM with nothing half-made
+ * visible: what was created stays for the next try, and ifnet_ready is
+ * raised only when everything exists.  Retryable, unlike pthread_once(),
+ * so that an allocation failure here is an error for the caller, not a
+ * process-wide state that can never be left.
+ */
+static pthread_mutex_t ifnet_init_lock = PTHREAD_MUTEX_INITIALIZER;
+static MPSAFE_ATOMIC(int) ifnet_ready; /* set once, under ifnet_init_lock */
+static bool ifnet_key_made;            /* ifnet_init_lock */
+
+static int
+ifnet_init(void)
+{
+	int error = 0;
+
+	/* Acquire: pairs with the release below; the objects are set up. */
+	if (mpsafe_load_acquire(&ifnet_ready))
+		return 0;
+	pthread_mutex_lock(&ifnet_init_lock);
+	if (ifnet_psz == NULL)
+		ifnet_psz = pserialize_create();
+	if (ifnet_psref_class == NULL)
+		ifnet_psref_class = psref_class_create("ifnet");
+	if (ifa_psref_class == NULL)
+		ifa_psref_class = psref_class_create("ifa");
+	if (!ifnet_key_made)
+		ifnet_key_made =
+		    pthread_key_create(&stat_slot_key, stat_slot_exit) == 0;
+	if (ifnet_psz == NULL || ifnet_psref_class == NULL ||
+	    ifa_psref_class == NULL || !ifnet_key_made)
+		error = ENOMEM;
+	else
+		/* Release: pairs with the acquire above. */
+		mpsafe_store_release(&ifnet_ready, 1);
+	pthread_mutex_unlock(&ifnet_init_lock);
+	return error;
+}
+
+void
+if_global_lock(void)
+{
+	pthread_mutex_lock(&ifnet_lock);
+	/* Relaxed: for assertions only. */
+	mpsafe_store_relaxed(&ifnet_lock_held, 1);
+}
+
+void
+if_global_unlock(void)
+{
+	/* Relaxed: for assertions only. */
+	mpsafe_store_relaxed(&ifnet_lock_held, 0);
+	pthread_mutex_unlock(&ifnet_lock);
+}
+
+bool
+if_global_locked(void)
+{
+	/* Relaxed: for assertions only. */
+	return mpsafe_load_relaxed(&ifnet_lock_held) != 0;
+}
+
+static int
+if_nulloutput(struct ifnet *ifp, struct mbuf *m, const struct sockaddr *dst)
+{
+	(void)ifp;
+	(void)m;
+	(void)dst;
+	return ENXIO;
+}
+
+/* --- index table ---------------------------------------------------------- */
+
+static struct if_index_table *
+if_table_alloc(unsigned limit)
+{
+	struct if_index_table *t;
+
+	t = mpsafe_calloc(1, sizeof(*t) + (size_t)limit * sizeof(t->it_ifp[0]));
+	if (t != NULL) {
+		t->it_limit = limit;
+		t->it_ifp = (void *)(t + 1);
+	}
+	return t;
+}
+
+static void
+if_table_free(struct mpsafe_defer *d)
+{
+	mpsafe_free((struct if_index_table *)(void *)d);
+}
+
+/*
+ * The lowest free index, growing the table if every slot is taken.
+ * Returns 0 (and sets *errorp) when none.  Called with ifnet_lock held.
+ */
+static unsigned
+if_index_alloc_locked(int *errorp)
+{
+	/* Relaxed: writers are serialised by ifnet_lock. */
+	struct if_index_table *t = mpsafe_load_relaxed(&ifindex2ifnet), *nt;
+	unsigned limit, idx;
+
+	if (t == NULL) {
+		t = if_table_alloc(IF_INDEX_INITIAL);
+		if (t == NULL) {
+			*errorp = ENOMEM;
+			return 0;
+		}
+		/* Release: pairs with the readers' acquire in if_byindex. */
+		mpsafe_store_release(&ifindex2ifnet, t);
+	}
+	for (idx = 1; idx < t->it_limit; idx++)
+		/* Relaxed: slots are written under ifnet_lock only. */
+		if (mpsafe_load_relaxed(&t->it_ifp[idx]) == NULL)
+			return idx;
+	if (t->it_limit > IFNET_INDEX_MAX) {
+		*errorp = ENOSPC;
+		return 0;
+	}
+	limit = t->it_limit * 2;
+	if (limit > IFNET_INDEX_MAX + 1)
+		limit = IFNET_INDEX_MAX + 1;
+	nt = if_table_alloc(limit);
+	if (nt == NULL) {
+		*errorp = ENOMEM;
+		return 0;
+	}
+	for (unsigned i = 1; i < t->it_limit; i++)
+		/* Relaxed: nt is not published yet; see below. */
+		mpsafe_store_relaxed(
+		    &nt->it_ifp[i], mpsafe_load_relaxed(&t->it_ifp[i]));
+	/*
+	 * Release: the copied slots are visible to a reader that loads nt
+	 * (pairs with the acquire in if_byindex).
+	 */
+	mpsafe_store_release(&ifindex2ifnet, nt);
+	/* Free the old table once no reader can be inside it. */
+	(void)mpsafe_defer(&t->it_defer, if_table_free,
+	    sizeof(*t) + (size_t)t->it_limit * sizeof(t->it_ifp[0]));
+	return idx;
+}
+
+/* --- attach and detach ---------------------------------------------------- */
+
+static bool
+if_name_valid(const struct ifnet *ifp)
+{
+	size_t n = strnlen(ifp->if_xname, IFNET_NAMESIZE);
+	bool digits = true;
+
+	if (n == 0 || n == IFNET_NAMESIZE)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (ifp->if_xname[i] < '0' || ifp->if_xname[i] > '9')
+			digits = false;
+	return !digits;
+}
+
+int
+if_attach(struct ifnet *ifp)
+{
+	struct if_stat_slot *stats;
+	struct ifnet *it, *last = NULL;
+	struct if_index_table *t;
+	unsigned idx;
+	int error = 0;
+
+	if (ifp == NULL || !if_name_valid(ifp) ||
+	    ifp->if_addrlen > IFNET_LLADDR_MAX)
+		return EINVAL;
+	if (ifnet_init() != 0)
+		return ENOMEM;
+	stats = mpsafe_aligned_alloc(alignof(struct if_stat_slot),
+	    sizeof(*stats) * (IF_STAT_THREADS + 1));
+	if (stats == NULL)
+		return ENOMEM;
+	memset(stats, 0, sizeof(*stats) * (IF_STAT_THREADS + 1));
+
+	IFNET_GLOBAL_LOCK();
+	if (ifp->if_state != IFNET_STATE_NEW &&
+	    ifp->if_state != IFNET_STATE_DETACHED) {
+		error = EINVAL;
+		goto fail;
+	}
+	IFNET_WRITER_FOREACH (it) {
+		if (strcmp(it->if_xname, ifp->if_xname) == 0) {
+			error = EEXIST;
+			goto fail;
+		}
+		last = it;
+	}
+	idx = if_index_alloc_locked(&error);
+	if (idx == 0)
+		goto fail;
+
+	/* Set up everything a reader may touch, then publish. */
+	ifp->if_index = idx;
+	ifp->if_stats = stats;
+	if (ifp->if_output == NULL)
+		ifp->if_output = if_nulloutput;
+	pthread_mutex_init(&ifp->if_ioctl_lock, NULL);
+	PSLIST_INIT(&ifp->if_addr_pslist);
+	PSLIST_ENTRY_INIT(ifp, if_pslist_entry);
+	psref_target_init(&ifp->if_psref, ifnet_psref_class);
+	ifp->if_state = IFNET_STATE_ATTACHED;
+
+	/* Relaxed: writers are serialised by ifnet_lock. */
+	t = mpsafe_load_relaxed(&ifindex2ifnet);
+	/* Release: ifp's fields first; pairs with if_byindex's acquire. */
+	mpsafe_store_release(&t->it_ifp[idx], ifp);
+	/* The pslist insertion is a release store of its own. */
+	if (last == NULL)
+		PSLIST_WRITER_INSERT_HEAD(&ifnet_pslist, ifp, if_pslist_entry);
+	else
+		PSLIST_WRITER_INSERT_AFTER(last, ifp, if_pslist_entry);
+	IFNET_GLOBAL_UNLOCK();
+	return 0;
+fail:
+	IFNET_GLOBAL_UNLOCK();
+	mpsafe_free(stats);
+	return error;
+}
+
+/*
+ * Wait out readers and holders of a chain of unlinked addresses, then
+ * free them.  The caller unlinked them (and possibly an interface) before
+ * the call.  The first psref_target_destroy() begins with a grace period,
+ * which covers every unlink made before it; with no address an explicit
+ * one stands in for it.  The grace period after the holders covers a
+ * holder that released inside a read section and may still follow the
+ * address's list link until that section ends (the iterate-and-sleep
+ * pattern).
+ */
+static void
+ifa_reap(struct if_addr *chain)
+{
+	struct if_addr *ifa, *next;
+
+	if (chain == NULL) {
+		pserialize_perform(ifnet_psz);
+		return;
+	}
+	for (ifa = chain; ifa != NULL; ifa = ifa->ifa_reap_next)
+		psref_target_destroy(&ifa->ifa_psref, ifa_psref_class);
+	pserialize_perform(ifnet_psz);
+	for (ifa = chain; ifa != NULL; ifa = next) {
+		next = ifa->ifa_reap_next;
+		ifa->ifa_reap_next = NULL;
+		PSLIST_ENTRY_DESTROY(ifa, ifa_pslist_entry);
+		ifafree(ifa);
+	}
+}
+
+int
+if_detach(struct ifnet *ifp)
+{
+	struct if_index_table *t;
+	struct if_addr *ifa, *chain = NULL;
+
+	if (ifp == NULL)
+		return EINVAL;
+	if (ifnet_init() != 0)
+		return EINVAL; /* then nothing was ever attached */
+	if (pserialize_in_read_section())
+		mpsafe_panic("if_detach inside a read section: it waits for "
+		             "a grace period");
+
+	/* 1. Unpublish: from now on lookups do not find ifp. */
+	IFNET_GLOBAL_LOCK();
+	if (ifp->if_state != IFNET_STATE_ATTACHED) {
+		IFNET_GLOBAL_UNLOCK();
+		return EINVAL;
+	}
+	IFNET_LOCK(ifp);
+	ifp->if_state = IFNET_STATE_DETACHING; /* ifa_insert now refuses */
+	IFNET_UNLOCK(ifp);
+	/* Relaxed: writers are serialised by ifnet_lock. */
+	t = mpsafe_load_relaxed(&ifindex2ifnet);
+	/*
+	 * Relaxed: storing NULL publishes nothing; the grace period below
+	 * orders it before ifp is reused or freed.
+	 */
+	mpsafe_store_relaxed(&t->it_ifp[ifp->if_index], NULL);
+	PSLIST_WRITER_REMOVE(ifp, if_pslist_entry);
+	IFNET_GLOBAL_UNLOCK();
+
+	/*
+	 * 2. Grace period and 3. holders: psref_target_destroy() first waits
+	 * for a grace period (after which no reader can still be inside a
+	 * section that found ifp, so no new reference can appear: that is
+	 * the detach order's grace period), then for every if_get*() or
+	 * m_get_rcvif_psref() holder.
+	 */
+#ifndef MPSAFE_TEST_BROKEN_IFNET_NO_WAIT
+	psref_target_destroy(&ifp->if_psref, ifnet_psref_class);
+#endif /* else: tests/ifnet.cmake's teeth library, which must be caught */
+
+	/*
+	 * 4. Addresses.  Nobody reaches them through ifp any more, but
+	 * ifa_ifwithaddr_psref() holders may still use them: unlink all,
+	 * one grace period, then wait for each one's holders, and a grace
+	 * period again (ifa_reap()).  That first grace period also covers
+	 * the last ifp holders: one that released its reference inside a read
+	 * section (the iterate-and-sleep pattern: acquire, leave, sleep,
+	 * re-enter, release, follow if_pslist_entry to the next interface)
+	 * may use ifp until that section ends, and psref_target_destroy()
+	 * does not wait for it.  (NetBSD's if_detach gets this from the
+	 * cross-calls it makes later.)  So ifa_reap() runs even without
+	 * addresses.
+	 */
+	IFNET_LOCK(ifp);
+	while ((ifa = PSLIST_WRITER_FIRST(&ifp->if_addr_pslist, struct if_addr,
+	            ifa_pslist_entry)) != NULL) {
+		PSLIST_WRITER_REMOVE(ifa, ifa_pslist_entry);
+		ifa->ifa_state = IFA_STATE_REMOVED;
+		ifa->ifa_reap_next = chain;
+		chain = ifa;
+	}
+	IFNET_UNLOCK(ifp);
+	ifa_reap(chain);
+
+	/* 5. Free what if_attach() set up. */
+	PSLIST_DESTROY(&ifp->if_addr_pslist);
+	PSLIST_ENTRY_DESTROY(ifp, if_pslist_entry);
+	pthread_mutex_destroy(&ifp->if_ioctl_lock);
+	mpsafe_free(ifp->if_stats);
+	ifp->if_stats = NULL;
+	IFNET_GLOBAL_LOCK();
+	ifp->if_index = 0;
+	ifp->if_state = IFNET_STATE_DETACHED;
+	IFNET_GLOBAL_UNLOCK();
+	return 0;
+}
+
+/* --- lookups and references ----------------------------------------------- */
+
+static bool
+if_name_is_index(const char *name, unsigned *idxp)
+{
+	unsigned long v = 0;
+
+	if (*name == '\0')
+		return false;
+	for (const char *p = name; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > IFNET_INDEX_MAX)
+			v = IFNET_INDEX_MAX + 1;
+	}
+	*idxp = v > IFNET_INDEX_MAX ? 0 : (unsigned)v;
+	return true;
+}
+
+struct ifnet *
+ifunit(const char *name)
+{
+	struct ifnet *ifp;
+	unsigned idx;
+
+	if (name == NULL)
+		return NULL;
+	if (if_name_is_index(name, &idx))
+		return if_byindex(idx);
+	IFNET_READER_FOREACH (ifp) {
+		if (strncmp(ifp->if_xname, name, IFNET_NAMESIZE) == 0)
+			return ifp;
+	}
+	return NULL;
+}
+
+struct ifnet *
+if_get(const char *name, struct psref *psref)
+{
+	struct ifnet *ifp;
+	int s;
+
+	s = pserialize_read_enter();
+	ifp = ifunit(name);
+	if (ifp != NULL)
+		psref_acquire(psref, &ifp->if_psref, ifnet_psref_class);
+	pserialize_read_exit(s);
+	return ifp;
+}
+
+void
+if_acquire(struct ifnet *ifp, struct psref *psref)
+{
+	psref_acquire(psref, &ifp->if_psref, ifnet_psref_class);
+}
+
+bool
+if_held(const struct ifnet *ifp)
+{
+	if (ifnet_init() != 0)
+		return false; /* then nothing was ever attached */
+	return psref_held(&ifp->if_psref, ifnet_psref_class);
+}
+
+int
+if_set_mtu(struct ifnet *ifp, unsigned mtu)
+{
+	int error = 0;
+
+	if (ifp == NULL || mtu == 0)
+		return EINVAL;
+	IFNET_LOCK(ifp);
+	if (ifp->if_state != IFNET_STATE_ATTACHED)
+		error = EINVAL;
+	else
+		/* Relaxed: a value, no ordering (see struct ifnet). */
+		mpsafe_store_relaxed(&ifp->if_mtu, mtu);
+	IFNET_UNLOCK(ifp);
+	return error;
+}
+
+int
+if_set_flags(struct ifnet *ifp, int flags)
+{
+	int error = 0;
+
+	if (ifp == NULL)
+		return EINVAL;
+	IFNET_LOCK(ifp);
+	if (ifp->if_state != IFNET_STATE_ATTACHED)
+		error = EINVAL;
+	else
+		/* Relaxed: a value, no ordering (see struct ifnet). */
+		mpsafe_store_relaxed(&ifp->if_flags, flags);
+	IFNET_UNLOCK(ifp);
+	return error;
+}
+
+/* --- statistics ----------------------------------------------------------- */
+
+int
+if_stat_attach(void)
+{
+	int slot = IF_STAT_THREADS; /* the shared slot */
+
+	(void)ifnet_init(); /* done by the attach that preceded */
+	pthread_mutex_lock(&stat_slots_lock);
+	for (int i = 0; i < IF_STAT_THREADS; i++) {
+		if ((stat_slots_used & (UINT64_C(1) << i)) == 0) {
+			stat_slots_used |= UINT64_C(1) << i;
+			slot = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&stat_slots_lock);
+	if (slot < IF_STAT_THREADS && pthread_setspecific(stat_slot_key,
+	                                  (void *)(uintptr_t)(slot + 1)) != 0) {
+		stat_slot_exit((void *)(uintptr_t)(slot + 1));
+		slot = IF_STAT_THREADS;
+	}
+	if_stat_self = slot;
+	return slot;
+}
+
+void
+if_stat_bad(int stat)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	mpsafe_panic("if_statadd: counter %d out of range", stat);
+#else
+	(void)stat;
+#endif
+}
+
+void
+if_stat_add_shared(struct ifnet *ifp, if_stat_t stat, uint64_t n)
+{
+	/* Relaxed: a count; the shared slot needs atomicity only. */
+	atomic_fetch_add_explicit(
+	    &ifp->if_stats[IF_STAT_THREADS].ss_count[stat], n,
+	    memory_order_relaxed);
+}
+
+uint64_t
+if_stat_get(const struct ifnet *ifp, if_stat_t stat)
+{
+	uint64_t sum = 0;
+
+	if ((unsigned)stat >= IF_NSTATS)
+		return 0;
+	for (unsigned i = 0; i <= IF_STAT_THREADS; i++)
+		/* Relaxed: a sum of counts, no ordering with anything. */
+		sum += mpsafe_load_relaxed(&ifp->if_stats[i].ss_count[stat]);
+	return sum;
+}
+
+/* --- addresses ------------------------------------------------------------ */
+
+struct if_addr *
+ifa_create(const struct sockaddr *addr, const struct sockaddr *netmask)
+{
+	struct if_addr *ifa;
+
+	if (addr == NULL ||
+	    (netmask != NULL && netmask->sa_family != addr->sa_family)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (sockaddr_getlen(addr) == 0) {
+		errno = EAFNOSUPPORT;
+		return NULL;
+	}
+	if (ifnet_init() != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ifa = mpsafe_calloc(1, sizeof(*ifa));
+	if (ifa == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ifa->ifa_addr = sockaddr_dup(addr, M_WAITOK);
+	if (netmask != NULL)
+		ifa->ifa_netmask = sockaddr_dup(netmask, M_WAITOK);
+	if (ifa->ifa_addr == NULL ||
+	    (netmask != NULL && ifa->ifa_netmask == NULL)) {
+		sockaddr_free(ifa->ifa_addr);
+		sockaddr_free(ifa->ifa_netmask);
+		mpsafe_free(ifa);
+		errno = ENOMEM;
+		return NULL;
+	}
+	PSLIST_ENTRY_INIT(ifa, ifa_pslist_entry);
+	psref_target_init(&ifa->ifa_psref, ifa_psref_class);
+	mpsafe_atomic_init(&ifa->ifa_refcnt, 1);
+	ifa->ifa_state = IFA_STATE_NEW;
+	return ifa;
+}
+
+/* Same family and address bytes (ports and scope ignored). */
+static bool
+sa_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	socklen_t la, lb;
+	const void *pa = sockaddr_const_addr(a, &la);
+	const void *pb = sockaddr_const_addr(b, &lb);
+
+	return a->sa_family == b->sa_family && pa != NULL && pb != NULL &&
+	       la == lb && memcmp(pa, pb, la) == 0;
+}
+
+int
+ifa_insert(struct ifnet *ifp, struct if_addr *ifa)
+{
+	struct if_addr *it, *last = NULL;
+
+	if (ifp == NULL || ifa == NULL)
+		return EINVAL;
+	IFNET_LOCK(ifp);
+	if (ifp->if_state != IFNET_STATE_ATTACHED ||
+	    ifa->ifa_state != IFA_STATE_NEW) {
+		IFNET_UNLOCK(ifp);
+		return EINVAL;
+	}
+	IFADDR_WRITER_FOREACH (it, ifp) {
+		if (sa_addr_equal(it->ifa_addr, ifa->ifa_addr)) {
+			IFNET_UNLOCK(ifp);
+			return EEXIST;
+		}
+		last = it;
+	}
+	ifa->ifa_ifp = ifp;
+	ifa->ifa_ifindex = ifp->if_index;
+	ifa->ifa_state = IFA_STATE_INSERTED;
+	/* The pslist insertion publishes ifa with a release store. */
+	if (last == NULL)
+		PSLIST_WRITER_INSERT_HEAD(
+		    &ifp->if_addr_pslist, ifa, ifa_pslist_entry);
+	else
+		PSLIST_WRITER_INSERT_AFTER(last, ifa, ifa_pslist_entry);
+	IFNET_UNLOCK(ifp);
+	return 0;
+}
+
+int
+ifa_remove(struct ifnet *ifp, struct if_addr *ifa)
+{
+	if (ifp == NULL || ifa == NULL)
+		return ENOENT;
+	if (pserialize_in_read_section())
+		mpsafe_panic("ifa_remove inside a read section: it waits for "
+		             "a grace period");
+	IFNET_LOCK(ifp);
+	if (ifa->ifa_state != IFA_STATE_INSERTED || ifa->ifa_ifp != ifp) {
+		IFNET_UNLOCK(ifp);
+		return ENOENT;
+	}
+	PSLIST_WRITER_REMOVE(ifa, ifa_pslist_entry);
+	ifa->ifa_state = IFA_STATE_REMOVED;
+	ifa->ifa_reap_next = NULL; /* a chain of one */
+	IFNET_UNLOCK(ifp);
+	ifa_reap(ifa);
+	return 0;
+}
+
+void
+ifa_acquire(struct if_addr *ifa, struct psref *psref)
+{
+	psref_acquire(psref, &ifa->ifa_psref, ifa_psref_class);
+}
+
+void
+ifa_release(struct if_addr *ifa, struct psref *psref)
+{
+	if (ifa == NULL)
+		return;
+	psref_release(psref, &ifa->ifa_psref, ifa_psref_class);
+}
+
+void
+ifaref(struct if_addr *ifa)
+{
+	/* Relaxed: the caller already holds a reference. */
+	atomic_fetch_add_explicit(&ifa->ifa_refcnt, 1, memory_order_relaxed);
+}
+
+void
+ifafree(struct if_addr *ifa)
+{
+	unsigned old;
+
+	/* Release: our uses of ifa before the free; pairs with below. */
+	old = atomic_fetch_sub_explicit(
+	    &ifa->ifa_refcnt, 1, memory_order_release);
+	if (old == 0)
+		mpsafe_panic("ifafree: %p has no reference left", (void *)ifa);
+	if (old != 1)
+		return;
+	/* Acquire: pairs with the other holders' release decrements. */
+	atomic_thread_fence(memory_order_acquire);
+	sockaddr_free(ifa->ifa_addr);
+	sockaddr_free(ifa->ifa_netmask);
+	memset(ifa, 0xa5, sizeof(*ifa)); /* poison */
+	mpsafe_free(ifa);
+}
+
+struct if_addr *
+ifa_ifwithaddr(const struct sockaddr *addr)
+{
+	struct ifnet *ifp;
+	struct if_addr *ifa;
+
+	if (addr == NULL)
+		return NULL;
+	IFNET_READER_FOREACH (ifp) {
+		IFADDR_READER_FOREACH (ifa, ifp) {
+			if (sa_addr_equal(ifa->ifa_addr, addr))
+				return ifa;
+		}
+	}
+	return NULL;
+}
+
+struct if_addr *
+ifa_ifwithaddr_psref(const struct sockaddr *addr, struct psref *psref)
+{
+	struct if_addr *ifa;
+	int s;
+
+	s = pserialize_read_enter();
+	ifa = ifa_ifwithaddr(addr);
+	if (ifa != NULL)
+		ifa_acquire(ifa, psref);
+	pserialize_read_exit(s);
+	return ifa;
+}
+
+struct ifnet *
+if_get_byaddr(const struct sockaddr *addr, struct psref *psref)
+{
+	struct if_addr *ifa;
+	struct ifnet *ifp = NULL;
+	int s;
+
+	s = pserialize_read_enter();
+	ifa = ifa_ifwithaddr(addr);
+	if (ifa != NULL) {
+		ifp = ifa->ifa_ifp;
+		if_acquire(ifp, psref);
+	}
+	pserialize_read_exit(s);
+	return ifp;
+}
+
+/* Whether a and b are equal under mask (all of the same family). */
+static bool
+sa_net_equal(const struct sockaddr *a, const struct sockaddr *b,
+    const struct sockaddr *mask)
+{
+	socklen_t len;
+	const uint8_t *pa = sockaddr_const_addr(a, &len);
+	const uint8_t *pb = sockaddr_const_addr(b, NULL);
+	const uint8_t *pm = sockaddr_const_addr(mask, NULL);
+
+	if (pa == NULL || pb == NULL || pm == NULL)
+		return false;
+	for (socklen_t i = 0; i < len; i++)
+		if (((pa[i] ^ pb[i]) & pm[i]) != 0)
+			return false;
+	return true;
+}
+
+struct if_addr *
+ifaof_ifpforaddr(const struct sockaddr *addr, const struct ifnet *ifp)
+{
+	struct if_addr *ifa, *net = NULL, *first = NULL;
+
+	if (addr == NULL || ifp == NULL)
+		return NULL;
+	IFADDR_READER_FOREACH (ifa, ifp) {
+		if (ifa->ifa_addr->sa_family != addr->sa_family)
+			continue;
+		if (sa_addr_equal(ifa->ifa_addr, addr))
+			return ifa;
+		if (net == NULL && ifa->ifa_netmask != NULL &&
+		    sa_net_equal(ifa->ifa_addr, addr, ifa->ifa_netmask))
+			net = ifa;
+		if (first == NULL)
+			first = ifa;
+	}
+	return net != NULL ? net : first;
+}

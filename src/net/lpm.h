@@ -1,0 +1,137 @@
+/*
+ * lpm.h: the longest-prefix-match trie behind the routing table (private
+ * to src/net; see lpm.c for the algorithm).
+ */
+#ifndef MPSAFE_NET_LPM_H
+#define MPSAFE_NET_LPM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mpsafe/atomic.h>
+#include <mpsafe/defer.h>
+#include <mpsafe/net/route.h>
+
+/*
+ * A key: the address as a 128-bit big-endian number, hi holding bits
+ * 0..63.  An IPv4 address sits in the top 32 bits of hi.
+ */
+struct lpm_key {
+	uint64_t hi, lo;
+};
+
+/* A slot: 0 (no route), an entry pointer, or a node pointer | 1. */
+typedef uintptr_t lpm_slot_t;
+#define LPM_SLOT_NODE ((lpm_slot_t)1)
+
+struct lpm;
+
+struct lpm_node {
+	uint16_t ln_depth; /* key bits above this node */
+	uint8_t ln_stride; /* bits this node consumes */
+	uint8_t ln_level;  /* index in the stride table */
+	uint32_t ln_pidx;  /* slot index in the parent */
+	struct lpm_node *ln_parent;
+	uint32_t ln_nprefix; /* prefixes stored here (writer) */
+	uint32_t ln_nchild;  /* child nodes (writer) */
+	struct lpm *ln_lpm;
+	struct mpsafe_defer ln_defer;
+	/*
+	 * Written by the writer with release stores, read by lookups with
+	 * acquire loads (pairs with them).
+	 */
+	MPSAFE_ATOMIC(lpm_slot_t) ln_slot[];
+};
+
+struct lpm {
+	struct lpm_node *l_root;
+	const uint8_t *l_strides;
+	unsigned l_nlevels;
+	unsigned l_maxlen;
+	size_t l_nodes;
+	size_t l_bytes;
+	/* The table's allocator and how to retire an unlinked node. */
+	void *(*l_alloc)(size_t, void *);
+	void (*l_free)(void *, size_t, void *);
+	void *l_arg;
+	int l_deferred; /* retire through mpsafe_defer(), else free now */
+};
+
+int rt_lpm_init(struct lpm *l, int af, void *(*alloc)(size_t, void *),
+    void (*freef)(void *, size_t, void *), void *arg, int deferred);
+void rt_lpm_fini(struct lpm *l);
+int rt_lpm_insert(
+    struct lpm *l, struct lpm_key k, unsigned plen, struct rt_entry *rt);
+void rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen,
+    struct rt_entry *rt, struct rt_entry *repl);
+
+/* The key with bits past plen cleared. */
+static inline struct lpm_key
+lpm_key_mask(struct lpm_key k, unsigned plen)
+{
+	if (plen == 0) {
+		k.hi = 0;
+		k.lo = 0;
+	} else if (plen <= 64) {
+		k.hi &= ~(uint64_t)0 << (64 - plen);
+		k.lo = 0;
+	} else {
+		k.lo &= ~(uint64_t)0 << (128 - plen);
+	}
+	return k;
+}
+
+static inline unsigned
+lpm_index(const struct lpm_node *n, struct lpm_key k)
+{
+	unsigned d = n->ln_depth, s = n->ln_stride;
+	uint64_t w = d < 64 ? k.hi >> (64 - d - s) : k.lo >> (128 - d - s);
+	return (unsigned)(w & ((UINT64_C(1) << s) - 1));
+}
+
+/*
+ * lpm_lookup(l, k): the entry of the longest prefix matching k, or NULL.
+ * Inside a read section (or under the table lock).  Never blocks.
+ */
+static inline struct rt_entry *
+lpm_lookup(const struct lpm *l, struct lpm_key k)
+{
+	const struct lpm_node *n = l->l_root;
+	lpm_slot_t s;
+
+	for (;;) {
+		/*
+		 * Acquire: pairs with the writer's release store of the
+		 * slot, so a new node's slots and a new entry's fields are
+		 * seen initialised.
+		 */
+		s = mpsafe_load_acquire(&n->ln_slot[lpm_index(n, k)]);
+		if (!(s & LPM_SLOT_NODE))
+			return (struct rt_entry *)s;
+		n = (const struct lpm_node *)(s - LPM_SLOT_NODE);
+	}
+}
+
+/*
+ * lpm_lookup4(l, a): lpm_lookup() for an IPv4 address a (host order),
+ * unrolled for the 16-8-8 strides: the forwarding fast path.
+ */
+static inline struct rt_entry *
+lpm_lookup4(const struct lpm *l, uint32_t a)
+{
+	const struct lpm_node *n;
+	lpm_slot_t s;
+
+	/* Acquire loads: pair with the writer's release stores. */
+	s = mpsafe_load_acquire(&l->l_root->ln_slot[a >> 16]);
+	if (MPSAFE_LIKELY(!(s & LPM_SLOT_NODE)))
+		return (struct rt_entry *)s;
+	n = (const struct lpm_node *)(s - LPM_SLOT_NODE);
+	s = mpsafe_load_acquire(&n->ln_slot[(a >> 8) & 0xff]);
+	if (MPSAFE_LIKELY(!(s & LPM_SLOT_NODE)))
+		return (struct rt_entry *)s;
+	n = (const struct lpm_node *)(s - LPM_SLOT_NODE);
+	return (struct rt_entry *)mpsafe_load_acquire(&n->ln_slot[a & 0xff]);
+}
+
+#endif /* MPSAFE_NET_LPM_H */

@@ -1,0 +1,995 @@
+/*
+ * route.c: the routing table (NetBSD's sys/net/route.c, 8/9, rebuilt):
+ * entries, requests, lookups, walks, in two synchronisation designs over
+ * one lookup structure (lpm.c).
+ *
+ * Structures.  Per family, a multibit trie (lpm.c) answers longest-prefix
+ * lookups; one hash table over (family, prefix length, masked address)
+ * answers exact matches for RTM_ADD/DELETE/CHANGE/GET and finds the
+ * covering prefix a deleted one hands its slots to; a list holds every
+ * entry for rt_walktree().  All three change under the writer lock: the
+ * write side of t_rwlock (RT_SYNC_RWLOCK) or the mutex t_wlock
+ * (RT_SYNC_PSERIALIZE).  Lookups take the read side of t_rwlock, or only
+ * a pserialize read section (the trie publishes with release stores, see
+ * lpm.c); psref acquires always happen inside a read section.
+ *
+ * Entry life.  ADD allocates and fills the entry before it is linked.
+ * DELETE unlinks it from trie, hash and list, clears RTF_UP and advances
+ * the family's generation, all under the writer lock; then destruction:
+ *  1. (RT_SYNC_PSERIALIZE) pserialize_perform(): lookups that found the
+ *     entry have ended, so every count and psref on it has been taken;
+ *  2. wait until rt_refcnt is 0 (rt_unref() wakes us, see below);
+ *  3. psref_target_destroy(): waits for psref holders (route caches,
+ *     RT_REF_PSREF lookups);
+ *  4. poison and free.
+ * The deleter runs it, blocking, unless it passed MPSAFE_RTM_F_NOWAIT or
+ * asked for the entry back (it then holds a count, so it must not wait
+ * for itself): the table's workqueue runs it then.
+ *
+ * Waiting for counts.  rt_unref() must not touch the entry after its
+ * decrement (the entry may be freed at once), so waiters and wakers meet
+ * on library-wide state: a waiter adds itself to rt_waiters (seq_cst),
+ * then re-checks the count under rt_wait_lock before sleeping on
+ * rt_wait_cv; rt_unref() decrements (seq_cst), then loads rt_waiters
+ * (seq_cst) and broadcasts under the lock if non-zero.  Of the two
+ * seq_cst pairs one side sees the other's store (Dekker), and the
+ * broadcast cannot fall between the waiter's check and its sleep since
+ * both hold the lock.  The same scheme wakes RTF_UPDATING waiters when
+ * t_updating drops to 0 (the table outlives its requests).
+ *
+ * RTM_CHANGE (the RTF_UPDATING protocol).  Under t_update_lock (one
+ * change at a time): take a count on the entry and set RTF_UPDATING and
+ * t_updating under the writer lock, advance the generation; from then
+ * on lookups miss (NOWAIT) or wait, and route caches are invalid; then
+ * wait for readers: a grace period (lockless lookups, and rt_lookup_noref
+ * readers that saw the flag clear), counts down to our own, and psref
+ * holders (destroy, then re-init the psref target).  Nobody else looks at
+ * the fields now; change them under the writer lock (rwlock-mode
+ * rt_lookup_noref readers), clear RTF_UPDATING with a release store, and
+ * wake the waiters.
+ *
+ * Memory.  Every allocation goes through rt_alloc() (the config's
+ * allocator, calloc() by default): fault injection fails it.  An ADD
+ * allocates its entry and its trie nodes before it changes anything, so
+ * ENOMEM leaves the table as it was; the hash table grows opportunistically
+ * (a failed growth leaves it smaller, not broken).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mpsafe/alloc.h>
+#include <mpsafe/thread.h>
+
+#include "route_impl.h"
+
+/* Library-wide meeting point of count and update waiters (see above). */
+static pthread_mutex_t rt_wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rt_wait_cv = PTHREAD_COND_INITIALIZER;
+static MPSAFE_ATOMIC(uint32_t) rt_waiters;
+
+/* --- allocation ----------------------------------------------------------- */
+
+static void *
+rt_default_alloc(size_t size, void *arg)
+{
+	(void)arg;
+	return mpsafe_calloc(1, size);
+}
+
+static void
+rt_default_free(void *p, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	mpsafe_free(p);
+}
+
+/* The one allocation function of the table (fault injection hooks it). */
+static void *
+rt_alloc(struct rt_table *t, size_t size)
+{
+	return t->t_alloc(size, t->t_alloc_arg);
+}
+
+static void
+rt_free_mem(struct rt_table *t, void *p, size_t size)
+{
+	t->t_free(p, size, t->t_alloc_arg);
+}
+
+/* --- keys and locks ------------------------------------------------------- */
+
+static uint64_t
+rt_load_be64(const uint8_t *b)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static struct lpm_key
+rt_addr_key(int fi, const void *addr)
+{
+	struct lpm_key k = {0, 0};
+	const uint8_t *b = addr;
+
+	if (fi == RT_INET) {
+		k.hi = (uint64_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+		                  (uint32_t)b[2] << 8 | b[3])
+		       << 32;
+	} else {
+		k.hi = rt_load_be64(b);
+		k.lo = rt_load_be64(b + 8);
+	}
+	return k;
+}
+
+int
+rt_sa_key(const struct sockaddr *sa, struct lpm_key *k)
+{
+	int fi;
+
+	k->hi = 0; /* defined for every family, even an unknown one */
+	k->lo = 0;
+	if (sa == NULL)
+		return -1;
+	fi = rt_afidx(sa->sa_family);
+	if (fi == RT_INET)
+		*k = rt_addr_key(fi,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+	else if (fi == RT_INET6)
+		*k = rt_addr_key(
+		    fi, &((const struct sockaddr_in6 *)(const void *)sa)
+		             ->sin6_addr);
+	return fi;
+}
+
+static unsigned
+rt_maxlen(int fi)
+{
+	return fi == RT_INET ? RT_PLEN_MAX_INET : RT_PLEN_MAX_INET6;
+}
+
+static void
+rt_wlock(struct rt_table *t)
+{
+	if (t->t_sync == RT_SYNC_RWLOCK)
+		pthread_rwlock_wrlock(&t->t_rwlock);
+	else
+		pthread_mutex_lock(&t->t_wlock);
+}
+
+static void
+rt_wunlock(struct rt_table *t)
+{
+	if (t->t_sync == RT_SYNC_RWLOCK)
+		pthread_rwlock_unlock(&t->t_rwlock);
+	else
+		pthread_mutex_unlock(&t->t_wlock);
+}
+
+int
+rt_reader_enter(struct rt_table *t, bool psref)
+{
+	int s = 0;
+
+	if (t->t_sync == RT_SYNC_RWLOCK) {
+		pthread_rwlock_rdlock(&t->t_rwlock);
+		if (psref)
+			s = pserialize_read_enter();
+	} else {
+		s = pserialize_read_enter();
+	}
+	return s;
+}
+
+void
+rt_reader_exit(struct rt_table *t, bool psref, int s)
+{
+	if (t->t_sync == RT_SYNC_RWLOCK) {
+		if (psref)
+			pserialize_read_exit(s);
+		pthread_rwlock_unlock(&t->t_rwlock);
+	} else {
+		pserialize_read_exit(s);
+	}
+}
+
+/* --- waiting -------------------------------------------------------------- */
+
+static void
+rt_wake_waiters(void)
+{
+	/* seq_cst: pairs with the waiter's increment (see file comment). */
+	if (atomic_load(&rt_waiters) != 0) {
+		pthread_mutex_lock(&rt_wait_lock);
+		pthread_cond_broadcast(&rt_wait_cv);
+		pthread_mutex_unlock(&rt_wait_lock);
+	}
+}
+
+/* Wait until rt's count is at most n. */
+static void
+rt_wait_refcnt(struct rt_entry *rt, uint32_t n)
+{
+	atomic_fetch_add(&rt_waiters, 1); /* seq_cst: pairs with rt_unref */
+	pthread_mutex_lock(&rt_wait_lock);
+	while (atomic_load(&rt->rt_refcnt) > n) /* seq_cst, as above */
+		pthread_cond_wait(&rt_wait_cv, &rt_wait_lock);
+	pthread_mutex_unlock(&rt_wait_lock);
+	atomic_fetch_sub(&rt_waiters, 1);
+}
+
+void
+rt_update_wait(struct rt_table *t)
+{
+	atomic_fetch_add(&rt_waiters, 1); /* seq_cst: pairs with the finish */
+	pthread_mutex_lock(&rt_wait_lock);
+	while (atomic_load(&t->t_updating) != 0) /* seq_cst, as above */
+		pthread_cond_wait(&rt_wait_cv, &rt_wait_lock);
+	pthread_mutex_unlock(&rt_wait_lock);
+	atomic_fetch_sub(&rt_waiters, 1);
+}
+
+void
+rt_ref(struct rt_entry *rt)
+{
+	/* Relaxed: the caller's reference keeps rt alive. */
+	uint32_t old =
+	    atomic_fetch_add_explicit(&rt->rt_refcnt, 1, memory_order_relaxed);
+#ifdef MPSAFE_DIAGNOSTIC
+	if (rt->rt_magic != RT_MAGIC_LIVE || old == UINT32_MAX)
+		mpsafe_panic("rt_ref: entry %p is freed or the count "
+		             "overflows",
+		    (void *)rt);
+#else
+	(void)old;
+#endif
+}
+
+void
+rt_unref(struct rt_entry *rt)
+{
+	/*
+	 * seq_cst: releases our uses of rt to the destroyer's load of the
+	 * count, and orders the decrement before the load of rt_waiters.
+	 * After it rt may be freed: not touched again.
+	 */
+	uint32_t old = atomic_fetch_sub(&rt->rt_refcnt, 1);
+
+	if (MPSAFE_UNLIKELY(old == 0))
+		mpsafe_panic("rt_unref: reference count of %p below zero "
+		             "(released more than taken)",
+		    (void *)rt);
+	rt_wake_waiters();
+}
+
+/* --- exact-match index ---------------------------------------------------- */
+
+static struct lpm_key
+rt_entry_key(const struct rt_entry *rt, int *fip)
+{
+	struct lpm_key k;
+
+	*fip = rt_sa_key(&rt->rt_dst.sa, &k);
+	return k;
+}
+
+/*
+ * Mix all key bits into the low ones (a finaliser in the style of
+ * MurmurHash3's): prefixes have many zero low bits, which a plain
+ * multiply would leave in the bucket index.
+ */
+static size_t
+rt_hash(int fi, struct lpm_key k, unsigned plen)
+{
+	uint64_t h = k.hi ^ (k.lo * UINT64_C(0x9e3779b97f4a7c15)) ^
+	             ((uint64_t)plen << 1 | (uint64_t)fi);
+
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (size_t)h;
+}
+
+static struct rt_entry *
+rt_hash_find(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
+{
+	struct rt_entry *rt = t->t_hash[rt_hash(fi, k, plen) & t->t_hmask];
+	struct lpm_key rk;
+	int rfi;
+
+	for (; rt != NULL; rt = rt->rt_hnext) {
+		if (rt->rt_plen != plen)
+			continue;
+		rk = rt_entry_key(rt, &rfi);
+		if (rfi == fi && rk.hi == k.hi && rk.lo == k.lo)
+			return rt;
+	}
+	return NULL;
+}
+
+static void
+rt_hash_insert(struct rt_table *t, struct rt_entry *rt)
+{
+	int fi;
+	struct lpm_key k = rt_entry_key(rt, &fi);
+	size_t b = rt_hash(fi, k, rt->rt_plen) & t->t_hmask;
+
+	rt->rt_hnext = t->t_hash[b];
+	t->t_hash[b] = rt;
+}
+
+static void
+rt_hash_remove(struct rt_table *t, struct rt_entry *rt)
+{
+	int fi;
+	struct lpm_key k = rt_entry_key(rt, &fi);
+	struct rt_entry **pp =
+	    &t->t_hash[rt_hash(fi, k, rt->rt_plen) & t->t_hmask];
+
+	while (*pp != rt)
+		pp = &(*pp)->rt_hnext;
+	*pp = rt->rt_hnext;
+}
+
+/* Double the buckets when there are more entries than buckets. */
+static void
+rt_hash_grow(struct rt_table *t)
+{
+	size_t n = t->t_hmask + 1, i;
+	struct rt_entry **nh;
+
+	if (t->t_nentries[0] + t->t_nentries[1] <= n)
+		return;
+	nh = rt_alloc(t, 2 * n * sizeof(*nh));
+	if (nh == NULL)
+		return; /* longer chains, still correct */
+	for (i = 0; i < n; i++) {
+		struct rt_entry *rt = t->t_hash[i], *next;
+		for (; rt != NULL; rt = next) {
+			int fi;
+			struct lpm_key k = rt_entry_key(rt, &fi);
+			size_t b = rt_hash(fi, k, rt->rt_plen) & (2 * n - 1);
+			next = rt->rt_hnext;
+			rt->rt_hnext = nh[b];
+			nh[b] = rt;
+		}
+	}
+	rt_free_mem(t, t->t_hash, n * sizeof(*nh));
+	t->t_hash = nh;
+	t->t_hmask = 2 * n - 1;
+}
+
+/* The longest prefix shorter than plen covering k, or NULL. */
+static struct rt_entry *
+rt_covering(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
+{
+	struct rt_entry *rt;
+
+	while (plen-- > 0) {
+		rt = rt_hash_find(t, fi, lpm_key_mask(k, plen), plen);
+		if (rt != NULL)
+			return rt;
+	}
+	return NULL;
+}
+
+/* --- table ---------------------------------------------------------------- */
+
+static void rt_destroy_work(struct work *wk, void *arg);
+
+int
+rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
+{
+	static const struct rt_table_config lockless = RT_TABLE_CONFIG_LOCKLESS;
+	struct rt_table *t;
+	int error;
+
+	if (tp == NULL)
+		return EINVAL;
+	if (cfg == NULL)
+		cfg = &lockless;
+	if ((cfg->rtc_sync != 0 && cfg->rtc_sync != RT_SYNC_RWLOCK &&
+	        cfg->rtc_sync != RT_SYNC_PSERIALIZE) ||
+	    (cfg->rtc_ref != 0 && cfg->rtc_ref != RT_REF_REFCOUNT &&
+	        cfg->rtc_ref != RT_REF_PSREF) ||
+	    (cfg->rtc_alloc == NULL) != (cfg->rtc_free == NULL))
+		return EINVAL;
+	t = cfg->rtc_alloc != NULL
+	        ? cfg->rtc_alloc(sizeof(*t), cfg->rtc_alloc_arg)
+	        : mpsafe_calloc(1, sizeof(*t));
+	if (t == NULL)
+		return ENOMEM;
+	t->t_sync = cfg->rtc_sync != 0 ? cfg->rtc_sync : RT_SYNC_PSERIALIZE;
+	t->t_ref = cfg->rtc_ref != 0 ? cfg->rtc_ref : RT_REF_PSREF;
+	snprintf(t->t_name, sizeof(t->t_name), "%s",
+	    cfg->rtc_name != NULL ? cfg->rtc_name : "rt");
+	t->t_alloc = cfg->rtc_alloc != NULL ? cfg->rtc_alloc : rt_default_alloc;
+	t->t_free = cfg->rtc_free != NULL ? cfg->rtc_free : rt_default_free;
+	t->t_alloc_arg = cfg->rtc_alloc_arg;
+	pthread_rwlock_init(&t->t_rwlock, NULL);
+	pthread_mutex_init(&t->t_wlock, NULL);
+	pthread_mutex_init(&t->t_update_lock, NULL);
+	mpsafe_atomic_init(&t->t_updating, 0);
+	mpsafe_atomic_init(&t->t_gen[0], 1);
+	mpsafe_atomic_init(&t->t_gen[1], 1);
+	mpsafe_atomic_init(&t->t_dying, 0);
+
+	error = ENOMEM;
+	t->t_hmask = 255;
+	t->t_hash = rt_alloc(t, (t->t_hmask + 1) * sizeof(*t->t_hash));
+	if (t->t_hash == NULL)
+		goto fail_hash;
+	t->t_psz = pserialize_create();
+	if (t->t_psz == NULL)
+		goto fail_psz;
+	t->t_psref_class = psref_class_create("rtentry");
+	if (t->t_psref_class == NULL)
+		goto fail_class;
+	if (rt_lpm_init(&t->t_lpm[RT_INET], AF_INET, t->t_alloc, t->t_free,
+	        t->t_alloc_arg, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
+		goto fail_lpm4;
+	if (rt_lpm_init(&t->t_lpm[RT_INET6], AF_INET6, t->t_alloc, t->t_free,
+	        t->t_alloc_arg, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
+		goto fail_lpm6;
+	error = workqueue_create(
+	    &t->t_wq, "rt_free", rt_destroy_work, t, 0, WQ_MPSAFE);
+	if (error != 0)
+		goto fail_wq;
+	*tp = t;
+	return 0;
+
+fail_wq:
+	rt_lpm_fini(&t->t_lpm[RT_INET6]);
+fail_lpm6:
+	rt_lpm_fini(&t->t_lpm[RT_INET]);
+fail_lpm4:
+	psref_class_destroy(t->t_psref_class);
+fail_class:
+	pserialize_destroy(t->t_psz);
+fail_psz:
+	rt_free_mem(t, t->t_hash, (t->t_hmask + 1) * sizeof(*t->t_hash));
+fail_hash:
+	pthread_rwlock_destroy(&t->t_rwlock);
+	pthread_mutex_destroy(&t->t_wlock);
+	pthread_mutex_destroy(&t->t_update_lock);
+	if (cfg->rtc_free != NULL)
+		cfg->rtc_free(t, sizeof(*t), cfg->rtc_alloc_arg);
+	else
+		mpsafe_free(t);
+	return error;
+}
+
+/* --- entry destruction ---------------------------------------------------- */
+
+/* Steps 1-4 of the file comment.  Blocks. */
+static void
+rt_destroy(struct rt_table *t, struct rt_entry *rt)
+{
+	if (t->t_sync == RT_SYNC_PSERIALIZE)
+		pserialize_perform(t->t_psz);
+	rt_wait_refcnt(rt, 0);
+	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
+	rt->rt_magic = RT_MAGIC_DEAD;
+	memset(rt, 0x6b, sizeof(*rt)); /* poison */
+	rt_free_mem(t, rt, sizeof(*rt));
+	/* Relaxed: a statistic. */
+	atomic_fetch_sub_explicit(&t->t_dying, 1, memory_order_relaxed);
+}
+
+static void
+rt_destroy_work(struct work *wk, void *arg)
+{
+	struct rt_entry *rt =
+	    (struct rt_entry *)(void *)((char *)wk - offsetof(struct rt_entry,
+	                                                 rt_u.rt_work));
+
+	rt_destroy(arg, rt);
+}
+
+/* Unlink rt (writer lock held): trie, index, list, flags, generation. */
+static void
+rt_unlink(struct rt_table *t, struct rt_entry *rt)
+{
+	int fi;
+	struct lpm_key k = rt_entry_key(rt, &fi);
+
+	rt_lpm_delete(&t->t_lpm[fi], k, rt->rt_plen, rt,
+	    rt_covering(t, fi, k, rt->rt_plen));
+	rt_hash_remove(t, rt);
+	*rt->rt_lprevp = rt->rt_lnext;
+	if (rt->rt_lnext != NULL)
+		rt->rt_lnext->rt_lprevp = rt->rt_lprevp;
+	t->t_nentries[fi]--;
+	/* seq_cst: lookups and caches see the entry down (file comment). */
+	atomic_fetch_and(&rt->rt_flags, ~(uint32_t)MPSAFE_RTF_UP);
+	atomic_fetch_add(&t->t_gen[fi], 1);
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&t->t_dying, 1, memory_order_relaxed);
+}
+
+void
+rt_table_destroy(struct rt_table *t)
+{
+	struct rt_entry *rt;
+
+	for (;;) {
+		rt_wlock(t);
+		rt = t->t_list;
+		if (rt != NULL)
+			rt_unlink(t, rt);
+		rt_wunlock(t);
+		if (rt == NULL)
+			break;
+		rt_destroy(t, rt);
+	}
+	workqueue_destroy(t->t_wq);
+	/* Trie nodes retired through mpsafe_defer() name t's allocator. */
+	if (t->t_sync == RT_SYNC_PSERIALIZE)
+		mpsafe_defer_barrier();
+	rt_lpm_fini(&t->t_lpm[RT_INET]);
+	rt_lpm_fini(&t->t_lpm[RT_INET6]);
+	rt_free_mem(t, t->t_hash, (t->t_hmask + 1) * sizeof(*t->t_hash));
+	psref_class_destroy(t->t_psref_class);
+	pserialize_destroy(t->t_psz);
+	pthread_rwlock_destroy(&t->t_rwlock);
+	pthread_mutex_destroy(&t->t_wlock);
+	pthread_mutex_destroy(&t->t_update_lock);
+	{
+		void (*freef)(void *, size_t, void *) = t->t_free;
+		void *arg = t->t_alloc_arg;
+
+		memset(t, 0x6b, sizeof(*t)); /* poison */
+		freef(t, sizeof(*t), arg);
+	}
+}
+
+void
+rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	rt_wlock(t);
+	st->rts_entries_inet = t->t_nentries[RT_INET];
+	st->rts_entries_inet6 = t->t_nentries[RT_INET6];
+	st->rts_trie_nodes = t->t_lpm[0].l_nodes + t->t_lpm[1].l_nodes;
+	st->rts_trie_bytes = t->t_lpm[0].l_bytes + t->t_lpm[1].l_bytes;
+	st->rts_entry_bytes = (st->rts_entries_inet + st->rts_entries_inet6) *
+	                      sizeof(struct rt_entry);
+	st->rts_hash_bytes = (t->t_hmask + 1) * sizeof(*t->t_hash);
+	st->rts_total_bytes = st->rts_trie_bytes + st->rts_entry_bytes +
+	                      st->rts_hash_bytes + sizeof(*t);
+	/* Relaxed: statistics. */
+	st->rts_dying = atomic_load_explicit(&t->t_dying, memory_order_relaxed);
+	st->rts_generation_inet =
+	    atomic_load_explicit(&t->t_gen[RT_INET], memory_order_relaxed);
+	st->rts_generation_inet6 =
+	    atomic_load_explicit(&t->t_gen[RT_INET6], memory_order_relaxed);
+	rt_wunlock(t);
+}
+
+/* --- requests ------------------------------------------------------------- */
+
+/* Checked request: family index, key, prefix length, flags. */
+struct rt_req {
+	int fi;
+	struct lpm_key k;
+	unsigned plen;
+	uint32_t flags;
+};
+
+static int
+rt_check_info(const struct rt_addrinfo *info, int cmd, struct rt_req *r)
+{
+	struct lpm_key gk;
+	unsigned max;
+
+	if (info->rti_dst == NULL)
+		return EINVAL;
+	r->fi = rt_sa_key(info->rti_dst, &r->k);
+	if (r->fi < 0)
+		return EAFNOSUPPORT;
+	max = rt_maxlen(r->fi);
+	r->flags = info->rti_flags;
+	if (info->rti_plen == -1) {
+		r->plen = max;
+		r->flags |= MPSAFE_RTF_HOST;
+	} else if (info->rti_plen < 0 || (unsigned)info->rti_plen > max) {
+		return EINVAL; /* prefix length out of range */
+	} else {
+		r->plen = (unsigned)info->rti_plen;
+		if ((r->flags & MPSAFE_RTF_HOST) && r->plen != max)
+			return EINVAL;
+	}
+	{
+		struct lpm_key m = lpm_key_mask(r->k, r->plen);
+		if (m.hi != r->k.hi || m.lo != r->k.lo)
+			return EINVAL; /* bits set past the prefix: refused */
+	}
+	if (cmd != MPSAFE_RTM_ADD && cmd != MPSAFE_RTM_CHANGE)
+		return 0;
+	if (r->flags & ~(uint32_t)MPSAFE_RTF_USERMASK)
+		return EINVAL;
+	if (r->flags & MPSAFE_RTF_GATEWAY) {
+		if (info->rti_gateway == NULL)
+			return EINVAL;
+		if (rt_sa_key(info->rti_gateway, &gk) != r->fi)
+			return EINVAL; /* family mismatch (or unknown) */
+	}
+	return 0;
+}
+
+/* Set rt's changeable fields from info (r checked). */
+static void
+rt_set_fields(
+    struct rt_entry *rt, const struct rt_addrinfo *info, const struct rt_req *r)
+{
+	memset(&rt->rt_gateway, 0, sizeof(rt->rt_gateway));
+	if (r->flags & MPSAFE_RTF_GATEWAY) {
+		if (r->fi == RT_INET)
+			memcpy(&rt->rt_gateway.sin, info->rti_gateway,
+			    sizeof(struct sockaddr_in));
+		else
+			memcpy(&rt->rt_gateway.sin6, info->rti_gateway,
+			    sizeof(struct sockaddr_in6));
+	} else {
+		rt->rt_gateway.sa.sa_family = AF_UNSPEC;
+	}
+	rt->rt_ifindex = info->rti_ifindex;
+	if (info->rti_inits & MPSAFE_RTV_MTU)
+		rt->rt_rmx.rmx_mtu = info->rti_rmx.rmx_mtu;
+	if (info->rti_inits & MPSAFE_RTV_EXPIRE)
+		rt->rt_rmx.rmx_expire = info->rti_rmx.rmx_expire;
+}
+
+static int
+rt_add(struct rt_table *t, const struct rt_addrinfo *info,
+    const struct rt_req *r, struct rt_entry **ret_nrt)
+{
+	struct rt_entry *rt;
+	int error;
+
+	rt = rt_alloc(t, sizeof(*rt));
+	if (rt == NULL)
+		return ENOMEM;
+	if (r->fi == RT_INET) {
+		rt->rt_dst.sin.sin_family = AF_INET;
+		memcpy(&rt->rt_dst.sin.sin_addr,
+		    &((const struct sockaddr_in *)(const void *)info->rti_dst)
+		         ->sin_addr,
+		    sizeof(struct in_addr));
+	} else {
+		rt->rt_dst.sin6.sin6_family = AF_INET6;
+		memcpy(&rt->rt_dst.sin6.sin6_addr,
+		    &((const struct sockaddr_in6 *)(const void *)info->rti_dst)
+		         ->sin6_addr,
+		    sizeof(struct in6_addr));
+	}
+	rt->rt_plen = (uint8_t)r->plen;
+	rt_set_fields(rt, info, r);
+	mpsafe_atomic_init(&rt->rt_flags, r->flags | MPSAFE_RTF_UP);
+	mpsafe_atomic_init(&rt->rt_refcnt, ret_nrt != NULL ? 1 : 0);
+	rt->rt_magic = RT_MAGIC_LIVE;
+	rt->rt_table = t;
+	psref_target_init(&rt->rt_psref, t->t_psref_class);
+
+	rt_wlock(t);
+	if (rt_hash_find(t, r->fi, r->k, r->plen) != NULL) {
+		error = EEXIST;
+		goto fail;
+	}
+	error = rt_lpm_insert(&t->t_lpm[r->fi], r->k, r->plen, rt);
+	if (error != 0)
+		goto fail;
+	rt_hash_insert(t, rt);
+	rt->rt_lnext = t->t_list;
+	if (rt->rt_lnext != NULL)
+		rt->rt_lnext->rt_lprevp = &rt->rt_lnext;
+	rt->rt_lprevp = &t->t_list;
+	t->t_list = rt;
+	t->t_nentries[r->fi]++;
+	rt_hash_grow(t);
+	atomic_fetch_add(&t->t_gen[r->fi], 1); /* seq_cst: caches */
+	rt_wunlock(t);
+	if (ret_nrt != NULL)
+		*ret_nrt = rt;
+	return 0;
+
+fail:
+	rt_wunlock(t);
+	/* Never published: no reader can hold it. */
+	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
+	rt_free_mem(t, rt, sizeof(*rt));
+	return error;
+}
+
+static int
+rt_delete(struct rt_table *t, const struct rt_req *r, int nowait,
+    struct rt_entry **ret_nrt)
+{
+	struct rt_entry *rt;
+
+	rt_wlock(t);
+	rt = rt_hash_find(t, r->fi, r->k, r->plen);
+	if (rt == NULL) {
+		rt_wunlock(t);
+		return ESRCH;
+	}
+	rt_unlink(t, rt);
+	if (ret_nrt != NULL)
+		rt_ref(rt);
+	rt_wunlock(t);
+	if (ret_nrt != NULL) {
+		*ret_nrt = rt;
+		workqueue_enqueue(t->t_wq, &rt->rt_u.rt_work, NULL);
+	} else if (nowait) {
+		workqueue_enqueue(t->t_wq, &rt->rt_u.rt_work, NULL);
+	} else {
+		rt_destroy(t, rt);
+	}
+	return 0;
+}
+
+static int
+rt_change(struct rt_table *t, const struct rt_addrinfo *info,
+    const struct rt_req *r, struct rt_entry **ret_nrt)
+{
+	struct rt_entry *rt;
+
+	pthread_mutex_lock(&t->t_update_lock);
+	rt_wlock(t);
+	rt = rt_hash_find(t, r->fi, r->k, r->plen);
+	if (rt == NULL) {
+		rt_wunlock(t);
+		pthread_mutex_unlock(&t->t_update_lock);
+		return ESRCH;
+	}
+	rt_ref(rt); /* ours: keeps rt alive against a concurrent delete */
+	/* seq_cst: lookups see the flag before we look at their holds. */
+	atomic_fetch_or(&rt->rt_flags, MPSAFE_RTF_UPDATING);
+	atomic_store(&t->t_updating, 1);
+	atomic_fetch_add(&t->t_gen[r->fi], 1);
+	rt_wunlock(t);
+
+	/* Wait for every reader of the entry (file comment). */
+	if (t->t_sync == RT_SYNC_PSERIALIZE)
+		pserialize_perform(t->t_psz);
+	rt_wait_refcnt(rt, 1);
+	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
+	psref_target_init(&rt->rt_psref, t->t_psref_class);
+
+	rt_wlock(t);
+	rt_set_fields(rt, info, r);
+	{
+		uint32_t fl =
+		    atomic_load_explicit(&rt->rt_flags, memory_order_relaxed);
+		fl = (fl & MPSAFE_RTF_UP) | r->flags;
+		/*
+		 * Release: the fields above happen before a lookup that
+		 * sees RTF_UPDATING clear (its acquire load of the flags).
+		 */
+		atomic_store_explicit(&rt->rt_flags, fl, memory_order_release);
+	}
+	atomic_fetch_add(&t->t_gen[r->fi], 1);
+	atomic_store(&t->t_updating, 0); /* seq_cst: pairs with waiters */
+	rt_wunlock(t);
+	rt_wake_waiters();
+	pthread_mutex_unlock(&t->t_update_lock);
+	if (ret_nrt != NULL)
+		*ret_nrt = rt;
+	else
+		rt_unref(rt);
+	return 0;
+}
+
+int
+rtrequest(struct rt_table *t, int req, const struct rt_addrinfo *info,
+    struct rt_entry **ret_nrt)
+{
+	int cmd = req & ~MPSAFE_RTM_F_NOWAIT;
+	int nowait = (req & MPSAFE_RTM_F_NOWAIT) != 0;
+	struct rt_req r;
+	struct rt_entry *rt;
+	int error;
+
+	if (t == NULL || info == NULL)
+		return EINVAL;
+	if (cmd < MPSAFE_RTM_ADD || cmd > MPSAFE_RTM_GET)
+		return EINVAL;
+	error = rt_check_info(info, cmd, &r);
+	if (error != 0)
+		return error;
+	switch (cmd) {
+	case MPSAFE_RTM_ADD:
+		return rt_add(t, info, &r, ret_nrt);
+	case MPSAFE_RTM_DELETE:
+		return rt_delete(t, &r, nowait, ret_nrt);
+	case MPSAFE_RTM_CHANGE:
+		if (nowait)
+			return EWOULDBLOCK;
+		return rt_change(t, info, &r, ret_nrt);
+	default: /* MPSAFE_RTM_GET */
+		rt_wlock(t);
+		rt = rt_hash_find(t, r.fi, r.k, r.plen);
+		if (rt != NULL && ret_nrt != NULL)
+			rt_ref(rt);
+		rt_wunlock(t);
+		if (rt == NULL)
+			return ESRCH;
+		if (ret_nrt != NULL)
+			*ret_nrt = rt;
+		return 0;
+	}
+}
+
+/* --- lookups -------------------------------------------------------------- */
+
+struct rt_entry *
+rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k, int flags,
+    int kind, struct psref *psref)
+{
+	bool ps = kind == RT_HOLD_PSREF;
+	struct rt_entry *rt;
+	uint32_t fl;
+	int s;
+
+	for (;;) {
+		s = rt_reader_enter(t, ps);
+		rt = fi == RT_INET
+		         ? lpm_lookup4(&t->t_lpm[fi], (uint32_t)(k.hi >> 32))
+		         : lpm_lookup(&t->t_lpm[fi], k);
+		if (rt == NULL)
+			break;
+		/* Acquire: pairs with the release that ends RTM_CHANGE. */
+		fl = atomic_load_explicit(&rt->rt_flags, memory_order_acquire);
+		if (!(fl & MPSAFE_RTF_UP)) {
+			rt = NULL;
+			break;
+		}
+		if (!(fl & MPSAFE_RTF_UPDATING)) {
+			if (ps)
+				psref_acquire(
+				    psref, &rt->rt_psref, t->t_psref_class);
+			else
+				rt_ref(rt);
+			break;
+		}
+		rt_reader_exit(t, ps, s);
+		if (flags & MPSAFE_RT_NOWAIT)
+			return NULL;
+		rt_update_wait(t);
+	}
+	rt_reader_exit(t, ps, s);
+	return rt;
+}
+
+struct rt_entry *
+rtalloc1(struct rt_table *t, const struct sockaddr *dst, int flags)
+{
+	struct lpm_key k;
+	int fi = rt_sa_key(dst, &k);
+
+	if (t == NULL || fi < 0)
+		return NULL;
+	return rt_lookup_hold(t, fi, k, flags, RT_HOLD_COUNT, NULL);
+}
+
+struct rt_entry *
+rt_lookup(struct rt_table *t, const struct sockaddr *dst, int flags,
+    struct rt_hold *hold)
+{
+	struct lpm_key k;
+	int fi = rt_sa_key(dst, &k);
+	int kind;
+	struct rt_entry *rt;
+
+	hold->rh_kind = RT_HOLD_NONE;
+	if (t == NULL || fi < 0)
+		return NULL;
+	kind = t->t_ref == RT_REF_PSREF ? RT_HOLD_PSREF : RT_HOLD_COUNT;
+	rt = rt_lookup_hold(t, fi, k, flags, kind, &hold->rh_psref);
+	if (rt != NULL)
+		hold->rh_kind = (uint32_t)kind;
+	return rt;
+}
+
+void
+rt_release(struct rt_entry *rt, struct rt_hold *hold)
+{
+	if (hold->rh_kind == RT_HOLD_PSREF)
+		psref_release(&hold->rh_psref, &rt->rt_psref,
+		    rt->rt_table->t_psref_class);
+	else if (hold->rh_kind == RT_HOLD_COUNT)
+		rt_unref(rt);
+	else
+		mpsafe_panic(
+		    "rt_release: hold %p holds no reference", (void *)hold);
+	hold->rh_kind = RT_HOLD_NONE;
+}
+
+int
+rt_read_enter(struct rt_table *t)
+{
+	return rt_reader_enter(t, false);
+}
+
+void
+rt_read_exit(struct rt_table *t, int s)
+{
+	rt_reader_exit(t, false, s);
+}
+
+struct rt_entry *
+rt_lookup_noref(struct rt_table *t, int af, const void *addr)
+{
+	if (MPSAFE_LIKELY(af == AF_INET)) {
+		uint32_t a;
+
+		memcpy(&a, addr, sizeof(a));
+		return lpm_lookup4(&t->t_lpm[RT_INET], ntohl(a));
+	}
+	if (af == AF_INET6)
+		return lpm_lookup(
+		    &t->t_lpm[RT_INET6], rt_addr_key(RT_INET6, addr));
+	return NULL;
+}
+
+int
+rt_check_reject_route(const struct rt_entry *rt, bool ifp_is_loopback)
+{
+	uint32_t fl = rt_getflags(rt);
+	struct timespec now;
+
+	if (!(fl & MPSAFE_RTF_REJECT))
+		return 0;
+	if (ifp_is_loopback)
+		return (fl & MPSAFE_RTF_HOST) ? EHOSTUNREACH : ENETUNREACH;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (rt->rt_rmx.rmx_expire == 0 || now.tv_sec < rt->rt_rmx.rmx_expire)
+		return (fl & MPSAFE_RTF_GATEWAY) ? EHOSTUNREACH : EHOSTDOWN;
+	return 0;
+}
+
+int
+rt_walktree(
+    struct rt_table *t, int af, int (*fn)(struct rt_entry *, void *), void *arg)
+{
+	struct rt_entry *rt;
+	int error = 0;
+
+	if (af != AF_UNSPEC && rt_afidx(af) < 0)
+		return EAFNOSUPPORT;
+	if (t->t_sync == RT_SYNC_RWLOCK)
+		pthread_rwlock_rdlock(&t->t_rwlock);
+	else
+		pthread_mutex_lock(&t->t_wlock);
+	for (rt = t->t_list; rt != NULL && error == 0; rt = rt->rt_lnext)
+		if (af == AF_UNSPEC || rt->rt_dst.sa.sa_family == af)
+			error = fn(rt, arg);
+	rt_wunlock(t);
+	return error;
+}
+
+int
+rtflushall(struct rt_table *t, int af)
+{
+	int fi = rt_afidx(af);
+
+	if (af != AF_UNSPEC && fi < 0)
+		return EAFNOSUPPORT;
+	/* seq_cst: caches compare with acquire loads. */
+	if (af == AF_UNSPEC || fi == RT_INET)
+		atomic_fetch_add(&t->t_gen[RT_INET], 1);
+	if (af == AF_UNSPEC || fi == RT_INET6)
+		atomic_fetch_add(&t->t_gen[RT_INET6], 1);
+	return 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * route_impl.h: the routing table's private definitions, shared by
+ * route.c (table, entries) and rtcache.c (route caches).
+ */
+#ifndef MPSAFE_NET_ROUTE_IMPL_H
+#define MPSAFE_NET_ROUTE_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <mpsafe/atomic.h>
+#include <mpsafe/net/route.h>
+#include <mpsafe/pserialize.h>
+#include <mpsafe/psref.h>
+#include <mpsafe/workqueue.h>
+
+#include "lpm.h"
+
+#define RT_MAGIC_LIVE 0x52544c56u /* "RTLV" */
+#define RT_MAGIC_DEAD 0x72746464u /* "rtdd" */
+
+/* Family index of the per-family arrays. */
+#define RT_INET 0
+#define RT_INET6 1
+
+/* Kinds of reference in struct rt_hold.rh_kind. */
+#define RT_HOLD_NONE 0
+#define RT_HOLD_COUNT 1
+#define RT_HOLD_PSREF 2
+
+struct rt_table {
+	enum rt_sync t_sync;
+	enum rt_refmode t_ref;
+	char t_name[16];
+	void *(*t_alloc)(size_t, void *);
+	void (*t_free)(void *, size_t, void *);
+	void *t_alloc_arg;
+
+	/*
+	 * RT_SYNC_RWLOCK: lookups read-lock, writers write-lock t_rwlock.
+	 * RT_SYNC_PSERIALIZE: writers hold t_wlock, lookups nothing.
+	 */
+	pthread_rwlock_t t_rwlock;
+	pthread_mutex_t t_wlock;
+	pserialize_t t_psz;
+	struct psref_class *t_psref_class;
+	struct workqueue *t_wq; /* destruction of entries */
+
+	/* RTM_CHANGE: one at a time; t_updating is 1 during one. */
+	pthread_mutex_t t_update_lock;
+	MPSAFE_ATOMIC(uint32_t) t_updating;
+
+	/* Route cache generations per family (seq_cst updates). */
+	MPSAFE_ATOMIC(uint64_t) t_gen[2];
+
+	/* Writer-lock protected below. */
+	struct lpm t_lpm[2];
+	struct rt_entry **t_hash; /* exact-match index */
+	size_t t_hmask;
+	size_t t_nentries[2];
+	struct rt_entry *t_list; /* every entry, for rt_walktree() */
+	MPSAFE_ATOMIC(size_t) t_dying;
+};
+
+static inline int
+rt_afidx(int af)
+{
+	return af == AF_INET ? RT_INET : af == AF_INET6 ? RT_INET6 : -1;
+}
+
+/* dst's key and family index; -1 for an unknown family. */
+int rt_sa_key(const struct sockaddr *sa, struct lpm_key *k);
+
+/*
+ * Look up k (family index fi) and take a reference of the given kind
+ * (RT_HOLD_COUNT or RT_HOLD_PSREF into *psref); see rt_lookup().
+ */
+struct rt_entry *rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k,
+    int flags, int kind, struct psref *psref);
+
+/* Read side of the table: a read section and, with the rwlock, the lock. */
+int rt_reader_enter(struct rt_table *t, bool psref);
+void rt_reader_exit(struct rt_table *t, bool psref, int s);
+
+/* Wait until no RTM_CHANGE runs on t. */
+void rt_update_wait(struct rt_table *t);
+
+#endif /* MPSAFE_NET_ROUTE_IMPL_H */

@@ -1,0 +1,112 @@
+/*
+ * death_ifnet.c: the rules of the interface collection, packets and
+ * sockaddrs whose breach aborts (SIGABRT) with a message rather than
+ * corrupting memory.  Built with MPSAFE_DIAGNOSTIC.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpsafe/net/if.h>
+#include <mpsafe/net/mbuf.h>
+#include <mpsafe/net/sockaddr.h>
+#include <mpsafe/pserialize.h>
+
+TestSuite(death_ifnet, .timeout = 30);
+
+static struct ifnet *
+attach(const char *name)
+{
+	struct ifnet *ifp = calloc(1, sizeof(*ifp));
+
+	cr_assert_not_null(ifp);
+	snprintf(ifp->if_xname, sizeof(ifp->if_xname), "%s", name);
+	cr_assert_eq(if_attach(ifp), 0);
+	return ifp;
+}
+
+Test(death_ifnet, detach_inside_a_read_section, .signal = SIGABRT)
+{
+	struct ifnet *ifp = attach("d0");
+
+	(void)pserialize_read_enter();
+	if_detach(ifp);
+}
+
+Test(death_ifnet, detach_while_holding_a_reference, .signal = SIGABRT)
+{
+	struct ifnet *ifp = attach("d1");
+	struct psref ref;
+
+	cr_assert_eq(if_get_byindex(ifp->if_index, &ref), ifp);
+	if_detach(ifp); /* would wait for ever for itself */
+}
+
+Test(death_ifnet, ifa_remove_holding_a_reference, .signal = SIGABRT)
+{
+	struct ifnet *ifp = attach("d2");
+	struct sockaddr_in sin;
+	struct if_addr *ifa;
+	struct psref ref;
+
+	sockaddr_in_init(&sin, &(struct in_addr){htonl(0x0a000001)}, 0);
+	ifa = ifa_create((struct sockaddr *)&sin, NULL);
+	cr_assert_eq(ifa_insert(ifp, ifa), 0);
+	cr_assert_eq(ifa_ifwithaddr_psref((struct sockaddr *)&sin, &ref), ifa);
+	ifa_remove(ifp, ifa);
+}
+
+Test(death_ifnet, if_put_twice, .signal = SIGABRT)
+{
+	struct ifnet *ifp = attach("d3");
+	struct psref ref;
+
+	cr_assert_eq(if_get_byindex(ifp->if_index, &ref), ifp);
+	if_put(ifp, &ref);
+	if_put(ifp, &ref);
+}
+
+Test(death_ifnet, rcvif_of_a_packet_without_header, .signal = SIGABRT)
+{
+	struct mbuf *m = m_gethdr(M_WAITOK);
+	int s;
+
+	m->m_flags &= ~M_PKTHDR;
+	(void)m_get_rcvif(m, &s);
+}
+
+Test(death_ifnet, m_freem_twice, .signal = SIGABRT)
+{
+	struct mbuf *m = m_gethdr(M_WAITOK);
+
+	m_freem(m);
+	m_freem(m);
+}
+
+Test(death_ifnet, sockaddr_free_twice, .signal = SIGABRT)
+{
+	struct sockaddr *sa = sockaddr_alloc(AF_INET, M_WAITOK);
+
+	sockaddr_free(sa);
+	sockaddr_free(sa);
+}
+
+Test(death_ifnet, sockaddr_free_of_a_foreign_sockaddr, .signal = SIGABRT)
+{
+	/* Room before the sockaddr, so that the check reads our memory. */
+	struct {
+		char pad[64];
+		struct sockaddr_in6 sin6;
+	} *p = calloc(1, sizeof(*p));
+
+	sockaddr_free((struct sockaddr *)&p->sin6);
+}
+
+Test(death_ifnet, statadd_out_of_range, .signal = SIGABRT)
+{
+	struct ifnet *ifp = attach("d4");
+
+	if_statadd(ifp, IF_NSTATS, 1);
+}

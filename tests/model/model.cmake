@@ -1,0 +1,105 @@
+# tests/model/model.cmake: the Spin model checks (label "model"), included
+# from tests/CMakeLists.txt.  See docs/design/verification.md, "Model
+# checking".
+#
+# Each test runs tests/model/run-model.sh on one model configuration: the
+# correct algorithm must pass (no assertion violation, no invalid end
+# state, no non-progress cycle), and each deliberately broken variant must
+# be rejected by spin (for most, with the kind of error named).  A broken
+# variant that passes fails its test.
+#
+# The models check algorithms, not the build: they are registered once,
+# in builds without sanitizers (debug, release), so that `make test`
+# (debug, tsan, asan) runs them once.  Spin is required (scripts/deps.sh
+# installs it); configure fails without it unless MPSAFE_MODEL_CHECK=OFF.
+
+option(MPSAFE_MODEL_CHECK
+    "Register the Spin model checks (label model; needs spin)" ON)
+
+if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST)
+	find_program(MPSAFE_SPIN spin)
+	if(NOT MPSAFE_SPIN)
+		message(FATAL_ERROR "spin (the Promela model checker) was not "
+		    "found; the model checks (label model) need it.  Install "
+		    "it with scripts/deps.sh (or: apt-get install spin), or "
+		    "configure with -DMPSAFE_MODEL_CHECK=OFF to build without "
+		    "them.")
+	endif()
+	find_program(MPSAFE_MODEL_SH sh REQUIRED)
+	set(_model_dir ${CMAKE_CURRENT_SOURCE_DIR}/model)
+
+	# mpsafe_model_test(NAME MODEL EXPECT [DEFINES...])
+	function(mpsafe_model_test name model expect)
+		set(_work ${CMAKE_CURRENT_BINARY_DIR}/model/${name})
+		add_test(NAME model_${name}
+		    COMMAND ${MPSAFE_MODEL_SH} ${_model_dir}/run-model.sh
+		        ${model} ${ARGN} ${expect})
+		set_tests_properties(model_${name} PROPERTIES
+		    LABELS model
+		    TIMEOUT 240
+		    ENVIRONMENT
+		        "SPIN=${MPSAFE_SPIN};CC=${CMAKE_C_COMPILER};MODEL_WORKDIR=${_work}")
+	endfunction()
+
+	# pserialize: grace periods, both ordering modes.
+	mpsafe_model_test(pserialize_membarrier pserialize expect-pass)
+	mpsafe_model_test(pserialize_fence pserialize expect-pass -DFENCE_MODE)
+	mpsafe_model_test(pserialize_nest_membarrier pserialize expect-pass
+	    -DNEST -DNSECT=1)
+	mpsafe_model_test(pserialize_nest_fence pserialize expect-pass
+	    -DNEST -DNSECT=1 -DFENCE_MODE)
+	mpsafe_model_test(pserialize_share_membarrier pserialize expect-pass
+	    -DNR=1 -DNW=2)
+	mpsafe_model_test(pserialize_share_fence pserialize expect-pass
+	    -DNR=1 -DNW=2 -DFENCE_MODE)
+	mpsafe_model_test(pserialize_broken_no_wait pserialize
+	    expect-fail=assert -DBROKEN_NO_WAIT)
+	mpsafe_model_test(pserialize_broken_no_membarrier pserialize
+	    expect-fail -DBROKEN_NO_MEMBARRIER)
+	mpsafe_model_test(pserialize_broken_no_enter_fence pserialize
+	    expect-fail=assert -DFENCE_MODE -DBROKEN_NO_ENTER_FENCE)
+	mpsafe_model_test(pserialize_broken_no_exit_fence pserialize
+	    expect-fail=deadlock -DFENCE_MODE -DBROKEN_NO_EXIT_FENCE)
+	mpsafe_model_test(pserialize_broken_no_waiter_barrier pserialize
+	    expect-fail=deadlock -DBROKEN_NO_WAITER_BARRIER)
+	mpsafe_model_test(pserialize_broken_wake_before_store pserialize
+	    expect-fail=deadlock -DBROKEN_WAKE_BEFORE_STORE)
+	mpsafe_model_test(pserialize_broken_wake_before_store_fence pserialize
+	    expect-fail=deadlock -DFENCE_MODE -DBROKEN_WAKE_BEFORE_STORE)
+	mpsafe_model_test(pserialize_broken_nested_gen pserialize
+	    expect-fail=assert -DNEST -DNSECT=1 -DBROKEN_NESTED_GEN)
+	mpsafe_model_test(pserialize_broken_share pserialize
+	    expect-fail=assert -DNR=1 -DNW=2 -DBROKEN_SHARE)
+
+	# psref: the destroy protocol.
+	mpsafe_model_test(psref_membarrier psref expect-pass)
+	mpsafe_model_test(psref_fence psref expect-pass -DFENCE_MODE)
+	mpsafe_model_test(psref_broken_no_gp psref
+	    expect-fail=assert -DBROKEN_NO_GP)
+	mpsafe_model_test(psref_broken_release_no_fence psref
+	    expect-fail=deadlock -DFENCE_MODE -DBROKEN_RELEASE_NO_FENCE)
+	mpsafe_model_test(psref_broken_release_load_first psref
+	    expect-fail=deadlock -DBROKEN_RELEASE_LOAD_FIRST)
+	mpsafe_model_test(psref_broken_draining_after_gp psref
+	    expect-fail=deadlock -DBROKEN_DRAINING_AFTER_GP)
+	mpsafe_model_test(psref_broken_wake_after_scan psref
+	    expect-fail=deadlock -DBROKEN_WAKE_AFTER_SCAN)
+	mpsafe_model_test(psref_broken_no_sleepers psref
+	    expect-fail=deadlock -DBROKEN_NO_SLEEPERS)
+
+	# localcount: the drain.
+	mpsafe_model_test(localcount_membarrier localcount expect-pass)
+	mpsafe_model_test(localcount_fence localcount expect-pass -DFENCE_MODE)
+	mpsafe_model_test(localcount_no_perform localcount expect-pass
+	    -DNO_PERFORM)
+	mpsafe_model_test(localcount_broken_no_drain_gp localcount
+	    expect-fail=deadlock -DBROKEN_NO_DRAIN_GP)
+	mpsafe_model_test(localcount_broken_no_drain_gp_no_perform localcount
+	    expect-fail=assert -DNO_PERFORM -DBROKEN_NO_DRAIN_GP)
+	mpsafe_model_test(localcount_broken_no_read_section localcount
+	    expect-fail=deadlock -DBROKEN_NO_READ_SECTION)
+	mpsafe_model_test(localcount_broken_drain_wait_order localcount
+	    expect-fail=deadlock -DBROKEN_DRAIN_WAIT_ORDER)
+	mpsafe_model_test(localcount_broken_done_wake_first localcount
+	    expect-fail=deadlock -DBROKEN_DONE_WAKE_FIRST)
+endif()

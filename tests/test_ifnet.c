@@ -1,0 +1,437 @@
+/*
+ * test_ifnet.c: the interface collection (mpsafe/net/if.h): attach, the
+ * index table and its growth, index reuse, lookups by index, name and
+ * address, references, the detach that waits for a sleeping holder,
+ * addresses, per-thread statistics, and every bad input's error with the
+ * collection left unchanged.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mpsafe/net/if.h>
+#include <mpsafe/net/sockaddr.h>
+#include <mpsafe/pserialize.h>
+
+TestSuite(ifnet, .timeout = 60);
+
+static struct ifnet *
+new_if(const char *name)
+{
+	struct ifnet *ifp = calloc(1, sizeof(*ifp));
+
+	cr_assert_not_null(ifp);
+	snprintf(ifp->if_xname, sizeof(ifp->if_xname), "%s", name);
+	ifp->if_mtu = 1500;
+	return ifp;
+}
+
+static struct ifnet *
+attach(const char *name)
+{
+	struct ifnet *ifp = new_if(name);
+
+	cr_assert_eq(if_attach(ifp), 0, "attach %s", name);
+	return ifp;
+}
+
+static void
+detach(struct ifnet *ifp)
+{
+	cr_assert_eq(if_detach(ifp), 0);
+	free(ifp);
+}
+
+/* A fingerprint of the collection: names and indexes in list order. */
+static void
+snapshot(char *buf, size_t size)
+{
+	struct ifnet *ifp;
+	size_t off = 0;
+	int s = pserialize_read_enter();
+
+	buf[0] = '\0';
+	IFNET_READER_FOREACH (ifp) {
+		struct if_addr *ifa;
+
+		off += (size_t)snprintf(buf + off, size - off, "%s=%u[",
+		    ifp->if_xname, ifp->if_index);
+		cr_assert_eq(if_byindex(ifp->if_index), ifp);
+		IFADDR_READER_FOREACH (ifa, ifp) {
+			off += (size_t)snprintf(buf + off, size - off, "%d,",
+			    ifa->ifa_addr->sa_family);
+		}
+		off += (size_t)snprintf(buf + off, size - off, "] ");
+		cr_assert_lt(off, size);
+	}
+	pserialize_read_exit(s);
+}
+
+static struct sockaddr_in
+sin_of(const char *addr)
+{
+	struct sockaddr_in sin;
+	struct in_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET, addr, &a), 1);
+	sockaddr_in_init(&sin, &a, 0);
+	return sin;
+}
+
+static struct sockaddr_in6
+sin6_of(const char *addr)
+{
+	struct sockaddr_in6 sin6;
+	struct in6_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET6, addr, &a), 1);
+	sockaddr_in6_init(&sin6, &a, 0, 0, 0);
+	return sin6;
+}
+
+Test(ifnet, attach_lookup_detach)
+{
+	struct ifnet *a = attach("ta0"), *b = attach("tb0"), *ifp;
+	struct psref ref;
+	unsigned n = 0;
+	int s;
+
+	cr_assert_neq(a->if_index, 0);
+	cr_assert_neq(a->if_index, b->if_index);
+	s = pserialize_read_enter();
+	cr_assert_eq(if_byindex(a->if_index), a);
+	cr_assert_eq(ifunit("tb0"), b);
+	IFNET_READER_FOREACH (ifp) {
+		n++;
+	}
+	pserialize_read_exit(s);
+	cr_assert_eq(n, 2);
+
+	cr_assert_eq(if_get_byindex(b->if_index, &ref), b);
+	cr_assert(if_held(b));
+	if_put(b, &ref);
+	cr_assert_not(if_held(b));
+	cr_assert_eq(if_get("ta0", &ref), a);
+	if_put(a, &ref);
+	char idx[16];
+	snprintf(idx, sizeof(idx), "%u", b->if_index);
+	cr_assert_eq(if_get(idx, &ref), b, "an all-digit name is an index");
+	if_put(b, &ref);
+	cr_assert_null(if_get("nosuch0", &ref));
+	cr_assert_null(if_get(NULL, &ref));
+	if_put(NULL, &ref); /* ignored */
+
+	cr_assert_eq(if_set_mtu(a, 9000), 0);
+	cr_assert_eq(a->if_mtu, 9000);
+	cr_assert_eq(if_set_mtu(a, 0), EINVAL);
+	cr_assert_eq(if_set_flags(a, 0x1), 0);
+	cr_assert_eq(a->if_flags, 0x1);
+
+	unsigned ia = a->if_index;
+	detach(a);
+	cr_assert_null(if_get_byindex(ia, &ref));
+	cr_assert_null(if_get("ta0", &ref));
+	detach(b);
+}
+
+Test(ifnet, lookup_bad_indexes)
+{
+	struct psref ref;
+	int s = pserialize_read_enter();
+
+	cr_assert_null(if_byindex(0));
+	cr_assert_null(if_byindex(IFNET_INDEX_MAX + 7));
+	cr_assert_null(if_byindex(~0u));
+	cr_assert_null(if_byindex(5000));
+	pserialize_read_exit(s);
+	cr_assert_null(if_get_byindex(0, &ref));
+	cr_assert_null(if_get_byindex(123456, &ref));
+}
+
+Test(ifnet, bad_input_changes_nothing)
+{
+	struct ifnet *a = attach("bad0"), *b;
+	char before[4096], after[4096];
+
+	snapshot(before, sizeof(before));
+
+	b = new_if("bad0");
+	cr_assert_eq(if_attach(b), EEXIST);
+	cr_assert_eq(b->if_index, 0);
+	strcpy(b->if_xname, "");
+	cr_assert_eq(if_attach(b), EINVAL);
+	strcpy(b->if_xname, "12");
+	cr_assert_eq(if_attach(b), EINVAL, "all-digit names are indexes");
+	memset(b->if_xname, 'x', sizeof(b->if_xname));
+	cr_assert_eq(if_attach(b), EINVAL, "unterminated name");
+	strcpy(b->if_xname, "bad1");
+	b->if_addrlen = IFNET_LLADDR_MAX + 1;
+	cr_assert_eq(if_attach(b), EINVAL);
+	b->if_addrlen = 6;
+	cr_assert_eq(if_attach(NULL), EINVAL);
+	cr_assert_eq(if_attach(a), EINVAL, "attached twice");
+	cr_assert_eq(if_detach(b), EINVAL, "never attached");
+	cr_assert_eq(if_detach(NULL), EINVAL);
+
+	/* Addresses: wrong family, duplicate, detached interface. */
+	struct sockaddr un = {.sa_family = AF_UNIX};
+	struct sockaddr_in sin = sin_of("10.9.9.9");
+	struct sockaddr_in6 sin6 = sin6_of("ff02::1");
+	errno = 0;
+	cr_assert_null(ifa_create(&un, NULL));
+	cr_assert_eq(errno, EAFNOSUPPORT);
+	cr_assert_null(ifa_create(NULL, NULL));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_null(ifa_create((void *)&sin, (void *)&sin6));
+	cr_assert_eq(errno, EINVAL);
+	struct if_addr *ifa = ifa_create((void *)&sin, NULL);
+	cr_assert_not_null(ifa);
+	cr_assert_eq(ifa_insert(b, ifa), EINVAL, "b is not attached");
+	cr_assert_eq(ifa_remove(a, ifa), ENOENT, "never inserted");
+	cr_assert_eq(if_set_mtu(b, 1000), EINVAL);
+
+	snapshot(after, sizeof(after));
+	cr_assert_eq(strcmp(before, after), 0, "%s\n%s", before, after);
+
+	cr_assert_eq(ifa_insert(a, ifa), 0);
+	struct if_addr *dup = ifa_create((void *)&sin, NULL);
+	cr_assert_eq(ifa_insert(a, dup), EEXIST);
+	cr_assert_eq(ifa_insert(a, ifa), EINVAL, "inserted twice");
+	ifafree(dup);
+	snapshot(before, sizeof(before));
+	cr_assert_eq(ifa_remove(b, ifa), ENOENT, "not b's");
+	snapshot(after, sizeof(after));
+	cr_assert_eq(strcmp(before, after), 0);
+
+	cr_assert_eq(if_attach(b), 0);
+	detach(a);
+	cr_assert_eq(if_detach(b), 0);
+	cr_assert_eq(if_detach(b), EINVAL, "detached twice");
+	free(b);
+}
+
+Test(ifnet, table_grows_and_indexes_are_reused)
+{
+	enum { N = 70 };
+	struct ifnet *ifs[N], *c;
+	char name[IFNET_NAMESIZE];
+	struct psref ref;
+	unsigned old;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "grow%d", i);
+		ifs[i] = attach(name);
+	}
+	for (int i = 0; i < N; i++) {
+		int s = pserialize_read_enter();
+
+		cr_assert_eq(if_byindex(ifs[i]->if_index), ifs[i]);
+		pserialize_read_exit(s);
+	}
+	/* A stale index finds nothing, then the interface that reuses it. */
+	old = ifs[5]->if_index;
+	detach(ifs[5]);
+	cr_assert_null(if_get_byindex(old, &ref));
+	c = attach("reuse0");
+	cr_assert_eq(c->if_index, old, "the lowest free index is reused");
+	cr_assert_eq(if_get_byindex(old, &ref), c);
+	cr_assert_eq(strcmp(c->if_xname, "reuse0"), 0);
+	if_put(c, &ref);
+	ifs[5] = c;
+	for (int i = 0; i < N; i++)
+		detach(ifs[i]);
+	int s = pserialize_read_enter();
+	cr_assert_null(ifunit("grow1"));
+	pserialize_read_exit(s);
+}
+
+/*
+ * NetBSD's case: an ioctl-like operation holds the interface across a
+ * sleep; if_detach() must wait for it and finish after if_put().
+ */
+struct holder {
+	unsigned idx;
+	_Atomic int held, release, done;
+	struct ifnet *ifp;
+};
+
+static void *
+holder_main(void *arg)
+{
+	struct holder *h = arg;
+	struct psref ref;
+	struct ifnet *ifp = if_get_byindex(h->idx, &ref);
+
+	cr_assert_not_null(ifp);
+	atomic_store(&h->held, 1);
+	while (!atomic_load(&h->release)) {
+		/* Sleeps holding the reference: the interface stays valid. */
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+		cr_assert_eq(ifp->if_mtu, 1500);
+	}
+	if_put(ifp, &ref);
+	return NULL;
+}
+
+static void *
+detacher_main(void *arg)
+{
+	struct holder *h = arg;
+
+	cr_assert_eq(if_detach(h->ifp), 0);
+	atomic_store(&h->done, 1);
+	return NULL;
+}
+
+Test(ifnet, detach_waits_for_a_sleeping_holder)
+{
+	struct holder h = {0};
+	pthread_t th, td;
+	struct psref ref;
+
+	h.ifp = attach("ioctl0");
+	h.idx = h.ifp->if_index;
+	pthread_create(&th, NULL, holder_main, &h);
+	while (!atomic_load(&h.held))
+		sched_yield();
+	pthread_create(&td, NULL, detacher_main, &h);
+	/* Unpublished at once: lookups fail while detach waits. */
+	while (if_get_byindex(h.idx, &ref) != NULL) {
+		if_put(h.ifp, &ref);
+		sched_yield();
+	}
+	for (int i = 0; i < 50; i++) {
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL);
+		cr_assert_not(atomic_load(&h.done),
+		    "if_detach returned while a holder slept");
+	}
+	atomic_store(&h.release, 1);
+	pthread_join(td, NULL);
+	pthread_join(th, NULL);
+	cr_assert(atomic_load(&h.done));
+	cr_assert_eq(h.ifp->if_index, 0);
+	free(h.ifp);
+}
+
+Test(ifnet, addresses)
+{
+	struct ifnet *a = attach("addr0"), *b = attach("addr1"), *ifp;
+	struct sockaddr_in s1 = sin_of("192.0.2.1"),
+	                   m24 = sin_of("255.255.255.0");
+	struct sockaddr_in s2 = sin_of("198.51.100.1"),
+	                   q = sin_of("192.0.2.77");
+	struct sockaddr_in6 s6 = sin6_of("2001:db8::1");
+	struct if_addr *i1 = ifa_create((void *)&s1, (void *)&m24);
+	struct if_addr *i2 = ifa_create((void *)&s2, NULL);
+	struct if_addr *i6 = ifa_create((void *)&s6, NULL), *ifa;
+	struct psref ref;
+	unsigned n = 0;
+	int s;
+
+	cr_assert_eq(ifa_insert(a, i1), 0);
+	cr_assert_eq(ifa_insert(a, i6), 0);
+	cr_assert_eq(ifa_insert(b, i2), 0);
+	cr_assert_eq(i1->ifa_ifp, a);
+	cr_assert_eq(i1->ifa_ifindex, a->if_index);
+
+	s = pserialize_read_enter();
+	IFADDR_READER_FOREACH (ifa, a) {
+		n++;
+	}
+	cr_assert_eq(n, 2);
+	cr_assert_eq(IFADDR_READER_FIRST(a), i1, "insertion order");
+	cr_assert_eq(ifa_ifwithaddr((void *)&s2), i2);
+	cr_assert_eq(ifa_ifwithaddr((void *)&s6)->ifa_ifp, a);
+	cr_assert_null(ifa_ifwithaddr((void *)&q));
+	cr_assert_eq(ifaof_ifpforaddr((void *)&q, a), i1, "same /24");
+	cr_assert_eq(ifaof_ifpforaddr((void *)&s1, a), i1);
+	pserialize_read_exit(s);
+
+	ifp = if_get_byaddr((void *)&s2, &ref);
+	cr_assert_eq(ifp, b);
+	if_put(ifp, &ref);
+	ifa = ifa_ifwithaddr_psref((void *)&s1, &ref);
+	cr_assert_eq(ifa, i1);
+	ifa_release(ifa, &ref);
+	ifa_release(NULL, &ref);
+
+	/* A long-term reference outlives removal. */
+	ifaref(i1);
+	cr_assert_eq(ifa_remove(a, i1), 0);
+	cr_assert_eq(ifa_remove(a, i1), ENOENT);
+	cr_assert_null(ifa_ifwithaddr_psref((void *)&s1, &ref));
+	cr_assert_eq(sockaddr_cmp(i1->ifa_addr, (void *)&s1), 0);
+	ifafree(i1);
+
+	/* Detach removes the rest. */
+	detach(a);
+	cr_assert_null(ifa_ifwithaddr_psref((void *)&s6, &ref));
+	detach(b);
+	cr_assert_null(if_get_byaddr((void *)&s2, &ref));
+}
+
+struct counter_arg {
+	struct ifnet *ifp;
+	pthread_barrier_t *bar;
+	unsigned n;
+};
+
+static void *
+counter_main(void *arg)
+{
+	struct counter_arg *c = arg;
+
+	/* All alive at once, so that some share the overflow slot. */
+	pthread_barrier_wait(c->bar);
+	for (unsigned i = 0; i < c->n; i++) {
+		if_statinc(c->ifp, if_ipackets);
+		if_statadd(c->ifp, if_ibytes, 100);
+	}
+	pthread_barrier_wait(c->bar);
+	return NULL;
+}
+
+Test(ifnet, per_thread_statistics_add_up)
+{
+	enum { T = IF_STAT_THREADS + 8, N = 2000 };
+	static pthread_t th[T];
+	static struct counter_arg args[T];
+	pthread_barrier_t bar;
+	struct ifnet *ifp = attach("stat0");
+
+	pthread_barrier_init(&bar, NULL, T);
+	for (int i = 0; i < T; i++) {
+		args[i] = (struct counter_arg){ifp, &bar, N};
+		cr_assert_eq(
+		    pthread_create(&th[i], NULL, counter_main, &args[i]), 0);
+	}
+	for (int i = 0; i < T; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&bar);
+	cr_assert_eq(if_stat_get(ifp, if_ipackets), (uint64_t)T * N);
+	cr_assert_eq(if_stat_get(ifp, if_ibytes), (uint64_t)T * N * 100);
+	cr_assert_eq(if_stat_get(ifp, if_opackets), 0);
+	cr_assert_eq(if_stat_get(ifp, IF_NSTATS), 0);
+	/* Slots of exited threads are reused and keep their counts. */
+	if_statinc(ifp, if_ipackets);
+	cr_assert_eq(if_stat_get(ifp, if_ipackets), (uint64_t)T * N + 1);
+	detach(ifp);
+}
+
+Test(ifnet, default_output_drops)
+{
+	struct ifnet *ifp = attach("out0");
+
+	cr_assert_not_null(ifp->if_output);
+	cr_assert_eq(ifp->if_output(ifp, NULL, NULL), ENXIO);
+	detach(ifp);
+}

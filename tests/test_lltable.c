@@ -1,0 +1,242 @@
+/*
+ * test_lltable.c: unit tests of the neighbour tables (mpsafe/net/lltable.h),
+ * each run in both designs.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mpsafe/defer.h>
+#include <mpsafe/net/lltable.h>
+#include <mpsafe/pserialize.h>
+
+TestSuite(lltable, .timeout = 60);
+
+static const enum lltable_sync designs[] = {
+    LLT_SYNC_PSERIALIZE, LLT_SYNC_RWLOCK};
+
+static struct sockaddr_in
+sin_of(const char *text)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+
+	cr_assert_eq(inet_pton(AF_INET, text, &sin.sin_addr), 1);
+	return sin;
+}
+
+static struct sockaddr_in6
+sin6_of(const char *text)
+{
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+
+	cr_assert_eq(inet_pton(AF_INET6, text, &sin6.sin6_addr), 1);
+	return sin6;
+}
+
+#define SA(p) ((const struct sockaddr *)(const void *)(p))
+
+static const uint8_t mac1[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t mac2[6] = {0x02, 0, 0, 0, 0, 0x02};
+
+Test(lltable, create_bad_arguments)
+{
+	struct lltable *llt = NULL;
+
+	cr_assert_eq(
+	    lltable_create(NULL, AF_INET, 1, LLT_SYNC_RWLOCK, 0), EINVAL);
+	cr_assert_eq(
+	    lltable_create(&llt, AF_INET, 1, (enum lltable_sync)7, 0), EINVAL);
+	cr_assert_eq(lltable_create(&llt, AF_INET, 1, LLT_SYNC_RWLOCK,
+	                 LLT_BUCKETS_MAX + 1),
+	    EINVAL);
+	cr_assert_eq(
+	    lltable_create(&llt, AF_UNIX, 1, LLT_SYNC_RWLOCK, 0), EAFNOSUPPORT);
+	cr_assert_null(llt, "a failed create stored a table");
+	lltable_destroy(NULL); /* allowed, does nothing */
+}
+
+static void
+add_lookup_update_delete(enum lltable_sync sync)
+{
+	struct lltable *llt;
+	struct sockaddr_in a = sin_of("192.0.2.1"), b = sin_of("192.0.2.2");
+	struct lla_info info;
+
+	cr_assert_eq(lltable_create(&llt, AF_INET, 3, sync, 5), 0);
+	cr_assert_eq(lltable_count(llt), 0);
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), ENOENT);
+
+	cr_assert_eq(lla_update(llt, SA(&a), mac1, 6, LLE_STATIC), 0);
+	cr_assert_eq(lltable_count(llt), 1);
+	memset(&info, 0xff, sizeof(info));
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), 0);
+	cr_assert_eq(info.lli_len, 6);
+	cr_assert_eq(memcmp(info.lli_addr, mac1, 6), 0);
+	cr_assert_eq(info.lli_flags, LLE_STATIC | LLE_VALID);
+	cr_assert_eq(lla_lookup(llt, SA(&b), &info), ENOENT);
+
+	/* Update replaces, does not add. */
+	cr_assert_eq(lla_update(llt, SA(&a), mac2, 6, 0), 0);
+	cr_assert_eq(lltable_count(llt), 1);
+	cr_assert_eq(lla_lookup_addr(llt, &a.sin_addr, &info), 0);
+	cr_assert_eq(memcmp(info.lli_addr, mac2, 6), 0);
+	cr_assert_eq(info.lli_flags, LLE_VALID);
+
+	/* An unresolved entry: no address, LLE_VALID cleared. */
+	cr_assert_eq(lla_update(llt, SA(&b), NULL, 0, LLE_VALID), 0);
+	cr_assert_eq(lla_lookup(llt, SA(&b), &info), 0);
+	cr_assert_eq(info.lli_len, 0);
+	cr_assert_eq(info.lli_flags, 0);
+	cr_assert_eq(lltable_count(llt), 2);
+
+	cr_assert_eq(lla_delete(llt, SA(&a)), 0);
+	cr_assert_eq(lla_delete(llt, SA(&a)), ESRCH);
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), ENOENT);
+	cr_assert_eq(lltable_count(llt), 1);
+	lltable_destroy(llt);
+	mpsafe_defer_barrier();
+}
+
+Test(lltable, add_lookup_update_delete)
+{
+	for (size_t i = 0; i < sizeof(designs) / sizeof(designs[0]); i++)
+		add_lookup_update_delete(designs[i]);
+}
+
+static void
+inet6_and_collisions(enum lltable_sync sync)
+{
+	struct lltable *llt;
+	struct lla_info info;
+	char text[64];
+
+	/* One chain: every key collides. */
+	cr_assert_eq(lltable_create(&llt, AF_INET6, 1, sync, 1), 0);
+	for (int i = 0; i < 200; i++) {
+		struct sockaddr_in6 s;
+		uint8_t mac[6] = {0x02, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
+
+		snprintf(text, sizeof(text), "2001:db8::%x", i);
+		s = sin6_of(text);
+		cr_assert_eq(lla_update(llt, SA(&s), mac, 6, 0), 0);
+	}
+	cr_assert_eq(lltable_count(llt), 200);
+	for (int i = 0; i < 200; i++) {
+		struct sockaddr_in6 s;
+
+		snprintf(text, sizeof(text), "2001:db8::%x", i);
+		s = sin6_of(text);
+		cr_assert_eq(lla_lookup(llt, SA(&s), &info), 0, "%s", text);
+		cr_assert_eq(info.lli_addr[5], (uint8_t)i);
+		cr_assert_eq(info.lli_addr[4], (uint8_t)(i >> 8));
+		if (i % 2 == 0)
+			cr_assert_eq(lla_delete(llt, SA(&s)), 0);
+	}
+	cr_assert_eq(lltable_count(llt), 100);
+	for (int i = 0; i < 200; i++) {
+		struct sockaddr_in6 s;
+
+		snprintf(text, sizeof(text), "2001:db8::%x", i);
+		s = sin6_of(text);
+		cr_assert_eq(lla_lookup(llt, SA(&s), &info),
+		    i % 2 == 0 ? ENOENT : 0, "%s", text);
+	}
+	lltable_destroy(llt);
+	mpsafe_defer_barrier();
+}
+
+Test(lltable, inet6_and_collisions)
+{
+	for (size_t i = 0; i < sizeof(designs) / sizeof(designs[0]); i++)
+		inet6_and_collisions(designs[i]);
+}
+
+static void
+bad_input_changes_nothing(enum lltable_sync sync)
+{
+	struct lltable *llt;
+	struct sockaddr_in a = sin_of("198.51.100.7");
+	struct sockaddr_in6 a6 = sin6_of("2001:db8::7");
+	uint8_t big[LLT_ADDR_MAX + 1] = {0};
+	struct lla_info info;
+
+	cr_assert_eq(lltable_create(&llt, AF_INET, 1, sync, 0), 0);
+	cr_assert_eq(lla_update(llt, SA(&a), mac1, 6, 0), 0);
+
+	cr_assert_eq(lla_update(NULL, SA(&a), mac2, 6, 0), EINVAL);
+	cr_assert_eq(lla_update(llt, NULL, mac2, 6, 0), EINVAL);
+	cr_assert_eq(lla_update(llt, SA(&a), big, sizeof(big), 0), EINVAL);
+	cr_assert_eq(lla_update(llt, SA(&a), NULL, 6, 0), EINVAL);
+	cr_assert_eq(lla_update(llt, SA(&a), mac2, 6, 0x80000000u), EINVAL);
+	cr_assert_eq(lla_update(llt, SA(&a6), mac2, 6, 0), EAFNOSUPPORT);
+	cr_assert_eq(lla_delete(llt, SA(&a6)), EAFNOSUPPORT);
+	cr_assert_eq(lla_delete(NULL, SA(&a)), EINVAL);
+	cr_assert_eq(lla_lookup(llt, SA(&a6), &info), EAFNOSUPPORT);
+	cr_assert_eq(lla_lookup(llt, SA(&a), NULL), EINVAL);
+
+	/* Nothing changed. */
+	cr_assert_eq(lltable_count(llt), 1);
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), 0);
+	cr_assert_eq(memcmp(info.lli_addr, mac1, 6), 0);
+	lltable_destroy(llt);
+	mpsafe_defer_barrier();
+}
+
+Test(lltable, bad_input_changes_nothing)
+{
+	for (size_t i = 0; i < sizeof(designs) / sizeof(designs[0]); i++)
+		bad_input_changes_nothing(designs[i]);
+}
+
+/* A lookup may run inside the caller's read section (lockless design). */
+Test(lltable, lookup_inside_read_section)
+{
+	struct lltable *llt;
+	struct sockaddr_in a = sin_of("203.0.113.9");
+	struct lla_info info;
+	int s;
+
+	cr_assert_eq(
+	    lltable_create(&llt, AF_INET, 1, LLT_SYNC_PSERIALIZE, 0), 0);
+	cr_assert_eq(lla_update(llt, SA(&a), mac1, 6, 0), 0);
+	s = pserialize_read_enter();
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), 0);
+	pserialize_read_exit(s);
+	cr_assert_eq(memcmp(info.lli_addr, mac1, 6), 0);
+	lltable_destroy(llt);
+	mpsafe_defer_barrier();
+}
+
+#ifndef MPSAFE_DIAGNOSTIC
+/* Without contract checks a writer inside a read section gets EDEADLK. */
+Test(lltable, writer_inside_read_section_is_refused)
+{
+	struct lltable *llt;
+	struct sockaddr_in a = sin_of("203.0.113.10");
+	int s;
+
+	cr_assert_eq(
+	    lltable_create(&llt, AF_INET, 1, LLT_SYNC_PSERIALIZE, 0), 0);
+	s = pserialize_read_enter();
+	cr_assert_eq(lla_update(llt, SA(&a), mac1, 6, 0), EDEADLK);
+	cr_assert_eq(lla_delete(llt, SA(&a)), EDEADLK);
+	pserialize_read_exit(s);
+	cr_assert_eq(lltable_count(llt), 0);
+	lltable_destroy(llt);
+}
+#else
+Test(lltable, writer_inside_read_section_aborts, .signal = SIGABRT)
+{
+	struct lltable *llt;
+	struct sockaddr_in a = sin_of("203.0.113.10");
+
+	cr_assert_eq(
+	    lltable_create(&llt, AF_INET, 1, LLT_SYNC_PSERIALIZE, 0), 0);
+	(void)pserialize_read_enter();
+	(void)lla_update(llt, SA(&a), mac1, 6, 0);
+}
+#endif

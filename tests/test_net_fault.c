@@ -1,0 +1,319 @@
+/*
+ * test_net_fault.c: fault injection in the reference stack (mpsafe_net),
+ * through the allocation door of mpsafe/alloc.h (MPSAFE_FAULT_INJECTION).
+ *
+ * For route add (both table designs), interface attach, address creation
+ * and insertion, neighbour-table update and sockaddr allocation: fail the
+ * call's 1st, 2nd, 3rd ... allocation in turn until the call makes fewer
+ * than N and succeeds.  Each failure must return ENOMEM (or the
+ * documented NULL and errno), leave the structure as it was (the route
+ * absent and the table's counts unchanged, the interface unattached and
+ * its name free, the address list unchanged), and leak nothing: under
+ * AddressSanitizer each test ends with LeakSanitizer's check.  A call
+ * may also absorb a failed allocation that was only opportunistic (the
+ * sockaddr pool's priming): then it must succeed completely.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include <mpsafe/alloc.h>
+#include <mpsafe/defer.h>
+#include <mpsafe/net/if.h>
+#include <mpsafe/net/lltable.h>
+#include <mpsafe/net/route.h>
+#include <mpsafe/net/sockaddr.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+TestSuite(net_fault, .timeout = 120);
+
+static void
+assert_no_leak(void)
+{
+	/* Retired objects are freed by the reclaimer: let it finish. */
+	mpsafe_defer_barrier();
+#ifdef TEST_ASAN
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
+	    "LeakSanitizer found a leak (report above)");
+#endif
+}
+
+static struct sockaddr_in
+sin_of(const char *text)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+
+	cr_assert_eq(inet_pton(AF_INET, text, &sin.sin_addr), 1);
+	return sin;
+}
+
+/* --- route add ------------------------------------------------------------ */
+
+static void
+route_add_loop(const struct rt_table_config *cfg)
+{
+	struct rt_table *t;
+	struct rt_table_stats before, after;
+	struct sockaddr_in dst = sin_of("10.1.0.0"), gw = sin_of("192.0.2.1");
+	struct sockaddr_in probe = sin_of("10.1.0.7");
+	struct rt_addrinfo info = {0};
+	unsigned n, failures = 0;
+	int error;
+
+	cr_assert_eq(rt_table_create(&t, cfg), 0);
+	/* A covering route, so that the add must split trie nodes. */
+	info.rti_dst = (const struct sockaddr *)&dst;
+	info.rti_plen = 8;
+	dst = sin_of("10.0.0.0");
+	info.rti_ifindex = 1;
+	cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), 0);
+	dst = sin_of("10.1.0.0");
+	info.rti_plen = 24;
+	info.rti_gateway = (const struct sockaddr *)&gw;
+	info.rti_flags = MPSAFE_RTF_GATEWAY;
+	info.rti_ifindex = 2;
+	rt_table_stats(t, &before);
+	for (n = 1;; n++) {
+		struct rt_entry *rt;
+
+		mpsafe_fault_alloc_fail_nth(n);
+		error = rtrequest(t, MPSAFE_RTM_ADD, &info, NULL);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		failures++;
+		cr_assert_eq(
+		    error, ENOMEM, "allocation %u: error %d", n, error);
+		rt_table_stats(t, &after);
+		cr_assert_eq(after.rts_entries_inet, before.rts_entries_inet);
+		cr_assert_eq(after.rts_trie_nodes, before.rts_trie_nodes,
+		    "allocation %u failed: trie nodes left behind", n);
+		cr_assert_eq(after.rts_generation_inet,
+		    before.rts_generation_inet,
+		    "a failed add invalidated the route caches");
+		/* The /8 still answers; the /24 is not there. */
+		rt = rtalloc1(t, (const struct sockaddr *)&probe, 0);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt_getplen(rt), 8);
+		rt_unref(rt);
+	}
+	mpsafe_fault_alloc_fail_nth(0);
+	cr_assert_eq(error, 0);
+	cr_assert_gt(failures, 0, "the add allocated nothing");
+	{
+		struct rt_entry *rt =
+		    rtalloc1(t, (const struct sockaddr *)&probe, 0);
+
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt_getplen(rt), 24);
+		rt_unref(rt);
+	}
+	rt_table_destroy(t);
+	assert_no_leak();
+}
+
+Test(net_fault, route_add_netbsd_design)
+{
+	struct rt_table_config cfg = RT_TABLE_CONFIG_NETBSD;
+
+	route_add_loop(&cfg);
+}
+
+Test(net_fault, route_add_lockless_design)
+{
+	struct rt_table_config cfg = RT_TABLE_CONFIG_LOCKLESS;
+
+	route_add_loop(&cfg);
+}
+
+/* --- interface attach ------------------------------------------------------
+ */
+
+Test(net_fault, interface_attach)
+{
+	struct ifnet *ifp = mpsafe_calloc(1, sizeof(*ifp));
+	struct psref psref;
+	unsigned n, failures = 0;
+	int error;
+
+	cr_assert_not_null(ifp);
+	for (n = 1;; n++) {
+		memset(ifp, 0, sizeof(*ifp));
+		strcpy(ifp->if_xname, "fault0");
+		ifp->if_mtu = 1500;
+		mpsafe_fault_alloc_fail_nth(n);
+		error = if_attach(ifp);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		failures++;
+		cr_assert_eq(
+		    error, ENOMEM, "allocation %u: error %d", n, error);
+		/* Not attached: the name is free, no index answers. */
+		cr_assert_null(if_get("fault0", &psref));
+	}
+	mpsafe_fault_alloc_fail_nth(0);
+	cr_assert_eq(error, 0);
+	cr_assert_gt(failures, 0, "attach allocated nothing");
+	cr_assert_eq(if_get("fault0", &psref), ifp);
+	if_put(ifp, &psref);
+	cr_assert_eq(if_detach(ifp), 0);
+	mpsafe_free(ifp);
+	assert_no_leak();
+}
+
+/* --- address creation and insertion ----------------------------------------
+ */
+
+static unsigned
+address_count(struct ifnet *ifp)
+{
+	struct if_addr *ifa;
+	unsigned count = 0;
+	int s = pserialize_read_enter();
+
+	IFADDR_READER_FOREACH (ifa, ifp) {
+		count++;
+	}
+	pserialize_read_exit(s);
+	return count;
+}
+
+Test(net_fault, address_add)
+{
+	struct ifnet *ifp = mpsafe_calloc(1, sizeof(*ifp));
+	struct sockaddr_in addr = sin_of("198.51.100.1");
+	struct sockaddr_in mask = sin_of("255.255.255.0");
+	struct if_addr *ifa;
+	unsigned n, failures = 0;
+
+	cr_assert_not_null(ifp);
+	strcpy(ifp->if_xname, "fault1");
+	cr_assert_eq(if_attach(ifp), 0);
+	for (n = 1;; n++) {
+		int error;
+
+		mpsafe_fault_alloc_fail_nth(n);
+		errno = 0;
+		ifa = ifa_create((const struct sockaddr *)&addr,
+		    (const struct sockaddr *)&mask);
+		error = ifa == NULL ? errno : ifa_insert(ifp, ifa);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		if (error == 0) {
+			/* An absorbed failure: complete, so undo it. */
+			cr_assert_eq(address_count(ifp), 1);
+			cr_assert_eq(ifa_remove(ifp, ifa), 0);
+			continue;
+		}
+		failures++;
+		cr_assert_eq(
+		    error, ENOMEM, "allocation %u: error %d", n, error);
+		cr_assert_eq(address_count(ifp), 0);
+		if (ifa != NULL)
+			ifafree(ifa); /* insert failed: the reference is ours */
+	}
+	mpsafe_fault_alloc_fail_nth(0);
+	cr_assert_not_null(ifa);
+	cr_assert_gt(failures, 0, "creating an address allocated nothing");
+	cr_assert_eq(address_count(ifp), 1);
+	cr_assert_eq(if_detach(ifp), 0);
+	mpsafe_free(ifp);
+	assert_no_leak();
+}
+
+/* --- neighbour table ---------------------------------------------------------
+ */
+
+static void
+lltable_loop(enum lltable_sync sync)
+{
+	struct lltable *llt = NULL;
+	struct sockaddr_in a = sin_of("192.0.2.7");
+	const uint8_t mac[6] = {2, 0, 0, 0, 0, 7};
+	struct lla_info info;
+	unsigned n, failures = 0;
+	int error;
+
+	for (n = 1;; n++) {
+		mpsafe_fault_alloc_fail_nth(n);
+		error = lltable_create(&llt, AF_INET, 1, sync, 0);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		failures++;
+		cr_assert_eq(error, ENOMEM);
+	}
+	cr_assert_eq(error, 0);
+	cr_assert_gt(failures, 0);
+	failures = 0;
+	for (n = 1;; n++) {
+		mpsafe_fault_alloc_fail_nth(n);
+		error = lla_update(llt, (const struct sockaddr *)&a, mac, 6, 0);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		failures++;
+		cr_assert_eq(error, ENOMEM);
+		cr_assert_eq(lltable_count(llt), 0);
+		cr_assert_eq(
+		    lla_lookup(llt, (const struct sockaddr *)&a, &info),
+		    ENOENT);
+	}
+	mpsafe_fault_alloc_fail_nth(0);
+	cr_assert_eq(error, 0);
+	cr_assert_gt(failures, 0);
+	cr_assert_eq(lla_lookup(llt, (const struct sockaddr *)&a, &info), 0);
+	lltable_destroy(llt);
+	assert_no_leak();
+}
+
+Test(net_fault, lltable_lockless)
+{
+	lltable_loop(LLT_SYNC_PSERIALIZE);
+}
+
+Test(net_fault, lltable_rwlock)
+{
+	lltable_loop(LLT_SYNC_RWLOCK);
+}
+
+/* --- sockaddrs
+ * ---------------------------------------------------------------- */
+
+Test(net_fault, sockaddr_alloc_waitok)
+{
+	struct sockaddr *sa;
+	unsigned n, failures = 0;
+
+	/* Empty the pool first, so that the allocation must grow it. */
+	struct sockaddr *held[4096];
+	unsigned nheld = 0;
+
+	while (nheld < 4096 &&
+	       (held[nheld] = sockaddr_alloc(AF_INET6, M_NOWAIT)) != NULL)
+		nheld++;
+	for (n = 1;; n++) {
+		mpsafe_fault_alloc_fail_nth(n);
+		errno = 0;
+		sa = sockaddr_alloc(AF_INET6, M_WAITOK);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		failures++;
+		cr_assert_null(sa);
+		cr_assert_eq(errno, ENOMEM);
+	}
+	mpsafe_fault_alloc_fail_nth(0);
+	cr_assert_not_null(sa);
+	cr_assert_gt(failures, 0, "an empty pool grew without allocating");
+	sockaddr_free(sa);
+	while (nheld > 0)
+		sockaddr_free(held[--nheld]);
+}

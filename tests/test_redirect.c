@@ -1,0 +1,267 @@
+/*
+ * test_redirect.c: the redirect parsers (mpsafe/net/redirect.h) on good
+ * messages, on every truncation of them, and on headers that lie about
+ * their lengths.  Each message is copied into a heap buffer of exactly
+ * its length, so that under AddressSanitizer a read past the end is a
+ * reported error, not a silent one.
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpsafe/net/redirect.h>
+
+TestSuite(redirect, .timeout = 60);
+
+/* Parse a copy of exactly len bytes of msg. */
+static int
+parse_exact(int af, const uint8_t *msg, size_t len, struct redirect_info *ri)
+{
+	uint8_t *copy = malloc(len > 0 ? len : 1);
+	int error;
+
+	cr_assert_not_null(copy);
+	memcpy(copy, msg, len);
+	error = af == AF_INET ? icmp_redirect_parse(copy, len, ri)
+	                      : icmp6_redirect_parse(copy, len, ri);
+	free(copy);
+	return error;
+}
+
+/* Recompute the ICMP checksum of msg after an edit. */
+static void
+fix_cksum(uint8_t *msg, size_t len)
+{
+	uint32_t sum = 0;
+
+	msg[2] = msg[3] = 0;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)msg[i] << 8 | msg[i + 1];
+	if (len & 1)
+		sum += (uint32_t)msg[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	msg[2] = (uint8_t)(~sum >> 8);
+	msg[3] = (uint8_t)~sum;
+}
+
+Test(redirect, icmp_good_message)
+{
+	struct in_addr gw, dst;
+	struct redirect_info ri;
+	uint8_t msg[128];
+	size_t len;
+
+	inet_pton(AF_INET, "192.0.2.254", &gw);
+	inet_pton(AF_INET, "198.51.100.0", &dst);
+	len = icmp_redirect_build(msg, sizeof(msg), 1, &gw, &dst);
+	cr_assert_eq(len, ICMP_REDIRECT_MINLEN);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), 0);
+	cr_assert_eq(ri.ri_af, AF_INET);
+	cr_assert_eq(ri.ri_code, 1);
+	cr_assert_eq(ri.ri_gw.ri_gw4.s_addr, gw.s_addr);
+	cr_assert_eq(ri.ri_dst.ri_dst4.s_addr, dst.s_addr);
+	cr_assert_eq(ri.ri_lladdr_len, 0);
+	/* Trailing bytes (more of the original payload) are fine. */
+	memset(msg + len, 0, 16);
+	fix_cksum(msg, len + 16);
+	cr_assert_eq(parse_exact(AF_INET, msg, len + 16, &ri), 0);
+}
+
+Test(redirect, icmp_every_truncation_is_refused)
+{
+	struct in_addr gw = {htonl(0x0a000001)}, dst = {htonl(0x0a000100)};
+	struct redirect_info ri;
+	uint8_t msg[64];
+	size_t len = icmp_redirect_build(msg, sizeof(msg), 0, &gw, &dst);
+
+	for (size_t n = 0; n < len; n++) {
+		int error;
+
+		memset(&ri, 0x5a, sizeof(ri));
+		error = parse_exact(AF_INET, msg, n, &ri);
+		cr_assert(error == EMSGSIZE || error == EBADMSG,
+		    "truncated to %zu bytes: error %d", n, error);
+		cr_assert_eq(ri.ri_af, 0x5a5a5a5a, "output written on error");
+	}
+}
+
+Test(redirect, icmp_lying_header_length)
+{
+	struct in_addr gw = {htonl(0x0a000001)}, dst = {htonl(0x0a000100)};
+	struct redirect_info ri;
+	uint8_t msg[64];
+	size_t len = icmp_redirect_build(msg, sizeof(msg), 0, &gw, &dst);
+
+	/* IHL 15 claims a 60-byte inner header; 28 bytes follow. */
+	msg[8] = 0x4f;
+	fix_cksum(msg, len);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EMSGSIZE);
+	/* IHL 6: 24 bytes of header and 8 of payload need 4 more. */
+	msg[8] = 0x46;
+	fix_cksum(msg, len);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EMSGSIZE);
+	/* IHL below the minimum. */
+	msg[8] = 0x44;
+	fix_cksum(msg, len);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EPROTO);
+	/* Not IPv4 inside. */
+	msg[8] = 0x65;
+	fix_cksum(msg, len);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EPROTO);
+}
+
+Test(redirect, icmp_bad_type_code_checksum)
+{
+	struct in_addr gw = {htonl(0x0a000001)}, dst = {htonl(0x0a000100)};
+	struct redirect_info ri;
+	uint8_t msg[64];
+	size_t len = icmp_redirect_build(msg, sizeof(msg), 0, &gw, &dst);
+
+	msg[30] ^= 1; /* payload changed, checksum not */
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EBADMSG);
+	msg[30] ^= 1;
+	msg[0] = 3; /* unreachable, not redirect */
+	fix_cksum(msg, len);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EPROTO);
+	msg[0] = 5;
+	msg[1] = 4; /* no such code */
+	fix_cksum(msg, len);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EPROTO);
+	cr_assert_eq(icmp_redirect_parse(NULL, len, &ri), EINVAL);
+	cr_assert_eq(icmp_redirect_parse(msg, len, NULL), EINVAL);
+	cr_assert_eq(icmp_redirect_build(msg, len - 1, 0, &gw, &dst), 0);
+	cr_assert_eq(icmp_redirect_build(msg, sizeof(msg), 4, &gw, &dst), 0);
+}
+
+Test(redirect, icmp6_good_message_with_lladdr)
+{
+	struct in6_addr gw, dst;
+	const uint8_t mac[6] = {0x02, 0, 0x5e, 0, 0x53, 0x01};
+	struct redirect_info ri;
+	uint8_t msg[128];
+	size_t len;
+
+	inet_pton(AF_INET6, "fe80::1", &gw);
+	inet_pton(AF_INET6, "2001:db8:1::", &dst);
+	len = icmp6_redirect_build(msg, sizeof(msg), &gw, &dst, mac, 6);
+	cr_assert_eq(len, ICMP6_REDIRECT_MINLEN + 8);
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), 0);
+	cr_assert_eq(ri.ri_af, AF_INET6);
+	cr_assert_eq(memcmp(&ri.ri_gw.ri_gw6, &gw, 16), 0);
+	cr_assert_eq(memcmp(&ri.ri_dst.ri_dst6, &dst, 16), 0);
+	cr_assert_eq(ri.ri_lladdr_len, 6);
+	cr_assert_eq(memcmp(ri.ri_lladdr, mac, 6), 0);
+
+	/* Without the option. */
+	len = icmp6_redirect_build(msg, sizeof(msg), &gw, &dst, NULL, 0);
+	cr_assert_eq(len, ICMP6_REDIRECT_MINLEN);
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), 0);
+	cr_assert_eq(ri.ri_lladdr_len, 0);
+}
+
+Test(redirect, icmp6_every_truncation_is_refused)
+{
+	struct in6_addr gw, dst;
+	const uint8_t mac[6] = {1, 2, 3, 4, 5, 6};
+	struct redirect_info ri;
+	uint8_t msg[128];
+	size_t len;
+
+	inet_pton(AF_INET6, "fe80::1", &gw);
+	inet_pton(AF_INET6, "2001:db8:1::", &dst);
+	len = icmp6_redirect_build(msg, sizeof(msg), &gw, &dst, mac, 6);
+	for (size_t n = 0; n < len; n++) {
+		int error = parse_exact(AF_INET6, msg, n, &ri);
+
+		/*
+		 * Cut exactly after the fixed part, it is a valid message
+		 * without options; anywhere else something is cut short.
+		 */
+		if (n == ICMP6_REDIRECT_MINLEN)
+			cr_assert_eq(error, 0);
+		else
+			cr_assert_eq(
+			    error, EMSGSIZE, "truncated to %zu: %d", n, error);
+	}
+}
+
+Test(redirect, icmp6_lying_option_lengths)
+{
+	struct in6_addr gw, dst;
+	const uint8_t mac[6] = {1, 2, 3, 4, 5, 6};
+	struct redirect_info ri;
+	uint8_t msg[128];
+	size_t len;
+
+	inet_pton(AF_INET6, "fe80::1", &gw);
+	inet_pton(AF_INET6, "2001:db8:1::", &dst);
+	len = icmp6_redirect_build(msg, sizeof(msg), &gw, &dst, mac, 6);
+	/* Length 0 would loop for ever. */
+	msg[41] = 0;
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), EPROTO);
+	/* Length 2 (16 bytes) where 8 remain. */
+	msg[41] = 2;
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), EMSGSIZE);
+	/* Length 255: far past the end. */
+	msg[41] = 255;
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), EMSGSIZE);
+	/* A second option whose header is cut after its type byte. */
+	msg[41] = 1;
+	msg[len] = 1;
+	cr_assert_eq(parse_exact(AF_INET6, msg, len + 1, &ri), EMSGSIZE);
+	/* A link-layer option too long to keep (3 units: 22 bytes). */
+	memset(msg + len, 0, 24);
+	msg[41] = 4;
+	cr_assert_eq(parse_exact(AF_INET6, msg, len + 24, &ri), EPROTO);
+}
+
+Test(redirect, icmp6_bad_type_code_destination)
+{
+	struct in6_addr gw, dst, mcast;
+	struct redirect_info ri;
+	uint8_t msg[128];
+	size_t len;
+
+	inet_pton(AF_INET6, "fe80::1", &gw);
+	inet_pton(AF_INET6, "2001:db8:1::", &dst);
+	inet_pton(AF_INET6, "ff02::1", &mcast);
+	len = icmp6_redirect_build(msg, sizeof(msg), &gw, &dst, NULL, 0);
+	msg[0] = 136;
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), EPROTO);
+	msg[0] = 137;
+	msg[1] = 1;
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), EPROTO);
+	len = icmp6_redirect_build(msg, sizeof(msg), &gw, &mcast, NULL, 0);
+	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), EPROTO);
+	cr_assert_eq(icmp6_redirect_parse(NULL, len, &ri), EINVAL);
+	cr_assert_eq(icmp6_redirect_build(msg, sizeof(msg), &gw, &dst, NULL,
+	                 REDIRECT_LLADDR_MAX + 1),
+	    0);
+	cr_assert_eq(icmp6_redirect_build(msg, 39, &gw, &dst, NULL, 0), 0);
+}
+
+/* Random bytes never crash nor read past the end (ASan would say). */
+Test(redirect, random_bytes)
+{
+	unsigned seed = 12345;
+	uint8_t msg[96];
+	struct redirect_info ri;
+	unsigned accepted = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		size_t n = (size_t)rand_r(&seed) % sizeof(msg);
+
+		for (size_t j = 0; j < n; j++)
+			msg[j] = (uint8_t)rand_r(&seed);
+		if (n > 1 && (i & 1)) {
+			msg[0] = (i & 2) ? 5 : 137;
+			msg[1] = 0;
+		}
+		accepted += parse_exact(AF_INET, msg, n, &ri) == 0;
+		accepted += parse_exact(AF_INET6, msg, n, &ri) == 0;
+	}
+	cr_log_info("random bytes: %u accepted", accepted);
+}

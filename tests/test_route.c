@@ -1,0 +1,741 @@
+/*
+ * test_route.c: the routing table (mpsafe/net/route.h) in every design:
+ * longest-prefix match, requests and their errors (each bad input of
+ * issue 7), reject routes, walks, statistics, entry lifetime, and the
+ * RTF_UPDATING protocol (waiters and non-blocking misses).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <mpsafe/net/route.h>
+
+#include "route_helpers.h"
+
+TestSuite(route, .timeout = 60);
+
+static struct rt_table *
+make(size_t d)
+{
+	struct rt_table *t = NULL;
+
+	cr_assert_eq(rt_table_create(&t, &route_designs[d]), 0);
+	cr_assert_not_null(t);
+	return t;
+}
+
+#define FOR_EACH_DESIGN(d) for (size_t d = 0; d < ROUTE_NDESIGNS; d++)
+
+Test(route, create_rejects_bad_config)
+{
+	struct rt_table *t;
+	struct rt_table_config c = RT_TABLE_CONFIG_NETBSD;
+
+	cr_assert_eq(rt_table_create(NULL, NULL), EINVAL);
+	c.rtc_sync = (enum rt_sync)7;
+	cr_assert_eq(rt_table_create(&t, &c), EINVAL);
+	c.rtc_sync = RT_SYNC_RWLOCK;
+	c.rtc_ref = (enum rt_refmode)9;
+	cr_assert_eq(rt_table_create(&t, &c), EINVAL);
+	cr_assert_eq(rt_table_create(&t, NULL), 0);
+	rt_table_destroy(t);
+}
+
+Test(route, longest_prefix_inet)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+
+		cr_assert_eq(route_match_plen(t, "10.1.2.3"), -1);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "0.0.0.0", 0,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 2, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.0.0", 16, NULL,
+		                 3, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.0", 24, NULL,
+		                 4, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.128", 25,
+		                 NULL, 5, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.200", -1,
+		                 NULL, 6, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, "10.1.2.3"), 24);
+		cr_assert_eq(route_match_plen(t, "10.1.2.129"), 25);
+		cr_assert_eq(route_match_plen(t, "10.1.2.200"), 32);
+		cr_assert_eq(route_match_plen(t, "10.1.3.1"), 16);
+		cr_assert_eq(route_match_plen(t, "10.2.3.1"), 8);
+		cr_assert_eq(route_match_plen(t, "11.0.0.1"), 0);
+		/* Deletes hand the slots back to the covering prefix. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.1.0.0", 16,
+		                 NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, "10.1.3.1"), 8);
+		cr_assert_eq(route_match_plen(t, "10.1.2.3"), 24);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.1.2.0", 24,
+		                 NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, "10.1.2.3"), 8);
+		cr_assert_eq(route_match_plen(t, "10.1.2.130"), 25);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "0.0.0.0", 0, NULL,
+		                 0, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, "11.0.0.1"), -1);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, longest_prefix_inet6)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 NULL, 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8:1::", 48,
+		                 "fe80::1", 2, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8:1:2::", 64,
+		                 NULL, 3, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8:1:2::5", -1,
+		                 NULL, 4, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD,
+		                 "2001:db8:1:2:8000::", 65, NULL, 5, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:2::5"), 128);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:2::6"), 64);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:2:8000::1"), 65);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:3::1"), 48);
+		cr_assert_eq(route_match_plen(t, "2001:db8:2::1"), 32);
+		cr_assert_eq(route_match_plen(t, "2001:db9::1"), -1);
+		/* Families do not mix. */
+		cr_assert_eq(route_match_plen(t, "32.1.13.184"), -1);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "2001:db8:1::", 48,
+		                 NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:3::1"), 32);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:2::6"), 64);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, entry_fields)
+{
+	struct rt_table *t = make(0);
+	struct rt_entry *rt = NULL;
+	union rt_sockaddr a = sa_of("198.51.100.7");
+	char buf[INET_ADDRSTRLEN];
+
+	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "198.51.100.0", 24,
+	                 "192.0.2.254", 7, MPSAFE_RTF_STATIC, &rt),
+	    0);
+	cr_assert_not_null(rt);
+	rt_unref(rt);
+	rt = rtalloc1(t, &a.sa, 0);
+	cr_assert_not_null(rt);
+	cr_assert_eq(rt_getflags(rt),
+	    MPSAFE_RTF_UP | MPSAFE_RTF_GATEWAY | MPSAFE_RTF_STATIC);
+	cr_assert_eq(rt->rt_ifindex, 7u);
+	cr_assert_eq(rt_getkey(rt)->sa_family, AF_INET);
+	inet_ntop(AF_INET, &rt->rt_dst.sin.sin_addr, buf, sizeof(buf));
+	cr_assert(strcmp(buf, "198.51.100.0") == 0, "%s", buf);
+	cr_assert_not_null(rt_getgate(rt));
+	inet_ntop(AF_INET, &rt->rt_gateway.sin.sin_addr, buf, sizeof(buf));
+	cr_assert(strcmp(buf, "192.0.2.254") == 0, "%s", buf);
+	rt_unref(rt);
+	rt_table_destroy(t);
+}
+
+/* Each bad input of issue 7, with the table unchanged after it. */
+Test(route, bad_input)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_addrinfo info;
+		struct sockaddr_un_like {
+			sa_family_t f;
+			char p[30];
+		} un = {AF_UNIX, "x"};
+		union rt_sockaddr g6 = sa_of("2001:db8::1"),
+		                  d4 = sa_of("10.0.0.0");
+		struct rt_table_stats st;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		/* Prefix length out of range. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 33, NULL,
+		                 1, 0, NULL),
+		    EINVAL);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", -2, NULL,
+		                 1, 0, NULL),
+		    EINVAL);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 129,
+		                 NULL, 1, 0, NULL),
+		    EINVAL);
+		/* Host bits beyond the prefix: refused, not masked. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.3", 16, NULL,
+		                 1, 0, NULL),
+		    EINVAL);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::1", 64,
+		                 NULL, 1, 0, NULL),
+		    EINVAL);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.1", 8,
+		                 NULL, 0, 0, NULL),
+		    EINVAL);
+		/* Family mismatch between destination and gateway. */
+		memset(&info, 0, sizeof(info));
+		info.rti_dst = &d4.sa;
+		info.rti_plen = 24;
+		info.rti_flags = MPSAFE_RTF_GATEWAY;
+		info.rti_gateway = &g6.sa;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
+		/* Gateway flag without a gateway. */
+		info.rti_gateway = NULL;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
+		/* Flags a request may not set. */
+		info.rti_flags = MPSAFE_RTF_UPDATING;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
+		/* Unknown family. */
+		info.rti_flags = 0;
+		info.rti_dst = (const struct sockaddr *)(const void *)&un;
+		cr_assert_eq(
+		    rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EAFNOSUPPORT);
+		cr_assert_null(rtalloc1(t, info.rti_dst, 0));
+		/* Unknown request, missing arguments. */
+		info.rti_dst = &d4.sa;
+		cr_assert_eq(rtrequest(t, 9, &info, NULL), EINVAL);
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, NULL, NULL), EINVAL);
+		info.rti_dst = NULL;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
+		/* Delete of a missing route, add of an existing one. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 9,
+		                 NULL, 0, 0, NULL),
+		    ESRCH);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_CHANGE, "11.0.0.0", 8,
+		                 NULL, 0, 0, NULL),
+		    ESRCH);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_GET, "11.0.0.0", 8, NULL,
+		                 0, 0, NULL),
+		    ESRCH);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    EEXIST);
+		/* A change that would have to wait, from a non-blocking caller.
+		 */
+		cr_assert_eq(
+		    route_req(t, MPSAFE_RTM_CHANGE | MPSAFE_RTM_F_NOWAIT,
+		        "10.0.0.0", 8, NULL, 0, 0, NULL),
+		    EWOULDBLOCK);
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_entries_inet, 1u);
+		cr_assert_eq(st.rts_entries_inet6, 0u);
+		cr_assert_eq(route_match_plen(t, "10.9.9.9"), 8);
+		rt_table_destroy(t);
+	}
+}
+
+/* An allocator that fails once its budget is spent. */
+struct budget {
+	atomic_long left;
+	atomic_long live;
+};
+
+static void *
+budget_alloc(size_t size, void *arg)
+{
+	struct budget *b = arg;
+
+	if (atomic_fetch_sub(&b->left, 1) <= 0)
+		return NULL;
+	atomic_fetch_add(&b->live, 1);
+	return calloc(1, size);
+}
+
+static void
+budget_free(void *p, size_t size, void *arg)
+{
+	struct budget *b = arg;
+
+	(void)size;
+	atomic_fetch_sub(&b->live, 1);
+	free(p);
+}
+
+static int
+count_fn(struct rt_entry *rt, void *arg)
+{
+	(void)rt;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* ENOMEM at every allocation of an add: table unchanged each time. */
+Test(route, enomem_leaves_table_unchanged)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct budget b;
+		struct rt_table_config c = route_designs[d];
+		struct rt_table *t;
+		struct rt_table_stats before, after;
+		long n;
+		int error, count;
+
+		atomic_init(&b.left, 1000000);
+		atomic_init(&b.live, 0);
+		c.rtc_alloc = budget_alloc;
+		c.rtc_free = budget_free;
+		c.rtc_alloc_arg = &b;
+		cr_assert_eq(rt_table_create(&t, &c), 0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		rt_table_stats(t, &before);
+		/* A /30 and a v6 /100 need an entry and several nodes. */
+		for (n = 0;; n++) {
+			atomic_store(&b.left, n);
+			error = route_req(t, MPSAFE_RTM_ADD, "10.1.2.4", 30,
+			    NULL, 2, 0, NULL);
+			if (error == 0)
+				break;
+			cr_assert_eq(error, ENOMEM);
+			rt_table_stats(t, &after);
+			cr_assert_eq(after.rts_entries_inet, 1u);
+			cr_assert_eq(
+			    after.rts_trie_nodes, before.rts_trie_nodes);
+			cr_assert_eq(
+			    after.rts_trie_bytes, before.rts_trie_bytes);
+			cr_assert_eq(route_match_plen(t, "10.1.2.5"), 8);
+			count = 0;
+			rt_walktree(t, AF_UNSPEC, count_fn, &count);
+			cr_assert_eq(count, 1);
+		}
+		cr_assert_geq(n, 3, "an entry and two nodes: %ld", n);
+		cr_assert_eq(route_match_plen(t, "10.1.2.5"), 30);
+		for (n = 0;; n++) {
+			atomic_store(&b.left, n);
+			error = route_req(t, MPSAFE_RTM_ADD,
+			    "2001:db8:1:2:3::", 80, NULL, 2, 0, NULL);
+			if (error == 0)
+				break;
+			cr_assert_eq(error, ENOMEM);
+			cr_assert_eq(
+			    route_match_plen(t, "2001:db8:1:2:3::1"), -1);
+		}
+		cr_assert_geq(n, 8);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:2:3::1"), 80);
+		atomic_store(&b.left, 1000000);
+		rt_table_destroy(t);
+		cr_assert_eq(atomic_load(&b.live), 0, "leaked %ld allocations",
+		    atomic_load(&b.live));
+	}
+}
+
+Test(route, get_and_change)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_entry *rt = NULL;
+		struct rt_addrinfo info;
+		union rt_sockaddr dst = sa_of("203.0.113.0"),
+		                  gw = sa_of("192.0.2.9");
+		char buf[INET_ADDRSTRLEN];
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "203.0.113.0", 24,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		memset(&info, 0, sizeof(info));
+		info.rti_dst = &dst.sa;
+		info.rti_plen = 24;
+		info.rti_flags = MPSAFE_RTF_GATEWAY | MPSAFE_RTF_STATIC;
+		info.rti_gateway = &gw.sa;
+		info.rti_ifindex = 9;
+		info.rti_inits = MPSAFE_RTV_MTU;
+		info.rti_rmx.rmx_mtu = 1400;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_CHANGE, &info, NULL), 0);
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_GET, &info, &rt), 0);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_ifindex, 9u);
+		cr_assert_eq(rt->rt_rmx.rmx_mtu, 1400u);
+		cr_assert_eq(rt_getflags(rt),
+		    MPSAFE_RTF_UP | MPSAFE_RTF_GATEWAY | MPSAFE_RTF_STATIC);
+		inet_ntop(
+		    AF_INET, &rt->rt_gateway.sin.sin_addr, buf, sizeof(buf));
+		cr_assert(strcmp(buf, "192.0.2.9") == 0, "%s", buf);
+		rt_unref(rt);
+		/* A change without RTF_GATEWAY clears the gateway. */
+		info.rti_flags = 0;
+		info.rti_gateway = NULL;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_CHANGE, &info, NULL), 0);
+		rt = rtalloc1(t, &dst.sa, 0);
+		cr_assert_null(rt_getgate(rt));
+		cr_assert_eq(rt->rt_rmx.rmx_mtu, 1400u);
+		rt_unref(rt);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, reject_route_errnos)
+{
+	struct rt_table *t = make(1);
+	struct rt_entry *rt;
+	struct rt_addrinfo info;
+	union rt_sockaddr dst = sa_of("192.0.2.0");
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "192.0.2.0", 24, NULL, 1,
+	                 MPSAFE_RTF_REJECT, &rt),
+	    0);
+	cr_assert_eq(rt_check_reject_route(rt, true), ENETUNREACH);
+	cr_assert_eq(rt_check_reject_route(rt, false), EHOSTDOWN);
+	rt_unref(rt);
+	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "192.0.2.1", -1, NULL, 1,
+	                 MPSAFE_RTF_REJECT, &rt),
+	    0);
+	cr_assert_eq(rt_check_reject_route(rt, true), EHOSTUNREACH);
+	rt_unref(rt);
+	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "198.51.100.0", 24,
+	                 "192.0.2.1", 1, MPSAFE_RTF_REJECT, &rt),
+	    0);
+	cr_assert_eq(rt_check_reject_route(rt, false), EHOSTUNREACH);
+	rt_unref(rt);
+	/* Not yet expired, then expired. */
+	memset(&info, 0, sizeof(info));
+	info.rti_dst = &dst.sa;
+	info.rti_plen = 24;
+	info.rti_flags = MPSAFE_RTF_REJECT;
+	info.rti_inits = MPSAFE_RTV_EXPIRE;
+	info.rti_rmx.rmx_expire = now.tv_sec + 3600;
+	cr_assert_eq(rtrequest(t, MPSAFE_RTM_CHANGE, &info, &rt), 0);
+	cr_assert_eq(rt_check_reject_route(rt, false), EHOSTDOWN);
+	rt_unref(rt);
+	info.rti_rmx.rmx_expire = now.tv_sec - 1;
+	cr_assert_eq(rtrequest(t, MPSAFE_RTM_CHANGE, &info, &rt), 0);
+	cr_assert_eq(rt_check_reject_route(rt, false), 0);
+	rt_unref(rt);
+	/* A plain route and a blackhole reject nothing. */
+	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "203.0.113.0", 24, NULL, 1,
+	                 MPSAFE_RTF_BLACKHOLE, &rt),
+	    0);
+	cr_assert_eq(rt_check_reject_route(rt, false), 0);
+	rt_unref(rt);
+	rt_table_destroy(t);
+}
+
+struct walk_acc {
+	int inet, inet6, stop_after;
+};
+
+static int
+walk_fn(struct rt_entry *rt, void *arg)
+{
+	struct walk_acc *w = arg;
+
+	if (rt_getkey(rt)->sa_family == AF_INET)
+		w->inet++;
+	else
+		w->inet6++;
+	if (w->stop_after > 0 && w->inet + w->inet6 == w->stop_after)
+		return 42;
+	return 0;
+}
+
+Test(route, walk_and_stats)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_table_stats st0, st;
+		struct walk_acc w = {0, 0, 0};
+		char a[64];
+		int i;
+
+		rt_table_stats(t, &st0);
+		cr_assert_eq(st0.rts_trie_nodes, 2u, "two roots");
+		for (i = 0; i < 100; i++) {
+			snprintf(
+			    a, sizeof(a), "10.%d.%d.0", i / 10, i % 10 * 16);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, a, 28, NULL,
+			                 1, 0, NULL),
+			    0);
+			snprintf(a, sizeof(a), "2001:db8:%x::", i);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, a, 48, NULL,
+			                 1, 0, NULL),
+			    0);
+		}
+		cr_assert_eq(rt_walktree(t, AF_UNSPEC, walk_fn, &w), 0);
+		cr_assert_eq(w.inet, 100);
+		cr_assert_eq(w.inet6, 100);
+		memset(&w, 0, sizeof(w));
+		cr_assert_eq(rt_walktree(t, AF_INET6, walk_fn, &w), 0);
+		cr_assert_eq(w.inet, 0);
+		cr_assert_eq(w.inet6, 100);
+		memset(&w, 0, sizeof(w));
+		w.stop_after = 5;
+		cr_assert_eq(rt_walktree(t, AF_UNSPEC, walk_fn, &w), 42);
+		cr_assert_eq(w.inet + w.inet6, 5);
+		cr_assert_eq(
+		    rt_walktree(t, AF_UNIX, walk_fn, &w), EAFNOSUPPORT);
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_entries_inet, 100u);
+		cr_assert_eq(st.rts_entries_inet6, 100u);
+		cr_assert_gt(st.rts_trie_nodes, st0.rts_trie_nodes);
+		cr_assert_gt(st.rts_total_bytes,
+		    st.rts_trie_bytes + st.rts_entry_bytes - 1);
+		for (i = 0; i < 100; i++) {
+			snprintf(
+			    a, sizeof(a), "10.%d.%d.0", i / 10, i % 10 * 16);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, a, 28,
+			                 NULL, 0, 0, NULL),
+			    0);
+			snprintf(a, sizeof(a), "2001:db8:%x::", i);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, a, 48,
+			                 NULL, 0, 0, NULL),
+			    0);
+		}
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_entries_inet + st.rts_entries_inet6, 0u);
+		cr_assert_eq(st.rts_trie_nodes, 2u, "empty nodes removed");
+		cr_assert_eq(st.rts_trie_bytes, st0.rts_trie_bytes);
+		cr_assert_eq(st.rts_dying, 0u);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, lookup_hold_and_noref)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		union rt_sockaddr a = sa_of("10.1.2.3");
+		struct rt_hold h;
+		struct rt_entry *rt;
+		uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+		int s;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.0.0", 16, NULL,
+		                 3, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 NULL, 4, 0, NULL),
+		    0);
+		rt = rt_lookup(t, &a.sa, 0, &h);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_ifindex, 3u);
+		rt_release(rt, &h);
+		s = rt_read_enter(t);
+		rt = rt_lookup_noref(t, AF_INET, &a.sin.sin_addr);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt_getplen(rt), 16u);
+		rt = rt_lookup_noref(t, AF_INET6, v6);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_ifindex, 4u);
+		cr_assert_null(rt_lookup_noref(t, AF_UNIX, v6));
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
+/* --- lifetime ------------------------------------------------------------- */
+
+struct deleter {
+	struct rt_table *t;
+	const char *dst;
+	int plen;
+	atomic_int done;
+	int error;
+};
+
+static void *
+delete_thread(void *arg)
+{
+	struct deleter *dl = arg;
+
+	dl->error = route_req(
+	    dl->t, MPSAFE_RTM_DELETE, dl->dst, dl->plen, NULL, 0, 0, NULL);
+	atomic_store(&dl->done, 1);
+	return NULL;
+}
+
+static void
+pause_ms(int ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* A blocking delete returns only once the holder has released. */
+Test(route, destroy_waits_for_holders)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct deleter dl = {t, "10.0.0.0", 8, 0, -1};
+		union rt_sockaddr a = sa_of("10.1.1.1");
+		struct rt_hold h;
+		struct rt_entry *rt;
+		pthread_t th;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		rt = rt_lookup(t, &a.sa, 0, &h);
+		cr_assert_not_null(rt);
+		pthread_create(&th, NULL, delete_thread, &dl);
+		/* Unpublished at once: the route is gone for lookups. */
+		while (route_match_plen(t, "10.1.1.1") != -1)
+			sched_yield();
+		/* A wrong destroy would return within this pause. */
+		pause_ms(50);
+		cr_assert_eq(atomic_load(&dl.done), 0,
+		    "delete returned while a holder used the entry");
+		cr_assert_eq(rt->rt_ifindex, 1u);
+		cr_assert_eq(rt_getflags(rt) & MPSAFE_RTF_UP, 0u);
+		rt_release(rt, &h);
+		pthread_join(th, NULL);
+		cr_assert_eq(dl.error, 0);
+		rt_table_destroy(t);
+	}
+}
+
+/* A delete that returns the entry: the caller reads it, then unrefs. */
+Test(route, delete_returning_entry_and_nowait)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_entry *rt = NULL;
+		struct rt_table_stats st;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 5, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 8,
+		                 NULL, 0, 0, &rt),
+		    0);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_ifindex, 5u);
+		cr_assert_eq(rt_getflags(rt) & MPSAFE_RTF_UP, 0u);
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_dying, 1u);
+		rt_unref(rt);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 5, 0, NULL),
+		    0);
+		cr_assert_eq(
+		    route_req(t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
+		        "10.0.0.0", 8, NULL, 0, 0, NULL),
+		    0);
+		/* The workqueue destroys both (destroy also waits for it). */
+		do {
+			rt_table_stats(t, &st);
+			sched_yield();
+		} while (st.rts_dying != 0);
+		rt_table_destroy(t);
+	}
+}
+
+/* --- RTF_UPDATING --------------------------------------------------------- */
+
+struct changer {
+	struct rt_table *t;
+	atomic_int done;
+	int error;
+};
+
+static void *
+change_thread(void *arg)
+{
+	struct changer *c = arg;
+
+	c->error = route_req(
+	    c->t, MPSAFE_RTM_CHANGE, "10.0.0.0", 8, "192.0.2.99", 99, 0, NULL);
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+struct waiter {
+	struct rt_table *t;
+	atomic_int done;
+	unsigned ifindex;
+};
+
+static void *
+wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+	union rt_sockaddr a = sa_of("10.2.3.4");
+	struct rt_entry *rt = rtalloc1(w->t, &a.sa, 0);
+
+	w->ifindex = rt != NULL ? rt->rt_ifindex : 0;
+	if (rt != NULL)
+		rt_unref(rt);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/*
+ * While a change waits for a holder: non-blocking lookups miss, blocking
+ * ones wait and then see the changed entry; the change completes once
+ * the holder releases.
+ */
+Test(route, updating_waiters_and_nonblocking_misses)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		union rt_sockaddr a = sa_of("10.2.3.4");
+		struct changer c = {t, 0, -1};
+		struct waiter w = {t, 0, 0};
+		struct rt_hold h, h2;
+		struct rt_entry *rt, *rt2;
+		pthread_t tc, tw;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		rt = rt_lookup(t, &a.sa, 0, &h);
+		cr_assert_not_null(rt);
+		pthread_create(&tc, NULL, change_thread, &c);
+		while (!(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
+			sched_yield();
+		/* Non-blocking callers miss. */
+		cr_assert_null(rtalloc1(t, &a.sa, MPSAFE_RT_NOWAIT));
+		rt2 = rt_lookup(t, &a.sa, MPSAFE_RT_NOWAIT, &h2);
+		cr_assert_null(rt2);
+		/* A blocking caller waits. */
+		pthread_create(&tw, NULL, wait_thread, &w);
+		pause_ms(50);
+		cr_assert_eq(atomic_load(&w.done), 0, "lookup did not wait");
+		cr_assert_eq(atomic_load(&c.done), 0, "change did not wait");
+		/* The holder's view is untouched. */
+		cr_assert_eq(rt->rt_ifindex, 1u);
+		rt_release(rt, &h);
+		pthread_join(tc, NULL);
+		pthread_join(tw, NULL);
+		cr_assert_eq(c.error, 0);
+		cr_assert_eq(
+		    w.ifindex, 99u, "waiter saw ifindex %u", w.ifindex);
+		cr_assert_eq(route_match_plen(t, "10.2.3.4"), 8);
+		rt_table_destroy(t);
+	}
+}

@@ -1,0 +1,198 @@
+/*
+ * test_sockaddr.c: the sockaddr helpers (mpsafe/net/sockaddr.h): init,
+ * pool allocation with and without waiting, copy, dup, compare, format,
+ * and every bad input's error.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include <mpsafe/net/sockaddr.h>
+
+TestSuite(sockaddr, .timeout = 30);
+
+static struct sockaddr_in
+sin_of(const char *addr, unsigned port)
+{
+	struct sockaddr_in sin;
+	struct in_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET, addr, &a), 1);
+	sockaddr_in_init(&sin, &a, htons((in_port_t)port));
+	return sin;
+}
+
+static struct sockaddr_in6
+sin6_of(const char *addr, unsigned port, uint32_t scope)
+{
+	struct sockaddr_in6 sin6;
+	struct in6_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET6, addr, &a), 1);
+	sockaddr_in6_init(&sin6, &a, htons((in_port_t)port), 0, scope);
+	return sin6;
+}
+
+Test(sockaddr, init_and_length)
+{
+	struct sockaddr_in sin = sin_of("192.0.2.1", 80);
+	struct sockaddr_in6 sin6 = sin6_of("2001:db8::1", 53, 0);
+	struct sockaddr other = {.sa_family = AF_UNIX};
+
+	cr_assert_eq(sin.sin_family, AF_INET);
+	cr_assert_eq(ntohs(sin.sin_port), 80);
+	cr_assert_eq(sin6.sin6_family, AF_INET6);
+	cr_assert_eq(sockaddr_getlen((struct sockaddr *)&sin), sizeof(sin));
+	cr_assert_eq(sockaddr_getlen((struct sockaddr *)&sin6), sizeof(sin6));
+	cr_assert_eq(sockaddr_getlen(&other), 0);
+	cr_assert_eq(sockaddr_getlen(NULL), 0);
+}
+
+Test(sockaddr, alloc_free_and_family)
+{
+	struct sockaddr *a = sockaddr_alloc(AF_INET, M_WAITOK);
+	struct sockaddr *b = sockaddr_alloc(AF_INET6, M_NOWAIT | M_ZERO);
+
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	cr_assert_eq(a->sa_family, AF_INET);
+	cr_assert_eq(b->sa_family, AF_INET6);
+	cr_assert_eq(((struct sockaddr_in *)(void *)a)->sin_addr.s_addr, 0);
+	sockaddr_free(a);
+	sockaddr_free(b);
+	sockaddr_free(NULL);
+}
+
+Test(sockaddr, alloc_bad_input)
+{
+	errno = 0;
+	cr_assert_null(sockaddr_alloc(AF_UNIX, M_WAITOK));
+	cr_assert_eq(errno, EAFNOSUPPORT);
+	cr_assert_null(sockaddr_alloc(AF_INET, 0));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_null(sockaddr_alloc(AF_INET, M_WAITOK | M_NOWAIT));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(sockaddr_pool_reserve(AF_UNIX, 1), EAFNOSUPPORT);
+	cr_assert_eq(sockaddr_pool_count(AF_UNIX), 0);
+}
+
+Test(sockaddr, nowait_fails_when_the_pool_is_empty)
+{
+	enum { MAX = 100000 };
+	static struct sockaddr *held[MAX];
+	size_t n = 0, before = sockaddr_pool_count(AF_INET6);
+	struct sockaddr *sa;
+
+	cr_assert_geq(before, SOCKADDR_POOL_INITIAL);
+	while (n < MAX && (sa = sockaddr_alloc(AF_INET6, M_NOWAIT)) != NULL)
+		held[n++] = sa;
+	cr_assert_lt(n, MAX, "M_NOWAIT must not fall back to malloc");
+	cr_assert_eq(n, before);
+	cr_assert_eq(errno, ENOBUFS);
+	cr_assert_eq(sockaddr_pool_count(AF_INET6), 0);
+	/* M_WAITOK still works, and the other family's pool is separate. */
+	sa = sockaddr_alloc(AF_INET6, M_WAITOK);
+	cr_assert_not_null(sa);
+	sockaddr_free(sa);
+	cr_assert_eq(sockaddr_pool_count(AF_INET6), 1);
+	sa = sockaddr_alloc(AF_INET, M_NOWAIT);
+	cr_assert_not_null(sa);
+	sockaddr_free(sa);
+	/* Freed sockaddrs return to the pool. */
+	while (n > 0)
+		sockaddr_free(held[--n]);
+	cr_assert_eq(sockaddr_pool_count(AF_INET6), before + 1);
+	/* Reserving makes room for that many M_NOWAIT allocations. */
+	cr_assert_eq(sockaddr_pool_reserve(AF_INET6, 3000), 0);
+	cr_assert_geq(sockaddr_pool_count(AF_INET6), 3000);
+}
+
+Test(sockaddr, copy_dup_and_refusals)
+{
+	struct sockaddr_in sin = sin_of("198.51.100.7", 443), dst4;
+	struct sockaddr_in6 sin6 = sin6_of("2001:db8::7", 443, 0);
+	struct sockaddr *d = sockaddr_dup((struct sockaddr *)&sin, M_WAITOK);
+	struct sockaddr other = {.sa_family = AF_UNIX};
+
+	cr_assert_not_null(d);
+	cr_assert_eq(sockaddr_cmp(d, (struct sockaddr *)&sin), 0);
+	cr_assert_eq(memcmp(d, &sin, sizeof(sin)), 0);
+
+	sockaddr_in_init(&dst4, &(struct in_addr){0}, 0);
+	cr_assert_eq(sockaddr_copy((struct sockaddr *)&dst4, sizeof(dst4),
+	                 (struct sockaddr *)&sin),
+	    0);
+	cr_assert_eq(memcmp(&dst4, &sin, sizeof(sin)), 0);
+
+	/* Between families: refused, dst unchanged. */
+	cr_assert_eq(sockaddr_copy(d, sizeof(struct sockaddr_in),
+	                 (struct sockaddr *)&sin6),
+	    EINVAL);
+	cr_assert_eq(memcmp(d, &sin, sizeof(sin)), 0);
+	/* Too short, unknown family, NULL. */
+	cr_assert_eq(
+	    sockaddr_copy((struct sockaddr *)&dst4, 4, (struct sockaddr *)&sin),
+	    ENOSPC);
+	cr_assert_eq(sockaddr_copy(d, 16, &other), EAFNOSUPPORT);
+	cr_assert_eq(sockaddr_copy(NULL, 16, d), EINVAL);
+	errno = 0;
+	cr_assert_null(sockaddr_dup(&other, M_WAITOK));
+	cr_assert_eq(errno, EAFNOSUPPORT);
+	cr_assert_null(sockaddr_dup(NULL, M_WAITOK));
+	cr_assert_eq(errno, EINVAL);
+	sockaddr_free(d);
+}
+
+Test(sockaddr, compare)
+{
+	struct sockaddr_in a = sin_of("10.0.0.1", 1), b = sin_of("10.0.0.2", 1);
+	struct sockaddr_in c = sin_of("10.0.0.1", 2);
+	struct sockaddr_in6 x = sin6_of("fe80::1", 0, 1);
+	struct sockaddr_in6 y = sin6_of("fe80::1", 0, 2);
+
+	cr_assert_lt(sockaddr_cmp((void *)&a, (void *)&b), 0);
+	cr_assert_gt(sockaddr_cmp((void *)&b, (void *)&a), 0);
+	cr_assert_lt(sockaddr_cmp((void *)&a, (void *)&c), 0);
+	cr_assert_eq(sockaddr_cmp((void *)&a, (void *)&a), 0);
+	cr_assert_lt(sockaddr_cmp((void *)&x, (void *)&y), 0);
+	/* AF_INET (2) sorts before AF_INET6 (10). */
+	cr_assert_lt(sockaddr_cmp((void *)&a, (void *)&x), 0);
+}
+
+Test(sockaddr, const_addr)
+{
+	struct sockaddr_in a = sin_of("10.1.2.3", 0);
+	struct sockaddr other = {.sa_family = AF_UNIX};
+	socklen_t len = 99;
+
+	cr_assert_eq(sockaddr_const_addr((void *)&a, &len), &a.sin_addr);
+	cr_assert_eq(len, 4);
+	cr_assert_null(sockaddr_const_addr(&other, &len));
+	cr_assert_eq(len, 0);
+}
+
+Test(sockaddr, format)
+{
+	struct sockaddr_in a = sin_of("192.0.2.1", 80),
+	                   b = sin_of("10.0.0.9", 0);
+	struct sockaddr_in6 x = sin6_of("2001:db8::1", 53, 0);
+	struct sockaddr_in6 y = sin6_of("fe80::1", 0, 2);
+	struct sockaddr other = {.sa_family = AF_UNIX};
+	char buf[SOCKADDR_FORMAT_MAX], tiny[6];
+
+	cr_assert_eq(sockaddr_format((void *)&a, buf, sizeof(buf)), 0);
+	cr_assert_eq(strcmp(buf, "192.0.2.1:80"), 0, "%s", buf);
+	cr_assert_eq(sockaddr_format((void *)&b, buf, sizeof(buf)), 0);
+	cr_assert_eq(strcmp(buf, "10.0.0.9"), 0, "%s", buf);
+	cr_assert_eq(sockaddr_format((void *)&x, buf, sizeof(buf)), 0);
+	cr_assert_eq(strcmp(buf, "[2001:db8::1]:53"), 0, "%s", buf);
+	cr_assert_eq(sockaddr_format((void *)&y, buf, sizeof(buf)), 0);
+	cr_assert_eq(strcmp(buf, "fe80::1%2"), 0, "%s", buf);
+	cr_assert_eq(sockaddr_format(&other, buf, sizeof(buf)), EAFNOSUPPORT);
+	cr_assert_eq(strcmp(buf, "af=1"), 0, "%s", buf);
+	cr_assert_eq(sockaddr_format((void *)&a, tiny, sizeof(tiny)), ENOSPC);
+	cr_assert_eq(strlen(tiny), sizeof(tiny) - 1);
+	cr_assert_eq(sockaddr_format(NULL, buf, sizeof(buf)), EINVAL);
+	cr_assert_eq(sockaddr_format((void *)&a, buf, 0), EINVAL);
+}

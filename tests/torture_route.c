@@ -1,0 +1,360 @@
+/*
+ * torture_route.c: readers look routes up (rtalloc1, rt_lookup, per-thread
+ * route caches, the no-reference fast path) and use the entries while a
+ * writer adds, deletes (blocking, NOWAIT, returning the entry) and
+ * changes routes at full speed; in every design.
+ *
+ * What readers check, on each entry they get:
+ *  - it is live (rt_magic; freed entries are poisoned with 0x6b by the
+ *    library, so a use after free shows, and ASan reports it);
+ *  - it covers the address looked up (the longest-prefix answer may be
+ *    any prefix of the pool, but never a non-covering one);
+ *  - its fields are consistent: the writer always sets ifindex and the
+ *    gateway's last byte together (ifindex % 256 == gateway byte), so a
+ *    half-updated entry shows; and while the reader holds the entry they
+ *    do not change (RTM_CHANGE waits for holders).
+ * MPSAFE_TORTURE_SECONDS sets the time per design (default 1).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <mpsafe/net/route.h>
+
+#include "route_helpers.h"
+
+TestSuite(torture_route, .timeout = 600);
+
+#define NPOOL 256
+#define NREADERS 2
+
+struct pool_pfx {
+	uint8_t a[16];
+	int af;
+	unsigned plen;
+	int present;
+};
+
+static struct pool_pfx pool[NPOOL];
+static struct rt_table *tbl;
+static struct rtcache_perthread *pcache;
+static atomic_int stop;
+static atomic_long violations, lookups, hits;
+
+static double
+torture_seconds(void)
+{
+	const char *env = getenv("MPSAFE_TORTURE_SECONDS");
+	double s = env != NULL ? atof(env) : 1.0;
+
+	return s > 0 ? s : 1.0;
+}
+
+static uint64_t
+xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void
+build_pool(void)
+{
+	uint64_t r = 12345;
+	int i;
+
+	for (i = 0; i < NPOOL; i++) {
+		struct pool_pfx *p = &pool[i];
+
+		memset(p, 0, sizeof(*p));
+		if (i % 4 != 3) { /* IPv4 under 10/8, nested lengths */
+			static const unsigned lens[] = {
+			    8, 12, 16, 20, 24, 28, 32};
+			uint32_t v =
+			    0x0a000000u | (uint32_t)(xs(&r) & 0x00f3f3f3u);
+			p->af = AF_INET;
+			p->plen = lens[xs(&r) % 7];
+			v &= p->plen == 0 ? 0 : ~0u << (32 - p->plen);
+			p->a[0] = (uint8_t)(v >> 24);
+			p->a[1] = (uint8_t)(v >> 16);
+			p->a[2] = (uint8_t)(v >> 8);
+			p->a[3] = (uint8_t)v;
+		} else { /* IPv6 under 2001:db8::/32 */
+			static const unsigned lens[] = {
+			    32, 40, 48, 56, 64, 128};
+			p->af = AF_INET6;
+			p->a[0] = 0x20;
+			p->a[1] = 0x01;
+			p->a[2] = 0x0d;
+			p->a[3] = 0xb8;
+			p->a[5] = (uint8_t)(xs(&r) & 0xf3);
+			p->a[6] = (uint8_t)(xs(&r) & 0xf3);
+			p->a[7] = (uint8_t)(xs(&r) & 3);
+			p->a[15] = (uint8_t)(xs(&r) & 3);
+			p->plen = lens[xs(&r) % 6];
+			for (unsigned b = p->plen; b < 128; b++)
+				p->a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
+		}
+		for (int j = 0; j < i; j++)
+			if (pool[j].af == p->af && pool[j].plen == p->plen &&
+			    memcmp(pool[j].a, p->a, 16) == 0) {
+				i--; /* a duplicate: draw again */
+				break;
+			}
+	}
+}
+
+static void
+fill_sa(int af, const uint8_t *a, union rt_sockaddr *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (af == AF_INET) {
+		u->sin.sin_family = AF_INET;
+		memcpy(&u->sin.sin_addr, a, 4);
+	} else {
+		u->sin6.sin6_family = AF_INET6;
+		memcpy(&u->sin6.sin6_addr, a, 16);
+	}
+}
+
+static int
+covers(const struct rt_entry *rt, int af, const uint8_t *a)
+{
+	const uint8_t *k = af == AF_INET
+	                       ? (const uint8_t *)&rt->rt_dst.sin.sin_addr
+	                       : (const uint8_t *)&rt->rt_dst.sin6.sin6_addr;
+	unsigned b;
+
+	if (rt->rt_dst.sa.sa_family != af)
+		return 0;
+	for (b = 0; b < rt->rt_plen; b++)
+		if ((k[b / 8] ^ a[b / 8]) & (0x80 >> (b % 8)))
+			return 0;
+	return 1;
+}
+
+static uint8_t
+gw_byte(const struct rt_entry *rt)
+{
+	if (rt->rt_gateway.sa.sa_family == AF_INET)
+		return ((const uint8_t *)&rt->rt_gateway.sin.sin_addr)[3];
+	if (rt->rt_gateway.sa.sa_family == AF_INET6)
+		return rt->rt_gateway.sin6.sin6_addr.s6_addr[15];
+	return 0;
+}
+
+/* Checks on a held entry; the fields must not move while held. */
+static void
+use_entry(const struct rt_entry *rt, int af, const uint8_t *a)
+{
+	unsigned ifx;
+	uint8_t g;
+	int i;
+
+	if (rt->rt_magic != 0x52544c56u) { /* RT_MAGIC_LIVE */
+		atomic_fetch_add(&violations, 1);
+		return;
+	}
+	if (!covers(rt, af, a))
+		atomic_fetch_add(&violations, 1);
+	ifx = rt->rt_ifindex;
+	g = gw_byte(rt);
+	if (ifx % 256 != g)
+		atomic_fetch_add(&violations, 1);
+	for (i = 0; i < 20; i++) /* use it a while */
+		if (rt->rt_ifindex != ifx || gw_byte(rt) != g)
+			atomic_fetch_add(&violations, 1);
+}
+
+static void *
+reader(void *arg)
+{
+	uint64_t r = (uint64_t)(uintptr_t)arg * 7919 + 1;
+	long n = 0, h = 0;
+
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		const struct pool_pfx *p = &pool[xs(&r) % NPOOL];
+		uint8_t a[16];
+		union rt_sockaddr u;
+		struct rt_entry *rt;
+		struct rt_hold hold;
+		struct route *ro;
+		int s;
+
+		memcpy(a, p->a, 16);
+		for (unsigned b = p->plen; b < (p->af == AF_INET ? 32u : 128u);
+		     b++)
+			if (xs(&r) & 1)
+				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+		fill_sa(p->af, a, &u);
+		switch (n % 4) {
+		case 0:
+			rt = rtalloc1(
+			    tbl, &u.sa, (n & 4) ? MPSAFE_RT_NOWAIT : 0);
+			if (rt != NULL) {
+				use_entry(rt, p->af, a);
+				rt_unref(rt);
+				h++;
+			}
+			break;
+		case 1:
+			rt = rt_lookup(tbl, &u.sa, 0, &hold);
+			if (rt != NULL) {
+				use_entry(rt, p->af, a);
+				rt_release(rt, &hold);
+				h++;
+			}
+			break;
+		case 2:
+			ro = rtcache_perthread_getref(pcache);
+			rt = rtcache_lookup(ro, &u.sa);
+			if (rt != NULL) {
+				use_entry(rt, p->af, a);
+				h++;
+			}
+			rtcache_unref(rt, ro);
+			rtcache_perthread_putref(pcache);
+			break;
+		default:
+			s = rt_read_enter(tbl);
+			rt = rt_lookup_noref(tbl, p->af, a);
+			if (rt != NULL) {
+				if (rt->rt_magic != 0x52544c56u ||
+				    !covers(rt, p->af, a))
+					atomic_fetch_add(&violations, 1);
+				h++;
+			}
+			rt_read_exit(tbl, s);
+			break;
+		}
+		n++;
+	}
+	atomic_fetch_add(&lookups, n);
+	atomic_fetch_add(&hits, h);
+	return NULL;
+}
+
+static int
+wreq(int cmd, const struct pool_pfx *p, unsigned ifx, struct rt_entry **ret)
+{
+	union rt_sockaddr d, g;
+	struct rt_addrinfo info;
+	uint8_t ga[16] = {0};
+
+	fill_sa(p->af, p->a, &d);
+	if (p->af == AF_INET) {
+		ga[0] = 192;
+		ga[3] = (uint8_t)(ifx % 256);
+	} else {
+		ga[0] = 0xfe;
+		ga[1] = 0x80;
+		ga[15] = (uint8_t)(ifx % 256);
+	}
+	fill_sa(p->af, ga, &g);
+	memset(&info, 0, sizeof(info));
+	info.rti_dst = &d.sa;
+	info.rti_plen = (int)p->plen;
+	info.rti_flags = MPSAFE_RTF_GATEWAY;
+	info.rti_gateway = &g.sa;
+	info.rti_ifindex = ifx;
+	return rtrequest(tbl, cmd, &info, ret);
+}
+
+static void
+writer(double seconds, long *ops)
+{
+	struct timespec t0, now;
+	uint64_t r = 99;
+	long n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct pool_pfx *p = &pool[xs(&r) % NPOOL];
+		unsigned ifx = (unsigned)(xs(&r) % 100000) + 1;
+		struct rt_entry *rt = NULL;
+		int error;
+
+		if (!p->present) {
+			error = wreq(MPSAFE_RTM_ADD, p, ifx, NULL);
+			cr_assert_eq(error, 0, "add: %d", error);
+			p->present = 1;
+		} else if (xs(&r) % 2) {
+			cr_assert_eq(wreq(MPSAFE_RTM_CHANGE, p, ifx, NULL), 0);
+		} else {
+			switch (xs(&r) % 3) {
+			case 0:
+				error = wreq(MPSAFE_RTM_DELETE, p, 0, NULL);
+				break;
+			case 1:
+				error = wreq(
+				    MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, p,
+				    0, NULL);
+				break;
+			default:
+				error = wreq(MPSAFE_RTM_DELETE, p, 0, &rt);
+				if (error == 0) {
+					if (rt->rt_magic != 0x52544c56u)
+						atomic_fetch_add(
+						    &violations, 1);
+					rt_unref(rt);
+				}
+				break;
+			}
+			cr_assert_eq(error, 0);
+			p->present = 0;
+		}
+		n++;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((double)(now.tv_sec - t0.tv_sec) +
+	             (double)(now.tv_nsec - t0.tv_nsec) / 1e9 <
+	         seconds);
+	*ops = n;
+}
+
+Test(torture_route, all_designs)
+{
+	double secs = torture_seconds();
+
+	build_pool();
+	for (size_t d = 0; d < ROUTE_NDESIGNS; d++) {
+		pthread_t th[NREADERS];
+		struct rt_table_stats st;
+		long ops = 0;
+		int i;
+
+		for (i = 0; i < NPOOL; i++)
+			pool[i].present = 0;
+		cr_assert_eq(rt_table_create(&tbl, &route_designs[d]), 0);
+		pcache = rtcache_perthread_alloc(tbl);
+		cr_assert_not_null(pcache);
+		atomic_store(&stop, 0);
+		atomic_store(&violations, 0);
+		atomic_store(&lookups, 0);
+		atomic_store(&hits, 0);
+		for (i = 0; i < NREADERS; i++)
+			pthread_create(
+			    &th[i], NULL, reader, (void *)(uintptr_t)(i + 1));
+		writer(secs, &ops);
+		atomic_store(&stop, 1);
+		for (i = 0; i < NREADERS; i++)
+			pthread_join(th[i], NULL);
+		rt_table_stats(tbl, &st);
+		cr_log_info("%s: %ld writer ops, %ld lookups (%ld hits), %zu "
+		            "routes",
+		    route_designs[d].rtc_name, ops, atomic_load(&lookups),
+		    atomic_load(&hits),
+		    st.rts_entries_inet + st.rts_entries_inet6);
+		cr_assert_eq(atomic_load(&violations), 0, "%s: %ld violations",
+		    route_designs[d].rtc_name, atomic_load(&violations));
+		cr_assert_gt(ops, 10);
+		cr_assert_gt(atomic_load(&hits), 0);
+		rtcache_perthread_free(pcache);
+		rt_table_destroy(tbl);
+	}
+}

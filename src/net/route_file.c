@@ -470,11 +470,21 @@ rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* Uniform in [0, n), n > 0 (Lemire's multiply, bias below 2^-32). */
+/*
+ * Uniform in [0, n), n > 0: the high 64 bits of a 64x64-bit product
+ * (Lemire's multiply, bias below n / 2^64), computed from 32-bit halves
+ * so that 32-bit targets, which have no __int128, build it too.
+ */
 static uint64_t
 rng_below(uint64_t *s, uint64_t n)
 {
-	return (uint64_t)(((unsigned __int128)rng_next(s) * n) >> 64);
+	uint64_t x = rng_next(s);
+	uint64_t xl = (uint32_t)x, xh = x >> 32;
+	uint64_t nl = (uint32_t)n, nh = n >> 32;
+	uint64_t ll = xl * nl, lh = xl * nh, hl = xh * nl, hh = xh * nh;
+	uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+
+	return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
 }
 
 /* Shares per 100,000 prefixes (see rtgen_share() and docs). */

@@ -62,6 +62,10 @@ if(TARGET mpsafe_net_static)
 	#    interface is freed while a thread sleeps holding its pointer.
 	mpsafe_pattern_example(NAME psref-block UNSAFE_STATUS 3
 	    LIBS mpsafe_net_static)
+	# 4. store an index, not a pointer: a queued packet that keeps a
+	#    pointer leads to a freed interface.
+	mpsafe_pattern_example(NAME index UNSAFE_STATUS 3
+	    LIBS mpsafe_net_static)
 endif()
 # 3. drain before free: without the drain a reference outlives the object.
 mpsafe_pattern_example(NAME drain UNSAFE_STATUS 3)

@@ -66,6 +66,10 @@ if(TARGET mpsafe_net_static)
 	#    pointer leads to a freed interface.
 	mpsafe_pattern_example(NAME index UNSAFE_STATUS 3
 	    LIBS mpsafe_net_static)
+	# 5. one holder per cache: an entry kept without the generation
+	#    check is used after its route was deleted.
+	mpsafe_pattern_example(NAME rtcache UNSAFE_STATUS 3
+	    LIBS mpsafe_net_static)
 endif()
 # 3. drain before free: without the drain a reference outlives the object.
 mpsafe_pattern_example(NAME drain UNSAFE_STATUS 3)

@@ -70,6 +70,10 @@ if(TARGET mpsafe_net_static)
 	#    check is used after its route was deleted.
 	mpsafe_pattern_example(NAME rtcache UNSAFE_STATUS 3
 	    LIBS mpsafe_net_static)
+	# 6. update in place without tearing: without RTF_UPDATING a reader
+	#    sees half the change.
+	mpsafe_pattern_example(NAME updating UNSAFE_STATUS 3
+	    LIBS mpsafe_net_static)
 endif()
 # 3. drain before free: without the drain a reference outlives the object.
 mpsafe_pattern_example(NAME drain UNSAFE_STATUS 3)

@@ -12,16 +12,23 @@
 
 find_program(MPSAFE_SH sh REQUIRED)
 
-# mpsafe_pattern_example(NAME <name> [UNSAFE_STATUS <status>] [TIMEOUT <s>])
+# mpsafe_pattern_example(NAME <name> [UNSAFE_STATUS <status>] [TIMEOUT <s>]
+#     [LIBS <libraries>])
+# LIBS: what the example links instead of mpsafe_static (mpsafe_net_static
+# for the examples that use the reference stack).
 function(mpsafe_pattern_example)
-	cmake_parse_arguments(PARSE_ARGV 0 P "" "NAME;UNSAFE_STATUS;TIMEOUT" "")
+	cmake_parse_arguments(PARSE_ARGV 0 P "" "NAME;UNSAFE_STATUS;TIMEOUT"
+	    "LIBS")
 	if(NOT P_TIMEOUT)
 		set(P_TIMEOUT 60)
+	endif()
+	if(NOT P_LIBS)
+		set(P_LIBS mpsafe_static)
 	endif()
 	set(_src ${PROJECT_SOURCE_DIR}/docs/examples/pattern-${P_NAME}.c)
 	string(REPLACE "-" "_" _id ${P_NAME})
 	mpsafe_add_test(NAME example_pattern_${_id} SOURCES ${_src}
-	    PLAIN LABELS unit TIMEOUT ${P_TIMEOUT})
+	    PLAIN LABELS unit TIMEOUT ${P_TIMEOUT} LIBS ${P_LIBS})
 	if(NOT P_UNSAFE_STATUS)
 		return()
 	endif()
@@ -29,7 +36,7 @@ function(mpsafe_pattern_example)
 	set(_t example_pattern_${_id}_unsafe)
 	add_executable(${_t} ${_src})
 	target_link_libraries(${_t} PRIVATE
-	    mpsafe_static Threads::Threads mpsafe_warnings)
+	    ${P_LIBS} Threads::Threads mpsafe_warnings)
 	target_compile_definitions(${_t} PRIVATE PATTERN_UNSAFE=1
 	    $<$<BOOL:${MPSAFE_DIAGNOSTIC}>:MPSAFE_DIAGNOSTIC=1>
 	    $<$<BOOL:${MPSAFE_DEBUG}>:MPSAFE_DEBUG=1>)
@@ -49,6 +56,25 @@ endfunction()
 # 1. publish, look up, retire: without the grace period a reader sees
 #    the poison of a freed object.
 mpsafe_pattern_example(NAME publish UNSAFE_STATUS 3)
+# 2, 4, 5, 6 use the reference stack (mpsafe_net), when it is built.
+if(TARGET mpsafe_net_static)
+	# 2. look up, then take a psref to block: without the psref the
+	#    interface is freed while a thread sleeps holding its pointer.
+	mpsafe_pattern_example(NAME psref-block UNSAFE_STATUS 3
+	    LIBS mpsafe_net_static)
+	# 4. store an index, not a pointer: a queued packet that keeps a
+	#    pointer leads to a freed interface.
+	mpsafe_pattern_example(NAME index UNSAFE_STATUS 3
+	    LIBS mpsafe_net_static)
+	# 5. one holder per cache: an entry kept without the generation
+	#    check is used after its route was deleted.
+	mpsafe_pattern_example(NAME rtcache UNSAFE_STATUS 3
+	    LIBS mpsafe_net_static)
+	# 6. update in place without tearing: without RTF_UPDATING a reader
+	#    sees half the change.
+	mpsafe_pattern_example(NAME updating UNSAFE_STATUS 3
+	    LIBS mpsafe_net_static)
+endif()
 # 3. drain before free: without the drain a reference outlives the object.
 mpsafe_pattern_example(NAME drain UNSAFE_STATUS 3)
 # 7. leave a context that must not block: a grace period inside a read

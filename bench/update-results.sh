@@ -31,7 +31,7 @@ cp "$src/results.csv" "$dst/results.csv"
 awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \
     -f "$here/summarize.awk" "$dst/results.csv" >"$dst/summary.txt"
 plots=""
-for p in read-side grace-period defer hold destroy-latency; do
+for p in read-side grace-period defer hold destroy-latency route-lookup; do
 	if [ -f "$src/$p.png" ]; then
 		cp "$src/$p.png" "$dst/$p.png"
 		plots="$plots $p"

@@ -88,8 +88,10 @@ MPSAFE_API int lltable_create(struct lltable **lltp, int af, unsigned ifindex,
  *	Free llt and its entries.  Caller must: have made llt unreachable
  *	to lookups and waited for those in progress to end (for a table
  *	kept with an interface, the interface's detach does both); make no
- *	other call on llt during or after it.  Blocks (waits for entries
- *	retired earlier to be reclaimed).  Not in a read section.
+ *	other call on llt during or after it.  Takes no lock and waits for
+ *	nothing: entries the table retired earlier may still be waiting for
+ *	their grace period, and their reclamation never touches the table.
+ *	Not in a read section (aborts).
  */
 MPSAFE_API void lltable_destroy(struct lltable *llt);
 

@@ -15,7 +15,8 @@
  *    Only sockaddrs from sockaddr_alloc()/sockaddr_dup() may be handed to
  *    sockaddr_free().
  *  - sockaddr_copy() returns an errno value and refuses to copy between
- *    families (NetBSD copies whatever fits).
+ *    families or into a short destination (NetBSD returns dst, copies
+ *    across families, and panics on a short destination).
  *  - sockaddr_format() returns an errno value, not a length.
  */
 #ifndef MPSAFE_NET_SOCKADDR_H

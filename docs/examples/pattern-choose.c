@@ -37,7 +37,7 @@ static void
 job_run(struct work *wk, void *arg)
 {
 	struct job *j =
-	    (struct job *)((char *)wk - offsetof(struct job, j_work));
+	    (struct job *)(void *)((char *)wk - offsetof(struct job, j_work));
 
 	(void)arg;
 	atomic_fetch_add(&total, j->j_frotz->f_datum);

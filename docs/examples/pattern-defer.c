@@ -60,8 +60,8 @@ static void
 route_destroy_work(struct work *wk, void *arg)
 {
 	(void)arg;
-	route_destroy(
-	    (struct route *)((char *)wk - offsetof(struct route, r_work)));
+	route_destroy((struct route *)(void *)((char *)wk -
+	                                       offsetof(struct route, r_work)));
 }
 
 /* The packet path: inside a read section, it must not wait. */

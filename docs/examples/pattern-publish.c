@@ -80,7 +80,8 @@ static void
 frotz_free_deferred(struct mpsafe_defer *d)
 {
 	struct frotz *f =
-	    (struct frotz *)((char *)d - offsetof(struct frotz, f_defer));
+	    (struct frotz *)(void *)((char *)d -
+	                             offsetof(struct frotz, f_defer));
 
 	PSLIST_ENTRY_DESTROY(f, f_entry);
 	free(f);

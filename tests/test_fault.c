@@ -33,28 +33,9 @@
 #include <mpsafe/net/wqinput.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-#ifdef TEST_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "leak_check.h"
 
 TestSuite(fault, .timeout = 60);
-
-/* Under ASan: fail if any block allocated so far is unreachable. */
-static void
-assert_no_leak(void)
-{
-#ifdef TEST_ASAN
-	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-	    "LeakSanitizer found a leak (report above)");
-#endif
-}
 
 static int
 thread_count(void)

@@ -25,28 +25,16 @@
 #include <mpsafe/net/route.h>
 #include <mpsafe/net/sockaddr.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-#ifdef TEST_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "leak_check.h"
 
 TestSuite(net_fault, .timeout = 120);
 
+/* Retired objects are freed by the reclaimer: let it finish first. */
 static void
-assert_no_leak(void)
+assert_no_net_leak(void)
 {
-	/* Retired objects are freed by the reclaimer: let it finish. */
 	mpsafe_defer_barrier();
-#ifdef TEST_ASAN
-	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-	    "LeakSanitizer found a leak (report above)");
-#endif
+	assert_no_leak();
 }
 
 static struct sockaddr_in
@@ -119,7 +107,7 @@ route_add_loop(const struct rt_table_config *cfg)
 		rt_unref(rt);
 	}
 	rt_table_destroy(t);
-	assert_no_leak();
+	assert_no_net_leak();
 }
 
 Test(net_fault, route_add_netbsd_design)
@@ -168,7 +156,7 @@ Test(net_fault, interface_attach)
 	if_put(ifp, &psref);
 	cr_assert_eq(if_detach(ifp), 0);
 	mpsafe_free(ifp);
-	assert_no_leak();
+	assert_no_net_leak();
 }
 
 /* --- address creation and insertion ----------------------------------------
@@ -228,7 +216,7 @@ Test(net_fault, address_add)
 	cr_assert_eq(address_count(ifp), 1);
 	cr_assert_eq(if_detach(ifp), 0);
 	mpsafe_free(ifp);
-	assert_no_leak();
+	assert_no_net_leak();
 }
 
 /* --- neighbour table ---------------------------------------------------------
@@ -272,7 +260,7 @@ lltable_loop(enum lltable_sync sync)
 	cr_assert_gt(failures, 0);
 	cr_assert_eq(lla_lookup(llt, (const struct sockaddr *)&a, &info), 0);
 	lltable_destroy(llt);
-	assert_no_leak();
+	assert_no_net_leak();
 }
 
 Test(net_fault, lltable_lockless)

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,20 @@ static const struct rt_table_config route_designs[] = {
     {RT_SYNC_PSERIALIZE, RT_REF_REFCOUNT, "psz-count", NULL, NULL, NULL},
 };
 #define ROUTE_NDESIGNS (sizeof(route_designs) / sizeof(route_designs[0]))
+
+/* An AF_INET (4 bytes) or AF_INET6 (16) sockaddr from address bytes. */
+static inline void
+sa_from_bytes(int af, const uint8_t *a, union rt_sockaddr *u)
+{
+	memset(u, 0, sizeof(*u));
+	if (af == AF_INET) {
+		u->sin.sin_family = AF_INET;
+		memcpy(&u->sin.sin_addr, a, 4);
+	} else {
+		u->sin6.sin6_family = AF_INET6;
+		memcpy(&u->sin6.sin6_addr, a, 16);
+	}
+}
 
 /* An AF_INET or AF_INET6 sockaddr from text (abort on a bad string). */
 static inline union rt_sockaddr

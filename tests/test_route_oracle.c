@@ -78,26 +78,13 @@ rand_plen(int af)
 	                : (unsigned)(rnd() % 129);
 }
 
-static void
-to_sa(int af, const uint8_t *a, union rt_sockaddr *u)
-{
-	memset(u, 0, sizeof(*u));
-	if (af == AF_INET) {
-		u->sin.sin_family = AF_INET;
-		memcpy(&u->sin.sin_addr, a, 4);
-	} else {
-		u->sin6.sin6_family = AF_INET6;
-		memcpy(&u->sin6.sin6_addr, a, 16);
-	}
-}
-
 static int
 req(struct rt_table *t, int cmd, int af, const struct pfx *p)
 {
 	union rt_sockaddr d;
 	struct rt_addrinfo info;
 
-	to_sa(af, p->a, &d);
+	sa_from_bytes(af, p->a, &d);
 	memset(&info, 0, sizeof(info));
 	info.rti_dst = &d.sa;
 	info.rti_plen = (int)p->plen;
@@ -143,7 +130,7 @@ check(struct rt_table *t, int af, struct pfx *ps, size_t n, size_t nlook)
 			if (ps[j].live && covers(&ps[j], addr, alen) &&
 			    (best == NULL || ps[j].plen > best->plen))
 				best = &ps[j];
-		to_sa(af, addr, &u);
+		sa_from_bytes(af, addr, &u);
 		rt = rt_lookup(t, &u.sa, 0, &h);
 		if ((rt == NULL) != (best == NULL) ||
 		    (rt != NULL && (rt_getplen(rt) != best->plen ||

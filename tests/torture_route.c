@@ -110,19 +110,6 @@ build_pool(void)
 	}
 }
 
-static void
-fill_sa(int af, const uint8_t *a, union rt_sockaddr *u)
-{
-	memset(u, 0, sizeof(*u));
-	if (af == AF_INET) {
-		u->sin.sin_family = AF_INET;
-		memcpy(&u->sin.sin_addr, a, 4);
-	} else {
-		u->sin6.sin6_family = AF_INET6;
-		memcpy(&u->sin6.sin6_addr, a, 16);
-	}
-}
-
 static int
 covers(const struct rt_entry *rt, int af, const uint8_t *a)
 {
@@ -192,7 +179,7 @@ reader(void *arg)
 		     b++)
 			if (xs(&r) & 1)
 				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
-		fill_sa(p->af, a, &u);
+		sa_from_bytes(p->af, a, &u);
 		switch (n % 4) {
 		case 0:
 			rt = rtalloc1(
@@ -247,7 +234,7 @@ wreq(int cmd, const struct pool_pfx *p, unsigned ifx, struct rt_entry **ret)
 	struct rt_addrinfo info;
 	uint8_t ga[16] = {0};
 
-	fill_sa(p->af, p->a, &d);
+	sa_from_bytes(p->af, p->a, &d);
 	if (p->af == AF_INET) {
 		ga[0] = 192;
 		ga[3] = (uint8_t)(ifx % 256);
@@ -256,7 +243,7 @@ wreq(int cmd, const struct pool_pfx *p, unsigned ifx, struct rt_entry **ret)
 		ga[1] = 0x80;
 		ga[15] = (uint8_t)(ifx % 256);
 	}
-	fill_sa(p->af, ga, &g);
+	sa_from_bytes(p->af, ga, &g);
 	memset(&info, 0, sizeof(info));
 	info.rti_dst = &d.sa;
 	info.rti_plen = (int)p->plen;

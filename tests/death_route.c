@@ -99,3 +99,16 @@ Test(death_route, perthread_putref_while_held, .init = setup, .signal = SIGABRT)
 	cr_assert_not_null(rt);
 	rtcache_perthread_putref(pc);
 }
+
+/* rtcache_lookup_noref() on a cache that still holds a reference. */
+Test(death_route, noref_lookup_before_rtcache_unref, .init = setup,
+    .signal = SIGABRT)
+{
+	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
+	int s;
+
+	cr_assert_not_null(rt);
+	s = rt_read_enter(t);
+	(void)rtcache_lookup_noref(&ro, &a.sa, NULL);
+	rt_read_exit(t, s);
+}

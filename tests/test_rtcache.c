@@ -311,3 +311,202 @@ Test(rtcache, perthread_caches_are_distinct)
 		rt_table_destroy(t);
 	}
 }
+
+/* --- rtcache_lookup_noref ------------------------------------------------ */
+
+/*
+ * Look dst up through ro with rtcache_lookup_noref() inside a read
+ * section; returns hit (1/0) and the ifindex (0: miss), *rtp the entry.
+ */
+static int
+noref(struct rt_table *t, struct route *ro, const char *dst, unsigned *ifindex,
+    struct rt_entry **rtp)
+{
+	union rt_sockaddr a = sa_of(dst);
+	int hit = -1, s = rt_read_enter(t);
+	struct rt_entry *rt = rtcache_lookup_noref(ro, &a.sa, &hit);
+
+	*ifindex = rt != NULL ? rt->rt_ifindex : 0;
+	if (rt != NULL)
+		cr_assert_eq(
+		    rt_getflags(rt) & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING),
+		    MPSAFE_RTF_UP);
+	rt_read_exit(t, s);
+	cr_assert(hit == 0 || hit == 1);
+	if (rtp != NULL)
+		*rtp = rt;
+	return hit;
+}
+
+Test(rtcache, noref_hit_then_invalidated_by_add_delete_change_flush)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct route ro;
+		struct rt_entry *r1, *r2;
+		unsigned ifx;
+
+		rtcache_attach(&ro, t, MPSAFE_RT_NOWAIT);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, &r1), 0);
+		cr_assert_null(r1, "empty table");
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, &r1), 0,
+		    "a miss is not cached as a hit");
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, &r1), 0);
+		cr_assert_eq(ifx, 1u);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, &r2), 1);
+		cr_assert_eq(r1, r2, "a hit returns the cached entry");
+		/* Add of a more specific route. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.0.0", 16, NULL,
+		                 2, 0, NULL),
+		    0);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 2u);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 1);
+		/* Change. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_CHANGE, "10.1.0.0", 16,
+		                 NULL, 3, 0, NULL),
+		    0);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 3u);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 1);
+		/* rtflushall: per family. */
+		cr_assert_eq(rtflushall(t, AF_INET6), 0);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 1);
+		cr_assert_eq(rtflushall(t, AF_INET), 0);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 3u);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 1);
+		/* Another destination through the same cache. */
+		cr_assert_eq(noref(t, &ro, "10.200.0.1", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 1u);
+		cr_assert_eq(noref(t, &ro, "10.200.0.1", &ifx, NULL), 1);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 3u);
+		/* Delete. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.1.0.0", 16,
+		                 NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 1u);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 8,
+		                 NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(noref(t, &ro, "10.1.2.3", &ifx, &r1), 0);
+		cr_assert_null(r1, "no route left");
+		/* IPv6. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 NULL, 6, 0, NULL),
+		    0);
+		cr_assert_eq(noref(t, &ro, "2001:db8::1", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 6u);
+		cr_assert_eq(noref(t, &ro, "2001:db8::1", &ifx, NULL), 1);
+		cr_assert_eq(rtflushall(t, AF_INET), 0);
+		cr_assert_eq(noref(t, &ro, "2001:db8::1", &ifx, NULL), 1);
+		cr_assert_eq(noref(t, &ro, "2001:db8::2", &ifx, NULL), 0,
+		    "another address of the prefix is another destination");
+		rtcache_free(&ro);
+		rt_table_destroy(t);
+	}
+}
+
+Test(rtcache, noref_bad_arguments_and_mixing_with_counted_lookups)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct route ro;
+		union rt_sockaddr a = sa_of("10.5.5.5");
+		struct {
+			sa_family_t f;
+			char p[14];
+		} bad = {AF_UNIX, "x"};
+		struct rt_entry *rt, *rn;
+		unsigned ifx;
+		int hit = -1, s;
+
+		rtcache_attach(&ro, t, 0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 5, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		cr_assert_null(rtcache_lookup_noref(&ro, NULL, &hit));
+		cr_assert_eq(hit, 0);
+		hit = -1;
+		cr_assert_null(rtcache_lookup_noref(NULL, &a.sa, &hit));
+		cr_assert_eq(hit, 0);
+		hit = -1;
+		cr_assert_null(rtcache_lookup_noref(
+		    &ro, (const struct sockaddr *)(const void *)&bad, &hit));
+		cr_assert_eq(hit, 0);
+		cr_assert_null(rtcache_getdst(&ro), "destination unchanged");
+		rn = rtcache_lookup_noref(&ro, &a.sa, NULL); /* hitp optional */
+		cr_assert_not_null(rn);
+		rt_read_exit(t, s);
+		/* A weak fill is validated by the counted lookup... */
+		hit = -1;
+		rt = rtcache_lookup2(&ro, &a.sa, 0, &hit);
+		cr_assert_eq(hit, 1);
+		cr_assert_eq(rt, rn);
+		rtcache_unref(rt, &ro);
+		/* ...and a counted fill by the weak one. */
+		cr_assert_eq(rtflushall(t, AF_INET), 0);
+		rt = rtcache_lookup2(&ro, &a.sa, 0, &hit);
+		cr_assert_eq(hit, 0);
+		cr_assert_not_null(rt);
+		rtcache_unref(rt, &ro);
+		cr_assert_eq(noref(t, &ro, "10.5.5.5", &ifx, &rn), 1);
+		cr_assert_eq(rn, rt);
+		cr_assert_eq(ifx, 5u);
+		rtcache_free(&ro);
+		rt_table_destroy(t);
+	}
+}
+
+/*
+ * An entry being changed (RTF_UPDATING) is a miss for the weak lookup,
+ * and is not cached; after the change the new entry is found.
+ */
+Test(rtcache, noref_misses_during_change)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct route holder, fwd;
+		union rt_sockaddr a = sa_of("10.3.3.3");
+		struct changer c = {t, -1};
+		struct rt_entry *held, *rt;
+		unsigned ifx;
+		pthread_t th;
+
+		rtcache_attach(&holder, t, 0);
+		rtcache_attach(&fwd, t, MPSAFE_RT_NOWAIT);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(noref(t, &fwd, "10.3.3.3", &ifx, NULL), 0);
+		cr_assert_eq(noref(t, &fwd, "10.3.3.3", &ifx, NULL), 1);
+		held = rtcache_lookup(&holder, &a.sa);
+		cr_assert_not_null(held);
+		pthread_create(&th, NULL, change_thread, &c);
+		while (!(rt_getflags(held) & MPSAFE_RTF_UPDATING))
+			sched_yield();
+		cr_assert_eq(noref(t, &fwd, "10.3.3.3", &ifx, &rt), 0);
+		cr_assert_null(rt, "an entry being changed is a miss");
+		cr_assert_null(fwd.ro_rt, "and is not cached");
+		cr_assert_eq(noref(t, &fwd, "10.3.3.3", &ifx, &rt), 0);
+		cr_assert_null(rt);
+		rtcache_unref(held, &holder);
+		pthread_join(th, NULL);
+		cr_assert_eq(c.error, 0);
+		cr_assert_eq(noref(t, &fwd, "10.3.3.3", &ifx, NULL), 0);
+		cr_assert_eq(ifx, 77u);
+		cr_assert_eq(noref(t, &fwd, "10.3.3.3", &ifx, NULL), 1);
+		rtcache_free(&holder);
+		rtcache_free(&fwd);
+		rt_table_destroy(t);
+	}
+}

@@ -1,6 +1,8 @@
 /*
  * torture_route.c: readers look routes up (rtalloc1, rt_lookup, per-thread
- * route caches, the no-reference fast path) and use the entries while a
+ * route caches, the no-reference fast path, and route caches without a
+ * reference, rtcache_lookup_noref(), inside read sections) and use the
+ * entries while a
  * writer adds, deletes (blocking, NOWAIT, returning the entry) and
  * changes routes at full speed; in every design.
  *
@@ -43,7 +45,7 @@ static struct pool_pfx pool[NPOOL];
 static struct rt_table *tbl;
 static struct rtcache_perthread *pcache;
 static atomic_int stop;
-static atomic_long violations, lookups, hits;
+static atomic_long violations, lookups, hits, noref_hits;
 
 static double
 torture_seconds(void)
@@ -163,7 +165,7 @@ static void *
 reader(void *arg)
 {
 	uint64_t r = (uint64_t)(uintptr_t)arg * 7919 + 1;
-	long n = 0, h = 0;
+	long n = 0, h = 0, nh = 0;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		const struct pool_pfx *p = &pool[xs(&r) % NPOOL];
@@ -180,7 +182,7 @@ reader(void *arg)
 			if (xs(&r) & 1)
 				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
 		sa_from_bytes(p->af, a, &u);
-		switch (n % 4) {
+		switch (n % 5) {
 		case 0:
 			rt = rtalloc1(
 			    tbl, &u.sa, (n & 4) ? MPSAFE_RT_NOWAIT : 0);
@@ -208,6 +210,31 @@ reader(void *arg)
 			rtcache_unref(rt, ro);
 			rtcache_perthread_putref(pcache);
 			break;
+		case 3:
+			/*
+			 * The weak cache inside a read section: the entry
+			 * must be live and stable until rt_read_exit(); a
+			 * second lookup of the same address is normally a
+			 * hit (a writer may advance the generation between
+			 * them, so only counted, not required per lookup).
+			 */
+			ro = rtcache_perthread_getref(pcache);
+			s = rt_read_enter(tbl);
+			for (int k = 0; k < 2; k++) {
+				int hit = -1;
+
+				rt = rtcache_lookup_noref(ro, &u.sa, &hit);
+				if (hit != 0 && hit != 1)
+					atomic_fetch_add(&violations, 1);
+				if (rt != NULL) {
+					use_entry(rt, p->af, a);
+					h++;
+				}
+				nh += hit == 1;
+			}
+			rt_read_exit(tbl, s);
+			rtcache_perthread_putref(pcache);
+			break;
 		default:
 			s = rt_read_enter(tbl);
 			rt = rt_lookup_noref(tbl, p->af, a);
@@ -224,6 +251,7 @@ reader(void *arg)
 	}
 	atomic_fetch_add(&lookups, n);
 	atomic_fetch_add(&hits, h);
+	atomic_fetch_add(&noref_hits, nh);
 	return NULL;
 }
 
@@ -324,6 +352,7 @@ Test(torture_route, all_designs)
 		atomic_store(&violations, 0);
 		atomic_store(&lookups, 0);
 		atomic_store(&hits, 0);
+		atomic_store(&noref_hits, 0);
 		for (i = 0; i < NREADERS; i++)
 			pthread_create(
 			    &th[i], NULL, reader, (void *)(uintptr_t)(i + 1));
@@ -341,6 +370,9 @@ Test(torture_route, all_designs)
 		    route_designs[d].rtc_name, atomic_load(&violations));
 		cr_assert_gt(ops, 10);
 		cr_assert_gt(atomic_load(&hits), 0);
+		cr_assert_gt(atomic_load(&noref_hits), 0,
+		    "%s: rtcache_lookup_noref never hit",
+		    route_designs[d].rtc_name);
 		rtcache_perthread_free(pcache);
 		rt_table_destroy(tbl);
 	}

@@ -17,6 +17,14 @@
  * the advance, so if we saw the old generation the entry outlives our
  * section.  The psref is then taken in the same read section.
  *
+ * rtcache_lookup_noref() is the same validation without the psref: its
+ * caller is already inside the read side (rt_read_enter()), which is what
+ * makes the generation comparison sufficient, and the entry is used only
+ * until the caller leaves it.  A fill reads the generation (acquire)
+ * before the trie walk, so a change that lands between the two makes the
+ * cache look stale at the next lookup, never fresh when it is not.  It
+ * sets no ro_held: the cache's pointer stays weak.
+ *
  * One reference at a time: ro_held is set while an entry obtained from
  * the cache is not yet released.  A second lookup on the cache before
  * rtcache_unref() would overwrite ro_psref and lose a reference (the
@@ -206,6 +214,70 @@ rtcache_lookup2(
 		return NULL;
 	}
 	return rtcache_fill(ro);
+}
+
+struct rt_entry *
+rtcache_lookup_noref(struct route *ro, const struct sockaddr *dst, int *hitp)
+{
+	struct rt_table *t;
+	struct rt_entry *rt;
+	const void *addr;
+	uint64_t gen;
+	uint32_t fl;
+	int fi;
+
+	if (hitp != NULL)
+		*hitp = 0;
+	if (MPSAFE_UNLIKELY(ro == NULL || dst == NULL))
+		return NULL;
+	if (!rtcache_may_lookup(ro, "rtcache_lookup_noref"))
+		return NULL;
+	fi = rt_afidx(dst->sa_family);
+	if (MPSAFE_UNLIKELY(fi < 0))
+		return NULL;
+	t = ro->ro_table;
+	if (MPSAFE_LIKELY(rtcache_same_dst(ro, dst))) {
+		rt = ro->ro_rt;
+		/*
+		 * Acquire: pairs with the table's seq_cst advance; an equal
+		 * generation inside the read side means rt is not yet
+		 * destroyed (file comment), so rt may be dereferenced.
+		 */
+		if (rt != NULL && atomic_load_explicit(&t->t_gen[fi],
+		                      memory_order_acquire) == ro->ro_gen) {
+			/* Acquire: pairs with the release ending RTM_CHANGE. */
+			fl = atomic_load_explicit(
+			    &rt->rt_flags, memory_order_acquire);
+			if (MPSAFE_LIKELY(
+			        (fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING)) ==
+			        MPSAFE_RTF_UP)) {
+				if (hitp != NULL)
+					*hitp = 1;
+				return rt;
+			}
+		}
+		ro->ro_rt = NULL;
+	} else if (rtcache_setdst(ro, dst) != 0) {
+		return NULL;
+	}
+
+	/*
+	 * Acquire, before the walk: pairs with the table's seq_cst
+	 * advance; a change after this load makes the cache stale later.
+	 */
+	gen = atomic_load_explicit(&t->t_gen[fi], memory_order_acquire);
+	addr = fi == RT_INET ? (const void *)&ro->ro_dst.sin.sin_addr
+	                     : (const void *)&ro->ro_dst.sin6.sin6_addr;
+	rt = rt_lookup_noref(t, dst->sa_family, addr);
+	if (rt == NULL)
+		return NULL;
+	/* Acquire: pairs with the release ending RTM_CHANGE. */
+	fl = atomic_load_explicit(&rt->rt_flags, memory_order_acquire);
+	if ((fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING)) != MPSAFE_RTF_UP)
+		return NULL; /* being changed or deleted: a miss, not cached */
+	ro->ro_rt = rt;
+	ro->ro_gen = gen;
+	return rt;
 }
 
 struct rt_entry *

@@ -62,8 +62,9 @@
  * rt_unref, rt_lookup, rt_release, rt_read_enter, rt_read_exit,
  * rt_lookup_noref, rt_check_reject_route, rt_walktree, rtflushall,
  * rtcache_attach, rtcache_init, rtcache_lookup2, rtcache_lookup1,
- * rtcache_lookup, rtcache_validate, rtcache_update, rtcache_unref,
- * rtcache_free, rtcache_copy, rtcache_setdst, rtcache_getdst,
+ * rtcache_lookup, rtcache_lookup_noref, rtcache_validate,
+ * rtcache_update, rtcache_unref, rtcache_free, rtcache_copy,
+ * rtcache_setdst, rtcache_getdst,
  * rtcache_perthread_alloc, rtcache_perthread_getref,
  * rtcache_perthread_putref, rtcache_perthread_free; inline accessors
  * rt_getkey, rt_getplen, rt_getflags, rt_getgate.
@@ -484,8 +485,9 @@ rt_getgate(const struct rt_entry *rt)
  * rtcache_validate or rtcache_update must be released with rtcache_unref() by
  * the same thread before the next of those calls on the same cache (diagnostic
  * builds abort otherwise).  Between unref and the next validation ro_rt is a
- * weak pointer, checked against the generation before use.  Library-private
- * fields.
+ * weak pointer, checked against the generation before use.
+ * rtcache_lookup_noref() takes no reference (the caller's read section
+ * protects the entry) and leaves ro_rt weak.  Library-private fields.
  */
 struct route {
 	struct rt_table *ro_table;
@@ -535,6 +537,29 @@ MPSAFE_API struct rt_entry *rtcache_lookup1(
     struct route *ro, const struct sockaddr *dst, int flags);
 MPSAFE_API struct rt_entry *rtcache_lookup(
     struct route *ro, const struct sockaddr *dst);
+
+/*
+ * rtcache_lookup_noref(ro, dst, hitp)
+ *
+ *	The entry for dst through ro, without taking a reference: if ro
+ *	caches dst and is still valid (the family's generation unchanged
+ *	since it was filled, entry MPSAFE_RTF_UP), that entry; otherwise
+ *	set ro's destination to dst (if it differs), look it up with the
+ *	trie walk (as rt_lookup_noref()) and cache it weakly with the
+ *	generation read before the walk.  An entry with MPSAFE_RTF_UPDATING
+ *	set, or without MPSAFE_RTF_UP, is a miss (NULL) and is not cached.
+ *	NULL for a NULL ro or dst or a family other than AF_INET/AF_INET6.
+ *	Optional hitp (may be NULL): *hitp = 1 on a hit, 0 otherwise.
+ *	The entry may be read only until rt_read_exit(); while the caller
+ *	stays in the read section its fields do not change.
+ *	Caller must: be between rt_read_enter(t) and rt_read_exit(t) of
+ *	ro's table t; hold no reference from ro (diagnostic builds abort,
+ *	as for rtcache_lookup2(); others return NULL).  Mixes with the
+ *	counted lookups on the same cache.  Never blocks.  For the
+ *	pserialize forwarding path.
+ */
+MPSAFE_API struct rt_entry *rtcache_lookup_noref(
+    struct route *ro, const struct sockaddr *dst, int *hitp);
 
 /*
  * rtcache_validate(ro)

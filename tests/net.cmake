@@ -19,6 +19,10 @@ set_property(TEST torture_lltable_long APPEND PROPERTY
 # Redirect parsers (mpsafe/net/redirect.h): truncated and lying headers.
 mpsafe_add_test(NAME test_redirect SOURCES test_redirect.c
     LABELS net unit LIBS mpsafe_net_static)
+# ip_redirect_input(): a redirect applied to a routing table, and every
+# truncated or lying outer header.
+mpsafe_add_test(NAME test_rtredirect SOURCES test_rtredirect.c
+    LABELS net unit LIBS mpsafe_net_static)
 
 # sockaddr, ifnet and mbuf (issue 6).
 include(${CMAKE_CURRENT_LIST_DIR}/ifnet.cmake)

@@ -24,10 +24,16 @@
  *           target link-layer address option (type 2) is returned when
  *           present.
  *
- * Differences from NetBSD's icmp_input()/icmp6_redirect_input(): these
- * only parse (no mbuf, no route change, no source-address checks, which
- * need the outer IP header); the ICMPv6 checksum, which covers an IPv6
- * pseudo-header, is not verified (the caller's IPv6 layer does that).
+ * Differences from NetBSD's icmp_input()/icmp6_redirect_input(): the
+ * parsers only parse (no mbuf, no route change, no source-address checks,
+ * which need the outer IP header); the ICMPv6 checksum, which covers an
+ * IPv6 pseudo-header, is not verified (the caller's IPv6 layer does that).
+ *
+ * ip_redirect_input() does the rest for IPv4: it checks the outer IP
+ * header, parses the redirect and applies it to a routing table as
+ * NetBSD's rtredirect() does (src/net/rtredirect.c lists every rule and
+ * the differences).  This header only forward-declares struct rt_table:
+ * include <mpsafe/net/route.h> to create one.
  */
 #ifndef MPSAFE_NET_REDIRECT_H
 #define MPSAFE_NET_REDIRECT_H
@@ -105,6 +111,51 @@ MPSAFE_API size_t icmp_redirect_build(void *buf, size_t cap, uint8_t code,
 MPSAFE_API size_t icmp6_redirect_build(void *buf, size_t cap,
     const struct in6_addr *gw, const struct in6_addr *dst, const void *lladdr,
     size_t lladdr_len);
+
+struct rt_table; /* mpsafe/net/route.h */
+
+/*
+ * ip_redirect_input(t, pkt, len)
+ *
+ *	Handle the IPv4 packet of len bytes at pkt (starting at the IP
+ *	header) that carries an ICMP redirect, as NetBSD's icmp_input()
+ *	and rtredirect() do, on table t: a redirect from the current first
+ *	hop for the destination changes that route's gateway (a net
+ *	redirect, or a host route found: RTM_CHANGE, adding
+ *	MPSAFE_RTF_MODIFIED) or adds a host route via the new gateway (a
+ *	host redirect over a network route, or no route: RTM_ADD with
+ *	MPSAFE_RTF_GATEWAY | MPSAFE_RTF_HOST | MPSAFE_RTF_DYNAMIC, on the
+ *	interface of the route found).
+ *	Returns 0 when the table was changed; otherwise the reason, the
+ *	table unchanged:
+ *	  EINVAL        NULL t or pkt;
+ *	  EMSGSIZE      len below 20, IHL * 4 above len, total length below
+ *	                IHL * 4 or above len (bytes past the total length
+ *	                are ignored), or the ICMP message shorter than it
+ *	                claims (icmp_redirect_parse());
+ *	  EPROTO        not version 4, IHL below 5, a fragment (MF or an
+ *	                offset), protocol not ICMP, or not a redirect
+ *	                (icmp_redirect_parse());
+ *	  EBADMSG       bad IP header checksum or bad ICMP checksum;
+ *	  EPERM         the redirect does not come from the current first
+ *	                hop (the gateway of the route found) for the
+ *	                destination;
+ *	  EHOSTUNREACH  the route found is not a gateway route (directly
+ *	                connected), a net redirect for a destination with no
+ *	                route, or the new gateway is unusable (0.0.0.0,
+ *	                multicast, 255.255.255.255, or the destination
+ *	                itself);
+ *	  or rtrequest()'s error (ENOMEM, ...).
+ *	Malformed packets (EMSGSIZE, EPROTO, EBADMSG) are to be dropped;
+ *	pkt[0..len) is all that is read.  Whether to accept redirects, that
+ *	the gateway is on a connected network and not our own address, and
+ *	expiring MPSAFE_RTF_DYNAMIC routes are the caller's.
+ *	Caller must: not be in a read section of t; hold no reference to
+ *	the route being changed (RTM_CHANGE waits for every holder).
+ *	Blocks (rtalloc1() and rtrequest()).  IPv4 only.
+ */
+MPSAFE_API int ip_redirect_input(
+    struct rt_table *t, const void *pkt, size_t len);
 
 MPSAFE_END_DECLS
 

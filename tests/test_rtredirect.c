@@ -263,6 +263,38 @@ Test(rtredirect, host_redirect_adds_a_dynamic_host_route)
 	}
 }
 
+/*
+ * The default route is never changed by a redirect, even a net one: a
+ * host route is added instead (NetBSD's wildcard rule).
+ */
+Test(rtredirect, default_route_is_never_changed)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		uint8_t p[PKT_MAX];
+		size_t len;
+		struct found f;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "0.0.0.0", 0,
+		                 "192.0.2.254", 4, 0, NULL),
+		    0);
+		len = build(p, "192.0.2.254", 0, ROUTER2, "203.0.113.9");
+		cr_assert_eq(input_exact(t, p, len), 0);
+		f = find(t, "203.0.113.9");
+		cr_assert_eq(f.plen, 32);
+		assert_streq(f.gw, ROUTER2);
+		cr_assert_eq(f.ifindex, 4u);
+		cr_assert_eq(f.flags, MPSAFE_RTF_UP | MPSAFE_RTF_GATEWAY |
+		                          MPSAFE_RTF_HOST | MPSAFE_RTF_DYNAMIC);
+		f = find(t, "203.0.113.10");
+		cr_assert_eq(f.plen, 0);
+		assert_streq(f.gw, "192.0.2.254");
+		cr_assert_eq(f.flags, MPSAFE_RTF_UP | MPSAFE_RTF_GATEWAY);
+		rt_table_destroy(t);
+	}
+}
+
 Test(rtredirect, refused_redirects_leave_the_table_unchanged)
 {
 	static const struct {

@@ -34,14 +34,18 @@
  *      the reference dropped before any rtrequest() (RTM_CHANGE waits for
  *      holders, ours included);
  *   c. a host redirect (code 1 or 3) when the route found is a network
- *      route, or when there is none: RTM_ADD a host route dst/32 via the
+ *      route, or when there is none, and any redirect whose route found is
+ *      the default route (prefix length 0: NetBSD's "wildcard entry",
+ *      never smashed, or one redirect would move all traffic): RTM_ADD a
+ *      host route dst/32 via the
  *      new gateway, MPSAFE_RTF_GATEWAY | MPSAFE_RTF_HOST |
  *      MPSAFE_RTF_DYNAMIC, on the output interface of the route found (0
  *      if none).  If the add finds a host route already there (EEXIST: it
  *      was added since step b), steps b-d run once more, so that route is
  *      checked and changed instead;
- *   d. otherwise (a net redirect, code 0 or 2, or the route found is
- *      already a host route, prefix length 32): RTM_CHANGE that route's
+ *   d. otherwise (a net redirect, code 0 or 2, for a route of prefix
+ *      length 1 to 31, or the route found is already a host route,
+ *      prefix length 32): RTM_CHANGE that route's
  *      gateway to the new one, keeping its prefix, interface, metrics and
  *      flags, adding MPSAFE_RTF_MODIFIED.  If it went away meanwhile
  *      (ESRCH), steps b-d run once more;
@@ -177,7 +181,8 @@ redirect_apply(
 			return error;
 		memset(&info, 0, sizeof(info));
 		info.rti_gateway = &gw.sa;
-		if (host && (!present || f.f_plen < IP_HOST_PLEN)) {
+		if ((host && (!present || f.f_plen < IP_HOST_PLEN)) ||
+		    (present && f.f_plen == 0)) {
 			info.rti_dst = &dst.sa;
 			info.rti_plen = IP_HOST_PLEN;
 			info.rti_flags = MPSAFE_RTF_GATEWAY | MPSAFE_RTF_HOST |

@@ -123,7 +123,8 @@ struct rt_table; /* mpsafe/net/route.h */
  *	hop for the destination changes that route's gateway (a net
  *	redirect, or a host route found: RTM_CHANGE, adding
  *	MPSAFE_RTF_MODIFIED) or adds a host route via the new gateway (a
- *	host redirect over a network route, or no route: RTM_ADD with
+ *	host redirect over a network route, or no route, or any redirect
+ *	whose route found is the default route: RTM_ADD with
  *	MPSAFE_RTF_GATEWAY | MPSAFE_RTF_HOST | MPSAFE_RTF_DYNAMIC, on the
  *	interface of the route found).
  *	Returns 0 when the table was changed; otherwise the reason, the

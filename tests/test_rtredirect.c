@@ -2,7 +2,8 @@
  * test_rtredirect.c: ip_redirect_input() (mpsafe/net/redirect.h), an
  * IPv4 ICMP redirect applied to a routing table: net and host redirects,
  * redirects from a router that is not the current first hop, for
- * directly connected destinations, to unusable gateways; and the outer
+ * directly connected destinations, to unusable gateways, over the
+ * default route (never changed), under allocation failure; and the outer
  * and inner headers truncated at every length or lying about their
  * lengths.  Each packet is copied into a heap buffer of exactly its
  * length, so that under AddressSanitizer a read past the end is a
@@ -359,6 +360,54 @@ Test(rtredirect, options_padding_and_df_are_accepted)
 	cr_assert_eq(input_exact(t, q, len + 4 + 8), 0);
 	assert_streq(find(t, "10.1.2.3").gw, ROUTER2);
 	rt_table_destroy(t);
+}
+
+/* An allocator that fails while alloc_fail is set. */
+static int alloc_fail;
+
+static void *
+test_alloc(size_t size, void *arg)
+{
+	(void)arg;
+	return alloc_fail ? NULL : calloc(1, size);
+}
+
+static void
+test_free(void *p, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	free(p);
+}
+
+/* rtrequest()'s ENOMEM comes back, the table unchanged. */
+Test(rtredirect, enomem_leaves_the_table_unchanged)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table_config cfg = route_designs[d];
+		struct rt_table *t = NULL;
+		uint8_t p[PKT_MAX];
+		size_t len = build(p, ROUTER, 1, ROUTER2, "10.1.2.3");
+		struct snap before;
+
+		cfg.rtc_alloc = test_alloc;
+		cfg.rtc_free = test_free;
+		alloc_fail = 0;
+		cr_assert_eq(rt_table_create(&t, &cfg), 0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, ROUTER,
+		                 1, 0, NULL),
+		    0);
+		before = snap_of(t);
+		alloc_fail = 1;
+		cr_assert_eq(input_exact(t, p, len), ENOMEM);
+		alloc_fail = 0;
+		assert_unchanged(t, before, "ENOMEM");
+		cr_assert_eq(find(t, "10.1.2.3").plen, 8);
+		cr_assert_eq(input_exact(t, p, len), 0);
+		cr_assert_eq(find(t, "10.1.2.3").plen, 32);
+		rt_table_destroy(t);
+	}
 }
 
 Test(rtredirect, every_truncation_is_refused)

@@ -361,10 +361,10 @@ Test(torture_route, all_designs)
 		for (i = 0; i < NREADERS; i++)
 			pthread_join(th[i], NULL);
 		rt_table_stats(tbl, &st);
-		cr_log_info("%s: %ld writer ops, %ld lookups (%ld hits), %zu "
-		            "routes",
+		cr_log_info("%s: %ld writer ops, %ld lookups (%ld hits, %ld "
+		            "weak-cache hits), %zu routes",
 		    route_designs[d].rtc_name, ops, atomic_load(&lookups),
-		    atomic_load(&hits),
+		    atomic_load(&hits), atomic_load(&noref_hits),
 		    st.rts_entries_inet + st.rts_entries_inet6);
 		cr_assert_eq(atomic_load(&violations), 0, "%s: %ld violations",
 		    route_designs[d].rtc_name, atomic_load(&violations));

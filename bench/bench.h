@@ -206,6 +206,11 @@ struct bench_result {
 	unsigned writers;
 	uint64_t violations; /* poisoned objects seen by readers */
 	/*
+	 * Workload-specific figures, "key=value;key=value" (the CSV's
+	 * extra column; empty for most workloads).  No comma or quote.
+	 */
+	char extra[768];
+	/*
 	 * Filled by main.c, not by workloads: the repetitions the figures
 	 * are the median of (--repeat), and the spread of the workload's
 	 * metric across them (largest / smallest; has_spread when

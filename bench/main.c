@@ -266,6 +266,23 @@ combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
 		if (isnan(hi) || m > hi)
 			hi = m;
 	}
+	/* The workload's own figures: those of the run nearest the median. */
+	{
+		double med, best = NAN;
+
+		for (unsigned i = 0; i < n; i++)
+			v[i] = result_metric(w, &rep[i]);
+		med = median(v, n);
+		for (unsigned i = 0; i < n; i++) {
+			double d = fabs(result_metric(w, &rep[i]) - med);
+
+			if (!isnan(d) && (isnan(best) || d < best)) {
+				best = d;
+				memcpy(res->extra, rep[i].extra,
+				    sizeof(res->extra));
+			}
+		}
+	}
 	res->repeat = n;
 	res->has_spread = n > 1 && !isnan(lo) && lo > 0;
 	res->spread = res->has_spread ? hi / lo : 0;

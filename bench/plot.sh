@@ -73,7 +73,7 @@ xaxis() {
 # Each strategy keeps its colour and point type in every plot: known names
 # get fixed line types (pserialize's family drawn thicker), others follow.
 known="none refcount rwlock pserialize psref localcount"
-known="$known urcu-memb urcu-qsbr urcu-bp ck-epoch ck-hp ck-brlock"
+known="$known urcu-memb urcu-qsbr urcu-bp ck-epoch ck-hp ck-brlock biglock"
 # styles WORKLOAD: gnuplot strings lts (line types) and lws (widths).
 styles() {
 	awk -v known="$known" '{
@@ -247,5 +247,56 @@ set ylabel 'microseconds (log scale)'
 set title "destroy-latency: from a holder's release to the return of the destroyer's wait, $holders holder(s); lower is better"
 plot '$tmp/destroy-latency.bars' using 0:2:xtic(1) with points pt 7 ps 2.2 lc rgb '#000000' title 'median', \
     '' using 0:3 with points pt 9 ps 2.2 lc rgb '#d62728' title '99th percentile'
+EOF
+fi
+
+# forward: packets per second and one packet's p99 against threads,
+# without churn (left) and with it (right).
+if data forward 0; then
+	mv "$tmp/forward.dat" "$tmp/forward0.dat"
+	mv "$tmp/forward.names" "$tmp/forward0.names"
+	if ! data forward 1; then
+		: >"$tmp/forward.dat"
+		echo "" >"$tmp/forward.names"
+	fi
+	cp "$tmp/forward0.names" "$tmp/forward-styles.names"
+	gnuplot <<EOF
+$common
+$(xaxis forward0)
+set terminal $(echo "$term" | sed 's/size [0-9]*,[0-9]*/size 1200,900/')
+set output '$out/forward.png'
+set xlabel 'forwarding threads'
+names0 = "$(cat "$tmp/forward0.names")"
+names1 = "$(cat "$tmp/forward.names")"
+$(styles forward-styles)
+idx_of(n) = (p = strstrt(" " . names0 . " ", " " . n . " "), p == 0 ? 0 : words(substr(names0, 1, p)))
+lt_of(n) = idx_of(n) == 0 ? 1 : int(word(lts, idx_of(n)))
+lw_of(n) = (n eq "pserialize" || n eq "psref") ? 3.5 : 1.8
+set multiplot layout 2,2 title 'forward: receive interface, route cache / LPM table, output interface, neighbour table per packet'
+set key inside left top
+set ylabel 'packets per second, all threads (millions)'
+set title 'throughput, no churn (higher is better)'
+plot for [i=1:words(names0)] '$tmp/forward0.dat' index (i-1) \
+    using 1:5 with linespoints lt lt_of(word(names0, i)) \
+    lw lw_of(word(names0, i)) title word(names0, i)
+set title 'throughput with churn: route updates, interface detach, 1% redirects'
+if (words(names1) > 0) {
+plot for [i=1:words(names1)] '$tmp/forward.dat' index (i-1) \
+    using 1:5 with linespoints lt lt_of(word(names1, i)) \
+    lw lw_of(word(names1, i)) title word(names1, i)
+}
+set logscale y
+set ylabel 'p99 of one packet (microseconds, log scale)'
+set title 'path latency p99, no churn (lower is better)'
+plot for [i=1:words(names0)] '$tmp/forward0.dat' index (i-1) \
+    using 1:4 with linespoints lt lt_of(word(names0, i)) \
+    lw lw_of(word(names0, i)) title word(names0, i)
+set title 'path latency p99 with churn'
+if (words(names1) > 0) {
+plot for [i=1:words(names1)] '$tmp/forward.dat' index (i-1) \
+    using 1:4 with linespoints lt lt_of(word(names1, i)) \
+    lw lw_of(word(names1, i)) title word(names1, i)
+}
+unset multiplot
 EOF
 fi

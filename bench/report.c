@@ -10,8 +10,11 @@
  * row is the median of) and spread (largest / smallest value of the
  * workload's metric over those runs; empty for one run); then, for the
  * route workloads, mem_bytes and mem_prefixes (the lookup structure's
- * memory and the prefixes in it; empty elsewhere).  Fields that
- * contain a comma, a quote or a newline are quoted (RFC 4180).
+ * memory and the prefixes in it; empty elsewhere); then dpdk_version
+ * (the DPDK the dpdk-* strategies were built with, "none" without);
+ * then extra, the
+ * workload's own figures as "key=value;..." (forward; empty elsewhere).  Fields
+ * that contain a comma, a quote or a newline are quoted (RFC 4180).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -30,6 +33,9 @@
 #ifndef BENCH_CK_VERSION
 #define BENCH_CK_VERSION "unknown"
 #endif
+#ifndef BENCH_DPDK_VERSION
+#define BENCH_DPDK_VERSION "none"
+#endif
 #ifndef BENCH_BUILD_TYPE
 #define BENCH_BUILD_TYPE "unknown"
 #endif
@@ -47,7 +53,7 @@ const char bench_csv_header[] =
     "lat_p50_ns,lat_p99_ns,pending_peak_bytes,writer_ops,"
     "cpu_model,cores,kernel,compiler,build_type,liburcu_version,"
     "ck_version,date,writers,violations,repeat,spread,mem_bytes,"
-    "mem_prefixes";
+    "mem_prefixes,dpdk_version,extra";
 
 static struct {
 	char cpu_model[256];
@@ -121,10 +127,11 @@ void
 bench_machine_print(FILE *fp)
 {
 	fprintf(fp,
-	    "# %s, %ld cores, %s, %s, %s build, liburcu %s, ck %s, %s\n",
+	    "# %s, %ld cores, %s, %s, %s build, liburcu %s, ck %s, DPDK %s, "
+	    "%s\n",
 	    machine.cpu_model, machine.cores, machine.kernel, machine.compiler,
 	    BENCH_BUILD_TYPE, BENCH_LIBURCU_VERSION, BENCH_CK_VERSION,
-	    machine.date);
+	    BENCH_DPDK_VERSION, machine.date);
 }
 
 /* Write s as one CSV field, quoted if it needs to be. */
@@ -227,6 +234,10 @@ bench_csv_row(FILE *fp, const char *workload, const char *strategy,
 		    fp, "%" PRIu64 ",%" PRIu64, r->mem_bytes, r->mem_prefixes);
 	else
 		fputc(',', fp);
+	fputc(',', fp);
+	csv_field(fp, BENCH_DPDK_VERSION);
+	fputc(',', fp);
+	csv_field(fp, r->extra);
 	fputc('\n', fp);
 	fflush(fp);
 }

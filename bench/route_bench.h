@@ -1,6 +1,8 @@
 /*
- * bench/route_bench.h: DPDK's rte_lpm behind the dpdk-lpm strategy of
- * the route workloads (workload_route.c).
+ * bench/route_bench.h: what the routing workloads share: building
+ * requests for generated routes (defined in workload_route.c, used by
+ * workload_route.c and workload_forward.c), and DPDK's rte_lpm behind
+ * the dpdk-lpm strategy of the route workloads.
  *
  * The strategy exists only when CMake found libdpdk (pkg-config) and
  * defined BENCH_HAVE_DPDK; then strategy_dpdk_lpm.c is built with DPDK's
@@ -22,7 +24,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mpsafe/net/route.h>
 #include <mpsafe/net/route_file.h>
+
+/*
+ * The output interface of generated next hop nh: the benchmarks spread
+ * next hops over interfaces 1 to 4.
+ */
+#define BENCH_RT_IFINDEX(nh) (1u + (nh) % 4u)
+
+/* bench_rt_sockaddr(family, addr, sa): *sa = the address bytes addr. */
+void bench_rt_sockaddr(int family, const uint8_t *addr, union rt_sockaddr *sa);
+
+/*
+ * bench_rt_request(t, req, r, nh, flags): rtrequest(t, req, ...) for the
+ * generated route r; for anything but RTM_DELETE with gateway
+ * rtgen_nexthop(nh), interface BENCH_RT_IFINDEX(nh) and the flags
+ * MPSAFE_RTF_GATEWAY | flags.  Returns rtrequest()'s value.
+ */
+int bench_rt_request(struct rt_table *t, int req, const struct rtgen_route *r,
+    uint32_t nh, uint32_t flags);
 
 struct bench_lpm;
 

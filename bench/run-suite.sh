@@ -35,9 +35,18 @@
 #                   differ only on a miss), churn 1000/s, 0.5 s
 #   route-mem6      rwlock, pserialize: memory of a 200k-prefix IPv6 table
 #                   (IPv4's is in the route-lookup rows)
+#   forward         none, biglock, rwlock, refcount, psref, pserialize
+#                   without churn, then all but none with churn (1000
+#                   route updates/s, an interface replaced every 10 ms,
+#                   1% redirects); forwarding threads 1,2,4 (4: more
+#                   threads than these 2 cores, where a preempted lock
+#                   holder stalls the others); 0.5 s x 3; its own
+#                   generated IPv4 table (MPSAFE_BENCH_FORWARD_PREFIXES,
+#                   default 1000000)
 # --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
 # (defer), 3 s x 3 (destroy-latency, route-lookup, rtcache), 2 s x 3
-# (ifnet); reader threads 1,2,4 (and the CPU count if larger;
+# (ifnet, forward); reader threads 1,2,4 and the powers of two up to the
+# CPU count and the CPU count (forward: and twice the CPU count;
 # destroy-latency keeps 1 holder); route-lookup adds dpdk-lpm (its
 # 1M-prefix load alone takes minutes: rte_lpm scans its rules linearly
 # on each add), rtcache all four designs, route-mem the IPv4 build for
@@ -46,7 +55,8 @@
 # defer; read-side and grace-period also against pserialize, and
 # read-side has a psref/localcount block), psref (hold, ifnet,
 # destroy-latency) and pserialize (route-lookup, rtcache, route-mem6;
-# then a block of the routing table's figures).
+# then a block of the routing table's figures) and none without churn
+# (forward, then a block of its own figures).
 #
 # MPSAFE_BENCH_ROUTE_PREFIXES=N (environment) sets the IPv4 table size
 # of route-lookup and rtcache (default 1000000).
@@ -86,10 +96,18 @@ if [ $full -eq 1 ]; then
 	wq_secs=2 wq_rep=3
 	rt_secs=3 rt_rep=3
 	if_secs=2 if_rep=3
+	fw_secs=2 fw_rep=3
+	# 1, 2, 4, then powers of two up to the CPU count, and the CPU
+	# count itself (1,2,4,8,16 on 16 cores).
 	threads=1,2,4
-	ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-	if [ "$ncpu" -gt 4 ]; then
-		threads=$threads,$ncpu
+	n=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+	t=8
+	while [ $t -lt "$n" ]; do
+		threads=$threads,$t
+		t=$((t * 2))
+	done
+	if [ "$n" -gt 4 ]; then
+		threads=$threads,$n
 	fi
 	warmup=0.2
 else
@@ -101,6 +119,7 @@ else
 	wq_secs=0.5 wq_rep=3
 	rt_secs=0.5 rt_rep=1
 	if_secs=0.5 if_rep=3
+	fw_secs=0.5 fw_rep=3
 	threads=1,2
 	warmup=0.1
 fi
@@ -113,6 +132,14 @@ deferring=pserialize,urcu-memb,ck-epoch,ck-hp
 holding=psref,localcount,refcount,rwlock,ck-hp
 routing=rwlock,refcount,psref,pserialize
 rt_size=${MPSAFE_BENCH_ROUTE_PREFIXES:-1000000}
+fw_size=${MPSAFE_BENCH_FORWARD_PREFIXES:-1000000}
+forwarding=none,biglock,rwlock,refcount,psref,pserialize
+# More forwarding threads than cores: 4, or twice the CPU count (--full).
+ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+fw_threads=1,2,4
+if [ $full -eq 1 ] && [ "$ncpu" -gt 2 ]; then
+	fw_threads=$threads,$((ncpu * 2))
+fi
 caching=psref,pserialize
 routemem=rwlock,pserialize
 # DPDK strategies exist only when mpsafe-bench was built with libdpdk.
@@ -133,7 +160,8 @@ csv=$out/results.csv
 log=$out/bench.log
 rm -f "$csv" "$log" "$out/summary.txt" "$out/summary.md" \
     "$out/read-side.png" "$out/grace-period.png" "$out/defer.png" \
-    "$out/hold.png" "$out/destroy-latency.png" "$out/route-lookup.png"
+    "$out/hold.png" "$out/destroy-latency.png" "$out/route-lookup.png" \
+    "$out/forward.png"
 
 status=0
 start=$(date +%s)
@@ -179,6 +207,15 @@ if "$bin" --list | grep -q '^  route-lookup '; then
 fi
 bench ifnet --strategy psref,refcount,rwlock --threads "$threads" \
     --seconds "$if_secs" --repeat "$if_rep" --baseline psref
+if "$bin" --list | grep -q '^  forward '; then
+	bench forward --strategy "$forwarding" --threads "$fw_threads" \
+	    --writers 0 --seconds "$fw_secs" --repeat "$fw_rep" \
+	    --baseline none --table-size "$fw_size"
+	bench forward --strategy "${forwarding#none,}" \
+	    --threads "$fw_threads" --writers 1 --interval-us 10000 \
+	    --churn-rate 1000 --seconds "$fw_secs" --repeat "$fw_rep" \
+	    --baseline pserialize --table-size "$fw_size"
+fi
 
 if [ -s "$csv" ]; then
 	awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \

@@ -25,6 +25,7 @@
 	X(ck_brlock)           \
 	X(workqueue)           \
 	X(mutex_queue)         \
+	X(biglock)             \
 	/* one line per strategy above: X(<name>) \ */
 
 /*

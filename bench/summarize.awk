@@ -25,6 +25,11 @@
 # refcount (how many times cheaper) at each thread count.
 #
 # Workloads with mem_bytes/mem_prefixes (route-*) get a B/prefix column.
+# forward's ratios are against none's row without churn at the same
+# threads (none runs only without churn); a block after the routing
+# block lists its own figures from the extra column (see
+# bench/workload_forward.c): packets/s over none's, path latency, cache
+# hits, stale routes, update and detach latency, control messages.
 # At the end, when the file has routing-table rows, a block lists the
 # routing table's figures: pserialize's route-lookup against rwlock,
 # refcount and psref (times faster), its lookup rate over dpdk-lpm's and
@@ -34,11 +39,14 @@
 #
 # fmt=md writes Markdown tables and a machine table (for docs/results);
 # fmt=text aligned columns; fmt=runinfo one line: the number of rows, the
-# runs behind them and the mean measured seconds per run.  Columns are
+# runs behind them and the mean measured seconds per run; fmt=rundate the
+# first row's date (the run's name in docs/results/reading.md).  Columns are
 # found by header name, so the script keeps working when columns are
 # added and reads files written before a column existed.  Plain POSIX awk
 # (mawk).
 
+# The DPDK version of row r ("-" in files written before the column).
+function dpdk() { return col("dpdk_version") == "" ? "-" : col("dpdk_version") }
 function get_f(name) { return (name in ci) ? f[ci[name]] : "" }
 function col(name) { return (name in ci) ? row[r, ci[name]] : "" }
 function get(k, name) { return (name in ci) ? row[k, ci[name]] : "" }
@@ -51,6 +59,9 @@ function latmetric(w) {
 		return 0
 	# Route workloads: lookups per thread; their p50 is the churn's.
 	if (w == "rtcache" || w ~ /^route-/)
+		return 0
+	# forward: ns per packet per thread; its p50 is one packet's path.
+	if (w == "forward")
 		return 0
 	return haslat[w]
 }
@@ -73,6 +84,8 @@ function mname(w) {
 		return "mean take+drop ns"
 	if (w == "ifnet")
 		return "ns/lookup"
+	if (w == "forward")
+		return "ns/packet"
 	return latmetric(w) ? "p50" : "ns/op"
 }
 
@@ -183,6 +196,12 @@ function base_of(k, bs,    j, m, w, t, wr, d) {
 		if (get(j, "date") == d)
 			return m
 	}
+	# forward: none runs without churn only; churn rows compare with it.
+	if (m == -1 && w == "forward" && wr != "0")
+		for (j = 1; j <= nrows; j++)
+			if (get(j, "strategy") == bs && get(j, "workload") == w &&
+			    get(j, "threads") == t && get(j, "writers") == "0")
+				m = metric(j)
 	return m
 }
 
@@ -370,7 +389,110 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
 	}
 }
 
+# Value of key in row k's extra column ("key=value;..."), or "".
+function xget(k, key,    x, n, i, kv, parts) {
+	x = get(k, "extra")
+	n = split(x, parts, ";")
+	for (i = 1; i <= n; i++) {
+		split(parts[i], kv, "=")
+		if (kv[1] == key)
+			return kv[2]
+	}
+	return ""
+}
+
+# The forward workload's figures: packets per second against none's
+# without churn (the cost of safety), the path's latency, route-cache
+# hits, stale routes, and under churn the writers' figures.
+function forward_block(    j, nc, nb, pps, base, us) {
+	nb = 0
+	for (j = 1; j <= nrows; j++)
+		if (get(j, "workload") == "forward")
+			nb++
+	if (nb == 0)
+		return
+	print ""
+	if (fmt == "md")
+		printf "#### forward: the cost of safety and the path under " \
+		    "churn\n\npps/none = packets per second / none's without " \
+		    "churn at the same threads (1 = as fast as no protection; " \
+		    "higher is better); upd = one route update, det = one " \
+		    "interface detach; ctl = control messages sent, their " \
+		    "wqinput drops and the handler's outcomes " \
+		    "(applied/refused/malformed)\n\n"
+	else
+		print "== forward: pps/none = packets/s over none's without" \
+		    " churn, same threads (higher is better); upd, det = route" \
+		    " update, interface detach p50; ctl = sent/wq drops," \
+		    " applied/refused/malformed"
+	nc = 0
+	cell[++nc] = "workload"; cell[++nc] = "strategy"
+	cell[++nc] = "thr"; cell[++nc] = "wr"
+	cell[++nc] = "Mpps"; cell[++nc] = "pps/none"
+	cell[++nc] = "p50_ns"; cell[++nc] = "p99_ns"
+	cell[++nc] = "hit%"; cell[++nc] = "stale"
+	cell[++nc] = "upd_p50_us"; cell[++nc] = "det_p50_us"
+	cell[++nc] = "ctl/drop"; cell[++nc] = "app/ref/mal"
+	emit(nc)
+	if (fmt == "md")
+		mdsep(nc, 2)
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "workload") != "forward")
+			continue
+		nc = 0
+		cell[++nc] = "forward"; cell[++nc] = get(j, "strategy")
+		cell[++nc] = get(j, "threads"); cell[++nc] = get(j, "writers")
+		pps = get(j, "ops_per_sec") + 0
+		cell[++nc] = sprintf("%.2f", pps / 1e6)
+		base = find_none(get(j, "threads"), get(j, "date"))
+		cell[++nc] = base > 0 ? sprintf("%.3f", pps / base) : "-"
+		cell[++nc] = num(get(j, "lat_p50_ns"), 0)
+		cell[++nc] = num(get(j, "lat_p99_ns"), 0)
+		cell[++nc] = xget(j, "cache_hit_pct") == "" ? "-" : \
+		    xget(j, "cache_hit_pct")
+		cell[++nc] = xget(j, "stale_routes") == "" ? "-" : \
+		    xget(j, "stale_routes")
+		if (get(j, "writers") + 0 > 0) {
+			us = xget(j, "upd_p50_ns")
+			cell[++nc] = us == "" ? "-" : sprintf("%.1f", us / 1000)
+			us = xget(j, "detach_p50_ns")
+			cell[++nc] = us == "" ? "-" : sprintf("%.1f", us / 1000)
+			cell[++nc] = xget(j, "ctl") "/" xget(j, "wq_drops")
+			cell[++nc] = xget(j, "ctl_applied") "/" \
+			    xget(j, "ctl_refused") "/" xget(j, "ctl_malformed")
+		} else {
+			cell[++nc] = "-"; cell[++nc] = "-"
+			cell[++nc] = "-"; cell[++nc] = "-"
+		}
+		if (get(j, "violations") + 0 > 0)
+			cell[nc] = cell[nc] " VIOLATIONS=" get(j, "violations")
+		emit(nc)
+	}
+}
+
+# none's packets per second without churn at threads t: the row of the
+# invocation of date d if any, else the latest; 0 if none.
+function find_none(t, d,    j, v) {
+	v = 0
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "workload") != "forward" ||
+		    get(j, "strategy") != "none" || get(j, "threads") != t ||
+		    get(j, "writers") != "0")
+			continue
+		v = get(j, "ops_per_sec") + 0
+		if (get(j, "date") == d)
+			return v
+	}
+	return v
+}
+
 END {
+	if (fmt == "rundate") {
+		r = 1
+		if (nrows > 0)
+			print col("date")
+		exit 0
+	}
 	if (fmt == "runinfo") {
 		if (nrows > 0) {
 			if (nruns > nrows)
@@ -391,17 +513,17 @@ END {
 	r = 1
 	if (fmt == "md") {
 		print "| CPU | cores | kernel | compiler | build | liburcu | ck " \
-		    "| date (first run) |"
-		print "|---|---|---|---|---|---|---|---|"
-		printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", \
+		    "| DPDK | date (first run) |"
+		print "|---|---|---|---|---|---|---|---|---|"
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", \
 		    col("cpu_model"), col("cores"), col("kernel"), \
 		    col("compiler"), col("build_type"), col("liburcu_version"), \
-		    col("ck_version"), col("date")
+		    col("ck_version"), dpdk(), col("date")
 	} else {
 		printf "# %s, %s cores, %s, %s, %s build, liburcu %s, ck %s, " \
-		    "%s\n", col("cpu_model"), col("cores"), col("kernel"), \
-		    col("compiler"), col("build_type"), col("liburcu_version"), \
-		    col("ck_version"), col("date")
+		    "DPDK %s, %s\n", col("cpu_model"), col("cores"), \
+		    col("kernel"), col("compiler"), col("build_type"), \
+		    col("liburcu_version"), col("ck_version"), dpdk(), col("date")
 	}
 	for (wi = 1; wi <= nw; wi++) {
 		w = worder[wi]
@@ -485,4 +607,5 @@ END {
 			ref_block()
 	}
 	route_block()
+	forward_block()
 }

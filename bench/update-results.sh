@@ -6,7 +6,12 @@
 # Copies OUT_DIR's results.csv, summary.txt and plots (*.png, as written by
 # bench/run-suite.sh) into DEST_DIR and regenerates DEST_DIR/README.md from
 # results.csv: the machine, the summary tables, the plots.  Every number
-# in the README comes from results.csv; nothing is written by hand.
+# in the tables comes from results.csv.  The one hand-written part is
+# DEST_DIR/reading.md, a short reading of the numbers, included after the
+# machine table: its first line names the run it was written for
+# ("<!-- run: DATE -->", DATE = the CSV's first date column); when that
+# is not this run, the README says so above the reading and this script
+# warns (rewrite the reading for the new numbers).
 set -eu
 
 if [ $# -ne 2 ]; then
@@ -31,12 +36,25 @@ cp "$src/results.csv" "$dst/results.csv"
 awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \
     -f "$here/summarize.awk" "$dst/results.csv" >"$dst/summary.txt"
 plots=""
-for p in read-side grace-period defer hold destroy-latency route-lookup; do
+for p in read-side grace-period defer hold destroy-latency route-lookup \
+    forward; do
 	if [ -f "$src/$p.png" ]; then
 		cp "$src/$p.png" "$dst/$p.png"
 		plots="$plots $p"
 	fi
 done
+
+# The run's date (first data row) and the one the reading was written for.
+run_date=$(awk -v fmt=rundate -f "$here/csv.awk" -f "$here/summarize.awk" \
+    "$dst/results.csv")
+reading_run=""
+if [ -f "$dst/reading.md" ]; then
+	reading_run=$(sed -n '1s/^<!-- run: \(.*\) -->$/\1/p' "$dst/reading.md")
+	if [ "$reading_run" != "$run_date" ]; then
+		echo "update-results.sh: $dst/reading.md was written for the run" \
+		    "of ${reading_run:-?}, not this one ($run_date): rewrite it" >&2
+	fi
+fi
 
 # Rows, and the mean measured time per run, from the CSV itself.
 runinfo=$(awk -v fmt=runinfo -f "$here/csv.awk" -f "$here/summarize.awk" \
@@ -63,7 +81,23 @@ Files: [results.csv](results.csv) (every row, with the machine columns),
 
 EOF
 	awk -v fmt=md -v baseline="$base" -f "$here/csv.awk" \
-	    -f "$here/summarize.awk" "$dst/results.csv"
+	    -f "$here/summarize.awk" "$dst/results.csv" >"$dst/.tables.md"
+	# The machine table first, then the reading, then the rest.
+	sed -n '1,3p' "$dst/.tables.md"
+	if [ -f "$dst/reading.md" ]; then
+		printf '\n## Reading\n\n'
+		if [ "$reading_run" != "$run_date" ]; then
+			printf '> **This reading was written for the run of %s,' \
+			    "${reading_run:-an unnamed run}"
+			printf ' not for this one (%s): its figures may differ' \
+			    "$run_date"
+			printf ' from the tables below.**\n\n'
+		fi
+		sed '1{/^<!-- run: .* -->$/d;}' "$dst/reading.md"
+		printf '\n## Tables\n'
+	fi
+	sed '1,3d' "$dst/.tables.md"
+	rm -f "$dst/.tables.md"
 	if [ -n "$plots" ]; then
 		printf '\n## Plots\n'
 		for p in $plots; do

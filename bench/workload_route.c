@@ -262,8 +262,8 @@ rb_free(void *p, size_t size, void *arg)
 	free(p);
 }
 
-static void
-rb_sockaddr(int family, const uint8_t *addr, union rt_sockaddr *sa)
+void
+bench_rt_sockaddr(int family, const uint8_t *addr, union rt_sockaddr *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	if (family == AF_INET) {
@@ -275,25 +275,24 @@ rb_sockaddr(int family, const uint8_t *addr, union rt_sockaddr *sa)
 	}
 }
 
-/* rtrequest() for route r with next hop nh. */
-static int
-rb_request(
-    struct rt_table *t, int req, const struct rtgen_route *r, uint32_t nh)
+int
+bench_rt_request(struct rt_table *t, int req, const struct rtgen_route *r,
+    uint32_t nh, uint32_t flags)
 {
 	union rt_sockaddr dst, gw;
 	uint8_t hop[16];
 	struct rt_addrinfo info;
 
-	rb_sockaddr(r->rg_dst.rp_family, r->rg_dst.rp_addr, &dst);
+	bench_rt_sockaddr(r->rg_dst.rp_family, r->rg_dst.rp_addr, &dst);
 	memset(&info, 0, sizeof(info));
 	info.rti_dst = &dst.sa;
 	info.rti_plen = r->rg_dst.rp_plen;
 	if ((req & 0xff) != MPSAFE_RTM_DELETE) {
 		rtgen_nexthop(r->rg_dst.rp_family, nh, hop);
-		rb_sockaddr(r->rg_dst.rp_family, hop, &gw);
+		bench_rt_sockaddr(r->rg_dst.rp_family, hop, &gw);
 		info.rti_gateway = &gw.sa;
-		info.rti_flags = MPSAFE_RTF_GATEWAY;
-		info.rti_ifindex = 1 + nh % 4;
+		info.rti_flags = MPSAFE_RTF_GATEWAY | flags;
+		info.rti_ifindex = BENCH_RT_IFINDEX(nh);
 	}
 	return rtrequest(t, req, &info, NULL);
 }
@@ -412,8 +411,8 @@ rb_table_get(enum rb_kind kind, int family, size_t n)
 			return NULL;
 		}
 		for (size_t i = 0; i < n; i++) {
-			error = rb_request(tb->t, MPSAFE_RTM_ADD, &d->routes[i],
-			    d->routes[i].rg_nexthop);
+			error = bench_rt_request(tb->t, MPSAFE_RTM_ADD,
+			    &d->routes[i], d->routes[i].rg_nexthop, 0);
 			if (error != 0) {
 				bench_warn(
 				    "rtrequest(RTM_ADD) of route %zu: %s", i,
@@ -486,14 +485,16 @@ rb_update(struct rb_table *tb, const struct rtgen_update *u)
 	}
 	switch (u->ru_op) {
 	case RTGEN_ADD:
-		return rb_request(tb->t, MPSAFE_RTM_ADD, r, u->ru_nexthop);
+		return bench_rt_request(
+		    tb->t, MPSAFE_RTM_ADD, r, u->ru_nexthop, 0);
 	case RTGEN_DELETE:
 		/* A routing daemon does not wait for readers to go. */
-		return rb_request(
-		    tb->t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, r, 0);
+		return bench_rt_request(
+		    tb->t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, r, 0, 0);
 	case RTGEN_CHANGE:
 	default:
-		return rb_request(tb->t, MPSAFE_RTM_CHANGE, r, u->ru_nexthop);
+		return bench_rt_request(
+		    tb->t, MPSAFE_RTM_CHANGE, r, u->ru_nexthop, 0);
 	}
 }
 

@@ -29,7 +29,8 @@
 	X(route_lookup)            \
 	X(rtcache)                 \
 	X(route_mem)               \
-	X(route_mem6)
+	X(route_mem6)              \
+	X(forward)
 #else
 #define BENCH_WORKLOAD_LIST_NET(X)
 #endif

@@ -76,7 +76,14 @@ llt_free(void *p)
 	mpsafe_free(p);
 }
 
-/* A multiplicative hash of the key's 32-bit words. */
+/*
+ * A hash of the key's 32-bit words, each folded in by multiplication, and
+ * a full avalanche at the end (MurmurHash3's finaliser) so that every key
+ * bit reaches the low bits the chain index is taken from: addresses of
+ * one subnet differ only in their last bytes, and without the final
+ * mixing those bytes never reached the index (a table of 128 next hops
+ * ended up in one or two chains).
+ */
 static uint32_t
 llt_hash(const uint8_t *key, size_t len)
 {
@@ -87,9 +94,32 @@ llt_hash(const uint8_t *key, size_t len)
 
 		memcpy(&w, key + i, sizeof(w));
 		h = (h ^ w) * 0x85ebca6bu;
-		h ^= h >> 13;
+		h = (h << 13) | (h >> 19);
 	}
-	return h * 0xc2b2ae35u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Whether entry key a equals key b (len 4 or 16 bytes). */
+static inline bool
+llt_key_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint64_t x[2], y[2];
+
+	if (len == 4) {
+		uint32_t u, v;
+
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		return u == v;
+	}
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
 }
 
 /* The key bytes of sa, or NULL with *error set. */
@@ -220,7 +250,7 @@ llt_writer_find(struct lltable *llt, const uint8_t *key)
 
 	PSLIST_WRITER_FOREACH (
 	    e, llt_chain(llt, key), struct llentry, lle_chain) {
-		if (memcmp(e->lle_key, key, llt->llt_keylen) == 0)
+		if (llt_key_eq(e->lle_key, key, llt->llt_keylen))
 			return e;
 	}
 	return NULL;
@@ -364,7 +394,7 @@ llt_lookup_locked(
 
 	PSLIST_READER_FOREACH (
 	    e, llt_chain(llt, key), struct llentry, lle_chain) {
-		if (memcmp(e->lle_key, key, llt->llt_keylen) == 0) {
+		if (llt_key_eq(e->lle_key, key, llt->llt_keylen)) {
 #ifdef MPSAFE_DIAGNOSTIC
 			if (e->lle_magic != LLE_MAGIC)
 				mpsafe_panic("lla_lookup: entry %p of table "

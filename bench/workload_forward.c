@@ -593,11 +593,21 @@ fw_make_ctl(struct fw_run *r, struct mbuf *m, const uint8_t *dst, unsigned bad)
 	struct rt_entry *rt = rt_lookup_noref(t, AF_INET, dst);
 
 	if (rt != NULL && (rt_getflags(rt) & MPSAFE_RTF_GATEWAY)) {
-		memcpy(src, &rt->rt_gateway.sin.sin_addr, 4);
-		nh = rt->rt_ifindex > 0 ? rt->rt_ifindex - 1 : 0;
+		const uint8_t *g =
+		    (const uint8_t *)&rt->rt_gateway.sin.sin_addr;
+
+		memcpy(src, g, 4);
+		/* The generated next hop's index (rtgen_nexthop()). */
+		nh = (((uint32_t)g[1] & 0x3f) << 16 | (uint32_t)g[2] << 8 |
+		         g[3]) -
+		     1;
 	}
 	rt_read_exit(t, s);
-	/* Another next hop on the same interface (BENCH_RT_IFINDEX). */
+	/*
+	 * Another next hop on the same interface (BENCH_RT_IFINDEX): a
+	 * redirect that changes something, once; repeated, it is refused
+	 * (it no longer comes from the current first hop).
+	 */
 	nh = (nh + 4 * (1 + (dst[3] % 16))) % FW_NEXTHOPS;
 	rtgen_nexthop(AF_INET, nh, (uint8_t *)&gw);
 	memcpy(&d, dst, 4);
@@ -1235,6 +1245,7 @@ fw_ctl_input(struct mbuf *m, int off, int proto)
 		break;
 	case EPERM:
 	case EHOSTUNREACH:
+	case EALREADY:
 		atomic_fetch_add_explicit(
 		    &r->ctl_refused, 1, memory_order_relaxed);
 		break;

@@ -29,7 +29,9 @@
  *      sees the original gone also sees the copy.
  *   4. If a holder remains, sleep on the wake word (futex) after reading
  *      it, rescanning first; a release that sees the draining count raised
- *      bumps the word and wakes.  Before sleeping, spin and yield a
+ *      and finds its own target in the draining list (entered in step 1,
+ *      before the count is raised; or the list full) bumps the word and
+ *      wakes.  Before sleeping, spin and yield a
  *      little: holders often let go quickly, and a wake-up costs tens of
  *      microseconds.
  *
@@ -38,7 +40,12 @@
  * count and then, after the grace period's barrier (membarrier() on every
  * CPU, or seq_cst fences on both sides in the fence mode), loads the slot.
  * In every interleaving one of them sees the other's store: either the
- * scan sees the slot empty, or the releaser sees the count and wakes.  The
+ * scan sees the slot empty, or the releaser sees the count and wakes.
+ * The destroyer enters the target in the draining list before raising
+ * the count, so a releaser that sees the count sees the entry: a release
+ * of a target that is not draining (the common case while, say, one
+ * interface of many detaches) only reads the list's line and writes no
+ * shared line.  The
  * wake word closes the last gap: the destroyer reads it before its
  * rescan, the releaser increments it after emptying its slot, so a
  * release between the rescan and the sleep makes the futex return.
@@ -47,7 +54,8 @@
  * destroyer may return and the target, or its class, be freed; so after
  * that store the release reads only library-wide state: the draining
  * count (mpsafe_psref_draining_all, raised by every destroy of any
- * class) and the wake word.
+ * class), the draining list (compared with the target's address, taken
+ * before the store) and the wake word.
  *
  * Thread exit with references held is a broken contract: diagnostic
  * builds abort; other builds drop the references held in slots (the
@@ -95,6 +103,19 @@ struct psref_class {
 };
 
 MPSAFE_ATOMIC(uint32_t) mpsafe_psref_draining_all;
+
+/*
+ * The targets being destroyed, by address (0: free entry), so that a
+ * release wakes destroyers only when its own target drains.  A destroyer
+ * claims an entry before it raises mpsafe_psref_draining_all and clears
+ * it after lowering the count; when every entry is taken it raises
+ * draining_unlisted instead, and then every release wakes, as if there
+ * were no list.  Each on its own line; written only by destroyers.
+ */
+#define DRAINING_LIST 8
+static alignas(MPSAFE_RECORD_ALIGN)
+    MPSAFE_ATOMIC(uintptr_t) draining_list[DRAINING_LIST];
+static alignas(MPSAFE_RECORD_ALIGN) MPSAFE_ATOMIC(uint32_t) draining_unlisted;
 
 /*
  * Wake-up of destroyers (all classes share it; a spurious wake-up only
@@ -372,6 +393,66 @@ mpsafe_psref_release_slow(struct psref *psref,
 		mpsafe_psref_wake();
 }
 
+/*
+ * The release of the target at address key, after emptying its slot,
+ * while some target drains: wake the destroyers if key is one of the
+ * draining targets, or if some destroyer found the list full.  Reads
+ * only library-wide state (the target may be freed already).
+ */
+void
+mpsafe_psref_release_draining(uintptr_t key)
+{
+	/*
+	 * Relaxed: ordered after the caller's slot store by its barrier, as
+	 * its load of the count; the destroyer stored the entry before
+	 * raising the count (see psref_target_destroy()).
+	 */
+	if (mpsafe_load_relaxed(&draining_unlisted) != 0) {
+		mpsafe_psref_wake();
+		return;
+	}
+	for (unsigned i = 0; i < DRAINING_LIST; i++)
+		/* Relaxed: as above. */
+		if (mpsafe_load_relaxed(&draining_list[i]) == key) {
+			mpsafe_psref_wake();
+			return;
+		}
+}
+
+/* Enter target in the draining list; returns its entry, or -1 if full. */
+static int
+draining_list_add(const struct psref_target *target)
+{
+	for (unsigned i = 0; i < DRAINING_LIST; i++) {
+		uintptr_t expect = 0;
+
+		/*
+		 * Relaxed: published to releases by the seq_cst raise of
+		 * the draining count that follows, and the grace period.
+		 */
+		if (atomic_compare_exchange_strong_explicit(&draining_list[i],
+		        &expect, (uintptr_t)target, memory_order_relaxed,
+		        memory_order_relaxed))
+			return (int)i;
+	}
+	/* Relaxed: published as the entries are. */
+	atomic_fetch_add_explicit(&draining_unlisted, 1, memory_order_relaxed);
+	return -1;
+}
+
+/* Leave the draining list (after the count was lowered). */
+static void
+draining_list_remove(int entry)
+{
+	/* Relaxed: a stale entry costs a release a needless wake-up. */
+	if (entry >= 0)
+		atomic_store_explicit(
+		    &draining_list[entry], 0, memory_order_relaxed);
+	else
+		atomic_fetch_sub_explicit(
+		    &draining_unlisted, 1, memory_order_relaxed);
+}
+
 void
 mpsafe_psref_wake(void)
 {
@@ -527,6 +608,7 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 {
 	struct mpsafe_thread *self = mpsafe_curthread;
 	unsigned spins = 0, yields = 0;
+	int entry;
 
 	if (target == NULL || class == NULL || class->prc_magic != CLASS_MAGIC)
 		mpsafe_panic("psref_target_destroy(%p, %p): NULL target or "
@@ -556,7 +638,12 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 		mpsafe_panic("psref_target_destroy of target %p (class %s) "
 		             "that is being destroyed by another thread",
 		    (void *)target, class->prc_name);
-	/* Seq_cst: pairs with the releasers' barrier (see the top). */
+	/*
+	 * List the target, then raise the count (seq_cst: pairs with the
+	 * releasers' barrier, see the top): a release that sees the count
+	 * raised sees the entry too.
+	 */
+	entry = draining_list_add(target);
 	atomic_fetch_add_explicit(
 	    &mpsafe_psref_draining_all, 1, memory_order_seq_cst);
 	mpsafe_gp_wait();
@@ -600,6 +687,7 @@ out:
 	/* Relaxed: a stale non-zero count costs releases a needless wake. */
 	atomic_fetch_sub_explicit(
 	    &mpsafe_psref_draining_all, 1, memory_order_relaxed);
+	draining_list_remove(entry);
 	target->prt_class = NULL;
 	/* Relaxed: read by psref_class_destroy() after this call returns. */
 	atomic_fetch_sub_explicit(&class->prc_targets, 1, memory_order_relaxed);

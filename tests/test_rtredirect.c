@@ -2,7 +2,8 @@
  * test_rtredirect.c: ip_redirect_input() (mpsafe/net/redirect.h), an
  * IPv4 ICMP redirect applied to a routing table: net and host redirects,
  * redirects from a router that is not the current first hop, for
- * directly connected destinations, to unusable gateways, over the
+ * directly connected destinations, to unusable gateways, to the router
+ * that sent them (nothing to change), over the
  * default route (never changed), under allocation failure; and the outer
  * and inner headers truncated at every length or lying about their
  * lengths.  Each packet is copied into a heap buffer of exactly its
@@ -317,6 +318,8 @@ Test(rtredirect, refused_redirects_leave_the_table_unchanged)
 	    {ROUTER, 0, "255.255.255.255", "10.1.2.3", EHOSTUNREACH,
 	        "gw broadcast"},
 	    {ROUTER, 1, "10.1.2.3", "10.1.2.3", EHOSTUNREACH, "gw == dst"},
+	    {ROUTER, 0, ROUTER, "10.1.2.3", EALREADY, "to itself, net"},
+	    {ROUTER, 1, ROUTER, "10.1.2.3", EALREADY, "to itself, host"},
 	};
 
 	FOR_EACH_DESIGN(d)

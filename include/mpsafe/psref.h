@@ -171,13 +171,16 @@ MPSAFE_API MPSAFE_COLD void mpsafe_psref_release_slow(struct psref *psref,
 MPSAFE_API void mpsafe_psref_acquire_check(struct psref *psref,
     const struct psref_target *target, struct psref_class *psc);
 MPSAFE_API MPSAFE_COLD void mpsafe_psref_wake(void);
+MPSAFE_API MPSAFE_COLD void mpsafe_psref_release_draining(uintptr_t key);
 
 /*
  * Number of targets, of any class, being destroyed (library-private).
  * Raised and lowered by destroyers (seq_cst); read by every release,
- * which wakes the destroyers when it is non-zero.  Library-wide rather
- * than per class so that a release touches no memory its caller might
- * free once the release has emptied its slot.
+ * which, when it is non-zero, looks for its target among the draining
+ * ones (mpsafe_psref_release_draining()) and wakes the destroyers only if
+ * it is there.  Library-wide rather than per class so that a release
+ * touches no memory its caller might free once the release has emptied
+ * its slot (the draining targets are compared by address, never read).
  */
 extern MPSAFE_API MPSAFE_ATOMIC(uint32_t) mpsafe_psref_draining_all;
 
@@ -258,6 +261,7 @@ psref_release(struct psref *psref, const struct psref_target *target,
 	struct psref_thread *pt =
 	    (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
 	unsigned i = psref->psref_slot;
+	uintptr_t key;
 
 	if (MPSAFE_UNLIKELY(psref->psref_magic != PSREF_MAGIC_HELD ||
 	                    psref->psref_thread != t ||
@@ -268,6 +272,7 @@ psref_release(struct psref *psref, const struct psref_target *target,
 		mpsafe_psref_release_slow(psref, target, psc);
 		return;
 	}
+	key = (uintptr_t)target; /* compared after the store, never read */
 	psref->psref_magic = PSREF_MAGIC_RELEASED;
 	/*
 	 * Release: the holder's uses of target happen before a destroyer
@@ -286,9 +291,13 @@ psref_release(struct psref *psref, const struct psref_target *target,
 		mpsafe_fence_seq_cst(); /* pairs with the destroyer's fence */
 	else
 		mpsafe_compiler_barrier(); /* pairs with its membarrier() */
-	/* Relaxed: ordered by the barrier just above. */
+	/*
+	 * Relaxed: ordered by the barrier just above.  While some target
+	 * drains, look for ours among them: releases of other targets stay
+	 * off the shared wake-up line.
+	 */
 	if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(&mpsafe_psref_draining_all)))
-		mpsafe_psref_wake();
+		mpsafe_psref_release_draining(key);
 }
 
 MPSAFE_END_DECLS

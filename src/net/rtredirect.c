@@ -24,7 +24,10 @@
  * The route change (NetBSD's rtredirect(), rules rewritten here):
  *   a. the new gateway must be usable: not 0.0.0.0, not multicast, not
  *      the limited broadcast 255.255.255.255, not the destination itself;
- *      else EHOSTUNREACH;
+ *      else EHOSTUNREACH; and it must not be the redirect's own source
+ *      (a router redirecting to itself changes nothing): EALREADY, so
+ *      that a repeated no-op redirect does not advance the generation
+ *      and empty every route cache, as rewriting the same gateway would;
  *   b. find the route for the redirected destination (rtalloc1(), a
  *      longest match, with a counted reference); if there is one it must
  *      be a gateway route (else EHOSTUNREACH: a directly connected
@@ -170,6 +173,8 @@ redirect_apply(
 
 	if (!gateway_usable(ri->ri_gw.ri_gw4, ri->ri_dst.ri_dst4))
 		return EHOSTUNREACH;
+	if (ri->ri_gw.ri_gw4.s_addr == src.s_addr)
+		return EALREADY; /* rule a: redirected to the sender itself */
 	sin_set(&dst, ri->ri_dst.ri_dst4);
 	sin_set(&gw, ri->ri_gw.ri_gw4);
 	for (attempt = 0;; attempt++) {

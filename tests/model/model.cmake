@@ -89,6 +89,8 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=deadlock -DBROKEN_WAKE_AFTER_SCAN)
 	mpsafe_model_test(psref_broken_no_sleepers psref
 	    expect-fail=deadlock -DBROKEN_NO_SLEEPERS)
+	mpsafe_model_test(psref_broken_list_after_gp psref
+	    expect-fail=deadlock -DBROKEN_LIST_AFTER_GP)
 
 	# localcount: the drain.
 	mpsafe_model_test(localcount_membarrier localcount expect-pass)

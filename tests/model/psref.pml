@@ -17,8 +17,10 @@
  * fence after it, the scan loop (load psref_wake, scan the slots, raise
  * psref_sleepers, futex_wait on psref_wake with the value loaded), and the
  * release's store-then-load of the draining count with the barrier of
- * the mode between, then psref_wake's seq_cst add and the conditional
- * futex_wake.
+ * the mode between, then the load of the draining list (the destroyer
+ * enters the target there before raising the count; a release wakes only
+ * when it finds its target listed), then psref_wake's seq_cst add and the
+ * conditional futex_wake.
  *
  * Abstracted away: one slot per holder (the slot search of the fast and
  * slow paths only picks an index), the overflow list and psref_copy
@@ -48,6 +50,10 @@
  *   BROKEN_NO_SLEEPERS       the destroyer sleeps without raising
  *                            psref_sleepers (psref_target_destroy: the
  *                            seq_cst add before mpsafe_futex_wait)
+ *   BROKEN_LIST_AFTER_GP     the destroyer enters the target in the
+ *                            draining list after the grace period
+ *                            (psref_target_destroy: draining_list_add()
+ *                            before the count is raised)
  * and the read-side variants of gp.pml (e.g. BROKEN_NO_WAIT).
  */
 #ifndef NH
@@ -67,7 +73,8 @@
 #define DRAINING_ALL (3 * NR + 1) /* mpsafe_psref_draining_all */
 #define PSREF_WAKE (3 * NR + 2)   /* psref_wake */
 #define SLEEPERS (3 * NR + 3)     /* psref_sleepers */
-#define NVARS (3 * NR + 4)
+#define DRAIN_LIST (3 * NR + 4)   /* draining_list[] (one entry) */
+#define NVARS (3 * NR + 5)
 
 #define TARGET 1
 
@@ -116,7 +123,13 @@ proctype holder(byte me)
 			ld(me, DRAINING_ALL, x);
 #endif
 			if
-			:: x != 0 -> psref_wake_up(me, x)
+			:: x != 0 ->
+				/* mpsafe_psref_release_draining(TARGET) */
+				ld(me, DRAIN_LIST, x);
+				if
+				:: x == o -> psref_wake_up(me, x)
+				:: else -> skip
+				fi
 			:: else -> skip
 			fi
 		:: else -> read_exit(me, c, x)
@@ -134,11 +147,17 @@ proctype destroyer()
 
 	st(DESTROYER, PTR, 0); /* unpublish */
 	/* psref_target_destroy(TARGET) */
+#ifndef BROKEN_LIST_AFTER_GP
+	st(DESTROYER, DRAIN_LIST, TARGET); /* draining_list_add() */
+#endif
 #ifndef BROKEN_DRAINING_AFTER_GP
 	rmw_add(DESTROYER, DRAINING_ALL, 1, x);
 #endif
 #ifndef BROKEN_NO_GP
 	gp_wait(DESTROYER, target, snap, r, w, now, x);
+#endif
+#ifdef BROKEN_LIST_AFTER_GP
+	st(DESTROYER, DRAIN_LIST, TARGET);
 #endif
 #ifdef BROKEN_DRAINING_AFTER_GP
 	rmw_add(DESTROYER, DRAINING_ALL, 1, x);
@@ -179,6 +198,7 @@ proctype destroyer()
 #endif
 	od;
 	rmw_add(DESTROYER, DRAINING_ALL, -1, x);
+	st(DESTROYER, DRAIN_LIST, 0); /* draining_list_remove() */
 	/* destroy returned: nobody may hold the target any more */
 	h = 0;
 	do

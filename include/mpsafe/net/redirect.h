@@ -146,6 +146,9 @@ struct rt_table; /* mpsafe/net/route.h */
  *	                route, or the new gateway is unusable (0.0.0.0,
  *	                multicast, 255.255.255.255, or the destination
  *	                itself);
+ *	  EALREADY      the new gateway is the redirect's own source: there
+ *	                is nothing to change (and the route caches stay
+ *	                valid);
  *	  or rtrequest()'s error (ENOMEM, ...).
  *	Malformed packets (EMSGSIZE, EPROTO, EBADMSG) are to be dropped;
  *	pkt[0..len) is all that is read.  Whether to accept redirects, that

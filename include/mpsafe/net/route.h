@@ -388,7 +388,11 @@ MPSAFE_API void rt_release(struct rt_entry *rt, struct rt_hold *hold);
  *	Bracket rt_lookup_noref() calls: a pserialize read section
  *	(RT_SYNC_PSERIALIZE) or the table's read lock (RT_SYNC_RWLOCK).
  *	Inside, the caller must not block nor call rtrequest() on t.
- *	rt_read_enter() returns the cookie for rt_read_exit().
+ *	rt_read_enter() returns the cookie for rt_read_exit().  On an
+ *	RT_SYNC_PSERIALIZE table a read section opened otherwise
+ *	(pserialize_read_enter(), m_get_rcvif()) is the same thing and
+ *	may stand in for rt_read_enter(): a packet path opens one section
+ *	for its interface, route and neighbour lookups.
  */
 MPSAFE_API int rt_read_enter(struct rt_table *t);
 MPSAFE_API void rt_read_exit(struct rt_table *t, int s);

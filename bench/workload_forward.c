@@ -21,9 +21,12 @@
  * the pool and handed to wqinput; its handler, on a workqueue thread,
  * validates the message and applies it to the routing table
  * (ip_redirect_input(): RTM_CHANGE of the gateway, NetBSD's rtredirect
- * rules).  One in FW_CTL_BAD_EVERY control messages is malformed (a
- * truncated packet or a header that lies about a length): the handler
- * must drop and count it.
+ * rules).  One control slot of the ring in FW_CTL_BAD_EVERY is
+ * malformed (a truncated packet or a header that lies about a length):
+ * the handler must drop and count it.  A well-formed redirect changes
+ * its route once, then is refused (no longer from the current first
+ * hop); each thread rewrites one in FW_CTL_REGEN from the route as it
+ * is then, so that routes keep changing in the measured phase.
  *
  * With --writers 1 (churn), two more threads run: a control thread
  * applying --churn-rate route updates per second (synthetic adds, deletes
@@ -128,6 +131,7 @@
 #define FW_CTL_EVERY 100   /* one control message per 100 packets */
 #define FW_CTL_BAD_EVERY 8 /* one malformed control message in 8 */
 #define FW_LAT_EVERY 64    /* packets per latency sample */
+#define FW_CTL_REGEN 256   /* control messages per rewritten one */
 #define FW_MTU 1500u
 #define FW_POISON_MTU 0xdeadu
 #define FW_DATA_LEN 64
@@ -528,6 +532,8 @@ struct fw_worker {
 	unsigned id;
 	struct mbuf *pkt[FW_PKTS];
 	uint16_t flow[FW_PKTS];
+	uint8_t ctl_bad[FW_PKTS]; /* malformed variant of a control slot */
+	uint64_t ctl_total;       /* control messages, warm-up included */
 	struct route ro[FW_FLOWS];
 	union rt_sockaddr dst[FW_FLOWS];
 	uint64_t forwarded, no_rcvif, no_route, reject, blackhole, no_ofif,
@@ -666,11 +672,13 @@ fw_worker_init(struct fw_worker *w, struct fw_run *r, unsigned id)
 		if (r->churn && i % FW_CTL_EVERY == FW_CTL_EVERY - 1) {
 			unsigned c = i / FW_CTL_EVERY;
 
+			w->ctl_bad[i] =
+			    c % FW_CTL_BAD_EVERY == FW_CTL_BAD_EVERY - 1
+			        ? (uint8_t)(1 + (c / FW_CTL_BAD_EVERY + id) % 4)
+			        : 0;
 			fw_make_ctl(r, m,
 			    (const uint8_t *)&w->dst[k].sin.sin_addr,
-			    c % FW_CTL_BAD_EVERY == FW_CTL_BAD_EVERY - 1
-			        ? 1 + (c / FW_CTL_BAD_EVERY + id) % 4
-			        : 0);
+			    w->ctl_bad[i]);
 		} else {
 			fw_iphdr(m->m_data, IPPROTO_UDP, src,
 			    (const uint8_t *)&w->dst[k].sin.sin_addr,
@@ -698,22 +706,32 @@ fw_worker_fini(struct fw_worker *w)
  * for the handler.  The same in every strategy.
  */
 static void
-fw_ctl(struct fw_worker *w, const struct mbuf *tmpl)
+fw_ctl(struct fw_worker *w, struct mbuf *tmpl, unsigned slot)
 {
 	struct mbuf *m = m_gethdr(M_NOWAIT);
 
 	w->ctl++;
-	if (m == NULL) {
+	if (m != NULL) {
+		memcpy(m->m_data, tmpl->m_data, (size_t)tmpl->m_len);
+		m->m_len = tmpl->m_len;
+		m->m_pkthdr = tmpl->m_pkthdr;
+		if (wqinput_input(w->run->wqi, m, 0, IPPROTO_ICMP) != 0) {
+			w->wq_drops++;
+			m_freem(m);
+		}
+	} else {
 		w->wq_drops++;
-		return;
 	}
-	memcpy(m->m_data, tmpl->m_data, (size_t)tmpl->m_len);
-	m->m_len = tmpl->m_len;
-	m->m_pkthdr = tmpl->m_pkthdr;
-	if (wqinput_input(w->run->wqi, m, 0, IPPROTO_ICMP) != 0) {
-		w->wq_drops++;
-		m_freem(m);
-	}
+	/*
+	 * A redirect changes its route once; sent again it no longer comes
+	 * from the current first hop and is refused.  Now and then rewrite
+	 * a well-formed one from the route as it is now, so that redirects
+	 * keep changing routes in the measured phase (at most one in
+	 * FW_CTL_REGEN of them).
+	 */
+	if (++w->ctl_total % FW_CTL_REGEN == 0 && w->ctl_bad[slot] == 0)
+		fw_make_ctl(w->run, tmpl,
+		    (const uint8_t *)&w->dst[w->flow[slot]].sin.sin_addr, 0);
 }
 
 /*
@@ -998,7 +1016,7 @@ fw_batch_kind(struct fw_worker *w, unsigned *pos, unsigned n, uint64_t clk,
 		bool timed = (p & (FW_LAT_EVERY - 1)) == 0;
 
 		if (MPSAFE_UNLIKELY(m->m_data[9] == IPPROTO_ICMP)) {
-			fw_ctl(w, m);
+			fw_ctl(w, m, p);
 			continue;
 		}
 		if (timed)

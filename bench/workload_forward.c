@@ -799,21 +799,21 @@ fw_poisoned(struct fw_worker *w, unsigned mtu)
 }
 
 /*
- * none, biglock, pserialize: the path with no reference taken (the
- * caller provides the protection, or none).
+ * none, biglock, pserialize: the path once the receive interface rcv is
+ * found, taking no reference (the caller provides the protection: a
+ * read section, the big lock, or none).
  */
 static inline __attribute__((always_inline)) uint64_t
-fw_path_noref(struct fw_worker *w, struct mbuf *m, unsigned k,
-    struct rt_table *t, uint64_t seq0)
+fw_path_noref(struct fw_worker *w, struct mbuf *m, struct ifnet *rcv,
+    unsigned k, uint64_t seq0)
 {
 	const uint8_t *dst = m->m_data + 16;
-	struct ifnet *rcv, *ofp;
+	struct ifnet *ofp;
 	struct rt_entry *rt;
 	unsigned oif = 0;
 	uint32_t nh;
 	int hit = 0;
 
-	rcv = m_get_rcvif_NOMPSAFE(m);
 	if (rcv == NULL) {
 		w->no_rcvif++;
 		return 0;
@@ -821,6 +821,11 @@ fw_path_noref(struct fw_worker *w, struct mbuf *m, unsigned k,
 	if (fw_poisoned(w, mpsafe_load_relaxed(&rcv->if_mtu)))
 		return 0;
 	if_statinc(rcv, if_ipackets);
+	/*
+	 * pserialize: the packet's read section covers the lookup (on an
+	 * RT_SYNC_PSERIALIZE table rt_read_enter() opens nothing more than
+	 * a pserialize read section, see route.h).
+	 */
 	rt = rtcache_lookup_noref(&w->ro[k], &w->dst[k].sa, &hit);
 	w->hits += (uint64_t)hit;
 	if (!fw_route(w, rt, seq0, dst, &oif, &nh))
@@ -833,7 +838,6 @@ fw_path_noref(struct fw_worker *w, struct mbuf *m, unsigned k,
 	if (fw_poisoned(w, mpsafe_load_relaxed(&ofp->if_mtu)))
 		return 0;
 	if_statinc(ofp, if_opackets);
-	(void)t;
 	return fw_resolve(w, ofp->if_softc, &nh);
 }
 
@@ -854,41 +858,17 @@ fw_packet(
 		    &w->run->del_seq, memory_order_acquire);
 	switch (kind) {
 	case FW_NONE:
-		return fw_path_noref(w, m, k, t, seq0);
+		return fw_path_noref(w, m, m_get_rcvif_NOMPSAFE(m), k, seq0);
 	case FW_BIGLOCK:
 		pthread_mutex_lock(&fw_biglock);
-		sum = fw_path_noref(w, m, k, t, seq0);
+		sum = fw_path_noref(w, m, m_get_rcvif_NOMPSAFE(m), k, seq0);
 		pthread_mutex_unlock(&fw_biglock);
 		return sum;
 	case FW_PSERIALIZE: {
-		struct ifnet *rcv = m_get_rcvif(m, &s), *ofp;
-		struct rt_entry *rt;
+		/* One read section for the whole packet. */
+		struct ifnet *rcv = m_get_rcvif(m, &s);
 
-		if (rcv == NULL) {
-			w->no_rcvif++;
-			return 0;
-		}
-		if (fw_poisoned(w, mpsafe_load_relaxed(&rcv->if_mtu)))
-			goto psz_out;
-		if_statinc(rcv, if_ipackets);
-		/*
-		 * The packet's read section covers the lookup: on an
-		 * RT_SYNC_PSERIALIZE table rt_read_enter() opens nothing
-		 * more than a pserialize read section (route.h).
-		 */
-		rt = rtcache_lookup_noref(&w->ro[k], &w->dst[k].sa, &hit);
-		w->hits += (uint64_t)hit;
-		if (fw_route(w, rt, seq0, dst, &oif, &nh)) {
-			ofp = if_byindex(oif);
-			if (ofp == NULL)
-				w->no_ofif++;
-			else if (!fw_poisoned(
-			             w, mpsafe_load_relaxed(&ofp->if_mtu))) {
-				if_statinc(ofp, if_opackets);
-				sum = fw_resolve(w, ofp->if_softc, &nh);
-			}
-		}
-	psz_out:
+		sum = fw_path_noref(w, m, rcv, k, seq0);
 		m_put_rcvif(rcv, &s);
 		return sum;
 	}

@@ -58,12 +58,27 @@ int bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
     struct bench_lpm **lpmp);
 
 /*
- * bench_lpm_lookup_loop(lpm, addrs, mask, pos, n, misses): n lookups of
- * addrs[(*pos)++ & mask] (host byte order), rte_lpm_lookup() inlined;
- * returns the sum of the next hops found, adds the misses to *misses.
+ * bench_lpm_lookup_loop(lpm, addrs, mask, pos, n, misses): n single
+ * lookups of addrs[(*pos)++ & mask] (host byte order): rte_lpm_lookup()
+ * inlined, or rte_fib_lookup_bulk() of one address; returns the sum of
+ * the next hops found, adds the misses to *misses.
  */
 uint64_t bench_lpm_lookup_loop(struct bench_lpm *lpm, const uint32_t *addrs,
     size_t mask, size_t *pos, uint64_t n, uint64_t *misses);
+
+/* Largest burst of bench_lpm_lookup_bulk_loop(). */
+#define BENCH_LPM_BURST_MAX 64
+
+/*
+ * bench_lpm_lookup_bulk_loop(lpm, addrs, mask, pos, n, burst, misses):
+ * the same n lookups in bursts of burst addresses (at most
+ * BENCH_LPM_BURST_MAX; mask + 1 a multiple of burst is not needed):
+ * rte_lpm_lookup_bulk() (inlined; a hit has RTE_LPM_LOOKUP_SUCCESS set)
+ * or rte_fib_lookup_bulk().
+ */
+uint64_t bench_lpm_lookup_bulk_loop(struct bench_lpm *lpm,
+    const uint32_t *addrs, size_t mask, size_t *pos, uint64_t n, unsigned burst,
+    uint64_t *misses);
 
 /*
  * bench_lpm_update(lpm, routes, u): apply u (add, delete, change =

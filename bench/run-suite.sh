@@ -9,7 +9,7 @@
 # OUT_DIR/*.png.  Each mpsafe-bench invocation's own table goes to
 # OUT_DIR/bench.log; its progress lines go to stderr.
 #
-# Default suite (reader threads 1,2; about two and a half minutes on 2
+# Default suite (reader threads 1,2; about four and a half minutes on 2
 # cores).  Runs
 # marked "x N" are repeated N times, round-robin over the strategies, and
 # each row is the median (mpsafe-bench --repeat):
@@ -31,6 +31,11 @@
 #                   with DPDK, dpdk-fib; one generated 1M-prefix IPv4
 #                   table per design, built once; churn thread at 1000
 #                   updates/s; 0.5 s
+#   route-bulk      pserialize, rwlock and, when built with DPDK,
+#                   dpdk-fib: route-lookup in batches of 32 addresses
+#                   (rt_lookup_noref_bulk, rte_fib_lookup_bulk); its own
+#                   tables (one mpsafe-bench invocation per workload),
+#                   churn 1000/s, 0.5 s
 #   rtcache         psref, pserialize (route caches: the other designs
 #                   differ only on a miss), churn 1000/s, 0.5 s
 #   route-mem6      rwlock, pserialize: memory of a 200k-prefix IPv6 table
@@ -44,22 +49,23 @@
 #                   generated IPv4 table (MPSAFE_BENCH_FORWARD_PREFIXES,
 #                   default 1000000)
 # --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
-# (defer), 3 s x 3 (destroy-latency, route-lookup, rtcache), 2 s x 3
-# (ifnet, forward); reader threads 1,2,4 and the powers of two up to the
-# CPU count and the CPU count (forward: and twice the CPU count;
-# destroy-latency keeps 1 holder); route-lookup adds dpdk-lpm (its
-# 1M-prefix load alone takes minutes: rte_lpm scans its rules linearly
-# on each add), rtcache all four designs, route-mem the IPv4 build for
-# every design and DPDK.
+# (defer), 3 s x 3 (destroy-latency, route-lookup, route-bulk, rtcache),
+# 2 s x 3 (ifnet, forward); reader threads 1,2,4 and the powers of two up
+# to the CPU count and the CPU count (forward: and twice the CPU count;
+# destroy-latency keeps 1 holder); route-lookup and route-bulk add
+# dpdk-lpm (its 1M-prefix load alone takes minutes: rte_lpm scans its
+# rules linearly on each add), rtcache all four designs, route-mem the
+# IPv4 build for every design and DPDK.
 # Ratios in the summary are against urcu-memb (read-side, grace-period,
 # defer; read-side and grace-period also against pserialize, and
 # read-side has a psref/localcount block), psref (hold, ifnet,
-# destroy-latency) and pserialize (route-lookup, rtcache, route-mem6;
-# then a block of the routing table's figures) and none without churn
+# destroy-latency) and pserialize (route-lookup, route-bulk, rtcache,
+# route-mem6; then a block of the routing table's figures) and none
+# without churn
 # (forward, then a block of its own figures).
 #
 # MPSAFE_BENCH_ROUTE_PREFIXES=N (environment) sets the IPv4 table size
-# of route-lookup and rtcache (default 1000000).
+# of route-lookup, route-bulk and rtcache (default 1000000).
 #
 # Exit status: 0; 1 if any run failed or saw a violation; 2 usage.
 set -u
@@ -142,13 +148,16 @@ if [ $full -eq 1 ] && [ "$ncpu" -gt 2 ]; then
 fi
 caching=psref,pserialize
 routemem=rwlock,pserialize
+bulk=pserialize,rwlock
 # DPDK strategies exist only when mpsafe-bench was built with libdpdk.
 if "$bin" --list | grep -q '^  dpdk-fib '; then
 	routing=$routing,dpdk-fib
 	routemem=$routemem,dpdk-fib
+	bulk=$bulk,dpdk-fib
 	if [ $full -eq 1 ]; then
 		routing=$routing,dpdk-lpm
 		routemem=$routemem,dpdk-lpm
+		bulk=$bulk,dpdk-lpm
 	fi
 fi
 if [ $full -eq 1 ]; then
@@ -195,6 +204,11 @@ if "$bin" --list | grep -q '^  route-lookup '; then
 	bench route-lookup --strategy "$routing" --threads "$threads" \
 	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize \
 	    --table-size "$rt_size"
+	if "$bin" --list | grep -q '^  route-bulk '; then
+		bench route-bulk --strategy "$bulk" --threads "$threads" \
+		    --seconds "$rt_secs" --repeat "$rt_rep" \
+		    --baseline pserialize --table-size "$rt_size"
+	fi
 	bench rtcache --strategy "$caching" --threads "$threads" \
 	    --seconds "$rt_secs" --repeat "$rt_rep" --baseline pserialize \
 	    --table-size "$rt_size"

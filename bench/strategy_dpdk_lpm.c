@@ -12,8 +12,10 @@
  * update 20-160 us.  rte_fib's DIR24_8 has the same lookup table (tbl24 + tbl8
  * groups, 4-byte next hops) but keeps its rules in rte_rib, a trie, so it
  * loads 1M prefixes in seconds.  Its lookup exists only in bulk
- * (rte_fib_lookup_bulk()), called here with bursts of FIB_BURST
- * addresses, as a DPDK forwarder would.
+ * (rte_fib_lookup_bulk()): route-lookup calls it with one address per
+ * call (single lookups against single lookups), route-bulk with bursts
+ * of 32 addresses, as a DPDK forwarder would (and rte_lpm_lookup_bulk()
+ * for dpdk-lpm).
  *
  * Readers call rte_lpm_lookup() with no protection at all: rte_lpm lets
  * one writer update the table under lock-free readers (the writer fills a
@@ -51,9 +53,6 @@
 
 #include "bench.h"
 #include "route_bench.h"
-
-/* Addresses per rte_fib_lookup_bulk() call (dpdk-fib). */
-#define FIB_BURST 32
 
 struct bench_lpm {
 	struct rte_lpm *bl_lpm; /* dpdk-lpm */
@@ -224,6 +223,56 @@ done:
 }
 
 uint64_t
+bench_lpm_lookup_bulk_loop(struct bench_lpm *lpm, const uint32_t *addrs,
+    size_t mask, size_t *pos, uint64_t n, unsigned burst, uint64_t *misses)
+{
+	uint64_t sum = 0, miss = 0;
+	size_t p = *pos;
+
+	if (burst == 0 || burst > BENCH_LPM_BURST_MAX)
+		burst = BENCH_LPM_BURST_MAX;
+	for (uint64_t i = 0; i < n; i += burst) {
+		uint32_t buf[BENCH_LPM_BURST_MAX];
+		unsigned k = n - i < burst ? (unsigned)(n - i) : burst;
+		const uint32_t *ips = &addrs[p & mask];
+
+		/* The burst in place unless it wraps around the list. */
+		if ((p & mask) + k > mask + 1) {
+			for (unsigned j = 0; j < k; j++)
+				buf[j] = addrs[(p + j) & mask];
+			ips = buf;
+		}
+		p += k;
+		if (lpm->bl_fib != NULL) {
+			uint64_t nhs[BENCH_LPM_BURST_MAX];
+
+			/* Takes uint32_t *, reads only. */
+			rte_fib_lookup_bulk(
+			    lpm->bl_fib, (uint32_t *)ips, nhs, (int)k);
+			for (unsigned j = 0; j < k; j++) {
+				if (nhs[j] != FIB_MISS)
+					sum += nhs[j];
+				else
+					miss++;
+			}
+		} else {
+			uint32_t nhs[BENCH_LPM_BURST_MAX];
+
+			rte_lpm_lookup_bulk(lpm->bl_lpm, ips, nhs, k);
+			for (unsigned j = 0; j < k; j++) {
+				if (nhs[j] & RTE_LPM_LOOKUP_SUCCESS)
+					sum += nhs[j] & 0x00ffffff;
+				else
+					miss++;
+			}
+		}
+	}
+	*pos = p;
+	*misses += miss;
+	return sum;
+}
+
+uint64_t
 bench_lpm_lookup_loop(struct bench_lpm *lpm, const uint32_t *addrs, size_t mask,
     size_t *pos, uint64_t n, uint64_t *misses)
 {
@@ -232,21 +281,16 @@ bench_lpm_lookup_loop(struct bench_lpm *lpm, const uint32_t *addrs, size_t mask,
 	size_t p = *pos;
 
 	if (lpm->bl_fib != NULL) {
-		/* rte_fib has only a bulk lookup: bursts of FIB_BURST. */
-		for (uint64_t i = 0; i < n; i += FIB_BURST) {
-			uint32_t ips[FIB_BURST];
-			uint64_t nhs[FIB_BURST];
-			int k = n - i < FIB_BURST ? (int)(n - i) : FIB_BURST;
+		/* rte_fib has only a bulk lookup: bursts of one address. */
+		for (uint64_t i = 0; i < n; i++) {
+			uint32_t ip = addrs[p++ & mask];
+			uint64_t nh;
 
-			for (int j = 0; j < k; j++)
-				ips[j] = addrs[p++ & mask];
-			rte_fib_lookup_bulk(lpm->bl_fib, ips, nhs, k);
-			for (int j = 0; j < k; j++) {
-				if (nhs[j] != FIB_MISS)
-					sum += nhs[j];
-				else
-					miss++;
-			}
+			rte_fib_lookup_bulk(lpm->bl_fib, &ip, &nh, 1);
+			if (nh != FIB_MISS)
+				sum += nh;
+			else
+				miss++;
 		}
 		*pos = p;
 		*misses += miss;
@@ -334,7 +378,7 @@ dpdk_lpm_thread_unregister(void)
 const struct bench_strategy strategy_dpdk_lpm = {
     .name = "dpdk-lpm",
     .description = "DPDK rte_lpm (DIR-24-8), lock-free readers, one "
-                   "writer, no RCU (route-lookup, route-mem only)",
+                   "writer, no RCU (route-lookup, route-bulk, route-mem only)",
     .init = dpdk_lpm_init,
     .fini = dpdk_lpm_fini,
     .thread_register = dpdk_lpm_thread_register,
@@ -344,8 +388,8 @@ const struct bench_strategy strategy_dpdk_lpm = {
 const struct bench_strategy strategy_dpdk_fib = {
     .name = "dpdk-fib",
     .description = "DPDK rte_fib DIR24_8 (rte_lpm's lookup table, rte_rib "
-                   "as RIB: fast updates), bulk lookups of 32, one writer "
-                   "(route-lookup, route-mem only)",
+                   "as RIB: fast updates), one writer (route-lookup, "
+                   "route-bulk, route-mem only)",
     .init = dpdk_lpm_init,
     .fini = dpdk_lpm_fini,
     .thread_register = dpdk_lpm_thread_register,

@@ -307,15 +307,17 @@ function route_line(name, v, unit) {
 		printf "  %-58s %s\n", name, v == "" ? "-" : v unit
 }
 
-# The routing-table targets, from route-lookup, rtcache, read-side and
-# the route-mem rows: lockless lookups against rwlock and refcount (times
-# faster), a cached lookup against a pserialize read pair (times its
-# cost), the lockless rate against DPDK's (our lookups/s over dpdk's),
-# update cost, pending memory, memory per prefix.
+# The routing-table targets, from route-lookup, route-bulk, rtcache,
+# read-side and the route-mem rows: lockless lookups against rwlock and
+# refcount (times faster), a cached lookup against a pserialize read pair
+# (times its cost), the lockless rate against DPDK's (our lookups/s over
+# dpdk's), single and batched, update cost, pending memory, memory per
+# prefix.
 function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
 	nt = 0
 	for (j = 1; j <= nrows; j++) {
 		if (get(j, "workload") != "route-lookup" &&
+		    get(j, "workload") != "route-bulk" &&
 		    get(j, "workload") != "rtcache")
 			continue
 		t = get(j, "threads")
@@ -336,8 +338,8 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
 		print "| figure | value |"
 		print "|---|---:|"
 	} else {
-		print "== routing table (route-lookup, rtcache, route-mem*): " \
-		    "lockless = pserialize"
+		print "== routing table (route-lookup, route-bulk, rtcache, " \
+		    "route-mem*): lockless = pserialize"
 	}
 	split("rwlock refcount psref dpdk-lpm dpdk-fib", names, " ")
 	for (k = 1; k <= nt; k++) {
@@ -359,6 +361,23 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
 				    "rate / " names[s] " rate", \
 				    p > 0 && x > 0 ? ratio(x / p) : "", "")
 		}
+		# Batched lookups (route-bulk) against DPDK's bulk lookups,
+		# and against our own single lookups.
+		for (s = 4; s <= 5; s++) {
+			j = find_row("route-bulk", names[s], t)
+			if (j == 0)
+				continue
+			x = ns_of("route-bulk", names[s], t, "")
+			p = ns_of("route-bulk", "pserialize", t, get(j, "date"))
+			route_line("route-bulk thr " t ": pserialize rate / " \
+			    names[s] " rate", \
+			    p > 0 && x > 0 ? ratio(x / p) : "", "")
+		}
+		x = ns_of("route-lookup", "pserialize", t, "")
+		p = ns_of("route-bulk", "pserialize", t, "")
+		if (p > 0 && x > 0)
+			route_line("route-bulk thr " t ": pserialize bulk " \
+			    "faster than single (x)", ratio(x / p), "")
 		x = ns_of("rtcache", "pserialize", t, "")
 		d = ns_of("read-side", "pserialize", t, "")
 		if (x > 0)

@@ -9,6 +9,18 @@
  *                 one churn thread (--writers 1, the default; 0 for
  *                 none) applies --churn-rate updates per second (default
  *                 1000: 40% next-hop changes, 30% deletes, 30% re-adds).
+ *                 One address per lookup call in every strategy (dpdk-fib:
+ *                 rte_fib_lookup_bulk() with n = 1), so single lookups
+ *                 are compared with single lookups.
+ *   route-bulk    the same table, addresses and churn, but each reader
+ *                 looks addresses up in batches of RB_BULK (32), the
+ *                 misses of a batch overlapping: pserialize calls
+ *                 rt_lookup_noref_bulk() inside one rt_read_enter()/
+ *                 rt_read_exit() per batch, then reads each entry's
+ *                 gateway; rwlock the same with the read lock held across
+ *                 the batch (the lock amortised over 32 lookups);
+ *                 dpdk-fib rte_fib_lookup_bulk(32); dpdk-lpm
+ *                 rte_lpm_lookup_bulk(32).  Other strategies are skipped.
  *   rtcache       the same, but each reader looks its destinations up
  *                 through its own route caches (struct route, one per
  *                 flow, RB_FLOWS flows per thread, each destination
@@ -33,7 +45,8 @@
  *               rt_read_exit() (a pserialize read section).
  *   dpdk-lpm    rte_lpm (route-lookup, route-mem; see strategy_dpdk_lpm.c).
  *   dpdk-fib    rte_fib DIR24_8: rte_lpm's lookup table with a trie as
- *               its rule store (fast loads and updates), bulk lookups.
+ *               its rule store (fast loads and updates); its lookup is
+ *               rte_fib_lookup_bulk() (n = 1 in route-lookup).
  * Route caches take a psref in every design, so in rtcache the strategies
  * differ only in the miss path (rwlock and psref share one table).
  *
@@ -84,6 +97,7 @@
 #define RB_FLOW_ADDRS 4096 /* rtcache: destinations, each in a prefix */
 #define RB_MAX_TABLES 8
 #define RB_CHECKS 1000
+#define RB_BULK 32 /* route-bulk: addresses per batch */
 
 enum rb_kind {
 	RB_NONE,
@@ -503,6 +517,7 @@ rb_update(struct rb_table *tb, const struct rtgen_update *u)
 struct rb_run {
 	enum rb_kind kind;
 	bool cached; /* rtcache */
+	bool bulk;   /* route-bulk */
 	struct rb_table *tb;
 	struct rb_data *d;
 	double rate;
@@ -522,6 +537,59 @@ struct rb_reader {
 	uint64_t hits; /* rtcache: cache hits */
 };
 
+/*
+ * route-bulk: n lookups starting at *pos in batches of RB_BULK; returns
+ * the next-hop sum.  A batch whose addresses wrap around the list is
+ * copied first (rare); otherwise the lookups read the list in place.
+ */
+static uint64_t
+rb_bulk_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
+{
+	struct rt_table *t = r->tb->t;
+	const struct rb_data *d = r->d;
+	const size_t mask = RB_ADDRS - 1;
+	uint64_t sum = 0, miss = 0;
+	size_t p = *pos;
+
+	if (rb_is_dpdk(r->kind)) {
+#ifdef BENCH_HAVE_DPDK
+		return bench_lpm_lookup_bulk_loop(
+		    r->tb->lpm, d->addrs_host, mask, pos, n, RB_BULK, misses);
+#else
+		return 0;
+#endif
+	}
+	for (uint64_t i = 0; i < n; i += RB_BULK) {
+		struct rt_entry *rts[RB_BULK];
+		uint8_t buf[RB_BULK * 4];
+		size_t k = n - i < RB_BULK ? (size_t)(n - i) : RB_BULK;
+		const uint8_t *a = d->addrs + 4 * (p & mask);
+		int s;
+
+		if ((p & mask) + k > RB_ADDRS) {
+			for (size_t j = 0; j < k; j++)
+				memcpy(buf + 4 * j,
+				    d->addrs + 4 * ((p + j) & mask), 4);
+			a = buf;
+		}
+		p += k;
+		s = rt_read_enter(t);
+		if (rt_lookup_noref_bulk(t, AF_INET, a, k, rts) != 0)
+			abort(); /* k <= RB_BULK: cannot fail */
+		for (size_t j = 0; j < k; j++) {
+			if (rts[j] != NULL &&
+			    !(rt_getflags(rts[j]) & MPSAFE_RTF_UPDATING))
+				sum += rts[j]->rt_gateway.sin.sin_addr.s_addr;
+			else
+				miss++;
+		}
+		rt_read_exit(t, s);
+	}
+	*pos = p;
+	*misses += miss;
+	return sum;
+}
+
 /* n uncached lookups starting at *pos; returns the next-hop sum. */
 static uint64_t
 rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
@@ -532,6 +600,8 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 	uint64_t sum = 0, miss = 0;
 	size_t p = *pos;
 
+	if (r->bulk)
+		return rb_bulk_batch(r, pos, n, misses);
 	switch (r->kind) {
 	case RB_DPDK:
 	case RB_DPDK_FIB:
@@ -769,6 +839,17 @@ rb_supports_lookup(const struct bench_strategy *s)
 }
 
 static const char *
+rb_supports_bulk(const struct bench_strategy *s)
+{
+	enum rb_kind k = rb_kind_of(s);
+
+	if (k != RB_PSERIALIZE && k != RB_RWLOCK && !rb_is_dpdk(k))
+		return "no bulk lookup (pserialize, rwlock, dpdk-fib, "
+		       "dpdk-lpm)";
+	return rb_supports_lookup(s);
+}
+
+static const char *
 rb_supports_cache(const struct bench_strategy *s)
 {
 	enum rb_kind k = rb_kind_of(s);
@@ -797,7 +878,7 @@ rb_size(const struct bench_config *cfg, int family)
 
 static int
 rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
-    struct bench_result *res, bool cached)
+    struct bench_result *res, bool cached, bool bulk)
 {
 	unsigned nr = cfg->threads, nw = cfg->writers, n = nr + nw;
 	struct bench_thread *threads;
@@ -821,6 +902,7 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 	}
 	r->kind = rb_kind_of(s);
 	r->cached = cached;
+	r->bulk = bulk;
 	r->rate = cfg->churn_rate > 0 ? cfg->churn_rate : 1000;
 	r->tb = rb_table_get(r->kind, AF_INET, rb_size(cfg, AF_INET));
 	r->d = rb_data_get(AF_INET, rb_size(cfg, AF_INET));
@@ -902,14 +984,21 @@ static int
 rb_lookup_run(const struct bench_strategy *s, const struct bench_config *cfg,
     struct bench_result *res)
 {
-	return rb_run_readers(s, cfg, res, false);
+	return rb_run_readers(s, cfg, res, false, false);
+}
+
+static int
+rb_bulk_run(const struct bench_strategy *s, const struct bench_config *cfg,
+    struct bench_result *res)
+{
+	return rb_run_readers(s, cfg, res, false, true);
 }
 
 static int
 rb_cache_run(const struct bench_strategy *s, const struct bench_config *cfg,
     struct bench_result *res)
 {
-	return rb_run_readers(s, cfg, res, true);
+	return rb_run_readers(s, cfg, res, true, false);
 }
 
 static int
@@ -961,6 +1050,20 @@ const struct bench_workload workload_route_lookup = {
     .default_writers = 1,
     .supports = rb_supports_lookup,
     .run = rb_lookup_run,
+};
+
+const struct bench_workload workload_route_bulk = {
+    .name = "route-bulk",
+    .description = "route-lookup in batches of 32 addresses "
+                   "(rt_lookup_noref_bulk, rte_fib/rte_lpm lookup_bulk): "
+                   "lookup ns/op",
+    .metric = BENCH_METRIC_NS_PER_OP,
+    .min_threads = 1,
+    .min_writers = 0,
+    .max_writers = 1,
+    .default_writers = 1,
+    .supports = rb_supports_bulk,
+    .run = rb_bulk_run,
 };
 
 const struct bench_workload workload_rtcache = {

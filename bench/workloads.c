@@ -27,6 +27,7 @@
 #define BENCH_WORKLOAD_LIST_NET(X) \
 	X(ifnet)                   \
 	X(route_lookup)            \
+	X(route_bulk)              \
 	X(rtcache)                 \
 	X(route_mem)               \
 	X(route_mem6)              \

@@ -554,6 +554,91 @@ Test(route, lookup_hold_and_noref)
 	}
 }
 
+/* The batched lookup: each trie level, misses, IPv6, the errors. */
+Test(route, lookup_noref_bulk)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		static const char *const v4[] = {"10.9.9.9", "10.1.9.9",
+		    "10.1.2.7", "10.1.2.200", "11.0.0.1", "10.1.2.128"};
+		/* Expected prefix lengths; 0: miss. */
+		static const unsigned want4[] = {8, 16, 24, 25, 0, 25};
+		uint8_t a4[6 * 4], a6[2 * 16] = {0x20, 0x01, 0x0d, 0xb8};
+		struct rt_entry *rts[RT_LOOKUP_BULK_MAX + 1];
+		struct rt_entry *const poison =
+		    (struct rt_entry *)(uintptr_t)0x5a5a;
+		int s;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.0.0", 16, NULL,
+		                 2, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.0", 24, NULL,
+		                 3, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.128", 25,
+		                 NULL, 4, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 NULL, 5, 0, NULL),
+		    0);
+		for (size_t i = 0; i < 6; i++) {
+			union rt_sockaddr u = sa_of(v4[i]);
+
+			memcpy(a4 + 4 * i, &u.sin.sin_addr, 4);
+		}
+		a6[16] = 0x30; /* 3000::: a miss */
+		s = rt_read_enter(t);
+		cr_assert_eq(rt_lookup_noref_bulk(t, AF_INET, a4, 6, rts), 0);
+		for (size_t i = 0; i < 6; i++) {
+			if (want4[i] == 0) {
+				cr_assert_null(rts[i], "%s", v4[i]);
+				continue;
+			}
+			cr_assert_not_null(rts[i], "%s", v4[i]);
+			cr_assert_eq(rt_getplen(rts[i]), want4[i], "%s", v4[i]);
+			cr_assert_eq(
+			    rts[i], rt_lookup_noref(t, AF_INET, a4 + 4 * i));
+		}
+		cr_assert_eq(rt_lookup_noref_bulk(t, AF_INET6, a6, 2, rts), 0);
+		cr_assert_not_null(rts[0]);
+		cr_assert_eq(rts[0]->rt_ifindex, 5u);
+		cr_assert_null(rts[1]);
+		/* Errors leave rts alone. */
+		rts[0] = poison;
+		cr_assert_eq(
+		    rt_lookup_noref_bulk(t, AF_UNIX, a4, 1, rts), EAFNOSUPPORT);
+		cr_assert_eq(
+		    rt_lookup_noref_bulk(t, AF_INET, a4, 0, NULL), EINVAL);
+		cr_assert_eq(
+		    rt_lookup_noref_bulk(t, AF_INET, NULL, 1, rts), EINVAL);
+		cr_assert_eq(
+		    rt_lookup_noref_bulk(NULL, AF_INET, a4, 1, rts), EINVAL);
+		cr_assert_eq(rts[0], poison);
+		{
+			uint8_t big[(RT_LOOKUP_BULK_MAX + 1) * 4];
+
+			memset(big, 0, sizeof(big));
+			cr_assert_eq(rt_lookup_noref_bulk(t, AF_INET, big,
+			                 RT_LOOKUP_BULK_MAX + 1, rts),
+			    EINVAL);
+			cr_assert_eq(rt_lookup_noref_bulk(t, AF_INET, big,
+			                 RT_LOOKUP_BULK_MAX, rts),
+			    0);
+			for (size_t i = 0; i < RT_LOOKUP_BULK_MAX; i++)
+				cr_assert_null(rts[i]); /* 0.0.0.0: none */
+		}
+		rts[0] = poison;
+		cr_assert_eq(rt_lookup_noref_bulk(t, AF_INET, a4, 0, rts), 0);
+		cr_assert_eq(rts[0], poison);
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
 /* --- lifetime ------------------------------------------------------------- */
 
 struct deleter {

@@ -5,7 +5,10 @@
  * ones), random lookups (half inside a prefix of the table, half
  * uniform), IPv4 and IPv6, in every design, after the adds and again
  * after random deletes and changes: zero mismatches, in prefix length
- * and in the entry's interface (which changes update).
+ * and in the entry's interface (which changes update).  The batched
+ * lookup (rt_lookup_noref_bulk()) is checked there too, for every batch
+ * size from 0 to RT_LOOKUP_BULK_MAX: each result equals the single
+ * lookup's and the oracle's.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -149,6 +152,79 @@ check(struct rt_table *t, int af, struct pfx *ps, size_t n, size_t nlook)
 	return bad;
 }
 
+/* An address: half inside a random prefix of ps, half uniform. */
+static void
+rand_addr(int af, const struct pfx *ps, size_t n, uint8_t *addr)
+{
+	unsigned alen = af == AF_INET ? 4 : 16;
+	const struct pfx *p = &ps[rnd() % n];
+
+	for (unsigned j = 0; j < alen; j++)
+		addr[j] = (uint8_t)rnd();
+	if (rnd() % 2 == 0)
+		return;
+	for (unsigned j = 0; j < alen && 8 * j < p->plen; j++) {
+		uint8_t m = p->plen >= 8 * (j + 1)
+		                ? 0xff
+		                : (uint8_t)(0xff << (8 - (p->plen - 8 * j)));
+
+		addr[j] = (uint8_t)((addr[j] & ~m) | (p->a[j] & m));
+	}
+}
+
+/*
+ * Batches of every size 0..RT_LOOKUP_BULK_MAX (reps each): every result
+ * of rt_lookup_noref_bulk() equals rt_lookup_noref()'s and the oracle's
+ * (prefix length); slots past n are untouched.  Returns mismatches.
+ */
+static int
+check_bulk(struct rt_table *t, int af, struct pfx *ps, size_t n, int reps)
+{
+	unsigned alen = af == AF_INET ? 4 : 16;
+	struct rt_entry *const poison = (struct rt_entry *)(uintptr_t)0x5a5a;
+	int bad = 0;
+
+	for (int r = 0; r < reps; r++) {
+		for (size_t k = 0; k <= RT_LOOKUP_BULK_MAX; k++) {
+			uint8_t addrs[RT_LOOKUP_BULK_MAX * 16];
+			struct rt_entry *rts[RT_LOOKUP_BULK_MAX + 1];
+			int s;
+
+			for (size_t i = 0; i < k; i++)
+				rand_addr(af, ps, n, addrs + alen * i);
+			for (size_t i = 0; i <= RT_LOOKUP_BULK_MAX; i++)
+				rts[i] = poison;
+			s = rt_read_enter(t);
+			cr_assert_eq(
+			    rt_lookup_noref_bulk(t, af, addrs, k, rts), 0);
+			for (size_t i = 0; i < k; i++)
+				if (rts[i] !=
+				    rt_lookup_noref(t, af, addrs + alen * i))
+					bad++;
+			rt_read_exit(t, s);
+			for (size_t i = k; i <= RT_LOOKUP_BULK_MAX; i++)
+				cr_assert_eq(rts[i], poison,
+				    "bulk of %zu wrote slot %zu", k, i);
+			for (size_t i = 0; i < k; i++) {
+				const struct pfx *best = NULL;
+
+				for (size_t j = 0; j < n; j++)
+					if (ps[j].live &&
+					    covers(&ps[j], addrs + alen * i,
+					        alen) &&
+					    (best == NULL ||
+					        ps[j].plen > best->plen))
+						best = &ps[j];
+				if ((rts[i] == NULL) != (best == NULL) ||
+				    (rts[i] != NULL &&
+				        rt_getplen(rts[i]) != best->plen))
+					bad++;
+			}
+		}
+	}
+	return bad;
+}
+
 static void
 run(int af, size_t n, size_t nlook)
 {
@@ -211,6 +287,9 @@ run(int af, size_t n, size_t nlook)
 		bad = check(t, af, ps, n, nlook);
 		cr_assert_eq(bad, 0, "%s: %d mismatches after adds",
 		    route_designs[d].rtc_name, bad);
+		bad = check_bulk(t, af, ps, n, 1);
+		cr_assert_eq(bad, 0, "%s: %d bulk mismatches after adds",
+		    route_designs[d].rtc_name, bad);
 		/* Delete a third, change a third. */
 		for (i = 0; i < n; i++) {
 			struct pfx *p = &ps[i];
@@ -232,6 +311,10 @@ run(int af, size_t n, size_t nlook)
 		}
 		bad = check(t, af, ps, n, nlook);
 		cr_assert_eq(bad, 0, "%s: %d mismatches after deletes/changes",
+		    route_designs[d].rtc_name, bad);
+		bad = check_bulk(t, af, ps, n, 1);
+		cr_assert_eq(bad, 0,
+		    "%s: %d bulk mismatches after deletes/changes",
 		    route_designs[d].rtc_name, bad);
 		/* Delete everything: the trie is back to its roots. */
 		for (i = 0; i < n; i++)

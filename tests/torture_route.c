@@ -1,8 +1,9 @@
 /*
  * torture_route.c: readers look routes up (rtalloc1, rt_lookup, per-thread
- * route caches, the no-reference fast path, and route caches without a
- * reference, rtcache_lookup_noref(), inside read sections) and use the
- * entries while a
+ * route caches, the no-reference fast path, its batched form
+ * rt_lookup_noref_bulk() on up to RT_LOOKUP_BULK_MAX addresses of one
+ * family, and route caches without a reference, rtcache_lookup_noref(),
+ * inside read sections) and use the entries while a
  * writer adds, deletes (blocking, NOWAIT, returning the entry) and
  * changes routes at full speed; in every design.
  *
@@ -45,7 +46,7 @@ static struct pool_pfx pool[NPOOL];
 static struct rt_table *tbl;
 static struct rtcache_perthread *pcache;
 static atomic_int stop;
-static atomic_long violations, lookups, hits, noref_hits;
+static atomic_long violations, lookups, hits, noref_hits, bulk_hits;
 
 static double
 torture_seconds(void)
@@ -161,11 +162,60 @@ use_entry(const struct rt_entry *rt, int af, const uint8_t *a)
 			atomic_fetch_add(&violations, 1);
 }
 
+/*
+ * One batch of rt_lookup_noref_bulk(): 1..RT_LOOKUP_BULK_MAX addresses
+ * inside pool prefixes of family af, in one read section.  Returns the
+ * hits.
+ */
+static long
+bulk_batch(uint64_t *r, int af)
+{
+	unsigned alen = af == AF_INET ? 4 : 16;
+	size_t k = (size_t)(xs(r) % RT_LOOKUP_BULK_MAX) + 1, i = 0;
+	uint8_t addrs[RT_LOOKUP_BULK_MAX * 16];
+	struct rt_entry *rts[RT_LOOKUP_BULK_MAX];
+	long h = 0;
+	int s;
+
+	while (i < k) {
+		const struct pool_pfx *p = &pool[xs(r) % NPOOL];
+		uint8_t *a = addrs + alen * i;
+
+		if (p->af != af)
+			continue;
+		memcpy(a, p->a, alen);
+		for (unsigned b = p->plen; b < 8 * alen; b++)
+			if (xs(r) & 1)
+				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+		i++;
+	}
+	s = rt_read_enter(tbl);
+	if (rt_lookup_noref_bulk(tbl, af, addrs, k, rts) != 0)
+		atomic_fetch_add(&violations, 1);
+	else
+		for (i = 0; i < k; i++) {
+			const struct rt_entry *rt = rts[i];
+
+			if (rt == NULL)
+				continue;
+			if (rt->rt_magic != 0x52544c56u ||
+			    !covers(rt, af, addrs + alen * i)) {
+				atomic_fetch_add(&violations, 1);
+				continue;
+			}
+			if (!(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
+				use_entry(rt, af, addrs + alen * i);
+			h++;
+		}
+	rt_read_exit(tbl, s);
+	return h;
+}
+
 static void *
 reader(void *arg)
 {
 	uint64_t r = (uint64_t)(uintptr_t)arg * 7919 + 1;
-	long n = 0, h = 0, nh = 0;
+	long n = 0, h = 0, nh = 0, nb = 0;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		const struct pool_pfx *p = &pool[xs(&r) % NPOOL];
@@ -182,7 +232,7 @@ reader(void *arg)
 			if (xs(&r) & 1)
 				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
 		sa_from_bytes(p->af, a, &u);
-		switch (n % 5) {
+		switch (n % 6) {
 		case 0:
 			rt = rtalloc1(
 			    tbl, &u.sa, (n & 4) ? MPSAFE_RT_NOWAIT : 0);
@@ -235,6 +285,9 @@ reader(void *arg)
 			rt_read_exit(tbl, s);
 			rtcache_perthread_putref(pcache);
 			break;
+		case 4:
+			nb += bulk_batch(&r, p->af);
+			break;
 		default:
 			s = rt_read_enter(tbl);
 			rt = rt_lookup_noref(tbl, p->af, a);
@@ -252,6 +305,7 @@ reader(void *arg)
 	atomic_fetch_add(&lookups, n);
 	atomic_fetch_add(&hits, h);
 	atomic_fetch_add(&noref_hits, nh);
+	atomic_fetch_add(&bulk_hits, nb);
 	return NULL;
 }
 
@@ -353,6 +407,7 @@ Test(torture_route, all_designs)
 		atomic_store(&lookups, 0);
 		atomic_store(&hits, 0);
 		atomic_store(&noref_hits, 0);
+		atomic_store(&bulk_hits, 0);
 		for (i = 0; i < NREADERS; i++)
 			pthread_create(
 			    &th[i], NULL, reader, (void *)(uintptr_t)(i + 1));
@@ -362,9 +417,10 @@ Test(torture_route, all_designs)
 			pthread_join(th[i], NULL);
 		rt_table_stats(tbl, &st);
 		cr_log_info("%s: %ld writer ops, %ld lookups (%ld hits, %ld "
-		            "weak-cache hits), %zu routes",
+		            "weak-cache hits, %ld bulk hits), %zu routes",
 		    route_designs[d].rtc_name, ops, atomic_load(&lookups),
 		    atomic_load(&hits), atomic_load(&noref_hits),
+		    atomic_load(&bulk_hits),
 		    st.rts_entries_inet + st.rts_entries_inet6);
 		cr_assert_eq(atomic_load(&violations), 0, "%s: %ld violations",
 		    route_designs[d].rtc_name, atomic_load(&violations));
@@ -372,6 +428,9 @@ Test(torture_route, all_designs)
 		cr_assert_gt(atomic_load(&hits), 0);
 		cr_assert_gt(atomic_load(&noref_hits), 0,
 		    "%s: rtcache_lookup_noref never hit",
+		    route_designs[d].rtc_name);
+		cr_assert_gt(atomic_load(&bulk_hits), 0,
+		    "%s: rt_lookup_noref_bulk never hit",
 		    route_designs[d].rtc_name);
 		rtcache_perthread_free(pcache);
 		rt_table_destroy(tbl);

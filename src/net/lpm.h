@@ -134,4 +134,69 @@ lpm_lookup4(const struct lpm *l, uint32_t a)
 	return (struct rt_entry *)mpsafe_load_acquire(&n->ln_slot[a & 0xff]);
 }
 
+/* Largest batch of lpm_lookup4_bulk() (its scratch array). */
+#define LPM_BULK_MAX 64
+
+/* A hint to fetch the line holding p; no effect on the memory model. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LPM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define LPM_PREFETCH(p) ((void)(p))
+#endif
+
+/*
+ * lpm_lookup4_bulk(l, a, n, rts): rts[i] = lpm_lookup4(l, a[i]) for i <
+ * n (host order addresses), the memory accesses of the batch overlapped:
+ * stage by stage, first prefetch the slot each address needs at this
+ * level, then read them (the first reads wait for a miss, the later ones
+ * find their lines arriving), prefetching the next level's slot of each
+ * address that continues into a node.  At the end the line of each
+ * entry's rt_gateway and of its rt_flags are prefetched, so the caller's
+ * reads of them hit.  n <= LPM_BULK_MAX.  Inside a read section (or
+ * under the table lock).  Never blocks.
+ */
+static inline void
+lpm_lookup4_bulk(
+    const struct lpm *l, const uint32_t *a, size_t n, struct rt_entry **rts)
+{
+	const struct lpm_node *root = l->l_root;
+	lpm_slot_t s[LPM_BULK_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		LPM_PREFETCH(&root->ln_slot[a[i] >> 16]);
+	/* Root slots.  Acquire: pairs with the writer's release stores. */
+	for (i = 0; i < n; i++) {
+		s[i] = mpsafe_load_acquire(&root->ln_slot[a[i] >> 16]);
+		if (s[i] & LPM_SLOT_NODE)
+			LPM_PREFETCH(
+			    &((const struct lpm_node *)(s[i] - LPM_SLOT_NODE))
+			         ->ln_slot[(a[i] >> 8) & 0xff]);
+	}
+	/* Second level.  Acquire: as above. */
+	for (i = 0; i < n; i++) {
+		if (!(s[i] & LPM_SLOT_NODE))
+			continue;
+		s[i] = mpsafe_load_acquire(
+		    &((const struct lpm_node *)(s[i] - LPM_SLOT_NODE))
+		         ->ln_slot[(a[i] >> 8) & 0xff]);
+		if (s[i] & LPM_SLOT_NODE)
+			LPM_PREFETCH(
+			    &((const struct lpm_node *)(s[i] - LPM_SLOT_NODE))
+			         ->ln_slot[a[i] & 0xff]);
+	}
+	/* Last level: entries only.  Acquire: as above. */
+	for (i = 0; i < n; i++) {
+		if (s[i] & LPM_SLOT_NODE)
+			s[i] = mpsafe_load_acquire(
+			    &((const struct lpm_node *)(s[i] - LPM_SLOT_NODE))
+			         ->ln_slot[a[i] & 0xff]);
+		rts[i] = (struct rt_entry *)s[i];
+		if (rts[i] != NULL) {
+			LPM_PREFETCH(&rts[i]->rt_gateway);
+			LPM_PREFETCH(&rts[i]->rt_flags);
+		}
+	}
+}
+
 #endif /* MPSAFE_NET_LPM_H */

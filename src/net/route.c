@@ -943,6 +943,37 @@ rt_lookup_noref(struct rt_table *t, int af, const void *addr)
 	return NULL;
 }
 
+_Static_assert(
+    RT_LOOKUP_BULK_MAX <= LPM_BULK_MAX, "lpm_lookup4_bulk's scratch");
+
+int
+rt_lookup_noref_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
+    struct rt_entry **rts)
+{
+	const uint8_t *p = addrs;
+
+	if (t == NULL || addrs == NULL || rts == NULL || n > RT_LOOKUP_BULK_MAX)
+		return EINVAL;
+	if (MPSAFE_LIKELY(af == AF_INET)) {
+		uint32_t a[RT_LOOKUP_BULK_MAX];
+
+		for (size_t i = 0; i < n; i++) {
+			memcpy(&a[i], p + 4 * i, 4);
+			a[i] = ntohl(a[i]);
+		}
+		lpm_lookup4_bulk(&t->t_lpm[RT_INET], a, n, rts);
+		return 0;
+	}
+	if (af == AF_INET6) {
+		/* No staged path: 128-bit keys and up to 19 levels. */
+		for (size_t i = 0; i < n; i++)
+			rts[i] = lpm_lookup(&t->t_lpm[RT_INET6],
+			    rt_addr_key(RT_INET6, p + 16 * i));
+		return 0;
+	}
+	return EAFNOSUPPORT;
+}
+
 int
 rt_check_reject_route(const struct rt_entry *rt, bool ifp_is_loopback)
 {

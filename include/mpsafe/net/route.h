@@ -60,7 +60,8 @@
  * Functions that exist (all implemented): rt_table_create,
  * rt_table_destroy, rt_table_stats, rtrequest, rtalloc1, rt_ref,
  * rt_unref, rt_lookup, rt_release, rt_read_enter, rt_read_exit,
- * rt_lookup_noref, rt_check_reject_route, rt_walktree, rtflushall,
+ * rt_lookup_noref, rt_lookup_noref_bulk, rt_check_reject_route,
+ * rt_walktree, rtflushall,
  * rtcache_attach, rtcache_init, rtcache_lookup2, rtcache_lookup1,
  * rtcache_lookup, rtcache_lookup_noref, rtcache_validate,
  * rtcache_update, rtcache_unref, rtcache_free, rtcache_copy,
@@ -405,13 +406,43 @@ MPSAFE_API void rt_read_exit(struct rt_table *t, int s);
  *	reference: the entry may be read only until rt_read_exit().  An
  *	entry being changed or deleted is returned as it is: if
  *	rt_getflags() shows MPSAFE_RTF_UPDATING, only rt_dst and rt_plen
- *	may be read (the other fields may be changing).  Returns NULL on a miss
- *or unknown family. Caller must be between rt_read_enter(t) and
- *rt_read_exit(t). Never blocks.  The raw fast path the benchmarks compare with
- *DPDK.
+ *	may be read (the other fields may be changing).  Returns NULL on a
+ *	miss or unknown family.  Caller must be between rt_read_enter(t) and
+ *	rt_read_exit(t).  Never blocks.  The raw fast path the benchmarks
+ *	compare with DPDK.
  */
 MPSAFE_API struct rt_entry *rt_lookup_noref(
     struct rt_table *t, int af, const void *addr);
+
+/* Largest batch of rt_lookup_noref_bulk(). */
+#define RT_LOOKUP_BULK_MAX 64
+
+/*
+ * rt_lookup_noref_bulk(t, af, addrs, n, rts)
+ *
+ *	rt_lookup_noref() of n addresses at once: addrs holds n addresses
+ *	of family af back to back (4 bytes each for AF_INET, 16 for
+ *	AF_INET6, network order); rts[i] receives the entry for the i-th
+ *	address, or NULL.  For AF_INET the batch goes through the trie
+ *	level by level, overlapping its cache misses as DPDK's
+ *	rte_lpm_lookup_bulk() and VPP's vectors do: the root slot of every
+ *	address is prefetched before any is read, then each address that
+ *	continues into a node has its slot there prefetched before the
+ *	next level is read, and at the end the lines holding each found
+ *	entry's rt_gateway and rt_flags are prefetched, so the caller's
+ *	reads of them hit.  For AF_INET6 it is a loop of single lookups
+ *	(no overlap).  Each rts[i] is what rt_lookup_noref() would have
+ *	returned at some moment of the call: the lookups of one batch are
+ *	not one snapshot of the table.  The entries are as
+ *	rt_lookup_noref()'s: with MPSAFE_RTF_UPDATING set only rt_dst and
+ *	rt_plen may be read, and none may be read after rt_read_exit().
+ *	Returns 0; EINVAL (t, addrs or rts NULL, n above
+ *	RT_LOOKUP_BULK_MAX), EAFNOSUPPORT (af neither AF_INET nor
+ *	AF_INET6), rts untouched.  Caller must be between rt_read_enter(t)
+ *	and rt_read_exit(t).  Never blocks.  Nothing to free.
+ */
+MPSAFE_API int rt_lookup_noref_bulk(struct rt_table *t, int af,
+    const void *addrs, size_t n, struct rt_entry **rts);
 
 /*
  * rt_check_reject_route(rt, ifp_is_loopback)

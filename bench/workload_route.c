@@ -25,8 +25,11 @@
  *                 through its own route caches (struct route, one per
  *                 flow, RB_FLOWS flows per thread, each destination
  *                 inside a table prefix), as a forwarding path does: a
- *                 hit checks the generation and takes a psref; each
- *                 table update invalidates every cache.
+ *                 hit checks the generation and takes a psref
+ *                 (rtcache_lookup2()), or, in the lockless design
+ *                 (pserialize), takes nothing inside a read section
+ *                 (rtcache_lookup_noref()); each table update
+ *                 invalidates every cache.
  *   route-mem     build the IPv4 table (--table-size, default 1,000,000)
  *   route-mem6    and the IPv6 one (default 200,000): build time per
  *                 prefix (ns_per_op) and memory (mem_bytes, mem_prefixes).
@@ -47,8 +50,10 @@
  *   dpdk-fib    rte_fib DIR24_8: rte_lpm's lookup table with a trie as
  *               its rule store (fast loads and updates); its lookup is
  *               rte_fib_lookup_bulk() (n = 1 in route-lookup).
- * Route caches take a psref in every design, so in rtcache the strategies
- * differ only in the miss path (rwlock and psref share one table).
+ * Route caches take a psref in every design but the lockless one
+ * (pserialize: rtcache_lookup_noref() in rt_read_enter()/rt_read_exit()),
+ * so in rtcache rwlock, refcount and psref differ only in the miss path
+ * (rwlock and psref share one table).
  *
  * Figures: ops/ns_per_op of the readers; lat_p50_ns/lat_p99_ns of one
  * update (rtrequest(), or rte_lpm_add/delete) as timed by the churn
@@ -696,7 +701,31 @@ rb_cache_batch(struct rb_run *r, struct route *ro,
 	uint64_t sum = 0, h = 0, miss = 0;
 	unsigned k = *flow;
 
-	(void)r;
+	if (r->kind == RB_PSERIALIZE) {
+		/*
+		 * The lockless design's cached lookup: no reference, inside
+		 * a read section (one per lookup, as a packet path has).
+		 */
+		struct rt_table *t = r->tb->t;
+
+		for (uint64_t i = 0; i < n; i++) {
+			int hit = 0, s = rt_read_enter(t);
+			struct rt_entry *rt = rtcache_lookup_noref(
+			    &ro[k], (const struct sockaddr *)&dst[k], &hit);
+
+			if (rt != NULL)
+				sum += rt->rt_gateway.sin.sin_addr.s_addr;
+			else
+				miss++;
+			rt_read_exit(t, s);
+			h += (uint64_t)hit;
+			k = (k + 1) % RB_FLOWS;
+		}
+		*flow = k;
+		*hits += h;
+		*misses += miss;
+		return sum;
+	}
 	for (uint64_t i = 0; i < n; i++) {
 		int hit = 0;
 		struct rt_entry *rt = rtcache_lookup2(

@@ -31,13 +31,14 @@
 #                   with DPDK, dpdk-fib; one generated 1M-prefix IPv4
 #                   table per design, built once; churn thread at 1000
 #                   updates/s; 0.5 s
-#   route-bulk      pserialize, rwlock and, when built with DPDK,
-#                   dpdk-fib: route-lookup in batches of 32 addresses
+#   route-bulk      pserialize and, when built with DPDK, dpdk-fib
+#                   (--full: rwlock too): route-lookup in batches of 32 addresses
 #                   (rt_lookup_noref_bulk, rte_fib_lookup_bulk); its own
 #                   tables (one mpsafe-bench invocation per workload),
 #                   churn 1000/s, 0.5 s
-#   rtcache         psref, pserialize (route caches: the other designs
-#                   differ only on a miss), churn 1000/s, 0.5 s
+#   rtcache         psref, pserialize (route caches: psref in every
+#                   design but pserialize's, which takes no reference; the
+#                   others differ only on a miss), churn 1000/s, 0.5 s
 #   route-mem6      rwlock, pserialize: memory of a 200k-prefix IPv6 table
 #                   (IPv4's is in the route-lookup rows)
 #   forward         none, biglock, rwlock, refcount, psref, pserialize
@@ -45,7 +46,7 @@
 #                   route updates/s, an interface replaced every 10 ms,
 #                   1% redirects); forwarding threads 1,2,4 (4: more
 #                   threads than these 2 cores, where a preempted lock
-#                   holder stalls the others); 0.5 s x 3; its own
+#                   holder stalls the others); 0.3 s x 3; its own
 #                   generated IPv4 table (MPSAFE_BENCH_FORWARD_PREFIXES,
 #                   default 1000000)
 # --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
@@ -125,7 +126,7 @@ else
 	wq_secs=0.5 wq_rep=3
 	rt_secs=0.5 rt_rep=1
 	if_secs=0.5 if_rep=3
-	fw_secs=0.5 fw_rep=3
+	fw_secs=0.3 fw_rep=3
 	threads=1,2
 	warmup=0.1
 fi
@@ -148,7 +149,7 @@ if [ $full -eq 1 ] && [ "$ncpu" -gt 2 ]; then
 fi
 caching=psref,pserialize
 routemem=rwlock,pserialize
-bulk=pserialize,rwlock
+bulk=pserialize
 # DPDK strategies exist only when mpsafe-bench was built with libdpdk.
 if "$bin" --list | grep -q '^  dpdk-fib '; then
 	routing=$routing,dpdk-fib
@@ -162,6 +163,7 @@ if "$bin" --list | grep -q '^  dpdk-fib '; then
 fi
 if [ $full -eq 1 ]; then
 	caching=rwlock,refcount,psref,pserialize
+	bulk=$bulk,rwlock
 fi
 
 mkdir -p "$out" || exit 2

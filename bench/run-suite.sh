@@ -9,7 +9,7 @@
 # OUT_DIR/*.png.  Each mpsafe-bench invocation's own table goes to
 # OUT_DIR/bench.log; its progress lines go to stderr.
 #
-# Default suite (reader threads 1,2; about four and a half minutes on 2
+# Default suite (reader threads 1,2; about four minutes on 2
 # cores).  Runs
 # marked "x N" are repeated N times, round-robin over the strategies, and
 # each row is the median (mpsafe-bench --repeat):

@@ -339,6 +339,16 @@ uint64_t bench_now_ns(void);
 void bench_sleep_ns(uint64_t ns);
 
 /*
+ * bench_pace(next, interval): for a thread that acts every interval ns
+ * (a churn thread).  If *next is still ahead, sleep towards it (5 ms at
+ * most, so that the caller polls the phase) and return false; else
+ * advance *next by one interval, or restart from now when more than 100
+ * intervals behind (a slow operation is not caught up), and return true:
+ * act now.  Start with *next = bench_now_ns().
+ */
+bool bench_pace(uint64_t *next, uint64_t interval);
+
+/*
  * bench_clock_overhead_ns(): the median time between two consecutive
  * bench_now_ns() calls on this thread, measured once per call (a few
  * thousand pairs); subtract it from a timed interval per clock pair.

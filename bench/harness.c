@@ -69,6 +69,20 @@ bench_sleep_ns(uint64_t ns)
 		continue;
 }
 
+bool
+bench_pace(uint64_t *next, uint64_t interval)
+{
+	uint64_t now = bench_now_ns();
+
+	if (now < *next) {
+		bench_sleep_ns(*next - now < 5000000 ? *next - now : 5000000);
+		return false;
+	}
+	*next =
+	    now > *next + 100 * interval ? now + interval : *next + interval;
+	return true;
+}
+
 static int
 cmp_u64(const void *a, const void *b)
 {

@@ -541,27 +541,14 @@ struct fw_worker {
 	struct bench_hist lat;
 };
 
-/* The IPv4 header checksum over hlen bytes (RFC 1071). */
-static uint16_t
-fw_cksum(const uint8_t *p, size_t hlen)
-{
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < hlen; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
-/* Recompute the checksum at offset off of the len bytes at p (even len). */
+/* Recompute the checksum at offset off of the len bytes at p. */
 static void
 fw_fix_cksum(uint8_t *p, size_t off, size_t len)
 {
 	uint16_t c;
 
 	p[off] = p[off + 1] = 0;
-	c = fw_cksum(p, len);
+	c = inet_cksum(p, len);
 	p[off] = (uint8_t)(c >> 8);
 	p[off + 1] = (uint8_t)c;
 }
@@ -1075,14 +1062,12 @@ fw_forward_thread(struct bench_thread *t)
 			break;
 		if (ph == BENCH_PHASE_MEASURE && !measuring) {
 			/* Count the measured phase only. */
-			uint64_t keep_lookups = 0;
-
 			measuring = true;
 			memset(&w->lat, 0, sizeof(w->lat));
 			w->forwarded = w->no_rcvif = w->no_route = 0;
 			w->reject = w->blackhole = w->no_ofif = 0;
 			w->unresolved = w->ctl = w->wq_drops = w->hits = 0;
-			w->lookups = keep_lookups;
+			w->lookups = 0;
 			t0 = bench_now_ns();
 		}
 		sink += batch(w, &pos, BENCH_READ_BATCH, clk);
@@ -1305,7 +1290,7 @@ static void
 fw_control_thread(struct bench_thread *t)
 {
 	struct fw_run *r = t->arg;
-	uint64_t interval = (uint64_t)(1e9 / r->rate), next, now;
+	uint64_t interval = (uint64_t)(1e9 / r->rate), next;
 	bool measuring = false;
 
 	mpsafe_thread_register();
@@ -1331,15 +1316,8 @@ fw_control_thread(struct bench_thread *t)
 			r->ctl_base[2] = atomic_load_explicit(
 			    &r->ctl_malformed, memory_order_relaxed);
 		}
-		now = bench_now_ns();
-		if (now < next) {
-			bench_sleep_ns(
-			    next - now < 5000000 ? next - now : 5000000);
+		if (!bench_pace(&next, interval))
 			continue;
-		}
-		/* Fallen far behind (a slow update): do not catch up. */
-		next = now > next + 100 * interval ? now + interval
-		                                   : next + interval;
 		if (r->replay == NULL)
 			rtgen_churn_next(r->tb->churn, &u);
 		a = bench_now_ns();

@@ -795,7 +795,7 @@ static void
 rb_churn_thread(struct bench_thread *t)
 {
 	struct rb_run *r = t->arg;
-	uint64_t interval = (uint64_t)(1e9 / r->rate), next, now;
+	uint64_t interval = (uint64_t)(1e9 / r->rate), next;
 	bool measuring = false;
 
 	bench_thread_ready(t);
@@ -812,15 +812,8 @@ rb_churn_thread(struct bench_thread *t)
 			measuring = true;
 			mpsafe_defer_reset_peak();
 		}
-		now = bench_now_ns();
-		if (now < next) {
-			bench_sleep_ns(
-			    next - now < 5000000 ? next - now : 5000000);
+		if (!bench_pace(&next, interval))
 			continue;
-		}
-		/* Fallen far behind (a slow update): do not catch up. */
-		next = now > next + 100 * interval ? now + interval
-		                                   : next + interval;
 		rtgen_churn_next(r->tb->churn, &u);
 		a = bench_now_ns();
 		error = rb_update(r->tb, &u);

@@ -31,21 +31,16 @@ TestSuite(rtredirect, .timeout = 60);
 #define ME "192.0.2.100"
 #define PKT_MAX 128
 
-/* The Internet checksum of len bytes written at p + at (p[at] = 0 first). */
+/* Write the Internet checksum of len bytes at p + at (p[at] = 0 first). */
 static void
 cksum_fix(uint8_t *p, size_t len, size_t at)
 {
-	uint32_t sum = 0;
+	uint16_t c;
 
 	p[at] = p[at + 1] = 0;
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	p[at] = (uint8_t)(~sum >> 8);
-	p[at + 1] = (uint8_t)~sum;
+	c = inet_cksum(p, len);
+	p[at] = (uint8_t)(c >> 8);
+	p[at + 1] = (uint8_t)c;
 }
 
 static struct in_addr

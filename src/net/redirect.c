@@ -43,10 +43,10 @@ red_skip(struct red_cursor *c, size_t n)
 	c->left -= n;
 }
 
-/* The Internet checksum (RFC 1071) of len bytes. */
-static uint16_t
-in_cksum(const uint8_t *p, size_t len)
+uint16_t
+inet_cksum(const void *buf, size_t len)
 {
+	const uint8_t *p = buf;
 	uint32_t sum = 0;
 
 	for (; len > 1; p += 2, len -= 2)
@@ -74,7 +74,7 @@ icmp_redirect_parse(const void *buf, size_t len, struct redirect_info *ri)
 	if (c.p[1] > 3)
 		return EPROTO;
 	/* Over the whole message, stored checksum included: 0 if right. */
-	if (in_cksum(c.p, c.left) != 0)
+	if (inet_cksum(c.p, c.left) != 0)
 		return EBADMSG;
 	memset(&out, 0, sizeof(out));
 	out.ri_af = AF_INET;
@@ -164,7 +164,7 @@ icmp_redirect_build(void *buf, size_t cap, uint8_t code,
 	p[8 + 8] = 64;
 	p[8 + 9] = 17;
 	memcpy(p + 8 + 16, dst, 4);
-	sum = in_cksum(p, len);
+	sum = inet_cksum(p, len);
 	p[2] = (uint8_t)(sum >> 8);
 	p[3] = (uint8_t)sum;
 	return len;

@@ -85,21 +85,6 @@
 #define IP_OFFMASK 0x1fff
 #define IP_HOST_PLEN 32
 
-/* The Internet checksum (RFC 1071) of len bytes: 0 over a correct header. */
-static uint16_t
-ip_cksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (; len > 1; p += 2, len -= 2)
-		sum += (uint32_t)p[0] << 8 | p[1];
-	if (len == 1)
-		sum += (uint32_t)p[0] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void
 sin_set(union rt_sockaddr *u, struct in_addr a)
 {
@@ -233,7 +218,7 @@ ip_redirect_input(struct rt_table *t, const void *pkt, size_t len)
 		return EPROTO;
 	if (ihl > len) /* 3 */
 		return EMSGSIZE;
-	if (ip_cksum(p, ihl) != 0) /* 4 */
+	if (inet_cksum(p, ihl) != 0) /* 4 */
 		return EBADMSG;
 	total = (size_t)p[2] << 8 | p[3]; /* 5 */
 	if (total < ihl || total > len)

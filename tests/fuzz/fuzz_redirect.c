@@ -82,20 +82,6 @@ table_reset(void)
 		abort();
 }
 
-static uint16_t
-cksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (; len > 1; p += 2, len -= 2)
-		sum += (uint32_t)p[0] << 8 | p[1];
-	if (len == 1)
-		sum += (uint32_t)p[0] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* ip_redirect_input() on an exact copy; checks the result's contract. */
 static void
 apply(const uint8_t *pkt, size_t len)
@@ -150,7 +136,7 @@ apply_wrapped(const uint8_t *msg, size_t n, unsigned mode)
 	memcpy(pkt + 20, msg, n);
 	if ((mode & 0x10) && n >= 4) {
 		pkt[22] = pkt[23] = 0;
-		sum = cksum(pkt + 20, n);
+		sum = inet_cksum(pkt + 20, n);
 		pkt[22] = (uint8_t)(sum >> 8);
 		pkt[23] = (uint8_t)sum;
 	}
@@ -163,7 +149,7 @@ apply_wrapped(const uint8_t *msg, size_t n, unsigned mode)
 	pkt[16] = 192;
 	pkt[18] = 2;
 	pkt[19] = 100;
-	sum = cksum(pkt, 20);
+	sum = inet_cksum(pkt, 20);
 	pkt[10] = (uint8_t)(sum >> 8);
 	pkt[11] = (uint8_t)sum;
 	apply(pkt, 20 + n);

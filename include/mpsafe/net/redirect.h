@@ -115,6 +115,16 @@ MPSAFE_API size_t icmp6_redirect_build(void *buf, size_t cap,
 struct rt_table; /* mpsafe/net/route.h */
 
 /*
+ * inet_cksum(buf, len)
+ *	The Internet checksum (RFC 1071) of the len bytes at buf: the
+ *	one's complement of their one's-complement sum as 16-bit
+ *	big-endian words (an odd last byte padded with zero), as a number
+ *	to store big-endian.  Over a header whose checksum field holds the
+ *	right value it is 0.  Never blocks; any context.
+ */
+MPSAFE_API uint16_t inet_cksum(const void *buf, size_t len);
+
+/*
  * ip_redirect_input(t, pkt, len)
  *
  *	Handle the IPv4 packet of len bytes at pkt (starting at the IP

@@ -184,6 +184,11 @@ struct bench_config {
 	unsigned long table_size;
 	/* route workloads: the churn thread's updates per second */
 	double churn_rate;
+	/*
+	 * forward: control messages per 1000 packets when the run has
+	 * churn (default 10: 1%).
+	 */
+	unsigned ctl_permille;
 };
 
 /* One run's figures; the has_* flags say which optional columns apply. */

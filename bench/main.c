@@ -56,7 +56,8 @@ usage(FILE *fp)
 	      "[--repeat N]\n"
 	      "           [--hold-us US] [--interval-us US] "
 	      "[--baseline NAME]\n"
-	      "           [--table-size N] [--churn-rate N]\n"
+	      "           [--table-size N] [--churn-rate N] "
+	      "[--ctl-permille N]\n"
 	      "           [--csv FILE] [--quiet]\n"
 	      "\n"
 	      "  --list           workloads and strategies, one line each\n"
@@ -81,6 +82,9 @@ usage(FILE *fp)
 	      "per second of\n"
 	      "                   the churn thread (--writers 1, default "
 	      "1000)\n"
+	      "  --ctl-permille N forward: control messages (redirects) per "
+	      "1000 packets\n"
+	      "                   when the run has churn (default 10: 1%)\n"
 	      "  --baseline NAME  strategy the ratios are taken against "
 	      "(default: the first)\n"
 	      "  --csv FILE       append one row per combination (header if "
@@ -440,6 +444,7 @@ main(int argc, char **argv)
 	    .interval_us = 1000,
 	    .table_size = 0,
 	    .churn_rate = 1000,
+	    .ctl_permille = 10,
 	};
 	bool quiet = false, writers_given = false, failed = false;
 	uint64_t violations = 0;
@@ -516,6 +521,8 @@ main(int argc, char **argv)
 				usage_error("--table-size: at least 1");
 		} else if (strcmp(a, "--churn-rate") == 0) {
 			cfg.churn_rate = parse_seconds(a, v, 0.001);
+		} else if (strcmp(a, "--ctl-permille") == 0) {
+			cfg.ctl_permille = parse_count(a, v, 1000);
 		} else if (strcmp(a, "--baseline") == 0) {
 			baseline_name = v;
 		} else if (strcmp(a, "--csv") == 0) {

@@ -433,21 +433,23 @@ function forward_block(    j, nc, nb, pps, base, us) {
 	print ""
 	if (fmt == "md")
 		printf "#### forward: the cost of safety and the path under " \
-		    "churn\n\npps/none = packets per second / none's without " \
+		    "churn\n\nMpps/thr = one thread's packets per second (1 / " \
+		    "its ns per packet); pps/none = packets per second / none's without " \
 		    "churn at the same threads (1 = as fast as no protection; " \
 		    "higher is better); upd = one route update, det = one " \
 		    "interface detach; ctl = control messages sent, their " \
 		    "wqinput drops and the handler's outcomes " \
 		    "(applied/refused/malformed)\n\n"
 	else
-		print "== forward: pps/none = packets/s over none's without" \
+		print "== forward: Mpps/thr = one thread's packets/s; pps/none =" \
+		    " packets/s over none's without" \
 		    " churn, same threads (higher is better); upd, det = route" \
 		    " update, interface detach p50; ctl = sent/wq drops," \
 		    " applied/refused/malformed"
 	nc = 0
 	cell[++nc] = "workload"; cell[++nc] = "strategy"
 	cell[++nc] = "thr"; cell[++nc] = "wr"
-	cell[++nc] = "Mpps"; cell[++nc] = "pps/none"
+	cell[++nc] = "Mpps"; cell[++nc] = "Mpps/thr"; cell[++nc] = "pps/none"
 	cell[++nc] = "p50_ns"; cell[++nc] = "p99_ns"
 	cell[++nc] = "hit%"; cell[++nc] = "stale"
 	cell[++nc] = "upd_p50_us"; cell[++nc] = "det_p50_us"
@@ -463,6 +465,8 @@ function forward_block(    j, nc, nb, pps, base, us) {
 		cell[++nc] = get(j, "threads"); cell[++nc] = get(j, "writers")
 		pps = get(j, "ops_per_sec") + 0
 		cell[++nc] = sprintf("%.2f", pps / 1e6)
+		cell[++nc] = get(j, "ns_per_op") + 0 > 0 ? \
+		    sprintf("%.2f", 1e3 / get(j, "ns_per_op")) : "-"
 		base = find_none(get(j, "threads"), get(j, "date"))
 		cell[++nc] = base > 0 ? sprintf("%.3f", pps / base) : "-"
 		cell[++nc] = num(get(j, "lat_p50_ns"), 0)

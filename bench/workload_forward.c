@@ -16,10 +16,10 @@
  *      table (struct lltable: L2 next hops are kept apart from routes, as
  *      in NetBSD since 2015), counts the packet on the interface;
  *   5. recycles the packet.
- * A control message (an IPv4 ICMP redirect; FW_CTL_EVERY = 1 in 100 of
- * the ring's packets when the run has churn) is copied into a packet from
- * the pool and handed to wqinput; its handler, on a workqueue thread,
- * validates the message and applies it to the routing table
+ * A control message (an IPv4 ICMP redirect; --ctl-permille of the
+ * ring's packets when the run has churn, default 10 per 1000) is copied
+ * into a packet from the pool and handed to wqinput; its handler, on a
+ * workqueue thread, validates the message and applies it to the routing table
  * (ip_redirect_input(): RTM_CHANGE of the gateway, NetBSD's rtredirect
  * rules).  One control slot of the ring in FW_CTL_BAD_EVERY is
  * malformed (a truncated packet or a header that lies about a length):
@@ -126,12 +126,11 @@
 #define FW_DEFAULT_SIZE 1000000ul
 #define FW_NEXTHOPS 512
 #define FW_SEED UINT64_C(0x6d70736166652d66)
-#define FW_HIT_PERCENT 95  /* destinations inside a table prefix */
-#define FW_SPECIAL 100     /* route i % 100: 1 reject, 2 blackhole */
-#define FW_CTL_EVERY 100   /* one control message per 100 packets */
-#define FW_CTL_BAD_EVERY 8 /* one malformed control message in 8 */
-#define FW_LAT_EVERY 64    /* packets per latency sample */
-#define FW_CTL_REGEN 256   /* control messages per rewritten one */
+#define FW_HIT_PERCENT 95   /* destinations inside a table prefix */
+#define FW_SPECIAL 100      /* route i % 100: 1 reject, 2 blackhole */
+#define FW_CTL_BAD_EVERY 10 /* one malformed control slot in 10 */
+#define FW_LAT_EVERY 64     /* packets per latency sample */
+#define FW_CTL_REGEN 256    /* control messages per rewritten one */
 #define FW_MTU 1500u
 #define FW_POISON_MTU 0xdeadu
 #define FW_DATA_LEN 64
@@ -497,6 +496,7 @@ struct fw_run {
 	struct fw_table *tb;
 	struct wqinput *wqi;
 	double rate;
+	unsigned ctl_permille; /* control slots per 1000 of the ring */
 	uint64_t if_interval_ns;
 	/* Deletes: odd while one is in progress (see the top comment). */
 	alignas(BENCH_CACHELINE) _Atomic uint64_t del_seq;
@@ -644,7 +644,7 @@ fw_worker_init(struct fw_worker *w, struct fw_run *r, unsigned id)
 		bench_rt_sockaddr(AF_INET, fw_dests + 4 * di, &w->dst[k]);
 		rtcache_attach(&w->ro[k], r->tb->t, MPSAFE_RT_NOWAIT);
 	}
-	for (unsigned i = 0; i < FW_PKTS; i++) {
+	for (unsigned i = 0, ctl_slots = 0; i < FW_PKTS; i++) {
 		struct mbuf *m = m_gethdr(M_WAITOK);
 		/* A fixed scramble: consecutive packets, different flows. */
 		unsigned k =
@@ -656,8 +656,10 @@ fw_worker_init(struct fw_worker *w, struct fw_run *r, unsigned id)
 		w->pkt[i] = m;
 		w->flow[i] = (uint16_t)k;
 		m->m_pkthdr.rcvif_index = 1 + (i * 7 + id) % FW_IFS;
-		if (r->churn && i % FW_CTL_EVERY == FW_CTL_EVERY - 1) {
-			unsigned c = i / FW_CTL_EVERY;
+		/* Control slots: permille of the ring, spread evenly. */
+		if (r->churn && ((i + 1) * r->ctl_permille) / 1000 !=
+		                    (i * r->ctl_permille) / 1000) {
+			unsigned c = ctl_slots++;
 
 			w->ctl_bad[i] =
 			    c % FW_CTL_BAD_EVERY == FW_CTL_BAD_EVERY - 1
@@ -1478,6 +1480,13 @@ fw_report(struct fw_run *r, struct fw_worker *ws, unsigned n,
 	    ";ctl_malformed=%" PRIu64,
 	    fwd, hitpct, stale, upd50, upd99, r->detaches, det50, nrcv, nrt,
 	    rej, bh, nof, unr, ctl, wqd, applied, refused, malformed);
+	if (r->replay != NULL) {
+		size_t len = strlen(res->extra);
+
+		snprintf(res->extra + len, sizeof(res->extra) - len,
+		    ";replayed=%zu;replay_noops=%" PRIu64, r->nreplay,
+		    r->replay_noops);
+	}
 	fprintf(stderr, " [%.1f%% cache hits, stale %" PRIu64, hitpct, stale);
 	if (r->churn)
 		fprintf(stderr,
@@ -1514,6 +1523,7 @@ fw_run(const struct bench_strategy *s, const struct bench_config *cfg,
 	r->kind = (enum fw_kind)fw_kind_of(s);
 	r->churn = cfg->writers > 0;
 	r->rate = cfg->churn_rate > 0 ? cfg->churn_rate : 1000;
+	r->ctl_permille = cfg->ctl_permille;
 	r->if_interval_ns = (uint64_t)(cfg->interval_us * 1000.0);
 	if (r->churn && r->kind == FW_NONE) {
 		bench_warn("forward: none has no protection: run it with "

@@ -47,6 +47,25 @@ fix_cksum(uint8_t *msg, size_t len)
 	msg[3] = (uint8_t)~sum;
 }
 
+/* inet_cksum(): RFC 1071's worked example, an odd length, a whole header. */
+Test(redirect, inet_cksum_known_values)
+{
+	/* RFC 1071 section 3: the sum of these words is 0xddf2. */
+	static const uint8_t rfc[8] = {
+	    0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+	/* An IPv4 header whose checksum field (0xb861) is right. */
+	static const uint8_t ip[20] = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40,
+	    0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8,
+	    0x00, 0xc7};
+	uint8_t odd[3] = {0x12, 0x34, 0x56};
+
+	cr_assert_eq(inet_cksum(rfc, sizeof(rfc)), (uint16_t)~0xddf2u);
+	cr_assert_eq(inet_cksum(ip, sizeof(ip)), 0);
+	/* An odd last byte counts as its word's high byte. */
+	cr_assert_eq(inet_cksum(odd, 3), (uint16_t) ~(0x1234u + 0x5600u));
+	cr_assert_eq(inet_cksum(odd, 0), 0xffff);
+}
+
 Test(redirect, icmp_good_message)
 {
 	struct in_addr gw, dst;

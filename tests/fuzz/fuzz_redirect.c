@@ -107,6 +107,7 @@ apply(const uint8_t *pkt, size_t len)
 	case EBADMSG:
 	case EPERM:
 	case EHOSTUNREACH:
+	case EALREADY:
 	case ENOMEM:
 		if (after.rts_generation_inet != before.rts_generation_inet ||
 		    after.rts_entries_inet != before.rts_entries_inet)

@@ -403,16 +403,18 @@ void
 mpsafe_psref_release_draining(uintptr_t key)
 {
 	/*
-	 * Relaxed: ordered after the caller's slot store by its barrier, as
-	 * its load of the count; the destroyer stored the entry before
-	 * raising the count (see psref_target_destroy()).
+	 * Acquire fence: the caller read the count raised; this pairs with
+	 * the destroyer's seq_cst raise, which follows its list entry, so
+	 * the loads below see that entry (on weakly ordered CPUs too).
 	 */
+	atomic_thread_fence(memory_order_acquire);
+	/* Relaxed: ordered by the fence above. */
 	if (mpsafe_load_relaxed(&draining_unlisted) != 0) {
 		mpsafe_psref_wake();
 		return;
 	}
 	for (unsigned i = 0; i < DRAINING_LIST; i++)
-		/* Relaxed: as above. */
+		/* Relaxed: ordered by the fence above. */
 		if (mpsafe_load_relaxed(&draining_list[i]) == key) {
 			mpsafe_psref_wake();
 			return;

@@ -1309,8 +1309,7 @@ fw_control_thread(struct bench_thread *t)
 		if (ph == BENCH_PHASE_MEASURE && !measuring) {
 			measuring = true;
 			mpsafe_defer_reset_peak();
-			/* Relaxed: statistics; a few in flight may be missed.
-			 */
+			/* Relaxed: statistics (a few may be in flight). */
 			r->ctl_base[0] = atomic_load_explicit(
 			    &r->ctl_applied, memory_order_relaxed);
 			r->ctl_base[1] = atomic_load_explicit(

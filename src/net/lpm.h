@@ -151,9 +151,9 @@ lpm_lookup4(const struct lpm *l, uint32_t a)
  * level, then read them (the first reads wait for a miss, the later ones
  * find their lines arriving), prefetching the next level's slot of each
  * address that continues into a node.  At the end the line of each
- * entry's rt_gateway and of its rt_flags are prefetched, so the caller's
- * reads of them hit.  n <= LPM_BULK_MAX.  Inside a read section (or
- * under the table lock).  Never blocks.
+ * entry's rt_flags and rt_gateway (one line, see route.h) is prefetched,
+ * so the caller's reads of them hit.  n <= LPM_BULK_MAX.  Inside a read
+ * section (or under the table lock).  Never blocks.
  */
 static inline void
 lpm_lookup4_bulk(
@@ -193,8 +193,7 @@ lpm_lookup4_bulk(
 			         ->ln_slot[a[i] & 0xff]);
 		rts[i] = (struct rt_entry *)s[i];
 		if (rts[i] != NULL) {
-			LPM_PREFETCH(&rts[i]->rt_gateway);
-			LPM_PREFETCH(&rts[i]->rt_flags);
+			LPM_PREFETCH(&rts[i]->rt_flags); /* and rt_gateway */
 		}
 	}
 }

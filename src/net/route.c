@@ -73,11 +73,25 @@ static MPSAFE_ATOMIC(uint32_t) rt_waiters;
 
 /* --- allocation ----------------------------------------------------------- */
 
+/* A lookup's fields share one line of a line-aligned entry (route.h). */
+_Static_assert(offsetof(struct rt_entry, rt_gateway) +
+                       sizeof(((struct rt_entry *)0)->rt_gateway) <=
+                   64,
+    "rt_entry's hot fields fit one cache line");
+
+/* Zeroed, and line-aligned when at least a line long (entries, nodes). */
 static void *
 rt_default_alloc(size_t size, void *arg)
 {
+	void *p;
+
 	(void)arg;
-	return mpsafe_calloc(1, size);
+	if (size < 64)
+		return mpsafe_calloc(1, size);
+	p = mpsafe_aligned_alloc(64, size);
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
 }
 
 static void

@@ -739,6 +739,63 @@ Test(route, delete_returning_entry_and_nowait)
 	}
 }
 
+/*
+ * The reaper: many deletes that do not wait, one entry among them still
+ * held; all are destroyed once the holder lets go, and a table destroyed
+ * right after deletes (reaper queued or lingering) ends cleanly.
+ */
+Test(route, nowait_deletes_reaped_in_batches)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_entry *held = NULL;
+		struct rt_table_stats st;
+		char buf[32];
+		int i;
+
+		for (i = 0; i < 600; i++) {
+			snprintf(
+			    buf, sizeof(buf), "10.%d.%d.0", i / 256, i % 256);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, buf, 24, NULL,
+			                 1, 0, NULL),
+			    0);
+		}
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 24,
+		                 NULL, 0, 0, &held),
+		    0);
+		for (i = 1; i < 600; i++) {
+			snprintf(
+			    buf, sizeof(buf), "10.%d.%d.0", i / 256, i % 256);
+			cr_assert_eq(
+			    route_req(t,
+			        MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, buf,
+			        24, NULL, 0, 0, NULL),
+			    0);
+		}
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_entries_inet, 0u);
+		cr_assert_geq(st.rts_dying, 1u);
+		/* The held entry is intact: only its holder may end it. */
+		cr_assert_eq(held->rt_ifindex, 1u);
+		rt_unref(held);
+		do {
+			rt_table_stats(t, &st);
+			sched_yield();
+		} while (st.rts_dying != 0);
+
+		/* Deletes, then destroy at once: nothing left behind. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.9.0.0", 16, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(
+		    route_req(t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
+		        "10.9.0.0", 16, NULL, 0, 0, NULL),
+		    0);
+		rt_table_destroy(t);
+	}
+}
+
 /* --- RTF_UPDATING --------------------------------------------------------- */
 
 struct changer {

@@ -24,7 +24,19 @@
  *  4. poison and free.
  * The deleter runs it, blocking, unless it passed MPSAFE_RTM_F_NOWAIT or
  * asked for the entry back (it then holds a count, so it must not wait
- * for itself): the table's workqueue runs it then.
+ * for itself): the reaper runs it then.
+ *
+ * Reaping.  A deleter that does not wait puts the entry on the table's
+ * reap list and returns; the reaper, a work item on the table's
+ * workqueue, takes the whole list, runs step 1 once for the batch, then
+ * steps 2-4 for each entry.  Having emptied the list, it lingers up to
+ * RT_REAP_LINGER_NS for more before it goes idle, and a deleter queues it
+ * (waking the workqueue's thread, a system call) only when it is idle:
+ * under steady churn deleters never pay for a wake-up, and a batch shares
+ * one grace period.  A deleter that finds RT_REAP_KICK entries waiting
+ * signals a lingering reaper at once, and rt_table_destroy() stops the
+ * lingering, so the list stays short.  Invariant (t_reap_lock): the list
+ * is empty, or t_reap_active is set and the reaper will take it.
  *
  * Waiting for counts.  rt_unref() must not touch the entry after its
  * decrement (the entry may be freed at once), so waiters and wakers meet
@@ -65,6 +77,10 @@
 #include <mpsafe/thread.h>
 
 #include "route_impl.h"
+
+/* How long an idle reaper waits for more deleted entries; its kick. */
+#define RT_REAP_LINGER_NS 10000000L /* 10 ms */
+#define RT_REAP_KICK 256
 
 /* Library-wide meeting point of count and update waiters (see above). */
 static pthread_mutex_t rt_wait_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -400,7 +416,8 @@ rt_covering(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
 
 /* --- table ---------------------------------------------------------------- */
 
-static void rt_destroy_work(struct work *wk, void *arg);
+static void rt_reap_work(struct work *wk, void *arg);
+static void rt_reap_cv_init(pthread_cond_t *cv);
 
 int
 rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
@@ -457,9 +474,11 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	        t->t_alloc_arg, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
 		goto fail_lpm6;
 	error = workqueue_create(
-	    &t->t_wq, "rt_free", rt_destroy_work, t, 0, WQ_MPSAFE);
+	    &t->t_wq, "rt_free", rt_reap_work, t, 0, WQ_MPSAFE);
 	if (error != 0)
 		goto fail_wq;
+	pthread_mutex_init(&t->t_reap_lock, NULL);
+	rt_reap_cv_init(&t->t_reap_cv);
 	*tp = t;
 	return 0;
 
@@ -486,12 +505,10 @@ fail_hash:
 
 /* --- entry destruction ---------------------------------------------------- */
 
-/* Steps 1-4 of the file comment.  Blocks. */
+/* Steps 2-4 of the file comment (step 1 done).  Blocks. */
 static void
-rt_destroy(struct rt_table *t, struct rt_entry *rt)
+rt_destroy_held(struct rt_table *t, struct rt_entry *rt)
 {
-	if (t->t_sync == RT_SYNC_PSERIALIZE)
-		pserialize_perform(t->t_psz);
 	rt_wait_refcnt(rt, 0);
 	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
 	rt->rt_magic = RT_MAGIC_DEAD;
@@ -501,14 +518,112 @@ rt_destroy(struct rt_table *t, struct rt_entry *rt)
 	atomic_fetch_sub_explicit(&t->t_dying, 1, memory_order_relaxed);
 }
 
+/* Steps 1-4 of the file comment.  Blocks. */
 static void
-rt_destroy_work(struct work *wk, void *arg)
+rt_destroy(struct rt_table *t, struct rt_entry *rt)
 {
-	struct rt_entry *rt =
-	    (struct rt_entry *)(void *)((char *)wk - offsetof(struct rt_entry,
-	                                                 rt_u.rt_work));
+	if (t->t_sync == RT_SYNC_PSERIALIZE)
+		pserialize_perform(t->t_psz);
+	rt_destroy_held(t, rt);
+}
 
-	rt_destroy(arg, rt);
+/* pthread_cond_init() on CLOCK_MONOTONIC, for rt_reap_linger(). */
+static void
+rt_reap_cv_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/* Wait (t_reap_lock held) up to RT_REAP_LINGER_NS for a signal. */
+static void
+rt_reap_linger(struct rt_table *t)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += RT_REAP_LINGER_NS;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	t->t_reap_lingering = true;
+	pthread_cond_timedwait(&t->t_reap_cv, &t->t_reap_lock, &ts);
+	t->t_reap_lingering = false;
+}
+
+/*
+ * Steps 1-4 for a batch of entries linked through rt_reapnext: one grace
+ * period for all of them.  Blocks.
+ */
+static void
+rt_destroy_batch(struct rt_table *t, struct rt_entry *list)
+{
+	struct rt_entry *rt;
+
+	if (t->t_sync == RT_SYNC_PSERIALIZE)
+		pserialize_perform(t->t_psz);
+	while ((rt = list) != NULL) {
+		list = rt->rt_reapnext;
+		rt_destroy_held(t, rt);
+	}
+}
+
+/*
+ * Hand deleted (unlinked) rt to the reaper.  Never blocks for long: a
+ * mutex, and a wake-up only when the reaper is idle (file comment).
+ */
+static void
+rt_reap(struct rt_table *t, struct rt_entry *rt)
+{
+	bool queue = false;
+
+	pthread_mutex_lock(&t->t_reap_lock);
+	rt->rt_reapnext = t->t_reap_list;
+	t->t_reap_list = rt;
+	if (!t->t_reap_active) {
+		t->t_reap_active = true;
+		queue = true;
+	} else if (++t->t_reap_count >= RT_REAP_KICK && t->t_reap_lingering) {
+		pthread_cond_signal(&t->t_reap_cv);
+	}
+	pthread_mutex_unlock(&t->t_reap_lock);
+	if (queue)
+		workqueue_enqueue(t->t_wq, &t->t_reap_work, NULL);
+}
+
+/* The reaper (file comment, "Reaping"); t_reap_work's function. */
+static void
+rt_reap_work(struct work *wk, void *arg)
+{
+	struct rt_table *t = arg;
+	struct rt_entry *batch;
+	bool lingered = false;
+
+	(void)wk;
+	pthread_mutex_lock(&t->t_reap_lock);
+	for (;;) {
+		if (t->t_reap_list == NULL) {
+			if (lingered || t->t_reap_flush)
+				break;
+			rt_reap_linger(t);
+			lingered = true;
+			continue;
+		}
+		batch = t->t_reap_list;
+		t->t_reap_list = NULL;
+		t->t_reap_count = 0;
+		lingered = false;
+		pthread_mutex_unlock(&t->t_reap_lock);
+		rt_destroy_batch(t, batch);
+		pthread_mutex_lock(&t->t_reap_lock);
+	}
+	t->t_reap_active = false;
+	pthread_mutex_unlock(&t->t_reap_lock);
 }
 
 /* Unlink rt (writer lock held): trie, index, list, flags, generation. */
@@ -547,7 +662,14 @@ rt_table_destroy(struct rt_table *t)
 			break;
 		rt_destroy(t, rt);
 	}
+	/* Wakes a lingering reaper; workqueue_destroy() waits for it. */
+	pthread_mutex_lock(&t->t_reap_lock);
+	t->t_reap_flush = true;
+	pthread_cond_signal(&t->t_reap_cv);
+	pthread_mutex_unlock(&t->t_reap_lock);
 	workqueue_destroy(t->t_wq);
+	pthread_mutex_destroy(&t->t_reap_lock);
+	pthread_cond_destroy(&t->t_reap_cv);
 	/* Trie nodes retired through mpsafe_defer() name t's allocator. */
 	if (t->t_sync == RT_SYNC_PSERIALIZE)
 		mpsafe_defer_barrier();
@@ -744,9 +866,9 @@ rt_delete(struct rt_table *t, const struct rt_req *r, int nowait,
 	rt_wunlock(t);
 	if (ret_nrt != NULL) {
 		*ret_nrt = rt;
-		workqueue_enqueue(t->t_wq, &rt->rt_u.rt_work, NULL);
+		rt_reap(t, rt);
 	} else if (nowait) {
-		workqueue_enqueue(t->t_wq, &rt->rt_u.rt_work, NULL);
+		rt_reap(t, rt);
 	} else {
 		rt_destroy(t, rt);
 	}

@@ -45,7 +45,20 @@ struct rt_table {
 	pthread_mutex_t t_wlock;
 	pserialize_t t_psz;
 	struct psref_class *t_psref_class;
-	struct workqueue *t_wq; /* destruction of entries */
+	struct workqueue *t_wq; /* runs the reaper (t_reap_work) */
+
+	/*
+	 * Deleted entries waiting to be destroyed (route.c, "Reaping"):
+	 * a list through rt_reapnext, under t_reap_lock.
+	 */
+	pthread_mutex_t t_reap_lock;
+	pthread_cond_t t_reap_cv; /* the lingering reaper waits here */
+	struct rt_entry *t_reap_list;
+	size_t t_reap_count;
+	bool t_reap_active;    /* t_reap_work is queued or running */
+	bool t_reap_lingering; /* it waits on t_reap_cv for more */
+	bool t_reap_flush;     /* rt_table_destroy(): stop lingering */
+	struct work t_reap_work;
 
 	/* RTM_CHANGE: one at a time; t_updating is 1 during one. */
 	pthread_mutex_t t_update_lock;

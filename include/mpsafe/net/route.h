@@ -220,13 +220,10 @@ struct rt_entry {
 	uint32_t rt_magic;
 	struct psref_target rt_psref; /* rtcaches, RT_REF_PSREF */
 	struct rt_table *rt_table;
-	struct rt_entry *rt_hnext;   /* exact-match hash chain (writer) */
-	struct rt_entry *rt_lnext;   /* list of all entries (writer) */
-	struct rt_entry **rt_lprevp; /* (writer) */
-	union {
-		struct work rt_work;          /* destruction on the workqueue */
-		struct mpsafe_defer rt_defer; /* or after a grace period */
-	} rt_u;
+	struct rt_entry *rt_hnext;    /* exact-match hash chain (writer) */
+	struct rt_entry *rt_lnext;    /* list of all entries (writer) */
+	struct rt_entry **rt_lprevp;  /* (writer) */
+	struct rt_entry *rt_reapnext; /* deleted, waiting to be destroyed */
 };
 
 /*

@@ -28,7 +28,9 @@
  *                 hit checks the generation and takes a psref
  *                 (rtcache_lookup2()), or, in the lockless design
  *                 (pserialize), takes nothing inside a read section
- *                 (rtcache_lookup_noref()); each table update
+ *                 (rtcache_lookup_noref() in pserialize_read_enter()/
+ *                 _exit(), which on a lockless table stand in for
+ *                 rt_read_enter()/rt_read_exit()); each table update
  *                 invalidates every cache.
  *   route-mem     build the IPv4 table (--table-size, default 1,000,000)
  *   route-mem6    and the IPv6 one (default 200,000): build time per
@@ -51,7 +53,7 @@
  *               its rule store (fast loads and updates); its lookup is
  *               rte_fib_lookup_bulk() (n = 1 in route-lookup).
  * Route caches take a psref in every design but the lockless one
- * (pserialize: rtcache_lookup_noref() in rt_read_enter()/rt_read_exit()),
+ * (pserialize: rtcache_lookup_noref() in a pserialize read section),
  * so in rtcache rwlock, refcount and psref differ only in the miss path
  * (rwlock and psref share one table).
  *
@@ -86,6 +88,7 @@
 #include <sys/socket.h>
 
 #include <mpsafe/defer.h>
+#include <mpsafe/pserialize.h>
 #include <mpsafe/net/route.h>
 #include <mpsafe/net/route_file.h>
 
@@ -704,12 +707,13 @@ rb_cache_batch(struct rb_run *r, struct route *ro,
 	if (r->kind == RB_PSERIALIZE) {
 		/*
 		 * The lockless design's cached lookup: no reference, inside
-		 * a read section (one per lookup, as a packet path has).
+		 * a read section (one per lookup, as a packet path has).  On
+		 * a lockless table a pserialize section is the table's read
+		 * side (rt_read_enter() in route.h); opened inline here, as
+		 * a packet path does for all its lookups at once.
 		 */
-		struct rt_table *t = r->tb->t;
-
 		for (uint64_t i = 0; i < n; i++) {
-			int hit = 0, s = rt_read_enter(t);
+			int hit = 0, s = pserialize_read_enter();
 			struct rt_entry *rt = rtcache_lookup_noref(
 			    &ro[k], (const struct sockaddr *)&dst[k], &hit);
 
@@ -717,7 +721,7 @@ rb_cache_batch(struct rb_run *r, struct route *ro,
 				sum += rt->rt_gateway.sin.sin_addr.s_addr;
 			else
 				miss++;
-			rt_read_exit(t, s);
+			pserialize_read_exit(s);
 			h += (uint64_t)hit;
 			k = (k + 1) % RB_FLOWS;
 		}

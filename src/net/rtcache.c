@@ -41,7 +41,7 @@
 
 #include "route_impl.h"
 
-#define RO_MAGIC 0x524f5554u /* "ROUT" */
+#define RO_MAGIC MPSAFE_RO_MAGIC
 
 /* Whether a lookup may start on ro; aborts in diagnostic builds if not. */
 static bool
@@ -106,6 +106,7 @@ rtcache_fill(struct route *ro)
 	if (rt != NULL) {
 		ro->ro_rt = rt;
 		ro->ro_gen = gen;
+		ro->ro_genp = &t->t_gen[fi];
 		ro->ro_held = 1;
 	}
 	return rt;
@@ -216,8 +217,10 @@ rtcache_lookup2(
 	return rtcache_fill(ro);
 }
 
+/* rtcache_lookup_noref() past its inline hit (route.h). */
 struct rt_entry *
-rtcache_lookup_noref(struct route *ro, const struct sockaddr *dst, int *hitp)
+rtcache_lookup_noref_slow(
+    struct route *ro, const struct sockaddr *dst, int *hitp)
 {
 	struct rt_table *t;
 	struct rt_entry *rt;
@@ -277,6 +280,7 @@ rtcache_lookup_noref(struct route *ro, const struct sockaddr *dst, int *hitp)
 		return NULL; /* being changed or deleted: a miss, not cached */
 	ro->ro_rt = rt;
 	ro->ro_gen = gen;
+	ro->ro_genp = &t->t_gen[fi];
 	return rt;
 }
 
@@ -328,6 +332,7 @@ rtcache_copy(struct route *new_ro, struct route *old_ro)
 	new_ro->ro_dst = old_ro->ro_dst;
 	new_ro->ro_rt = rt; /* weak, checked against ro_gen */
 	new_ro->ro_gen = old_ro->ro_gen;
+	new_ro->ro_genp = old_ro->ro_genp;
 	if (rt != NULL)
 		rtcache_unref(rt, old_ro);
 }

@@ -1323,7 +1323,7 @@ Test(route, nexthop_ids_wait_for_a_grace_period)
 	rt_table_destroy(t);
 }
 
-Test(route, nexthop_ids_recycled, .timeout = 300)
+Test(route, nexthop_ids_recycled)
 {
 	struct rt_table *t = make(1); /* lockless */
 	const unsigned total = RT_NH_ID_MAX + 5000;

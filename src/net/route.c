@@ -902,6 +902,13 @@ rt_table_destroy(struct rt_table *t)
 	}
 }
 
+/* Directory blocks allocated: those of ids 1..t_nh_next - 1. */
+static size_t
+rt_nh_blocks(const struct rt_table *t)
+{
+	return t->t_nh_next > 1 ? (t->t_nh_next - 1) / RT_NH_BLOCK + 1 : 0;
+}
+
 void
 rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 {
@@ -918,8 +925,7 @@ rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 	                      st->rts_hash_bytes + sizeof(*t) +
 	                      t->t_nnh * sizeof(struct rt_nexthop) +
 	                      (t->t_nhmask + 1) * sizeof(*t->t_nhhash) +
-	                      (t->t_nh_next + RT_NH_BLOCK - 1) / RT_NH_BLOCK *
-	                          sizeof(struct rt_nhblock);
+	                      rt_nh_blocks(t) * sizeof(struct rt_nhblock);
 	/* Relaxed: statistics. */
 	st->rts_dying = atomic_load_explicit(&t->t_dying, memory_order_relaxed);
 	st->rts_generation_inet =

@@ -1193,12 +1193,13 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 		uint32_t fl =
 		    atomic_load_explicit(&rt->rt_flags, memory_order_relaxed);
 		fl = (fl & MPSAFE_RTF_UP) | r->flags;
+		/* Before the flags: who sees them new sees rt_nh new. */
+		dead = rt_nh_publish(t, rt, nh, (fl & MPSAFE_RTF_UP) != 0);
 		/*
 		 * Release: the fields above happen before a lookup that
 		 * sees RTF_UPDATING clear (its acquire load of the flags).
 		 */
 		atomic_store_explicit(&rt->rt_flags, fl, memory_order_release);
-		dead = rt_nh_publish(t, rt, nh, (fl & MPSAFE_RTF_UP) != 0);
 	}
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
 	atomic_store(&t->t_updating, 0); /* seq_cst: pairs with waiters */

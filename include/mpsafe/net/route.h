@@ -515,19 +515,19 @@ MPSAFE_API int rt_check_reject_route(
  *
  *	Longest-prefix match for the address bytes addr (as
  *	rt_lookup_noref()), returning the matching entry's next hop
- *	instead of the entry: NULL on a miss, when the entry found is no
- *	longer MPSAFE_RTF_UP (a delete that unlinked it), for a NULL t or
- *	addr, or an unknown family.  For AF_INET with the next hop's id in
- *	the lookup structure (the common case) it reads no entry: one to
- *	three trie slots and the table's small id directory, like DPDK's
- *	rte_fib.  Unlike entry lookups it never misses or waits because of
- *	MPSAFE_RTF_UPDATING: an RTM_CHANGE publishes its new next hop in
- *	one step, so a lookup returns the entry's old next hop or its new
- *	one, never a mix.  An entry deleted during the call may still be
- *	returned (the table before the delete).  The next hop may be read
- *	only until rt_read_exit().  Caller must be between
- *	rt_read_enter(t) and rt_read_exit(t).  Never blocks.  Nothing to
- *	free.
+ *	instead of the entry: NULL on a miss, for a NULL t or addr, or
+ *	an unknown family (and for an entry no longer MPSAFE_RTF_UP on
+ *	the path that reads the entry).  For AF_INET with the next hop's
+ *	id in the lookup structure (the common case) it reads no entry:
+ *	one to three trie slots and the table's small id directory, like
+ *	DPDK's rte_fib.  Unlike entry lookups it never misses or waits
+ *	because of MPSAFE_RTF_UPDATING: an RTM_CHANGE publishes its new
+ *	next hop in one step, so a lookup returns the entry's old next hop
+ *	or its new one, never a mix.  A delete during the call may or may
+ *	not be seen (the next hop of the table before or after it).  The
+ *	next hop may be read only until rt_read_exit().  Caller must be
+ *	between rt_read_enter(t) and rt_read_exit(t).  Never blocks.
+ *	Nothing to free.
  */
 MPSAFE_API const struct rt_nexthop *rt_lookup_nexthop(
     struct rt_table *t, int af, const void *addr);

@@ -27,11 +27,13 @@
 #   ifnet           psref, refcount, rwlock, churn every 1 ms, 0.5 s x 3
 #                   (ratios on ns per lookup, against psref; p50/p99 are
 #                   the detach latency)
-#   route-lookup    rwlock, refcount, psref, pserialize and, when built
-#                   with DPDK, dpdk-fib; one generated 1M-prefix IPv4
+#   route-lookup    rwlock, refcount, psref, pserialize, pserialize-nh
+#                   (next-hop lookups on pserialize's table) and, when
+#                   built with DPDK, dpdk-fib; one generated 1M-prefix IPv4
 #                   table per design, built once; churn thread at 1000
 #                   updates/s; 0.5 s
-#   route-bulk      pserialize and, when built with DPDK, dpdk-fib
+#   route-bulk      pserialize, pserialize-nh and, when built with DPDK,
+#                   dpdk-fib
 #                   (--full: rwlock too): route-lookup in batches of 32 addresses
 #                   (rt_lookup_noref_bulk, rte_fib_lookup_bulk); its own
 #                   tables (one mpsafe-bench invocation per workload),
@@ -137,7 +139,7 @@ waiting=refcount,rwlock,pserialize,psref,localcount,urcu-memb,urcu-qsbr
 waiting=$waiting,urcu-bp,ck-epoch,ck-brlock
 deferring=pserialize,urcu-memb,ck-epoch,ck-hp
 holding=psref,localcount,refcount,rwlock,ck-hp
-routing=rwlock,refcount,psref,pserialize
+routing=rwlock,refcount,psref,pserialize,pserialize-nh
 rt_size=${MPSAFE_BENCH_ROUTE_PREFIXES:-1000000}
 fw_size=${MPSAFE_BENCH_FORWARD_PREFIXES:-1000000}
 forwarding=none,biglock,rwlock,refcount,psref,pserialize
@@ -149,7 +151,7 @@ if [ $full -eq 1 ] && [ "$ncpu" -gt 2 ]; then
 fi
 caching=psref,pserialize
 routemem=rwlock,pserialize
-bulk=pserialize
+bulk=pserialize,pserialize-nh
 # DPDK strategies exist only when mpsafe-bench was built with libdpdk.
 if "$bin" --list | grep -q '^  dpdk-fib '; then
 	routing=$routing,dpdk-fib

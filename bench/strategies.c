@@ -15,6 +15,7 @@
 	X(refcount)            \
 	X(rwlock)              \
 	X(pserialize)          \
+	X(pserialize_nh)       \
 	X(psref)               \
 	X(localcount)          \
 	X(urcu_memb)           \

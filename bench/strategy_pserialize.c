@@ -164,3 +164,19 @@ const struct bench_strategy strategy_pserialize = {
     .pending_peak = psz_pending_peak,
     .pending_reset_peak = psz_pending_reset_peak,
 };
+
+/*
+ * The lockless routing table read through its next-hop lookup
+ * (rt_lookup_nexthop(), see bench/workload_route.c): routing workloads
+ * only, so no generic read side here.
+ */
+const struct bench_strategy strategy_pserialize_nh = {
+    .name = "pserialize-nh",
+    .description = "lockless routing table, next-hop lookups "
+                   "(rt_lookup_nexthop) in a pserialize read section "
+                   "(route-lookup, route-bulk only)",
+    .init = psz_init,
+    .fini = psz_fini,
+    .thread_register = psz_thread_register,
+    .thread_unregister = psz_thread_unregister,
+};

@@ -33,7 +33,8 @@
 # At the end, when the file has routing-table rows, a block lists the
 # routing table's figures: pserialize's route-lookup against rwlock,
 # refcount and psref (times faster), its lookup rate over dpdk-lpm's and
-# dpdk-fib's, rtcache's cached lookup against read-side's pserialize
+# dpdk-fib's, pserialize-nh's (next-hop lookups) rate over pserialize's
+# and dpdk-fib's in route-lookup and route-bulk, rtcache's cached lookup against read-side's pserialize
 # enter/exit pair (times its cost), each strategy's update p50/p99 and
 # pending peak, and bytes per prefix from route-mem and route-mem6.
 #
@@ -313,7 +314,7 @@ function route_line(name, v, unit) {
 # (times its cost), the lockless rate against DPDK's (our lookups/s over
 # dpdk's), single and batched, update cost, pending memory, memory per
 # prefix.
-function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
+function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 	nt = 0
 	for (j = 1; j <= nrows; j++) {
 		if (get(j, "workload") != "route-lookup" &&
@@ -372,6 +373,26 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names) {
 			route_line("route-bulk thr " t ": pserialize rate / " \
 			    names[s] " rate", \
 			    p > 0 && x > 0 ? ratio(x / p) : "", "")
+		}
+		# Next-hop lookups (pserialize-nh, the same table) against
+		# DPDK's rte_fib and against pserialize's entry lookups.
+		for (s = 1; s <= 2; s++) {
+			w = s == 1 ? "route-lookup" : "route-bulk"
+			x = ns_of(w, "pserialize-nh", t, "")
+			if (x <= 0)
+				continue
+			p = ns_of(w, "pserialize", t, "")
+			if (p > 0)
+				route_line(w " thr " t ": pserialize-nh faster " \
+				    "than pserialize (x)", ratio(p / x), "")
+			j = find_row(w, "dpdk-fib", t)
+			if (j == 0)
+				continue
+			d = ns_of(w, "dpdk-fib", t, "")
+			p = ns_of(w, "pserialize-nh", t, get(j, "date"))
+			route_line(w " thr " t ": pserialize-nh rate / " \
+			    "dpdk-fib rate", \
+			    p > 0 && d > 0 ? ratio(d / p) : "", "")
 		}
 		x = ns_of("route-lookup", "pserialize", t, "")
 		p = ns_of("route-bulk", "pserialize", t, "")

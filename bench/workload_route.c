@@ -48,6 +48,12 @@
  *   pserialize  lockless: RT_SYNC_PSERIALIZE, RT_REF_PSREF; an uncached
  *               lookup is rt_lookup_noref() inside rt_read_enter()/
  *               rt_read_exit() (a pserialize read section).
+ *   pserialize-nh  the pserialize table (shared with pserialize), read
+ *               through its next hops: rt_lookup_nexthop() inside
+ *               rt_read_enter()/rt_read_exit(), summing the next hop's
+ *               gateway (route-lookup; route-bulk:
+ *               rt_lookup_nexthop_bulk()); the FIB-style lookup that
+ *               reads no entry when the slot carries the next hop's id.
  *   dpdk-lpm    rte_lpm (route-lookup, route-mem; see strategy_dpdk_lpm.c).
  *   dpdk-fib    rte_fib DIR24_8: rte_lpm's lookup table with a trie as
  *               its rule store (fast loads and updates); its lookup is
@@ -113,8 +119,9 @@ enum rb_kind {
 	RB_REFCOUNT,
 	RB_PSREF,
 	RB_PSERIALIZE,
-	RB_DPDK,     /* dpdk-lpm */
-	RB_DPDK_FIB, /* dpdk-fib */
+	RB_PSERIALIZE_NH, /* pserialize-nh: next-hop lookups */
+	RB_DPDK,          /* dpdk-lpm */
+	RB_DPDK_FIB,      /* dpdk-fib */
 };
 
 static bool
@@ -134,6 +141,7 @@ rb_kind_of(const struct bench_strategy *s)
 	    {"refcount", RB_REFCOUNT},
 	    {"psref", RB_PSREF},
 	    {"pserialize", RB_PSERIALIZE},
+	    {"pserialize-nh", RB_PSERIALIZE_NH},
 	    {"dpdk-lpm", RB_DPDK},
 	    {"dpdk-fib", RB_DPDK_FIB},
 	};
@@ -155,6 +163,7 @@ rb_config(enum rb_kind k, struct rt_table_config *c)
 		c->rtc_ref = RT_REF_REFCOUNT;
 		break;
 	case RB_PSERIALIZE:
+	case RB_PSERIALIZE_NH: /* the same table */
 		c->rtc_sync = RT_SYNC_PSERIALIZE;
 		c->rtc_ref = RT_REF_PSREF;
 		break;
@@ -581,6 +590,23 @@ rb_bulk_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 			a = buf;
 		}
 		p += k;
+		if (r->kind == RB_PSERIALIZE_NH) {
+			const struct rt_nexthop *nhs[RB_BULK];
+
+			s = rt_read_enter(t);
+			if (rt_lookup_nexthop_bulk(t, AF_INET, a, k, nhs) != 0)
+				abort(); /* k <= RB_BULK: cannot fail */
+			for (size_t j = 0; j < k; j++) {
+				if (nhs[j] != NULL)
+					sum += nhs[j]
+					           ->nh_gateway.sin.sin_addr
+					           .s_addr;
+				else
+					miss++;
+			}
+			rt_read_exit(t, s);
+			continue;
+		}
 		s = rt_read_enter(t);
 		if (rt_lookup_noref_bulk(t, AF_INET, a, k, rts) != 0)
 			abort(); /* k <= RB_BULK: cannot fail */
@@ -629,6 +655,19 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 			if (rt != NULL &&
 			    !(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
 				sum += rt->rt_gateway.sin.sin_addr.s_addr;
+			else
+				miss++;
+			rt_read_exit(t, s);
+		}
+		break;
+	case RB_PSERIALIZE_NH:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			int s = rt_read_enter(t);
+			const struct rt_nexthop *nh = rt_lookup_nexthop(
+			    t, AF_INET, d->addrs + 4 * (p & mask));
+
+			if (nh != NULL)
+				sum += nh->nh_gateway.sin.sin_addr.s_addr;
 			else
 				miss++;
 			rt_read_exit(t, s);
@@ -860,7 +899,7 @@ rb_supports_lookup(const struct bench_strategy *s)
 #endif
 	if (k == RB_NONE)
 		return "not a routing-table design (rwlock, refcount, psref, "
-		       "pserialize, dpdk-lpm, dpdk-fib)";
+		       "pserialize, pserialize-nh, dpdk-lpm, dpdk-fib)";
 	return NULL;
 }
 
@@ -869,9 +908,10 @@ rb_supports_bulk(const struct bench_strategy *s)
 {
 	enum rb_kind k = rb_kind_of(s);
 
-	if (k != RB_PSERIALIZE && k != RB_RWLOCK && !rb_is_dpdk(k))
-		return "no bulk lookup (pserialize, rwlock, dpdk-fib, "
-		       "dpdk-lpm)";
+	if (k != RB_PSERIALIZE && k != RB_PSERIALIZE_NH && k != RB_RWLOCK &&
+	    !rb_is_dpdk(k))
+		return "no bulk lookup (pserialize, pserialize-nh, rwlock, "
+		       "dpdk-fib, dpdk-lpm)";
 	return rb_supports_lookup(s);
 }
 
@@ -880,10 +920,18 @@ rb_supports_cache(const struct bench_strategy *s)
 {
 	enum rb_kind k = rb_kind_of(s);
 
-	if (k == RB_NONE || rb_is_dpdk(k))
+	if (k == RB_NONE || k == RB_PSERIALIZE_NH || rb_is_dpdk(k))
 		return "not a routing-table design with route caches "
 		       "(rwlock, refcount, psref, pserialize)";
 	return NULL;
+}
+
+static const char *
+rb_supports_mem(const struct bench_strategy *s)
+{
+	if (rb_kind_of(s) == RB_PSERIALIZE_NH)
+		return "the pserialize table (route-mem measures it)";
+	return rb_supports_lookup(s);
 }
 
 static const char *
@@ -891,7 +939,7 @@ rb_supports_mem6(const struct bench_strategy *s)
 {
 	if (rb_is_dpdk(rb_kind_of(s)))
 		return "rte_lpm and rte_fib DIR24_8 are IPv4 only";
-	return rb_supports_lookup(s);
+	return rb_supports_mem(s);
 }
 
 static size_t
@@ -1114,7 +1162,7 @@ const struct bench_workload workload_route_mem = {
     .min_writers = 0,
     .max_writers = 0,
     .default_writers = 0,
-    .supports = rb_supports_lookup,
+    .supports = rb_supports_mem,
     .run = rb_mem_run,
 };
 

@@ -2,8 +2,10 @@
  * test_net_fault.c: fault injection in the reference stack (mpsafe_net),
  * through the allocation door of mpsafe/alloc.h (MPSAFE_FAULT_INJECTION).
  *
- * For route add (both table designs), interface attach, address creation
- * and insertion, neighbour-table update and sockaddr allocation: fail the
+ * For route add and change (both table designs; the next hop and the id
+ * directory's block of a first add, the new next hop of a change),
+ * interface attach, address creation and insertion, neighbour-table
+ * update and sockaddr allocation: fail the
  * call's 1st, 2nd, 3rd ... allocation in turn until the call makes fewer
  * than N and succeeds.  Each failure must return ENOMEM (or the
  * documented NULL and errno), leave the structure as it was (the route
@@ -122,6 +124,107 @@ Test(net_fault, route_add_lockless_design)
 	struct rt_table_config cfg = RT_TABLE_CONFIG_LOCKLESS;
 
 	route_add_loop(&cfg);
+}
+
+/* --- next hops: first add (directory block), change (new next hop) ------- */
+
+/* rt_lookup_nexthop() for text address a; its ifindex, 0: none. */
+static unsigned
+nexthop_ifindex(struct rt_table *t, const char *a)
+{
+	struct sockaddr_in sin = sin_of(a);
+	const struct rt_nexthop *nh;
+	unsigned ifindex;
+	int s;
+
+	s = rt_read_enter(t);
+	nh = rt_lookup_nexthop(t, AF_INET, &sin.sin_addr);
+	ifindex = nh != NULL ? nh->nh_ifindex : 0;
+	rt_read_exit(t, s);
+	return ifindex;
+}
+
+static void
+route_nexthop_loop(const struct rt_table_config *cfg)
+{
+	struct rt_table *t;
+	struct rt_table_stats before, after;
+	struct sockaddr_in dst = sin_of("10.0.0.0"), gw = sin_of("192.0.2.1");
+	struct rt_addrinfo info = {0};
+	unsigned n, failures = 0;
+	int error;
+
+	cr_assert_eq(rt_table_create(&t, cfg), 0);
+	info.rti_dst = (const struct sockaddr *)&dst;
+	info.rti_plen = 8;
+	info.rti_gateway = (const struct sockaddr *)&gw;
+	info.rti_flags = MPSAFE_RTF_GATEWAY;
+	info.rti_ifindex = 1;
+	/* The first add: entry, next hop, the id directory's block. */
+	for (n = 1;; n++) {
+		mpsafe_fault_alloc_fail_nth(n);
+		error = rtrequest(t, MPSAFE_RTM_ADD, &info, NULL);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		failures++;
+		cr_assert_eq(
+		    error, ENOMEM, "allocation %u: error %d", n, error);
+		rt_table_stats(t, &after);
+		cr_assert_eq(after.rts_entries_inet, 0);
+		cr_assert_eq(nexthop_ifindex(t, "10.1.2.3"), 0);
+	}
+	mpsafe_fault_alloc_fail_nth(0);
+	cr_assert_eq(error, 0);
+	cr_assert_geq(failures, 3, "entry, next hop and block: %u", failures);
+	cr_assert_eq(nexthop_ifindex(t, "10.1.2.3"), 1);
+	/* A change to a next hop that does not exist yet. */
+	gw = sin_of("192.0.2.2");
+	info.rti_ifindex = 2;
+	rt_table_stats(t, &before);
+	failures = 0;
+	for (n = 1;; n++) {
+		struct rt_entry *rt;
+		struct sockaddr_in probe = sin_of("10.1.2.3");
+
+		mpsafe_fault_alloc_fail_nth(n);
+		error = rtrequest(t, MPSAFE_RTM_CHANGE, &info, NULL);
+		if (mpsafe_fault_alloc_count() < n)
+			break;
+		failures++;
+		cr_assert_eq(
+		    error, ENOMEM, "allocation %u: error %d", n, error);
+		rt_table_stats(t, &after);
+		cr_assert_eq(after.rts_generation_inet,
+		    before.rts_generation_inet,
+		    "a failed change invalidated the route caches");
+		cr_assert_eq(nexthop_ifindex(t, "10.1.2.3"), 1);
+		rt = rtalloc1(
+		    t, (const struct sockaddr *)&probe, MPSAFE_RT_NOWAIT);
+		cr_assert_not_null(rt, "a failed change left RTF_UPDATING");
+		cr_assert_eq(rt->rt_ifindex, 1);
+		cr_assert_eq(rt_getnexthop(rt)->nh_ifindex, 1);
+		rt_unref(rt);
+	}
+	mpsafe_fault_alloc_fail_nth(0);
+	cr_assert_eq(error, 0);
+	cr_assert_gt(failures, 0, "the change allocated nothing");
+	cr_assert_eq(nexthop_ifindex(t, "10.1.2.3"), 2);
+	rt_table_destroy(t);
+	assert_no_net_leak();
+}
+
+Test(net_fault, route_nexthop_netbsd_design)
+{
+	struct rt_table_config cfg = RT_TABLE_CONFIG_NETBSD;
+
+	route_nexthop_loop(&cfg);
+}
+
+Test(net_fault, route_nexthop_lockless_design)
+{
+	struct rt_table_config cfg = RT_TABLE_CONFIG_LOCKLESS;
+
+	route_nexthop_loop(&cfg);
 }
 
 /* --- interface attach ------------------------------------------------------

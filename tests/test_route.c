@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <mpsafe/defer.h>
 #include <mpsafe/net/route.h>
 
 #include "route_helpers.h"
+/* The table's private knob t_nh_idmax (next-hop ids), for two tests. */
+#include "route_impl.h"
 
 TestSuite(route, .timeout = 60);
 
@@ -880,4 +883,535 @@ Test(route, updating_waiters_and_nonblocking_misses)
 		cr_assert_eq(route_match_plen(t, "10.2.3.4"), 8);
 		rt_table_destroy(t);
 	}
+}
+
+/* --- next hops ------------------------------------------------------------ */
+
+/* The next hop rt_lookup_nexthop() finds for text address a, in a section. */
+static const struct rt_nexthop *
+nh_at(struct rt_table *t, const char *a)
+{
+	union rt_sockaddr u = sa_of(a);
+
+	if (u.sa.sa_family == AF_INET)
+		return rt_lookup_nexthop(t, AF_INET, &u.sin.sin_addr);
+	return rt_lookup_nexthop(t, AF_INET6, &u.sin6.sin6_addr);
+}
+
+/* nh agrees with entry rt (rt_lookup_noref()'s) field by field. */
+static void
+assert_nh_matches(const struct rt_nexthop *nh, const struct rt_entry *rt)
+{
+	if (rt == NULL) {
+		cr_assert_null(nh);
+		return;
+	}
+	cr_assert_not_null(nh);
+	cr_assert_eq(nh->nh_ifindex, rt->rt_ifindex);
+	cr_assert_eq(nh->nh_flags, rt_getflags(rt) & MPSAFE_RTF_NHMASK);
+	cr_assert_eq(nh->nh_mtu, rt->rt_rmx.rmx_mtu);
+	cr_assert_eq(nh->nh_expire, rt->rt_rmx.rmx_expire);
+	cr_assert_eq(
+	    memcmp(&nh->nh_gateway, &rt->rt_gateway, sizeof(nh->nh_gateway)),
+	    0);
+	cr_assert_eq(nh, rt_getnexthop(rt));
+}
+
+Test(route, nexthops_shared_and_distinct)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		const struct rt_nexthop *a, *b, *c, *e, *f, *g;
+		struct rt_entry *rt;
+		int s;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "11.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "12.0.0.0", 8,
+		                 "192.0.2.2", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "13.0.0.0", 8,
+		                 "192.0.2.1", 2, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "14.0.0.0", 8, NULL,
+		                 2, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 NULL, 2, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		a = nh_at(t, "10.1.2.3");
+		b = nh_at(t, "11.1.2.3");
+		c = nh_at(t, "12.1.2.3");
+		e = nh_at(t, "13.1.2.3");
+		f = nh_at(t, "14.1.2.3");
+		g = nh_at(t, "2001:db8::1");
+		cr_assert_not_null(a);
+		cr_assert_eq(a, b, "equal data: one next hop (%zu)", d);
+		cr_assert_neq(a, c, "another gateway");
+		cr_assert_neq(a, e, "another interface");
+		cr_assert_neq(f, g, "another family");
+		cr_assert_eq(a->nh_flags, MPSAFE_RTF_GATEWAY);
+		cr_assert_eq(a->nh_ifindex, 1);
+		cr_assert_eq(a->nh_gateway.sin.sin_family, AF_INET);
+		cr_assert_eq(
+		    a->nh_gateway.sin.sin_addr.s_addr, inet_addr("192.0.2.1"));
+		cr_assert_eq(f->nh_gateway.sa.sa_family, AF_UNSPEC);
+		cr_assert_null(nh_at(t, "15.0.0.1"));
+		cr_assert_null(nh_at(t, "3000::1"));
+		rt_read_exit(t, s);
+		/* The entry's accessor, under a reference. */
+		{
+			union rt_sockaddr u = sa_of("11.9.9.9");
+
+			rt = rtalloc1(t, &u.sa, 0);
+			cr_assert_not_null(rt);
+			cr_assert_eq(rt_getnexthop(rt), a);
+			rt_unref(rt);
+		}
+		/* Deleting one user keeps the shared next hop. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 8,
+		                 NULL, 0, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		cr_assert_eq(nh_at(t, "11.1.2.3"), a);
+		cr_assert_null(nh_at(t, "10.1.2.3"));
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, nexthop_lookup_agrees_with_entries)
+{
+	static const char *const probes[] = {"10.9.9.9", "10.1.9.9", "10.1.2.7",
+	    "10.1.2.200", "10.1.2.130", "11.0.0.1", "0.0.0.0",
+	    "255.255.255.255", "2001:db8::1", "2001:db8:1::1", "3000::1"};
+
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_addrinfo info;
+		union rt_sockaddr dst = sa_of("10.1.0.0");
+		int s;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.0", 24, NULL,
+		                 3, MPSAFE_RTF_BLACKHOLE, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.128", 25,
+		                 "192.0.2.9", 4, MPSAFE_RTF_REJECT, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.200", -1,
+		                 NULL, 5, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 "2001:db8::ff", 6, 0, NULL),
+		    0);
+		/* With an MTU: part of the next hop. */
+		memset(&info, 0, sizeof(info));
+		info.rti_dst = &dst.sa;
+		info.rti_plen = 16;
+		info.rti_ifindex = 2;
+		info.rti_inits = MPSAFE_RTV_MTU;
+		info.rti_rmx.rmx_mtu = 1400;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), 0);
+		for (int round = 0; round < 2; round++) {
+			s = rt_read_enter(t);
+			for (size_t i = 0;
+			     i < sizeof(probes) / sizeof(probes[0]); i++) {
+				union rt_sockaddr u = sa_of(probes[i]);
+				const void *a =
+				    u.sa.sa_family == AF_INET
+				        ? (const void *)&u.sin.sin_addr
+				        : (const void *)&u.sin6.sin6_addr;
+
+				assert_nh_matches(
+				    rt_lookup_nexthop(t, u.sa.sa_family, a),
+				    rt_lookup_noref(t, u.sa.sa_family, a));
+			}
+			cr_assert_eq(nh_at(t, "10.1.2.3")->nh_flags,
+			    round == 0 ? MPSAFE_RTF_BLACKHOLE
+			               : MPSAFE_RTF_GATEWAY);
+			cr_assert_eq(
+			    nh_at(t, "10.1.2.200")->nh_flags, MPSAFE_RTF_HOST);
+			cr_assert_eq(nh_at(t, "10.1.9.9")->nh_mtu, 1400);
+			rt_read_exit(t, s);
+			/* Again with more-specifics gone (pushed copies). */
+			cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.1.2.0",
+			                 24, NULL, 0, 0, NULL),
+			    0);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.0",
+			                 24, "192.0.2.1", 1, 0, NULL),
+			    0);
+		}
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, nexthop_change_publishes_new_next_hop)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		const struct rt_nexthop *before, *after, *inner;
+		struct rt_entry *rt;
+		int s;
+
+		/* A /8 with its copies pushed into the nodes of a /24. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.128", 25,
+		                 "192.0.2.7", 7, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		before = nh_at(t, "10.1.2.1");
+		inner = nh_at(t, "10.1.2.129");
+		cr_assert_eq(before->nh_gateway.sin.sin_addr.s_addr,
+		    inet_addr("192.0.2.1"));
+		rt_read_exit(t, s);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_CHANGE, "10.0.0.0", 8,
+		                 "192.0.2.5", 3, 0, &rt),
+		    0);
+		s = rt_read_enter(t);
+		after = nh_at(t, "10.1.2.1");
+		cr_assert_neq(after, before);
+		cr_assert_eq(after, rt_getnexthop(rt));
+		cr_assert_eq(after->nh_ifindex, 3);
+		cr_assert_eq(after->nh_gateway.sin.sin_addr.s_addr,
+		    inet_addr("192.0.2.5"));
+		/* Root slots, second-level and third-level copies. */
+		cr_assert_eq(nh_at(t, "10.200.0.1"), after);
+		cr_assert_eq(nh_at(t, "10.1.200.1"), after);
+		cr_assert_eq(nh_at(t, "10.1.2.127"), after);
+		cr_assert_eq(nh_at(t, "10.1.2.129"), inner);
+		assert_nh_matches(after, rt);
+		rt_read_exit(t, s);
+		rt_unref(rt);
+		/* A change to the data of another route: shares its hop. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_CHANGE, "10.0.0.0", 8,
+		                 "192.0.2.7", 7, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		cr_assert_eq(nh_at(t, "10.1.2.1"), inner);
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, nexthop_reject_errnos)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_entry *rt;
+		struct rt_addrinfo info;
+		union rt_sockaddr dst = sa_of("192.0.2.0");
+		struct timespec now;
+		int s;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "192.0.2.0", 24, NULL,
+		                 1, MPSAFE_RTF_REJECT, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "192.0.2.1", -1, NULL,
+		                 1, MPSAFE_RTF_REJECT, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "198.51.100.0", 24,
+		                 "192.0.2.1", 1, MPSAFE_RTF_REJECT, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "203.0.113.0", 24,
+		                 NULL, 1, MPSAFE_RTF_BLACKHOLE, NULL),
+		    0);
+		s = rt_read_enter(t);
+		cr_assert_eq(
+		    rt_nexthop_check_reject(nh_at(t, "192.0.2.9"), true),
+		    ENETUNREACH);
+		cr_assert_eq(
+		    rt_nexthop_check_reject(nh_at(t, "192.0.2.9"), false),
+		    EHOSTDOWN);
+		cr_assert_eq(
+		    rt_nexthop_check_reject(nh_at(t, "192.0.2.1"), true),
+		    EHOSTUNREACH);
+		cr_assert_eq(
+		    rt_nexthop_check_reject(nh_at(t, "198.51.100.1"), false),
+		    EHOSTUNREACH);
+		cr_assert_eq(
+		    rt_nexthop_check_reject(nh_at(t, "203.0.113.1"), false), 0);
+		cr_assert_eq(
+		    nh_at(t, "203.0.113.1")->nh_flags, MPSAFE_RTF_BLACKHOLE);
+		/* Every probe agrees with the entry's rules. */
+		for (int loop = 0; loop < 2; loop++) {
+			static const char *const p[] = {"192.0.2.9",
+			    "192.0.2.1", "198.51.100.1", "203.0.113.1"};
+
+			for (size_t i = 0; i < 4; i++) {
+				union rt_sockaddr u = sa_of(p[i]);
+
+				cr_assert_eq(rt_nexthop_check_reject(
+				                 nh_at(t, p[i]), loop != 0),
+				    rt_check_reject_route(
+				        rt_lookup_noref(
+				            t, AF_INET, &u.sin.sin_addr),
+				        loop != 0));
+			}
+		}
+		rt_read_exit(t, s);
+		/* Not yet expired, then expired. */
+		memset(&info, 0, sizeof(info));
+		info.rti_dst = &dst.sa;
+		info.rti_plen = 24;
+		info.rti_flags = MPSAFE_RTF_REJECT;
+		info.rti_inits = MPSAFE_RTV_EXPIRE;
+		info.rti_rmx.rmx_expire = now.tv_sec + 3600;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_CHANGE, &info, &rt), 0);
+		cr_assert_eq(rt_nexthop_check_reject(rt_getnexthop(rt), false),
+		    EHOSTDOWN);
+		rt_unref(rt);
+		info.rti_rmx.rmx_expire = now.tv_sec - 1;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_CHANGE, &info, &rt), 0);
+		cr_assert_eq(
+		    rt_nexthop_check_reject(rt_getnexthop(rt), false), 0);
+		cr_assert_eq(rt_getnexthop(rt)->nh_expire, now.tv_sec - 1);
+		rt_unref(rt);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, nexthop_bad_input)
+{
+	struct rt_table *t = make(1);
+	uint8_t a[RT_LOOKUP_BULK_MAX * 16] = {10};
+	const struct rt_nexthop *nhs[RT_LOOKUP_BULK_MAX + 1];
+	const struct rt_nexthop *const poison =
+	    (const struct rt_nexthop *)(uintptr_t)0x5a5a;
+	int s;
+
+	cr_assert_eq(
+	    route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL, 1, 0, NULL), 0);
+	nhs[0] = poison;
+	s = rt_read_enter(t);
+	cr_assert_null(rt_lookup_nexthop(NULL, AF_INET, a));
+	cr_assert_null(rt_lookup_nexthop(t, AF_INET, NULL));
+	cr_assert_null(rt_lookup_nexthop(t, AF_UNIX, a));
+	cr_assert_not_null(rt_lookup_nexthop(t, AF_INET, a));
+	cr_assert_eq(rt_lookup_nexthop_bulk(NULL, AF_INET, a, 1, nhs), EINVAL);
+	cr_assert_eq(rt_lookup_nexthop_bulk(t, AF_INET, NULL, 1, nhs), EINVAL);
+	cr_assert_eq(rt_lookup_nexthop_bulk(t, AF_INET, a, 1, NULL), EINVAL);
+	cr_assert_eq(
+	    rt_lookup_nexthop_bulk(t, AF_INET, a, RT_LOOKUP_BULK_MAX + 1, nhs),
+	    EINVAL);
+	cr_assert_eq(
+	    rt_lookup_nexthop_bulk(t, AF_UNIX, a, 1, nhs), EAFNOSUPPORT);
+	cr_assert_eq(nhs[0], poison, "failed calls leave nhs untouched");
+	cr_assert_eq(rt_lookup_nexthop_bulk(t, AF_INET, a, 0, nhs), 0);
+	rt_read_exit(t, s);
+	cr_assert_eq(rt_nexthop_check_reject(NULL, false), EINVAL);
+	rt_table_destroy(t);
+}
+
+Test(route, nexthop_bulk_agrees_with_single)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		uint8_t a4[RT_LOOKUP_BULK_MAX * 4], a6[RT_LOOKUP_BULK_MAX * 16];
+		const struct rt_nexthop *nhs[RT_LOOKUP_BULK_MAX];
+		uint32_t x = 12345;
+		int s;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.0.0", 16,
+		                 "192.0.2.2", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.0", 24,
+		                 "192.0.2.3", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.128", 25,
+		                 "192.0.2.4", 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 NULL, 5, 0, NULL),
+		    0);
+		for (size_t i = 0; i < RT_LOOKUP_BULK_MAX; i++) {
+			x = x * 1103515245u + 12345u;
+			a4[4 * i] = 10;
+			a4[4 * i + 1] = (uint8_t)(x >> 24) & 3;
+			a4[4 * i + 2] = (uint8_t)(x >> 16) & 3;
+			a4[4 * i + 3] = (uint8_t)(x >> 8);
+			if (i % 7 == 0)
+				a4[4 * i] = 11; /* a miss */
+			memset(a6 + 16 * i, 0, 16);
+			a6[16 * i] = 0x20;
+			a6[16 * i + 1] = 0x01;
+			a6[16 * i + 2] = 0x0d;
+			a6[16 * i + 3] = (i % 3 == 0) ? 0xb9 : 0xb8;
+		}
+		s = rt_read_enter(t);
+		cr_assert_eq(rt_lookup_nexthop_bulk(
+		                 t, AF_INET, a4, RT_LOOKUP_BULK_MAX, nhs),
+		    0);
+		for (size_t i = 0; i < RT_LOOKUP_BULK_MAX; i++)
+			cr_assert_eq(nhs[i],
+			    rt_lookup_nexthop(t, AF_INET, a4 + 4 * i), "%zu",
+			    i);
+		cr_assert_eq(rt_lookup_nexthop_bulk(
+		                 t, AF_INET6, a6, RT_LOOKUP_BULK_MAX, nhs),
+		    0);
+		for (size_t i = 0; i < RT_LOOKUP_BULK_MAX; i++) {
+			cr_assert_eq(nhs[i],
+			    rt_lookup_nexthop(t, AF_INET6, a6 + 16 * i));
+			cr_assert_eq(nhs[i] == NULL, i % 3 == 0);
+		}
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
+/* --- next hops: the fallback and id recycling (private knob) -------------- */
+
+Test(route, nexthop_fallback_without_ids)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		const struct rt_nexthop *a, *b;
+		int s;
+
+		/* Two ids, then none: later next hops fall back (id 0). */
+		t->t_nh_idmax = 2;
+		for (int i = 0; i < 6; i++) {
+			char dst[32], gw[32];
+
+			snprintf(dst, sizeof(dst), "10.%d.0.0", i);
+			snprintf(gw, sizeof(gw), "192.0.2.%d", i + 1);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, dst, 16, gw,
+			                 1, 0, NULL),
+			    0);
+		}
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.5.1.0", 24,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		for (int i = 0; i < 6; i++) {
+			uint8_t addr[4] = {10, (uint8_t)i, 9, 9};
+			const struct rt_nexthop *nh =
+			    rt_lookup_nexthop(t, AF_INET, addr);
+
+			assert_nh_matches(
+			    nh, rt_lookup_noref(t, AF_INET, addr));
+			cr_assert_eq(nh->nh_id, i < 2 ? i + 1 : 0, "%d", i);
+		}
+		a = nh_at(t, "10.5.1.1");
+		cr_assert_eq(a, nh_at(t, "10.0.0.1"), "shared, with an id");
+		rt_read_exit(t, s);
+		/* A change from an id to none and back. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_CHANGE, "10.5.1.0", 24,
+		                 "192.0.2.4", 1, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		b = nh_at(t, "10.5.1.1");
+		cr_assert_eq(b->nh_id, 0);
+		cr_assert_eq(b, nh_at(t, "10.3.0.1"));
+		rt_read_exit(t, s);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_CHANGE, "10.5.1.0", 24,
+		                 "192.0.2.2", 1, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		cr_assert_eq(nh_at(t, "10.5.1.1")->nh_id, 2);
+		cr_assert_eq(nh_at(t, "10.5.1.1"), nh_at(t, "10.1.0.1"));
+		rt_read_exit(t, s);
+		/* Deleted routes fall back to their cover (none here). */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.4.0.0", 16,
+		                 NULL, 0, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		cr_assert_null(nh_at(t, "10.4.0.1"));
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, nexthop_ids_wait_for_a_grace_period)
+{
+	struct rt_table *t = make(1); /* lockless */
+	const struct rt_nexthop *held;
+	uint16_t held_id;
+	int s;
+
+	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, "192.0.2.1", 1,
+	                 0, NULL),
+	    0);
+	s = rt_read_enter(t);
+	held = nh_at(t, "10.1.1.1");
+	held_id = held->nh_id;
+	cr_assert_neq(held_id, 0);
+	/* Its last user goes (on the workqueue) while we are reading. */
+	cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
+	                 "10.0.0.0", 8, NULL, 0, 0, NULL),
+	    0);
+	/* New next hops never get its id before our section ends. */
+	for (int i = 0; i < 300; i++) {
+		char dst[32], gw[32];
+		const struct rt_nexthop *nh;
+
+		snprintf(dst, sizeof(dst), "11.%d.%d.0", i / 256, i % 256);
+		snprintf(gw, sizeof(gw), "198.51.%d.%d", i / 256, i % 256);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD | MPSAFE_RTM_F_NOWAIT,
+		                 dst, 24, gw, 2, 0, NULL),
+		    0);
+		nh = nh_at(t, dst);
+		cr_assert_neq(nh->nh_id, held_id, "id reused in a section");
+	}
+	cr_assert_eq(held->nh_magic, RT_NH_MAGIC_LIVE);
+	cr_assert_eq(held->nh_id, held_id);
+	cr_assert_eq(
+	    held->nh_gateway.sin.sin_addr.s_addr, inet_addr("192.0.2.1"));
+	rt_read_exit(t, s);
+	rt_table_destroy(t);
+}
+
+Test(route, nexthop_ids_recycled)
+{
+	struct rt_table *t = make(1); /* lockless */
+	const unsigned total = RT_NH_ID_MAX + 5000;
+	unsigned maxid = 0;
+
+	/* More distinct next hops over time than there are ids. */
+	for (unsigned i = 0; i < total; i++) {
+		char gw[32];
+		const struct rt_nexthop *nh;
+		int s;
+
+		snprintf(gw, sizeof(gw), "198.%u.%u.%u", 16 + i / 65536,
+		    i / 256 % 256, i % 256);
+		cr_assert_eq(
+		    route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, gw, 1, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		nh = nh_at(t, "10.1.2.3");
+		cr_assert_not_null(nh);
+		cr_assert_eq(nh->nh_gateway.sin.sin_addr.s_addr, inet_addr(gw));
+		cr_assert_neq(nh->nh_id, 0, "ids ran out at %u", i);
+		if (nh->nh_id > maxid)
+			maxid = nh->nh_id;
+		rt_read_exit(t, s);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 8,
+		                 NULL, 0, 0, NULL),
+		    0);
+		/* Reclaim often enough that ids come back in time. */
+		if (i % 4096 == 4095)
+			mpsafe_defer_barrier();
+	}
+	cr_assert_lt(maxid, 8192, "ids are reused (highest %u)", maxid);
+	rt_table_destroy(t);
 }

@@ -8,7 +8,10 @@
  * and in the entry's interface (which changes update).  The batched
  * lookup (rt_lookup_noref_bulk()) is checked there too, for every batch
  * size from 0 to RT_LOOKUP_BULK_MAX: each result equals the single
- * lookup's and the oracle's.
+ * lookup's and the oracle's.  So are the next-hop lookups
+ * (rt_lookup_nexthop() and its bulk form): the next hop's interface and
+ * gateway are the oracle's (half the prefixes have a gateway, which
+ * changes toggle), after the adds and after the deletes and changes.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -26,6 +29,7 @@ struct pfx {
 	uint8_t a[16];
 	unsigned plen;
 	unsigned ifindex;
+	uint32_t gw; /* gateway: the address's low 32 bits; 0: none */
 	int live;
 };
 
@@ -84,7 +88,7 @@ rand_plen(int af)
 static int
 req(struct rt_table *t, int cmd, int af, const struct pfx *p)
 {
-	union rt_sockaddr d;
+	union rt_sockaddr d, gu;
 	struct rt_addrinfo info;
 
 	sa_from_bytes(af, p->a, &d);
@@ -92,7 +96,44 @@ req(struct rt_table *t, int cmd, int af, const struct pfx *p)
 	info.rti_dst = &d.sa;
 	info.rti_plen = (int)p->plen;
 	info.rti_ifindex = p->ifindex;
+	if (p->gw != 0) {
+		uint8_t g[16] = {0x20, 0x01, 0x0d, 0xb8};
+		unsigned alen = af == AF_INET ? 4 : 16;
+
+		g[alen - 4] = (uint8_t)(p->gw >> 24);
+		g[alen - 3] = (uint8_t)(p->gw >> 16);
+		g[alen - 2] = (uint8_t)(p->gw >> 8);
+		g[alen - 1] = (uint8_t)p->gw;
+		sa_from_bytes(af, g, &gu);
+		info.rti_gateway = &gu.sa;
+		info.rti_flags = MPSAFE_RTF_GATEWAY;
+	}
 	return rtrequest(t, cmd, &info, NULL);
+}
+
+/* Does next hop nh carry the oracle's interface and gateway of p? */
+static int
+nh_ok(const struct rt_nexthop *nh, int af, const struct pfx *p)
+{
+	const uint8_t *g;
+	unsigned alen = af == AF_INET ? 4 : 16;
+
+	if ((nh == NULL) != (p == NULL))
+		return 0;
+	if (nh == NULL)
+		return 1;
+	if (nh->nh_ifindex != p->ifindex)
+		return 0;
+	if (p->gw == 0)
+		return nh->nh_gateway.sa.sa_family == AF_UNSPEC &&
+		       !(nh->nh_flags & MPSAFE_RTF_GATEWAY);
+	if (nh->nh_gateway.sa.sa_family != af ||
+	    !(nh->nh_flags & MPSAFE_RTF_GATEWAY))
+		return 0;
+	g = af == AF_INET ? (const uint8_t *)&nh->nh_gateway.sin.sin_addr
+	                  : (const uint8_t *)&nh->nh_gateway.sin6.sin6_addr;
+	return ((uint32_t)g[alen - 4] << 24 | (uint32_t)g[alen - 3] << 16 |
+	           (uint32_t)g[alen - 2] << 8 | g[alen - 1]) == p->gw;
 }
 
 /* Compare nlook lookups with the oracle; returns mismatches. */
@@ -147,6 +188,15 @@ check(struct rt_table *t, int af, struct pfx *ps, size_t n, size_t nlook)
 		if ((rt == NULL) != (best == NULL) ||
 		    (rt != NULL && rt_getplen(rt) != best->plen))
 			bad++;
+		/* So does the next-hop lookup, and it is the entry's. */
+		{
+			const struct rt_nexthop *nh =
+			    rt_lookup_nexthop(t, af, addr);
+
+			if (!nh_ok(nh, af, best) ||
+			    (rt != NULL && nh != rt_getnexthop(rt)))
+				bad++;
+		}
 		rt_read_exit(t, s);
 	}
 	return bad;
@@ -188,6 +238,7 @@ check_bulk(struct rt_table *t, int af, struct pfx *ps, size_t n, int reps)
 		for (size_t k = 0; k <= RT_LOOKUP_BULK_MAX; k++) {
 			uint8_t addrs[RT_LOOKUP_BULK_MAX * 16];
 			struct rt_entry *rts[RT_LOOKUP_BULK_MAX + 1];
+			const struct rt_nexthop *nhs[RT_LOOKUP_BULK_MAX + 1];
 			int s;
 
 			for (size_t i = 0; i < k; i++)
@@ -201,6 +252,18 @@ check_bulk(struct rt_table *t, int af, struct pfx *ps, size_t n, int reps)
 				if (rts[i] !=
 				    rt_lookup_noref(t, af, addrs + alen * i))
 					bad++;
+			for (size_t i = 0; i <= RT_LOOKUP_BULK_MAX; i++)
+				nhs[i] = (const struct rt_nexthop *)poison;
+			cr_assert_eq(
+			    rt_lookup_nexthop_bulk(t, af, addrs, k, nhs), 0);
+			for (size_t i = 0; i < k; i++)
+				if (nhs[i] !=
+				    rt_lookup_nexthop(t, af, addrs + alen * i))
+					bad++;
+			for (size_t i = k; i <= RT_LOOKUP_BULK_MAX; i++)
+				cr_assert_eq(nhs[i],
+				    (const struct rt_nexthop *)poison,
+				    "nexthop bulk of %zu wrote slot %zu", k, i);
 			rt_read_exit(t, s);
 			for (size_t i = k; i <= RT_LOOKUP_BULK_MAX; i++)
 				cr_assert_eq(rts[i], poison,
@@ -218,6 +281,8 @@ check_bulk(struct rt_table *t, int af, struct pfx *ps, size_t n, int reps)
 				if ((rts[i] == NULL) != (best == NULL) ||
 				    (rts[i] != NULL &&
 				        rt_getplen(rts[i]) != best->plen))
+					bad++;
+				if (!nh_ok(nhs[i], af, best))
 					bad++;
 			}
 		}
@@ -274,6 +339,7 @@ run(int af, size_t n, size_t nlook)
 			}
 			mask(p->a, alen, p->plen);
 			p->ifindex = (unsigned)(i + 1);
+			p->gw = i % 2 ? (uint32_t)(rnd() % 64 + 1) : 0;
 			for (j = 0; j < i; j++)
 				if (ps[j].live && ps[j].plen == p->plen &&
 				    memcmp(ps[j].a, p->a, alen) == 0)
@@ -305,6 +371,7 @@ run(int af, size_t n, size_t nlook)
 				    req(t, MPSAFE_RTM_DELETE, af, p), ESRCH);
 			} else if (r == 1) {
 				p->ifindex += 100000;
+				p->gw = p->gw ? 0 : (uint32_t)(rnd() % 64 + 1);
 				cr_assert_eq(
 				    req(t, MPSAFE_RTM_CHANGE, af, p), 0);
 			}

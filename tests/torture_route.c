@@ -3,7 +3,8 @@
  * route caches, the no-reference fast path, its batched form
  * rt_lookup_noref_bulk() on up to RT_LOOKUP_BULK_MAX addresses of one
  * family, and route caches without a reference, rtcache_lookup_noref(),
- * inside read sections) and use the entries while a
+ * inside read sections) and use the entries, and look next hops up
+ * (rt_lookup_nexthop() and its bulk form) and use them, while a
  * writer adds, deletes (blocking, NOWAIT, returning the entry) and
  * changes routes at full speed; in every design.
  *
@@ -16,6 +17,10 @@
  *    gateway's last byte together (ifindex % 256 == gateway byte), so a
  *    half-updated entry shows; and while the reader holds the entry they
  *    do not change (RTM_CHANGE waits for holders).
+ * And on each next hop: it is live (nh_magic; freed next hops are
+ * poisoned with 0x6b, and their ids reused only after a grace period),
+ * its gateway and interface agree (the same rule), and they stay put
+ * until the read section ends.
  * MPSAFE_TORTURE_SECONDS sets the time per design (default 1).
  */
 #include <criterion/criterion.h>
@@ -46,7 +51,8 @@ static struct pool_pfx pool[NPOOL];
 static struct rt_table *tbl;
 static struct rtcache_perthread *pcache;
 static atomic_int stop;
-static atomic_long violations, lookups, hits, noref_hits, bulk_hits;
+static atomic_long violations, lookups, hits, noref_hits, bulk_hits,
+    nexthop_hits;
 
 static double
 torture_seconds(void)
@@ -162,6 +168,73 @@ use_entry(const struct rt_entry *rt, int af, const uint8_t *a)
 			atomic_fetch_add(&violations, 1);
 }
 
+/* Checks on a next hop found in a read section (still inside it). */
+static void
+use_nexthop(const struct rt_nexthop *nh, int af)
+{
+	unsigned ifx;
+	uint8_t g;
+
+	if (nh->nh_magic != 0x4e484c56u) { /* RT_NH_MAGIC_LIVE */
+		atomic_fetch_add(&violations, 1);
+		return;
+	}
+	if (nh->nh_gateway.sa.sa_family != af ||
+	    nh->nh_flags != MPSAFE_RTF_GATEWAY) {
+		atomic_fetch_add(&violations, 1);
+		return;
+	}
+	ifx = nh->nh_ifindex;
+	g = af == AF_INET ? ((const uint8_t *)&nh->nh_gateway.sin.sin_addr)[3]
+	                  : nh->nh_gateway.sin6.sin6_addr.s6_addr[15];
+	if (ifx % 256 != g)
+		atomic_fetch_add(&violations, 1);
+	for (int i = 0; i < 20; i++) /* use it a while */
+		if (nh->nh_ifindex != ifx || nh->nh_magic != 0x4e484c56u)
+			atomic_fetch_add(&violations, 1);
+}
+
+/*
+ * One batch of rt_lookup_nexthop_bulk(), as bulk_batch() below (k
+ * addresses of family af in one read section), each next hop found
+ * used (use_nexthop()) inside the section.  Returns the hits.
+ */
+static long
+nexthop_batch(uint64_t *r, int af)
+{
+	unsigned alen = af == AF_INET ? 4 : 16;
+	size_t k = (size_t)(xs(r) % RT_LOOKUP_BULK_MAX) + 1, i = 0;
+	uint8_t addrs[RT_LOOKUP_BULK_MAX * 16];
+	const struct rt_nexthop *nhs[RT_LOOKUP_BULK_MAX];
+	long h = 0;
+	int s;
+
+	while (i < k) {
+		const struct pool_pfx *p = &pool[xs(r) % NPOOL];
+		uint8_t *a = addrs + alen * i;
+
+		if (p->af != af)
+			continue;
+		memcpy(a, p->a, alen);
+		for (unsigned b = p->plen; b < 8 * alen; b++)
+			if (xs(r) & 1)
+				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
+		i++;
+	}
+	s = rt_read_enter(tbl);
+	if (rt_lookup_nexthop_bulk(tbl, af, addrs, k, nhs) != 0)
+		atomic_fetch_add(&violations, 1);
+	else
+		for (i = 0; i < k; i++) {
+			if (nhs[i] == NULL)
+				continue;
+			use_nexthop(nhs[i], af);
+			h++;
+		}
+	rt_read_exit(tbl, s);
+	return h;
+}
+
 /*
  * One batch of rt_lookup_noref_bulk(): 1..RT_LOOKUP_BULK_MAX addresses
  * inside pool prefixes of family af, in one read section.  Returns the
@@ -215,7 +288,7 @@ static void *
 reader(void *arg)
 {
 	uint64_t r = (uint64_t)(uintptr_t)arg * 7919 + 1;
-	long n = 0, h = 0, nh = 0, nb = 0;
+	long n = 0, h = 0, nh = 0, nb = 0, nn = 0;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		const struct pool_pfx *p = &pool[xs(&r) % NPOOL];
@@ -232,7 +305,7 @@ reader(void *arg)
 			if (xs(&r) & 1)
 				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
 		sa_from_bytes(p->af, a, &u);
-		switch (n % 6) {
+		switch (n % 8) {
 		case 0:
 			rt = rtalloc1(
 			    tbl, &u.sa, (n & 4) ? MPSAFE_RT_NOWAIT : 0);
@@ -288,6 +361,21 @@ reader(void *arg)
 		case 4:
 			nb += bulk_batch(&r, p->af);
 			break;
+		case 5:
+			nn += nexthop_batch(&r, p->af);
+			break;
+		case 6: {
+			const struct rt_nexthop *x;
+
+			s = rt_read_enter(tbl);
+			x = rt_lookup_nexthop(tbl, p->af, a);
+			if (x != NULL) {
+				use_nexthop(x, p->af);
+				nn++;
+			}
+			rt_read_exit(tbl, s);
+			break;
+		}
 		default:
 			s = rt_read_enter(tbl);
 			rt = rt_lookup_noref(tbl, p->af, a);
@@ -306,6 +394,7 @@ reader(void *arg)
 	atomic_fetch_add(&hits, h);
 	atomic_fetch_add(&noref_hits, nh);
 	atomic_fetch_add(&bulk_hits, nb);
+	atomic_fetch_add(&nexthop_hits, nn);
 	return NULL;
 }
 
@@ -408,6 +497,7 @@ Test(torture_route, all_designs)
 		atomic_store(&hits, 0);
 		atomic_store(&noref_hits, 0);
 		atomic_store(&bulk_hits, 0);
+		atomic_store(&nexthop_hits, 0);
 		for (i = 0; i < NREADERS; i++)
 			pthread_create(
 			    &th[i], NULL, reader, (void *)(uintptr_t)(i + 1));
@@ -417,10 +507,11 @@ Test(torture_route, all_designs)
 			pthread_join(th[i], NULL);
 		rt_table_stats(tbl, &st);
 		cr_log_info("%s: %ld writer ops, %ld lookups (%ld hits, %ld "
-		            "weak-cache hits, %ld bulk hits), %zu routes",
+		            "weak-cache hits, %ld bulk hits, %ld next hops), "
+		            "%zu routes",
 		    route_designs[d].rtc_name, ops, atomic_load(&lookups),
 		    atomic_load(&hits), atomic_load(&noref_hits),
-		    atomic_load(&bulk_hits),
+		    atomic_load(&bulk_hits), atomic_load(&nexthop_hits),
 		    st.rts_entries_inet + st.rts_entries_inet6);
 		cr_assert_eq(atomic_load(&violations), 0, "%s: %ld violations",
 		    route_designs[d].rtc_name, atomic_load(&violations));
@@ -431,6 +522,9 @@ Test(torture_route, all_designs)
 		    route_designs[d].rtc_name);
 		cr_assert_gt(atomic_load(&bulk_hits), 0,
 		    "%s: rt_lookup_noref_bulk never hit",
+		    route_designs[d].rtc_name);
+		cr_assert_gt(atomic_load(&nexthop_hits), 0,
+		    "%s: rt_lookup_nexthop never hit",
 		    route_designs[d].rtc_name);
 		rtcache_perthread_free(pcache);
 		rt_table_destroy(tbl);

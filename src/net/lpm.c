@@ -5,19 +5,26 @@
  * Shape.  A node consumes a fixed number of key bits (its stride) and
  * has 2^stride slots; the strides per level are IPv4 16-8-8 and IPv6
  * 16-8-8 then eight levels of 4 bits (down to /64) then eight of 8.  The
- * root always exists.  A slot holds a child node, or the entry of the
- * longest prefix that covers the whole of the slot's address range
- * (NULL: none).  That is leaf pushing (controlled prefix expansion): a
- * prefix of length L stored in a node of depth d and stride s (d < L <=
- * d + s; the root also takes L = 0) fills the 2^(d+s-L) slots it
- * covers, and inside child nodes under those slots every slot whose
- * entry is shorter than L.  A lookup therefore reads one slot per level
- * and stops at the first slot that is not a node: IPv4 takes at most
+ * root always exists.  A slot holds a child node (pointer | 1), or the
+ * entry value of the longest prefix that covers the whole of the slot's
+ * address range (0: none).  An entry value is the entry pointer, with on
+ * 64-bit platforms its next hop's id in bits 48..63 when the pointer fits
+ * in 48 bits (id 0: not encoded; see lpm.h and route.c): lookups of the
+ * next hop alone then read no entry.  The trie compares and orders entry
+ * values by their pointer (LPM_SLOT_PTR()), never by the id bits.  That is leaf
+ * pushing (controlled prefix expansion): a prefix of length L stored in a node
+ * of depth d and stride s (d < L <= d + s; the root also takes L = 0) fills the
+ * 2^(d+s-L) slots it covers, and inside child nodes under those slots every
+ * slot whose entry is shorter than L.  A lookup therefore reads one slot per
+ * level and stops at the first slot that is not a node: IPv4 takes at most
  * three loads (two for prefixes up to /24), IPv6 one per level.
  *
  * Invariants (writer side, under the table's writer lock):
  *  I1 every slot holds the longest prefix covering its range among the
- *     prefixes stored at this node or above, unless it holds a node;
+ *     prefixes stored at this node or above, unless it holds a node; and
+ *     every slot holding entry rt holds the same value, rt's current
+ *     value (rt | id << 48 of rt's next hop, or rt), which
+ *     rt_lpm_replace() changes in all of them at once;
  *  I2 a node whose ln_nprefix and ln_nchild are both 0 has all slots
  *     equal (the prefix inherited from above), and is removed from its
  *     parent, whose slot takes that value;
@@ -28,7 +35,9 @@
  * value to another: lookups (acquire loads) see for each slot either the
  * old or the new value, so every lookup returns the longest match of the
  * table before or after the update for the address it looks up, never a
- * mix that was never right (each address is decided by one slot).  A new
+ * mix that was never right (each address is decided by one slot).  An
+ * entry value changed by rt_lpm_replace() (a next-hop change) is such an
+ * update too: a lookup sees the old id or the new one.  A new
  * node is filled before the release store that links it (I3); a node
  * unlinked by a delete is retired through mpsafe_defer() when lookups
  * run without lock (freed after a grace period, with the pending memory
@@ -162,12 +171,12 @@ rt_lpm_fini(struct lpm *l)
 static unsigned
 lpm_plen(lpm_slot_t s)
 {
-	return ((const struct rt_entry *)s)->rt_plen;
+	return ((const struct rt_entry *)LPM_SLOT_PTR(s))->rt_plen;
 }
 
-/* Give slot i of n, and its subtree, prefix rt of length plen (I1). */
+/* Give slot i of n, and its subtree, entry value v of length plen (I1). */
 static void
-lpm_push(struct lpm_node *n, size_t i, struct rt_entry *rt, unsigned plen)
+lpm_push(struct lpm_node *n, size_t i, lpm_slot_t v, unsigned plen)
 {
 	lpm_slot_t s = mpsafe_load_relaxed(&n->ln_slot[i]);
 
@@ -176,40 +185,42 @@ lpm_push(struct lpm_node *n, size_t i, struct rt_entry *rt, unsigned plen)
 		size_t j;
 
 		for (j = 0; j < ((size_t)1 << c->ln_stride); j++)
-			lpm_push(c, j, rt, plen);
+			lpm_push(c, j, v, plen);
 	} else if (s == 0 || lpm_plen(s) < plen) {
 		/* Release: pairs with lpm_lookup()'s acquire load. */
-		mpsafe_store_release(&n->ln_slot[i], (lpm_slot_t)rt);
-	}
-}
-
-/* Replace rt by repl in slot i of n and its subtree. */
-static void
-lpm_pull(
-    struct lpm_node *n, size_t i, struct rt_entry *rt, struct rt_entry *repl)
-{
-	lpm_slot_t s = mpsafe_load_relaxed(&n->ln_slot[i]);
-
-	if (s & LPM_SLOT_NODE) {
-		struct lpm_node *c = (struct lpm_node *)(s - LPM_SLOT_NODE);
-		size_t j;
-
-		for (j = 0; j < ((size_t)1 << c->ln_stride); j++)
-			lpm_pull(c, j, rt, repl);
-	} else if (s == (lpm_slot_t)rt) {
-		/* Release: pairs with lpm_lookup()'s acquire load. */
-		mpsafe_store_release(&n->ln_slot[i], (lpm_slot_t)repl);
+		mpsafe_store_release(&n->ln_slot[i], v);
 	}
 }
 
 /*
- * rt_lpm_insert(l, k, plen, rt): add rt, whose key k has no bits past plen
- * and which is not in the trie yet.  Returns 0, or ENOMEM with nothing
- * changed (the nodes it needs are all allocated before any is linked).
+ * Replace entry value v by repl (another entry, or the same entry with
+ * another id, or 0) in slot i of n and its subtree.
+ */
+static void
+lpm_pull(struct lpm_node *n, size_t i, lpm_slot_t v, lpm_slot_t repl)
+{
+	lpm_slot_t s = mpsafe_load_relaxed(&n->ln_slot[i]);
+
+	if (s & LPM_SLOT_NODE) {
+		struct lpm_node *c = (struct lpm_node *)(s - LPM_SLOT_NODE);
+		size_t j;
+
+		for (j = 0; j < ((size_t)1 << c->ln_stride); j++)
+			lpm_pull(c, j, v, repl);
+	} else if (s != 0 && LPM_SLOT_PTR(s) == LPM_SLOT_PTR(v)) {
+		/* Release: pairs with lpm_lookup()'s acquire load. */
+		mpsafe_store_release(&n->ln_slot[i], repl);
+	}
+}
+
+/*
+ * rt_lpm_insert(l, k, plen, v): add the entry of entry value v, whose key
+ * k has no bits past plen and which is not in the trie yet.  Returns 0,
+ * or ENOMEM with nothing changed (the nodes it needs are all allocated
+ * before any is linked).
  */
 int
-rt_lpm_insert(
-    struct lpm *l, struct lpm_key k, unsigned plen, struct rt_entry *rt)
+rt_lpm_insert(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v)
 {
 	struct lpm_node *fresh[LPM_MAX_LEVELS];
 	struct lpm_node *n = l->l_root;
@@ -261,43 +272,74 @@ rt_lpm_insert(
 	first = lpm_index(n, k);
 	count = (size_t)1 << ((unsigned)n->ln_depth + n->ln_stride - plen);
 	for (i = first; i < first + count; i++)
-		lpm_push(n, i, rt, plen);
+		lpm_push(n, i, v, plen);
 	n->ln_nprefix++;
 	return 0;
 }
 
-/*
- * rt_lpm_delete(l, k, plen, rt, repl): remove rt (present), giving its
- * slots to repl, the longest prefix shorter than plen that covers it
- * (NULL: none); then remove the nodes left empty (I2).
- */
-void
-rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen,
-    struct rt_entry *rt, struct rt_entry *repl)
+/* The node that stores prefix k/plen (present). */
+static struct lpm_node *
+lpm_find_node(struct lpm *l, struct lpm_key k, unsigned plen)
 {
 	struct lpm_node *n = l->l_root;
-	size_t first, count, i;
 
 	while (plen > (unsigned)n->ln_depth + n->ln_stride) {
 		lpm_slot_t s =
 		    mpsafe_load_relaxed(&n->ln_slot[lpm_index(n, k)]);
 		if (!(s & LPM_SLOT_NODE))
-			mpsafe_panic("lpm: delete of a prefix not in the trie");
+			mpsafe_panic("lpm: prefix not in the trie");
 		n = (struct lpm_node *)(s - LPM_SLOT_NODE);
 	}
+	return n;
+}
+
+/* Replace v by repl in every slot of prefix k/plen stored at n. */
+static void
+lpm_pull_prefix(struct lpm_node *n, struct lpm_key k, unsigned plen,
+    lpm_slot_t v, lpm_slot_t repl)
+{
+	size_t first, count, i;
+
 	first = lpm_index(n, k);
 	count = (size_t)1 << ((unsigned)n->ln_depth + n->ln_stride - plen);
 	for (i = first; i < first + count; i++)
-		lpm_pull(n, i, rt, repl);
+		lpm_pull(n, i, v, repl);
+}
+
+/*
+ * rt_lpm_replace(l, k, plen, v, repl): the entry of value v (present,
+ * prefix k/plen) takes value repl (the same entry with another next-hop
+ * id) in every slot holding it, pushed-down copies included.
+ */
+void
+rt_lpm_replace(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
+    lpm_slot_t repl)
+{
+	lpm_pull_prefix(lpm_find_node(l, k, plen), k, plen, v, repl);
+}
+
+/*
+ * rt_lpm_delete(l, k, plen, v, repl): remove the entry of value v
+ * (present), giving its slots to repl, the value of the longest prefix
+ * shorter than plen that covers it (0: none); then remove the nodes left
+ * empty (I2).
+ */
+void
+rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
+    lpm_slot_t repl)
+{
+	struct lpm_node *n = lpm_find_node(l, k, plen);
+
+	lpm_pull_prefix(n, k, plen, v, repl);
 	if (n->ln_nprefix == 0)
 		mpsafe_panic("lpm: prefix count underflow");
 	n->ln_nprefix--;
 	while (n != l->l_root && n->ln_nprefix == 0 && n->ln_nchild == 0) {
 		struct lpm_node *p = n->ln_parent;
-		lpm_slot_t v = mpsafe_load_relaxed(&n->ln_slot[0]);
+		lpm_slot_t s0 = mpsafe_load_relaxed(&n->ln_slot[0]);
 
 		/* Release: pairs with lpm_lookup()'s acquire load. */
-		mpsafe_store_release(&p->ln_slot[n->ln_pidx], v);
+		mpsafe_store_release(&p->ln_slot[n->ln_pidx], s0);
 		p->ln_nchild--;
 		lpm_node_retire(l, n);
 		n = p;

@@ -20,9 +20,24 @@ struct lpm_key {
 	uint64_t hi, lo;
 };
 
-/* A slot: 0 (no route), an entry pointer, or a node pointer | 1. */
+/*
+ * A slot: 0 (no route), an entry value, or a node pointer | 1.  An entry
+ * value is the entry pointer, on 64-bit platforms with its next hop's id
+ * in bits 48..63 (rt | id << 48, see rt_nh_slot() in route.c) when the
+ * pointer fits in 48 bits; id 0: not encoded, read the entry's next-hop
+ * pointer.  LPM_SLOT_PTR() strips the id.
+ */
 typedef uintptr_t lpm_slot_t;
 #define LPM_SLOT_NODE ((lpm_slot_t)1)
+#if UINTPTR_MAX > 0xffffffffu
+#define LPM_SLOT_IDSHIFT 48
+#define LPM_SLOT_PTRMASK ((lpm_slot_t)0xffffffffffff)
+#define LPM_SLOT_ID(s) ((unsigned)((s) >> LPM_SLOT_IDSHIFT))
+#else
+#define LPM_SLOT_PTRMASK (~(lpm_slot_t)0)
+#define LPM_SLOT_ID(s) ((void)(s), 0u)
+#endif
+#define LPM_SLOT_PTR(s) ((s)&LPM_SLOT_PTRMASK)
 
 struct lpm;
 
@@ -60,10 +75,11 @@ struct lpm {
 int rt_lpm_init(struct lpm *l, int af, void *(*alloc)(size_t, void *),
     void (*freef)(void *, size_t, void *), void *arg, int deferred);
 void rt_lpm_fini(struct lpm *l);
-int rt_lpm_insert(
-    struct lpm *l, struct lpm_key k, unsigned plen, struct rt_entry *rt);
-void rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen,
-    struct rt_entry *rt, struct rt_entry *repl);
+int rt_lpm_insert(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v);
+void rt_lpm_replace(struct lpm *l, struct lpm_key k, unsigned plen,
+    lpm_slot_t v, lpm_slot_t repl);
+void rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
+    lpm_slot_t repl);
 
 /* The key with bits past plen cleared. */
 static inline struct lpm_key
@@ -90,11 +106,12 @@ lpm_index(const struct lpm_node *n, struct lpm_key k)
 }
 
 /*
- * lpm_lookup(l, k): the entry of the longest prefix matching k, or NULL.
+ * lpm_lookup_slot(l, k): the entry value (an entry pointer and maybe a
+ * next-hop id, see lpm_slot_t) of the longest prefix matching k, or 0.
  * Inside a read section (or under the table lock).  Never blocks.
  */
-static inline struct rt_entry *
-lpm_lookup(const struct lpm *l, struct lpm_key k)
+static inline lpm_slot_t
+lpm_lookup_slot(const struct lpm *l, struct lpm_key k)
 {
 	const struct lpm_node *n = l->l_root;
 	lpm_slot_t s;
@@ -107,17 +124,24 @@ lpm_lookup(const struct lpm *l, struct lpm_key k)
 		 */
 		s = mpsafe_load_acquire(&n->ln_slot[lpm_index(n, k)]);
 		if (!(s & LPM_SLOT_NODE))
-			return (struct rt_entry *)s;
+			return s;
 		n = (const struct lpm_node *)(s - LPM_SLOT_NODE);
 	}
 }
 
-/*
- * lpm_lookup4(l, a): lpm_lookup() for an IPv4 address a (host order),
- * unrolled for the 16-8-8 strides: the forwarding fast path.
- */
+/* lpm_lookup(l, k): the entry of lpm_lookup_slot(), or NULL. */
 static inline struct rt_entry *
-lpm_lookup4(const struct lpm *l, uint32_t a)
+lpm_lookup(const struct lpm *l, struct lpm_key k)
+{
+	return (struct rt_entry *)LPM_SLOT_PTR(lpm_lookup_slot(l, k));
+}
+
+/*
+ * lpm_lookup4_slot(l, a): lpm_lookup_slot() for an IPv4 address a (host
+ * order), unrolled for the 16-8-8 strides: the forwarding fast path.
+ */
+static inline lpm_slot_t
+lpm_lookup4_slot(const struct lpm *l, uint32_t a)
 {
 	const struct lpm_node *n;
 	lpm_slot_t s;
@@ -125,13 +149,20 @@ lpm_lookup4(const struct lpm *l, uint32_t a)
 	/* Acquire loads: pair with the writer's release stores. */
 	s = mpsafe_load_acquire(&l->l_root->ln_slot[a >> 16]);
 	if (MPSAFE_LIKELY(!(s & LPM_SLOT_NODE)))
-		return (struct rt_entry *)s;
+		return s;
 	n = (const struct lpm_node *)(s - LPM_SLOT_NODE);
 	s = mpsafe_load_acquire(&n->ln_slot[(a >> 8) & 0xff]);
 	if (MPSAFE_LIKELY(!(s & LPM_SLOT_NODE)))
-		return (struct rt_entry *)s;
+		return s;
 	n = (const struct lpm_node *)(s - LPM_SLOT_NODE);
-	return (struct rt_entry *)mpsafe_load_acquire(&n->ln_slot[a & 0xff]);
+	return mpsafe_load_acquire(&n->ln_slot[a & 0xff]);
+}
+
+/* lpm_lookup4(l, a): the entry of lpm_lookup4_slot(), or NULL. */
+static inline struct rt_entry *
+lpm_lookup4(const struct lpm *l, uint32_t a)
+{
+	return (struct rt_entry *)LPM_SLOT_PTR(lpm_lookup4_slot(l, a));
 }
 
 /* Largest batch of lpm_lookup4_bulk() (its scratch array). */
@@ -140,27 +171,27 @@ lpm_lookup4(const struct lpm *l, uint32_t a)
 /* A hint to fetch the line holding p; no effect on the memory model. */
 #if defined(__GNUC__) || defined(__clang__)
 #define LPM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+/* Inlined into each caller even at -O1 (a fast path, and its arrays). */
+#define LPM_ALWAYS_INLINE __attribute__((always_inline))
 #else
 #define LPM_PREFETCH(p) ((void)(p))
+#define LPM_ALWAYS_INLINE
 #endif
 
 /*
- * lpm_lookup4_bulk(l, a, n, rts): rts[i] = lpm_lookup4(l, a[i]) for i <
- * n (host order addresses), the memory accesses of the batch overlapped:
- * stage by stage, first prefetch the slot each address needs at this
- * level, then read them (the first reads wait for a miss, the later ones
- * find their lines arriving), prefetching the next level's slot of each
- * address that continues into a node.  At the end the line of each
- * entry's rt_flags and rt_gateway (one line, see route.h) is prefetched,
- * so the caller's reads of them hit.  n <= LPM_BULK_MAX.  Inside a read
- * section (or under the table lock).  Never blocks.
+ * lpm_lookup4_bulk_slots(l, a, n, s): s[i] = lpm_lookup4_slot(l, a[i])
+ * for i < n (host order addresses), the memory accesses of the batch
+ * overlapped: stage by stage, first prefetch the slot each address needs
+ * at this level, then read them (the first reads wait for a miss, the
+ * later ones find their lines arriving), prefetching the next level's
+ * slot of each address that continues into a node.  n <= LPM_BULK_MAX.
+ * Inside a read section (or under the table lock).  Never blocks.
  */
-static inline void
-lpm_lookup4_bulk(
-    const struct lpm *l, const uint32_t *a, size_t n, struct rt_entry **rts)
+static inline LPM_ALWAYS_INLINE void
+lpm_lookup4_bulk_slots(
+    const struct lpm *l, const uint32_t *a, size_t n, lpm_slot_t *s)
 {
 	const struct lpm_node *root = l->l_root;
-	lpm_slot_t s[LPM_BULK_MAX];
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -191,7 +222,26 @@ lpm_lookup4_bulk(
 			s[i] = mpsafe_load_acquire(
 			    &((const struct lpm_node *)(s[i] - LPM_SLOT_NODE))
 			         ->ln_slot[a[i] & 0xff]);
-		rts[i] = (struct rt_entry *)s[i];
+	}
+}
+
+/*
+ * lpm_lookup4_bulk(l, a, n, rts): rts[i] = lpm_lookup4(l, a[i]) for i <
+ * n, through lpm_lookup4_bulk_slots(); at the end the line of each
+ * entry's rt_flags and rt_gateway (one line, see route.h) is prefetched,
+ * so the caller's reads of them hit.  n <= LPM_BULK_MAX.  Inside a read
+ * section (or under the table lock).  Never blocks.
+ */
+static inline void
+lpm_lookup4_bulk(
+    const struct lpm *l, const uint32_t *a, size_t n, struct rt_entry **rts)
+{
+	lpm_slot_t s[LPM_BULK_MAX];
+	size_t i;
+
+	lpm_lookup4_bulk_slots(l, a, n, s);
+	for (i = 0; i < n; i++) {
+		rts[i] = (struct rt_entry *)LPM_SLOT_PTR(s[i]);
 		if (rts[i] != NULL) {
 			LPM_PREFETCH(&rts[i]->rt_flags); /* and rt_gateway */
 		}

@@ -60,6 +60,39 @@
  * rt_lookup_noref readers), clear RTF_UPDATING with a release store, and
  * wake the waiters.
  *
+ * Next hops.  Each entry points to a next hop (route.h: struct
+ * rt_nexthop), the forwarding data of the entry, immutable once published
+ * and shared by the entries of a family whose data is equal (hash-consed
+ * in t_nhhash, counted by the entries using it, both under the writer
+ * lock).  A next hop has an id 1..65535 (0: none, when ids ran out) and
+ * the table an id directory: 256 pointers (t_nhdir) to lazily allocated
+ * blocks of 256 next-hop pointers.  On 64-bit platforms a trie slot of an
+ * entry holds rt | id << 48 (rt_nh_slot(); lpm.c, I1), so
+ * rt_lookup_nexthop() reads the slot and the directory (small and hot),
+ * never the entry; id 0 (32-bit platforms, no id, pointer above 48 bits)
+ * falls back to the entry's rt_nh.  Publication: a next hop's fields,
+ * then its directory slot (release), then the trie slots naming its id
+ * (release); lookups load each with acquire.  RTM_CHANGE swaps rt_nh
+ * (release) and re-stores every slot of the prefix from rt | old id to
+ * rt | new id (rt_lpm_replace()) in one writer-locked step, so a
+ * next-hop lookup sees the old next hop or the new one; it neither waits
+ * nor misses for RTF_UPDATING (entry lookups still do).
+ * Reclamation: an entry drops its next hop when it is destroyed (so
+ * holders of the entry may read rt_getnexthop()) or changed.  At count 0
+ * the next hop leaves the hash at once; with RT_SYNC_RWLOCK it is freed
+ * and its id reused at once (lookups hold the read lock, we the write
+ * lock).  With RT_SYNC_PSERIALIZE a lookup may have loaded a slot naming
+ * its id just before the last one changed, so its directory slot must
+ * stay and the id must not be handed out again until a grace period has
+ * passed: the writer hands it to mpsafe_defer() after dropping the lock
+ * (mpsafe_defer() may wait for the reclaimer, which must not need our
+ * lock), the destructor (rt_nh_reclaim()) only pushes it on t_nh_done,
+ * and the writer, under its lock, later clears the directory slot, frees
+ * the id and the memory (rt_nh_drain(), before each new next hop and at
+ * table destruction, after mpsafe_defer_barrier()).  Allocation failure
+ * (next hop, directory block) fails RTM_ADD/RTM_CHANGE with ENOMEM and
+ * the table unchanged; running out of ids only costs the fast path.
+ *
  * Memory.  Every allocation goes through rt_alloc() (the config's
  * allocator, calloc() by default): fault injection fails it.  An ADD
  * allocates its entry and its trie nodes before it changes anything, so
@@ -414,6 +447,274 @@ rt_covering(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
 	return NULL;
 }
 
+/* --- next hops ------------------------------------------------------------ */
+
+static uint32_t
+rt_nh_hash(const struct rt_nexthop *k)
+{
+	const uint8_t *b = (const uint8_t *)&k->nh_gateway;
+	uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < sizeof(k->nh_gateway); i++)
+		h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+	h ^= (uint64_t)k->nh_flags << 32 ^ k->nh_ifindex ^ (uint64_t)k->nh_fi;
+	h ^= (uint64_t)k->nh_mtu * UINT64_C(0x9e3779b97f4a7c15);
+	h ^= (uint64_t)k->nh_expire * UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 29;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static bool
+rt_nh_equal(const struct rt_nexthop *a, const struct rt_nexthop *b)
+{
+	return a->nh_fi == b->nh_fi && a->nh_flags == b->nh_flags &&
+	       a->nh_ifindex == b->nh_ifindex && a->nh_mtu == b->nh_mtu &&
+	       a->nh_expire == b->nh_expire &&
+	       memcmp(&a->nh_gateway, &b->nh_gateway, sizeof(a->nh_gateway)) ==
+	           0;
+}
+
+/* The trie value of rt with next hop nh (lpm.h, lpm_slot_t). */
+static lpm_slot_t
+rt_nh_slot(const struct rt_entry *rt, const struct rt_nexthop *nh)
+{
+	lpm_slot_t v = (lpm_slot_t)rt;
+
+#ifdef LPM_SLOT_IDSHIFT
+	if (nh->nh_id != 0 && (v & ~LPM_SLOT_PTRMASK) == 0)
+		v |= (lpm_slot_t)nh->nh_id << LPM_SLOT_IDSHIFT;
+#else
+	(void)nh;
+#endif
+	return v;
+}
+
+/* rt's current trie value, or 0 for NULL rt (writer lock held). */
+static lpm_slot_t
+rt_slot_of(const struct rt_entry *rt)
+{
+	if (rt == NULL)
+		return 0;
+	/* Relaxed: the writer lock orders every store of rt_nh. */
+	return rt_nh_slot(
+	    rt, atomic_load_explicit(&rt->rt_nh, memory_order_relaxed));
+}
+
+/*
+ * A fresh id in *idp (0: none left), its directory block allocated:
+ * 0, or ENOMEM with nothing changed.  Writer lock held.
+ */
+static int
+rt_nh_id_alloc(struct rt_table *t, unsigned *idp)
+{
+	struct rt_nhblock *b;
+	unsigned id = t->t_nh_free;
+
+	if (id != 0) {
+		/* Relaxed: the writer published the block itself. */
+		b = atomic_load_explicit(
+		    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
+		t->t_nh_free = b->nb_next[id % RT_NH_BLOCK];
+		*idp = id;
+		return 0;
+	}
+	id = t->t_nh_next;
+	if (id > t->t_nh_idmax) {
+		*idp = 0; /* out of ids: the entries fall back */
+		return 0;
+	}
+	b = atomic_load_explicit(
+	    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
+	if (b == NULL) {
+		b = rt_alloc(t, sizeof(*b));
+		if (b == NULL)
+			return ENOMEM;
+		/*
+		 * Release: the block's zeroed slots happen before a lookup
+		 * that loads the block (acquire, rt_nh_of_slot()).
+		 */
+		mpsafe_store_release(&t->t_nhdir[id / RT_NH_BLOCK], b);
+	}
+	t->t_nh_next = id + 1;
+	*idp = id;
+	return 0;
+}
+
+/* Free nh, unhashed, whose id no lookup can hold.  Writer lock held. */
+static void
+rt_nh_free(struct rt_table *t, struct rt_nexthop *nh)
+{
+	unsigned id = nh->nh_id;
+
+	if (id != 0) {
+		/* Relaxed: the writer published the block itself. */
+		struct rt_nhblock *b = atomic_load_explicit(
+		    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
+
+		/*
+		 * Relaxed: no lookup can reach id any more (grace period
+		 * passed, or the write lock excludes them); the next
+		 * next hop of this id is published with release.
+		 */
+		atomic_store_explicit(
+		    &b->nb_nh[id % RT_NH_BLOCK], NULL, memory_order_relaxed);
+		b->nb_next[id % RT_NH_BLOCK] = (uint16_t)t->t_nh_free;
+		t->t_nh_free = id;
+	}
+	nh->nh_magic = RT_NH_MAGIC_DEAD;
+	memset(nh, 0x6b, sizeof(*nh)); /* poison */
+	rt_free_mem(t, nh, sizeof(*nh));
+}
+
+/* Free the next hops whose grace period has passed.  Writer lock held. */
+static void
+rt_nh_drain(struct rt_table *t)
+{
+	/* Acquire: pairs with rt_nh_reclaim()'s release push. */
+	struct rt_nexthop *nh =
+	    atomic_exchange_explicit(&t->t_nh_done, NULL, memory_order_acquire);
+
+	while (nh != NULL) {
+		struct rt_nexthop *next = nh->nh_hnext;
+
+		rt_nh_free(t, nh);
+		nh = next;
+	}
+}
+
+/* Destructor of a retired next hop, after a grace period; any thread. */
+static void
+rt_nh_reclaim(struct mpsafe_defer *d)
+{
+	struct rt_nexthop *nh =
+	    (struct rt_nexthop *)(void *)((char *)d -
+	                                  offsetof(
+	                                      struct rt_nexthop, nh_defer));
+	struct rt_table *t = nh->nh_table;
+	/* Relaxed: the CAS below publishes. */
+	struct rt_nexthop *head =
+	    atomic_load_explicit(&t->t_nh_done, memory_order_relaxed);
+
+	do {
+		nh->nh_hnext = head;
+		/* Release: pairs with rt_nh_drain()'s acquire exchange. */
+	} while (!atomic_compare_exchange_weak_explicit(&t->t_nh_done, &head,
+	    nh, memory_order_release, memory_order_relaxed));
+}
+
+/* Double the next-hop hash when there are more next hops than buckets. */
+static void
+rt_nh_hash_grow(struct rt_table *t)
+{
+	size_t n = t->t_nhmask + 1, i;
+	struct rt_nexthop **nh;
+
+	if (t->t_nnh <= n)
+		return;
+	nh = rt_alloc(t, 2 * n * sizeof(*nh));
+	if (nh == NULL)
+		return; /* longer chains, still correct */
+	for (i = 0; i < n; i++) {
+		struct rt_nexthop *p = t->t_nhhash[i], *next;
+		for (; p != NULL; p = next) {
+			next = p->nh_hnext;
+			p->nh_hnext = nh[p->nh_hash & (2 * n - 1)];
+			nh[p->nh_hash & (2 * n - 1)] = p;
+		}
+	}
+	rt_free_mem(t, t->t_nhhash, n * sizeof(*nh));
+	t->t_nhhash = nh;
+	t->t_nhmask = 2 * n - 1;
+}
+
+/*
+ * The next hop equal to key, with one more entry counted: an existing
+ * one, or a new one published in the directory.  NULL: ENOMEM, nothing
+ * changed.  Writer lock held.
+ */
+static struct rt_nexthop *
+rt_nh_get(struct rt_table *t, const struct rt_nexthop *key)
+{
+	uint32_t h = rt_nh_hash(key);
+	struct rt_nexthop *nh;
+	unsigned id;
+
+	for (nh = t->t_nhhash[h & t->t_nhmask]; nh != NULL; nh = nh->nh_hnext)
+		if (nh->nh_hash == h && rt_nh_equal(nh, key)) {
+			nh->nh_refcnt++;
+			return nh;
+		}
+	rt_nh_drain(t); /* ids whose grace period has passed */
+	nh = rt_alloc(t, sizeof(*nh));
+	if (nh == NULL)
+		return NULL;
+	if (rt_nh_id_alloc(t, &id) != 0) {
+		rt_free_mem(t, nh, sizeof(*nh));
+		return NULL;
+	}
+	nh->nh_flags = key->nh_flags;
+	nh->nh_ifindex = key->nh_ifindex;
+	nh->nh_gateway = key->nh_gateway;
+	nh->nh_mtu = key->nh_mtu;
+	nh->nh_expire = key->nh_expire;
+	nh->nh_magic = RT_NH_MAGIC_LIVE;
+	nh->nh_id = (uint16_t)id;
+	nh->nh_fi = key->nh_fi;
+	nh->nh_refcnt = 1;
+	nh->nh_hash = h;
+	nh->nh_table = t;
+	nh->nh_hnext = t->t_nhhash[h & t->t_nhmask];
+	t->t_nhhash[h & t->t_nhmask] = nh;
+	t->t_nnh++;
+	rt_nh_hash_grow(t);
+	if (id != 0) {
+		struct rt_nhblock *b = atomic_load_explicit(
+		    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
+		/*
+		 * Release: nh's fields happen before a lookup that finds it
+		 * by id (acquire, rt_nh_of_slot()).
+		 */
+		mpsafe_store_release(&b->nb_nh[id % RT_NH_BLOCK], nh);
+	}
+	return nh;
+}
+
+/*
+ * Drop one entry's use of nh.  Writer lock held.  At 0: unhashed, and
+ * freed now (RT_SYNC_RWLOCK, or never in a slot when now is true), or
+ * returned for rt_nh_retire() after the lock is dropped.
+ */
+static struct rt_nexthop *
+rt_nh_put(struct rt_table *t, struct rt_nexthop *nh, bool now)
+{
+	struct rt_nexthop **pp;
+
+	if (nh->nh_refcnt == 0)
+		mpsafe_panic("rt: next hop %p count below zero", (void *)nh);
+	if (--nh->nh_refcnt != 0)
+		return NULL;
+	pp = &t->t_nhhash[nh->nh_hash & t->t_nhmask];
+	while (*pp != nh)
+		pp = &(*pp)->nh_hnext;
+	*pp = nh->nh_hnext;
+	t->t_nnh--;
+	if (now || t->t_sync == RT_SYNC_RWLOCK) {
+		rt_nh_free(t, nh);
+		return NULL;
+	}
+	return nh;
+}
+
+/* Hand nh (from rt_nh_put(), or NULL) to a grace period.  No lock held. */
+static void
+rt_nh_retire(struct rt_nexthop *nh)
+{
+	if (nh != NULL &&
+	    mpsafe_defer(&nh->nh_defer, rt_nh_reclaim, sizeof(*nh)) != 0)
+		mpsafe_panic("rt: mpsafe_defer refused a next hop");
+}
+
 /* --- table ---------------------------------------------------------------- */
 
 static void rt_reap_work(struct work *wk, void *arg);
@@ -455,8 +756,15 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	mpsafe_atomic_init(&t->t_gen[0], 1);
 	mpsafe_atomic_init(&t->t_gen[1], 1);
 	mpsafe_atomic_init(&t->t_dying, 0);
+	mpsafe_atomic_init(&t->t_nh_done, NULL);
+	t->t_nh_next = 1;
+	t->t_nh_idmax = RT_NH_ID_MAX;
 
 	error = ENOMEM;
+	t->t_nhmask = 255;
+	t->t_nhhash = rt_alloc(t, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
+	if (t->t_nhhash == NULL)
+		goto fail_nhhash;
 	t->t_hmask = 255;
 	t->t_hash = rt_alloc(t, (t->t_hmask + 1) * sizeof(*t->t_hash));
 	if (t->t_hash == NULL)
@@ -493,6 +801,8 @@ fail_class:
 fail_psz:
 	rt_free_mem(t, t->t_hash, (t->t_hmask + 1) * sizeof(*t->t_hash));
 fail_hash:
+	rt_free_mem(t, t->t_nhhash, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
+fail_nhhash:
 	pthread_rwlock_destroy(&t->t_rwlock);
 	pthread_mutex_destroy(&t->t_wlock);
 	pthread_mutex_destroy(&t->t_update_lock);
@@ -511,6 +821,18 @@ rt_destroy_held(struct rt_table *t, struct rt_entry *rt)
 {
 	rt_wait_refcnt(rt, 0);
 	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
+	{
+		struct rt_nexthop *dead;
+
+		rt_wlock(t);
+		/* Relaxed: the writer lock orders the stores of rt_nh. */
+		dead = rt_nh_put(t,
+		    (struct rt_nexthop *)atomic_load_explicit(
+		        &rt->rt_nh, memory_order_relaxed),
+		    false);
+		rt_wunlock(t);
+		rt_nh_retire(dead);
+	}
 	rt->rt_magic = RT_MAGIC_DEAD;
 	memset(rt, 0x6b, sizeof(*rt)); /* poison */
 	rt_free_mem(t, rt, sizeof(*rt));
@@ -633,8 +955,8 @@ rt_unlink(struct rt_table *t, struct rt_entry *rt)
 	int fi;
 	struct lpm_key k = rt_entry_key(rt, &fi);
 
-	rt_lpm_delete(&t->t_lpm[fi], k, rt->rt_plen, rt,
-	    rt_covering(t, fi, k, rt->rt_plen));
+	rt_lpm_delete(&t->t_lpm[fi], k, rt->rt_plen, rt_slot_of(rt),
+	    rt_slot_of(rt_covering(t, fi, k, rt->rt_plen)));
 	rt_hash_remove(t, rt);
 	*rt->rt_lprevp = rt->rt_lnext;
 	if (rt->rt_lnext != NULL)
@@ -671,10 +993,22 @@ rt_table_destroy(struct rt_table *t)
 	pthread_mutex_destroy(&t->t_reap_lock);
 	pthread_cond_destroy(&t->t_reap_cv);
 	/* Trie nodes retired through mpsafe_defer() name t's allocator. */
+	/* So do next hops (rt_nh_reclaim() pushes onto t). */
 	if (t->t_sync == RT_SYNC_PSERIALIZE)
 		mpsafe_defer_barrier();
 	rt_lpm_fini(&t->t_lpm[RT_INET]);
 	rt_lpm_fini(&t->t_lpm[RT_INET6]);
+	rt_nh_drain(t); /* every entry is gone, so every next hop */
+	if (t->t_nnh != 0)
+		mpsafe_panic("rt_table_destroy: %zu next hops left", t->t_nnh);
+	for (size_t i = 0; i < sizeof(t->t_nhdir) / sizeof(t->t_nhdir[0]);
+	     i++) {
+		struct rt_nhblock *b =
+		    atomic_load_explicit(&t->t_nhdir[i], memory_order_relaxed);
+		if (b != NULL)
+			rt_free_mem(t, b, sizeof(*b));
+	}
+	rt_free_mem(t, t->t_nhhash, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
 	rt_free_mem(t, t->t_hash, (t->t_hmask + 1) * sizeof(*t->t_hash));
 	psref_class_destroy(t->t_psref_class);
 	pserialize_destroy(t->t_psz);
@@ -690,6 +1024,13 @@ rt_table_destroy(struct rt_table *t)
 	}
 }
 
+/* Directory blocks allocated: those of ids 1..t_nh_next - 1. */
+static size_t
+rt_nh_blocks(const struct rt_table *t)
+{
+	return t->t_nh_next > 1 ? (t->t_nh_next - 1) / RT_NH_BLOCK + 1 : 0;
+}
+
 void
 rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 {
@@ -703,7 +1044,10 @@ rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 	                      sizeof(struct rt_entry);
 	st->rts_hash_bytes = (t->t_hmask + 1) * sizeof(*t->t_hash);
 	st->rts_total_bytes = st->rts_trie_bytes + st->rts_entry_bytes +
-	                      st->rts_hash_bytes + sizeof(*t);
+	                      st->rts_hash_bytes + sizeof(*t) +
+	                      t->t_nnh * sizeof(struct rt_nexthop) +
+	                      (t->t_nhmask + 1) * sizeof(*t->t_nhhash) +
+	                      rt_nh_blocks(t) * sizeof(struct rt_nhblock);
 	/* Relaxed: statistics. */
 	st->rts_dying = atomic_load_explicit(&t->t_dying, memory_order_relaxed);
 	st->rts_generation_inet =
@@ -764,27 +1108,40 @@ rt_check_info(const struct rt_addrinfo *info, int cmd, struct rt_req *r)
 	return 0;
 }
 
-/* Set rt's changeable fields from info (r checked). */
+/* The next-hop key of a request: info's data over the current metrics. */
 static void
-rt_set_fields(
-    struct rt_entry *rt, const struct rt_addrinfo *info, const struct rt_req *r)
+rt_nh_fill(struct rt_nexthop *key, const struct rt_addrinfo *info,
+    const struct rt_req *r, const struct rt_metrics *cur)
 {
-	memset(&rt->rt_gateway, 0, sizeof(rt->rt_gateway));
+	memset(key, 0, sizeof(*key));
+	key->nh_fi = (uint8_t)r->fi;
+	key->nh_flags = r->flags & MPSAFE_RTF_NHMASK;
+	key->nh_ifindex = info->rti_ifindex;
 	if (r->flags & MPSAFE_RTF_GATEWAY) {
 		if (r->fi == RT_INET)
-			memcpy(&rt->rt_gateway.sin, info->rti_gateway,
+			memcpy(&key->nh_gateway.sin, info->rti_gateway,
 			    sizeof(struct sockaddr_in));
 		else
-			memcpy(&rt->rt_gateway.sin6, info->rti_gateway,
+			memcpy(&key->nh_gateway.sin6, info->rti_gateway,
 			    sizeof(struct sockaddr_in6));
 	} else {
-		rt->rt_gateway.sa.sa_family = AF_UNSPEC;
+		key->nh_gateway.sa.sa_family = AF_UNSPEC;
 	}
-	rt->rt_ifindex = info->rti_ifindex;
-	if (info->rti_inits & MPSAFE_RTV_MTU)
-		rt->rt_rmx.rmx_mtu = info->rti_rmx.rmx_mtu;
-	if (info->rti_inits & MPSAFE_RTV_EXPIRE)
-		rt->rt_rmx.rmx_expire = info->rti_rmx.rmx_expire;
+	key->nh_mtu = (info->rti_inits & MPSAFE_RTV_MTU) ? info->rti_rmx.rmx_mtu
+	                                                 : cur->rmx_mtu;
+	key->nh_expire = (info->rti_inits & MPSAFE_RTV_EXPIRE)
+	                     ? info->rti_rmx.rmx_expire
+	                     : cur->rmx_expire;
+}
+
+/* Set rt's changeable fields from a next-hop key (rt_nh_fill()). */
+static void
+rt_set_fields(struct rt_entry *rt, const struct rt_nexthop *key)
+{
+	rt->rt_gateway = key->nh_gateway;
+	rt->rt_ifindex = key->nh_ifindex;
+	rt->rt_rmx.rmx_mtu = key->nh_mtu;
+	rt->rt_rmx.rmx_expire = key->nh_expire;
 }
 
 static int
@@ -792,6 +1149,7 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
     const struct rt_req *r, struct rt_entry **ret_nrt)
 {
 	struct rt_entry *rt;
+	struct rt_nexthop key, *nh;
 	int error;
 
 	rt = rt_alloc(t, sizeof(*rt));
@@ -811,7 +1169,8 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
 		    sizeof(struct in6_addr));
 	}
 	rt->rt_plen = (uint8_t)r->plen;
-	rt_set_fields(rt, info, r);
+	rt_nh_fill(&key, info, r, &rt->rt_rmx);
+	rt_set_fields(rt, &key);
 	mpsafe_atomic_init(&rt->rt_flags, r->flags | MPSAFE_RTF_UP);
 	mpsafe_atomic_init(&rt->rt_refcnt, ret_nrt != NULL ? 1 : 0);
 	rt->rt_magic = RT_MAGIC_LIVE;
@@ -823,9 +1182,19 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
 		error = EEXIST;
 		goto fail;
 	}
-	error = rt_lpm_insert(&t->t_lpm[r->fi], r->k, r->plen, rt);
-	if (error != 0)
+	nh = rt_nh_get(t, &key);
+	if (nh == NULL) {
+		error = ENOMEM;
 		goto fail;
+	}
+	/* Relaxed: the trie's release store below publishes rt. */
+	atomic_store_explicit(&rt->rt_nh, nh, memory_order_relaxed);
+	error =
+	    rt_lpm_insert(&t->t_lpm[r->fi], r->k, r->plen, rt_nh_slot(rt, nh));
+	if (error != 0) {
+		(void)rt_nh_put(t, nh, true); /* in no slot: freed now if new */
+		goto fail;
+	}
 	rt_hash_insert(t, rt);
 	rt->rt_lnext = t->t_list;
 	if (rt->rt_lnext != NULL)
@@ -875,11 +1244,40 @@ rt_delete(struct rt_table *t, const struct rt_req *r, int nowait,
 	return 0;
 }
 
+/*
+ * RTM_CHANGE's publication of rt's new next hop nh (counted for rt):
+ * swap rt_nh, then, if rt is in the trie (linked), re-store its slots
+ * from rt | old id to rt | new id.  Returns the old next hop if it must
+ * be retired (rt_nh_retire() after the lock).  Writer lock held.
+ */
+static struct rt_nexthop *
+rt_nh_publish(
+    struct rt_table *t, struct rt_entry *rt, struct rt_nexthop *nh, bool linked)
+{
+	int fi;
+	struct lpm_key k = rt_entry_key(rt, &fi);
+	lpm_slot_t oldv = rt_slot_of(rt);
+	/* Relaxed: the writer lock orders the stores of rt_nh. */
+	struct rt_nexthop *old = (struct rt_nexthop *)atomic_load_explicit(
+	    &rt->rt_nh, memory_order_relaxed);
+
+	/*
+	 * Release: nh's fields (and the entry's, set before) happen before
+	 * a lookup that reads rt_nh with acquire (rt_getnexthop()).
+	 */
+	mpsafe_store_release(&rt->rt_nh, nh);
+	if (linked && oldv != rt_nh_slot(rt, nh))
+		rt_lpm_replace(
+		    &t->t_lpm[fi], k, rt->rt_plen, oldv, rt_nh_slot(rt, nh));
+	return rt_nh_put(t, old, false);
+}
+
 static int
 rt_change(struct rt_table *t, const struct rt_addrinfo *info,
     const struct rt_req *r, struct rt_entry **ret_nrt)
 {
 	struct rt_entry *rt;
+	struct rt_nexthop key, *nh, *dead;
 
 	pthread_mutex_lock(&t->t_update_lock);
 	rt_wlock(t);
@@ -888,6 +1286,14 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 		rt_wunlock(t);
 		pthread_mutex_unlock(&t->t_update_lock);
 		return ESRCH;
+	}
+	/* The new next hop first: ENOMEM leaves everything as it was. */
+	rt_nh_fill(&key, info, r, &rt->rt_rmx);
+	nh = rt_nh_get(t, &key);
+	if (nh == NULL) {
+		rt_wunlock(t);
+		pthread_mutex_unlock(&t->t_update_lock);
+		return ENOMEM;
 	}
 	rt_ref(rt); /* ours: keeps rt alive against a concurrent delete */
 	/* seq_cst: lookups see the flag before we look at their holds. */
@@ -904,11 +1310,13 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	psref_target_init(&rt->rt_psref, t->t_psref_class);
 
 	rt_wlock(t);
-	rt_set_fields(rt, info, r);
+	rt_set_fields(rt, &key);
 	{
 		uint32_t fl =
 		    atomic_load_explicit(&rt->rt_flags, memory_order_relaxed);
 		fl = (fl & MPSAFE_RTF_UP) | r->flags;
+		/* Before the flags: who sees them new sees rt_nh new. */
+		dead = rt_nh_publish(t, rt, nh, (fl & MPSAFE_RTF_UP) != 0);
 		/*
 		 * Release: the fields above happen before a lookup that
 		 * sees RTF_UPDATING clear (its acquire load of the flags).
@@ -918,6 +1326,7 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
 	atomic_store(&t->t_updating, 0); /* seq_cst: pairs with waiters */
 	rt_wunlock(t);
+	rt_nh_retire(dead);
 	rt_wake_waiters();
 	pthread_mutex_unlock(&t->t_update_lock);
 	if (ret_nrt != NULL)
@@ -1110,10 +1519,88 @@ rt_lookup_noref_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 	return EAFNOSUPPORT;
 }
 
-int
-rt_check_reject_route(const struct rt_entry *rt, bool ifp_is_loopback)
+/*
+ * The next hop of trie value s (0: none): by id from the directory when
+ * s carries one, else from the entry (NULL unless RTF_UP).  Inside a read
+ * section or under the read lock.
+ */
+static inline const struct rt_nexthop *
+rt_nh_of_slot(struct rt_table *t, lpm_slot_t s)
 {
-	uint32_t fl = rt_getflags(rt);
+	unsigned id = LPM_SLOT_ID(s);
+	const struct rt_entry *rt;
+
+	if (MPSAFE_LIKELY(id != 0)) {
+		/*
+		 * Acquire: pairs with the release store that published the
+		 * block (rt_nh_id_alloc()); the id's block exists and its
+		 * slot holds the next hop while a slot names the id (the
+		 * id outlives them by a grace period, or the read lock).
+		 */
+		const struct rt_nhblock *b =
+		    mpsafe_load_acquire(&t->t_nhdir[id / RT_NH_BLOCK]);
+		/* Acquire: pairs with rt_nh_get()'s release store. */
+		return mpsafe_load_acquire(&b->nb_nh[id % RT_NH_BLOCK]);
+	}
+	rt = (const struct rt_entry *)LPM_SLOT_PTR(s);
+	if (rt == NULL || !(rt_getflags(rt) & MPSAFE_RTF_UP))
+		return NULL;
+	return rt_getnexthop(rt);
+}
+
+const struct rt_nexthop *
+rt_lookup_nexthop(struct rt_table *t, int af, const void *addr)
+{
+	if (MPSAFE_UNLIKELY(t == NULL || addr == NULL))
+		return NULL;
+	if (MPSAFE_LIKELY(af == AF_INET)) {
+		uint32_t a;
+
+		memcpy(&a, addr, sizeof(a));
+		return rt_nh_of_slot(
+		    t, lpm_lookup4_slot(&t->t_lpm[RT_INET], ntohl(a)));
+	}
+	if (af == AF_INET6)
+		return rt_nh_of_slot(t, lpm_lookup_slot(&t->t_lpm[RT_INET6],
+		                            rt_addr_key(RT_INET6, addr)));
+	return NULL;
+}
+
+int
+rt_lookup_nexthop_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
+    const struct rt_nexthop **nhs)
+{
+	const uint8_t *p = addrs;
+
+	if (t == NULL || addrs == NULL || nhs == NULL || n > RT_LOOKUP_BULK_MAX)
+		return EINVAL;
+	if (MPSAFE_LIKELY(af == AF_INET)) {
+		uint32_t a[RT_LOOKUP_BULK_MAX];
+		lpm_slot_t s[RT_LOOKUP_BULK_MAX];
+
+		for (size_t i = 0; i < n; i++) {
+			memcpy(&a[i], p + 4 * i, 4);
+			a[i] = ntohl(a[i]);
+		}
+		lpm_lookup4_bulk_slots(&t->t_lpm[RT_INET], a, n, s);
+		for (size_t i = 0; i < n; i++)
+			nhs[i] = rt_nh_of_slot(t, s[i]);
+		return 0;
+	}
+	if (af == AF_INET6) {
+		for (size_t i = 0; i < n; i++)
+			nhs[i] = rt_nh_of_slot(
+			    t, lpm_lookup_slot(&t->t_lpm[RT_INET6],
+			           rt_addr_key(RT_INET6, p + 16 * i)));
+		return 0;
+	}
+	return EAFNOSUPPORT;
+}
+
+/* NetBSD's reject rules, for an entry or a next hop (route.h). */
+static int
+rt_reject_errno(uint32_t fl, int64_t expire, bool ifp_is_loopback)
+{
 	struct timespec now;
 
 	if (!(fl & MPSAFE_RTF_REJECT))
@@ -1121,9 +1608,24 @@ rt_check_reject_route(const struct rt_entry *rt, bool ifp_is_loopback)
 	if (ifp_is_loopback)
 		return (fl & MPSAFE_RTF_HOST) ? EHOSTUNREACH : ENETUNREACH;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (rt->rt_rmx.rmx_expire == 0 || now.tv_sec < rt->rt_rmx.rmx_expire)
+	if (expire == 0 || now.tv_sec < expire)
 		return (fl & MPSAFE_RTF_GATEWAY) ? EHOSTUNREACH : EHOSTDOWN;
 	return 0;
+}
+
+int
+rt_check_reject_route(const struct rt_entry *rt, bool ifp_is_loopback)
+{
+	return rt_reject_errno(
+	    rt_getflags(rt), rt->rt_rmx.rmx_expire, ifp_is_loopback);
+}
+
+int
+rt_nexthop_check_reject(const struct rt_nexthop *nh, bool ifp_is_loopback)
+{
+	if (nh == NULL)
+		return EINVAL;
+	return rt_reject_errno(nh->nh_flags, nh->nh_expire, ifp_is_loopback);
 }
 
 int

@@ -24,6 +24,24 @@
 #define RT_INET 0
 #define RT_INET6 1
 
+#define RT_NH_MAGIC_LIVE 0x4e484c56u /* "NHLV" */
+#define RT_NH_MAGIC_DEAD 0x6e686464u /* "nhdd" */
+
+/* Next-hop ids: 1..RT_NH_ID_MAX, in a two-level directory of blocks. */
+#define RT_NH_ID_MAX 65535u
+#define RT_NH_BLOCK 256u /* ids per directory block */
+
+/*
+ * A block of the id directory: nb_nh[i] is the next hop of id
+ * block * 256 + i (NULL: free or reserved), written by the writer with
+ * release stores, read by lookups with acquire loads; nb_next links free
+ * ids (writer lock).
+ */
+struct rt_nhblock {
+	MPSAFE_ATOMIC(struct rt_nexthop *) nb_nh[RT_NH_BLOCK];
+	uint16_t nb_next[RT_NH_BLOCK];
+};
+
 /* Kinds of reference in struct rt_hold.rh_kind. */
 #define RT_HOLD_NONE 0
 #define RT_HOLD_COUNT 1
@@ -74,6 +92,27 @@ struct rt_table {
 	size_t t_nentries[2];
 	struct rt_entry *t_list; /* every entry, for rt_walktree() */
 	MPSAFE_ATOMIC(size_t) t_dying;
+
+	/*
+	 * Next hops (route.c, "Next hops").  The id directory: blocks
+	 * published with release stores under the writer lock, read by
+	 * lookups with acquire loads; never freed before the table.
+	 */
+	MPSAFE_ATOMIC(struct rt_nhblock *)
+	t_nhdir[RT_NH_ID_MAX / RT_NH_BLOCK + 1];
+	/* Writer-lock protected: hash of live next hops, id allocation. */
+	struct rt_nexthop **t_nhhash;
+	size_t t_nhmask;
+	size_t t_nnh;        /* live next hops */
+	unsigned t_nh_next;  /* lowest id never handed out */
+	unsigned t_nh_free;  /* head of the free id list; 0: empty */
+	unsigned t_nh_idmax; /* highest id to hand out (tests lower it) */
+	/*
+	 * Next hops whose grace period has passed (lockless tables),
+	 * pushed by rt_nh_reclaim() (any thread, no lock), taken whole by
+	 * the writer, which then frees their ids and memory.
+	 */
+	MPSAFE_ATOMIC(struct rt_nexthop *) t_nh_done;
 };
 
 static inline int

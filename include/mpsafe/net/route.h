@@ -61,6 +61,7 @@
  * rt_table_destroy, rt_table_stats, rtrequest, rtalloc1, rt_ref,
  * rt_unref, rt_lookup, rt_release, rt_read_enter, rt_read_exit,
  * rt_lookup_noref, rt_lookup_noref_bulk, rt_check_reject_route,
+ * rt_lookup_nexthop, rt_lookup_nexthop_bulk, rt_nexthop_check_reject,
  * rt_walktree, rtflushall,
  * rtcache_attach, rtcache_init, rtcache_lookup2, rtcache_lookup1,
  * rtcache_lookup, rtcache_lookup_noref (inline; its out-of-line part
@@ -69,7 +70,14 @@
  * rtcache_setdst, rtcache_getdst,
  * rtcache_perthread_alloc, rtcache_perthread_getref,
  * rtcache_perthread_putref, rtcache_perthread_free; inline accessors
- * rt_getkey, rt_getplen, rt_getflags, rt_getgate.
+ * rt_getkey, rt_getplen, rt_getflags, rt_getgate, rt_getnexthop.
+ *
+ * Next hops (struct rt_nexthop), as Linux's nexthop objects and DPDK's
+ * next-hop ids: the forwarding data of an entry (gateway, interface,
+ * forwarding flags, MTU, expiry), immutable once published, shared by
+ * the entries with identical data, each with a small id that the lookup
+ * structure stores next to the entry pointer, so rt_lookup_nexthop()
+ * reads no entry.  See docs/net/route.md, "Next hops".
  */
 #ifndef MPSAFE_NET_ROUTE_H
 #define MPSAFE_NET_ROUTE_H
@@ -190,6 +198,39 @@ struct rt_table_config {
 
 struct rt_table; /* opaque */
 
+/* Flags an entry passes on to its next hop (rt_nexthop.nh_flags). */
+#define MPSAFE_RTF_NHMASK                                                \
+	(MPSAFE_RTF_GATEWAY | MPSAFE_RTF_REJECT | MPSAFE_RTF_BLACKHOLE | \
+	    MPSAFE_RTF_HOST)
+
+/*
+ * A next hop: what forwarding needs of an entry, read-only to callers.
+ * Created by RTM_ADD / RTM_CHANGE (or shared with the entries whose data
+ * is equal, per table and family), never changed once published (a
+ * change gives the entry another next hop), and freed when no entry uses
+ * it any more: at once in RT_SYNC_RWLOCK tables (under the writer lock,
+ * which excludes the readers), after a grace period in RT_SYNC_PSERIALIZE
+ * ones.  Valid while the caller stays in the read section that found it,
+ * or holds a reference to an entry whose rt_getnexthop() it is.
+ */
+struct rt_nexthop {
+	uint32_t nh_flags;            /* MPSAFE_RTF_NHMASK bits of the entry */
+	unsigned nh_ifindex;          /* output interface; 0: none */
+	union rt_sockaddr nh_gateway; /* AF_UNSPEC unless RTF_GATEWAY */
+	uint32_t nh_mtu;              /* rmx_mtu; 0: the interface's */
+	int64_t nh_expire;            /* rmx_expire; 0: never */
+
+	/* library-private */
+	uint32_t nh_magic;
+	uint16_t nh_id;     /* 1..65535; 0: none (entries fall back) */
+	uint8_t nh_fi;      /* family index */
+	uint32_t nh_refcnt; /* entries using it (writer lock) */
+	uint32_t nh_hash;
+	struct rt_nexthop *nh_hnext; /* hash chain (writer lock) */
+	struct rt_table *nh_table;
+	struct mpsafe_defer nh_defer; /* retirement (lockless tables) */
+};
+
 /*
  * A route.  The fields above "library-private" may be read by anyone
  * holding a reference (or inside the read section that found it, see
@@ -212,7 +253,13 @@ struct rt_entry {
 	unsigned rt_ifindex;
 	/* RTM_CHANGE: next hop; AF_UNSPEC unless RTF_GATEWAY */
 	union rt_sockaddr rt_gateway;
-	uint8_t rt_plen;          /* prefix length */
+	uint8_t rt_plen; /* prefix length */
+	/*
+	 * RTM_CHANGE: the entry's next hop, never NULL while the entry
+	 * lives.  Stored with release (a change swaps it after setting the
+	 * fields above); read with acquire (rt_getnexthop()).
+	 */
+	MPSAFE_ATOMIC(const struct rt_nexthop *) rt_nh;
 	union rt_sockaddr rt_dst; /* destination, bits past rt_plen zero */
 	struct rt_metrics rt_rmx; /* RTM_CHANGE: MTU, expiry */
 
@@ -462,6 +509,56 @@ MPSAFE_API int rt_check_reject_route(
     const struct rt_entry *rt, bool ifp_is_loopback);
 
 /*
+ * rt_lookup_nexthop(t, af, addr)
+ *
+ *	Longest-prefix match for the address bytes addr (as
+ *	rt_lookup_noref()), returning the matching entry's next hop
+ *	instead of the entry: NULL on a miss, for a NULL t or addr, or
+ *	an unknown family (and for an entry no longer MPSAFE_RTF_UP on
+ *	the path that reads the entry).  For AF_INET with the next hop's
+ *	id in the lookup structure (the common case) it reads no entry:
+ *	one to three trie slots and the table's small id directory, like
+ *	DPDK's rte_fib.  Unlike entry lookups it never misses or waits
+ *	because of MPSAFE_RTF_UPDATING: an RTM_CHANGE publishes its new
+ *	next hop in one step, so a lookup returns the entry's old next hop
+ *	or its new one, never a mix.  A delete during the call may or may
+ *	not be seen (the next hop of the table before or after it).  The
+ *	next hop may be read only until rt_read_exit().  Caller must be
+ *	between rt_read_enter(t) and rt_read_exit(t).  Never blocks.
+ *	Nothing to free.
+ */
+MPSAFE_API const struct rt_nexthop *rt_lookup_nexthop(
+    struct rt_table *t, int af, const void *addr);
+
+/*
+ * rt_lookup_nexthop_bulk(t, af, addrs, n, nhs)
+ *
+ *	rt_lookup_nexthop() of n addresses at once, laid out as for
+ *	rt_lookup_noref_bulk() (AF_INET: the same staged, prefetching trie
+ *	walk; AF_INET6: a loop); nhs[i] receives the next hop for the i-th
+ *	address, or NULL.  Each nhs[i] is what rt_lookup_nexthop() would
+ *	have returned at some moment of the call.  Returns 0; EINVAL (t,
+ *	addrs or nhs NULL, n above RT_LOOKUP_BULK_MAX), EAFNOSUPPORT (af
+ *	neither AF_INET nor AF_INET6), nhs untouched.  Caller must be
+ *	between rt_read_enter(t) and rt_read_exit(t).  Never blocks.
+ *	Nothing to free.
+ */
+MPSAFE_API int rt_lookup_nexthop_bulk(struct rt_table *t, int af,
+    const void *addrs, size_t n, const struct rt_nexthop **nhs);
+
+/*
+ * rt_nexthop_check_reject(nh, ifp_is_loopback)
+ *
+ *	rt_check_reject_route()'s errno rules applied to next hop nh (its
+ *	nh_flags and nh_expire): 0 unless MPSAFE_RTF_REJECT, else
+ *	EHOSTUNREACH, ENETUNREACH or EHOSTDOWN as there.  EINVAL for a
+ *	NULL nh.  Caller must be allowed to read nh (see struct
+ *	rt_nexthop).  Never blocks.
+ */
+MPSAFE_API int rt_nexthop_check_reject(
+    const struct rt_nexthop *nh, bool ifp_is_loopback);
+
+/*
  * rt_walktree(t, af, fn, arg)
  *
  *	Call fn(rt, arg) for each entry of family af (AF_UNSPEC: both), in
@@ -512,6 +609,18 @@ rt_getgate(const struct rt_entry *rt)
 {
 	return (rt_getflags(rt) & MPSAFE_RTF_GATEWAY) ? &rt->rt_gateway.sa
 	                                              : NULL;
+}
+
+/*
+ * rt_getnexthop(rt): rt's current next hop (never NULL).  Valid as long
+ * as rt is (a reference, or the read section that found it).  Acquire:
+ * pairs with the release store that publishes it (RTM_ADD's linking of
+ * the entry, RTM_CHANGE's swap), so its fields are seen initialised.
+ */
+static inline const struct rt_nexthop *
+rt_getnexthop(const struct rt_entry *rt)
+{
+	return mpsafe_load_acquire(&rt->rt_nh);
 }
 
 /*

@@ -46,11 +46,12 @@
  *               + refcount) for uncached lookups, psref through route
  *               caches, generation invalidation.
  *   pserialize  lockless: RT_SYNC_PSERIALIZE, RT_REF_PSREF; an uncached
- *               lookup is rt_lookup_noref() inside rt_read_enter()/
- *               rt_read_exit() (a pserialize read section).
+ *               lookup is rt_lookup_noref() inside a pserialize read
+ *               section opened inline (pserialize_read_enter(), which
+ *               on a lockless table is what rt_read_enter() opens).
  *   pserialize-nh  the pserialize table (shared with pserialize), read
- *               through its next hops: rt_lookup_nexthop() inside
- *               rt_read_enter()/rt_read_exit(), summing the next hop's
+ *               through its next hops: rt_lookup_nexthop() inside a
+ *               pserialize read section, summing the next hop's
  *               gateway (route-lookup; route-bulk:
  *               rt_lookup_nexthop_bulk()); the FIB-style lookup that
  *               reads no entry when the slot carries the next hop's id.
@@ -646,7 +647,6 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 		return 0;
 #endif
 	case RB_RWLOCK:
-	case RB_PSERIALIZE:
 		for (uint64_t i = 0; i < n; i++, p++) {
 			int s = rt_read_enter(t);
 			struct rt_entry *rt = rt_lookup_noref(
@@ -660,9 +660,27 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 			rt_read_exit(t, s);
 		}
 		break;
+	case RB_PSERIALIZE:
+		/*
+		 * On a lockless table a pserialize section is the table's
+		 * read side (route.h, rt_read_enter()): opened inline.
+		 */
+		for (uint64_t i = 0; i < n; i++, p++) {
+			int s = pserialize_read_enter();
+			struct rt_entry *rt = rt_lookup_noref(
+			    t, AF_INET, d->addrs + 4 * (p & mask));
+
+			if (rt != NULL &&
+			    !(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
+				sum += rt->rt_gateway.sin.sin_addr.s_addr;
+			else
+				miss++;
+			pserialize_read_exit(s);
+		}
+		break;
 	case RB_PSERIALIZE_NH:
 		for (uint64_t i = 0; i < n; i++, p++) {
-			int s = rt_read_enter(t);
+			int s = pserialize_read_enter(); /* as RB_PSERIALIZE */
 			const struct rt_nexthop *nh = rt_lookup_nexthop(
 			    t, AF_INET, d->addrs + 4 * (p & mask));
 
@@ -670,7 +688,7 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 				sum += nh->nh_gateway.sin.sin_addr.s_addr;
 			else
 				miss++;
-			rt_read_exit(t, s);
+			pserialize_read_exit(s);
 		}
 		break;
 	case RB_REFCOUNT:

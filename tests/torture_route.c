@@ -195,19 +195,14 @@ use_nexthop(const struct rt_nexthop *nh, int af)
 }
 
 /*
- * One batch of rt_lookup_nexthop_bulk(), as bulk_batch() below (k
- * addresses of family af in one read section), each next hop found
- * used (use_nexthop()) inside the section.  Returns the hits.
+ * Fill addrs with k addresses of family af, each inside a random pool
+ * prefix (its host bits random).
  */
-static long
-nexthop_batch(uint64_t *r, int af)
+static void
+bulk_addrs(uint64_t *r, int af, uint8_t *addrs, size_t k)
 {
 	unsigned alen = af == AF_INET ? 4 : 16;
-	size_t k = (size_t)(xs(r) % RT_LOOKUP_BULK_MAX) + 1, i = 0;
-	uint8_t addrs[RT_LOOKUP_BULK_MAX * 16];
-	const struct rt_nexthop *nhs[RT_LOOKUP_BULK_MAX];
-	long h = 0;
-	int s;
+	size_t i = 0;
 
 	while (i < k) {
 		const struct pool_pfx *p = &pool[xs(r) % NPOOL];
@@ -221,6 +216,23 @@ nexthop_batch(uint64_t *r, int af)
 				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
 		i++;
 	}
+}
+
+/*
+ * One batch of rt_lookup_nexthop_bulk(), as bulk_batch() below (k
+ * addresses of family af in one read section), each next hop found
+ * used (use_nexthop()) inside the section.  Returns the hits.
+ */
+static long
+nexthop_batch(uint64_t *r, int af)
+{
+	size_t k = (size_t)(xs(r) % RT_LOOKUP_BULK_MAX) + 1, i;
+	uint8_t addrs[RT_LOOKUP_BULK_MAX * 16];
+	const struct rt_nexthop *nhs[RT_LOOKUP_BULK_MAX];
+	long h = 0;
+	int s;
+
+	bulk_addrs(r, af, addrs, k);
 	s = rt_read_enter(tbl);
 	if (rt_lookup_nexthop_bulk(tbl, af, addrs, k, nhs) != 0)
 		atomic_fetch_add(&violations, 1);
@@ -244,24 +256,13 @@ static long
 bulk_batch(uint64_t *r, int af)
 {
 	unsigned alen = af == AF_INET ? 4 : 16;
-	size_t k = (size_t)(xs(r) % RT_LOOKUP_BULK_MAX) + 1, i = 0;
+	size_t k = (size_t)(xs(r) % RT_LOOKUP_BULK_MAX) + 1, i;
 	uint8_t addrs[RT_LOOKUP_BULK_MAX * 16];
 	struct rt_entry *rts[RT_LOOKUP_BULK_MAX];
 	long h = 0;
 	int s;
 
-	while (i < k) {
-		const struct pool_pfx *p = &pool[xs(r) % NPOOL];
-		uint8_t *a = addrs + alen * i;
-
-		if (p->af != af)
-			continue;
-		memcpy(a, p->a, alen);
-		for (unsigned b = p->plen; b < 8 * alen; b++)
-			if (xs(r) & 1)
-				a[b / 8] ^= (uint8_t)(0x80 >> (b % 8));
-		i++;
-	}
+	bulk_addrs(r, af, addrs, k);
 	s = rt_read_enter(tbl);
 	if (rt_lookup_noref_bulk(tbl, af, addrs, k, rts) != 0)
 		atomic_fetch_add(&violations, 1);

@@ -12,7 +12,8 @@
  * The model is an array of the routes the table should hold.  Every
  * answer of the table is compared with the model: errno values of
  * rtrequest(), and for lookups the longest matching prefix found by
- * scanning the model.  Any difference aborts (a finding).  The tables
+ * scanning the model (rtalloc1() and rt_lookup_nexthop() both).  Any
+ * difference aborts (a finding).  The tables
  * live across inputs (creating one starts a thread); each input ends by
  * deleting what it added, so every input starts from an empty table.
  */
@@ -203,10 +204,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			m = model_lpm(af, a);
 			make_sa(&dst, af, a);
 			if (op == OP_ALLOC) {
+				const struct rt_nexthop *nh;
+				int s;
+
 				rt = rtalloc1(t, &dst.sa, 0);
 				check_entry(rt, m, af);
 				if (rt != NULL)
 					rt_unref(rt);
+				/* The next-hop lookup answers the same. */
+				s = rt_read_enter(t);
+				nh = rt_lookup_nexthop(t, af, a);
+				if ((nh == NULL) != (m < 0) ||
+				    (nh != NULL &&
+				        nh->nh_ifindex != model[m].ifindex))
+					abort();
+				rt_read_exit(t, s);
 			} else {
 				rt = rtcache_lookup(&ro, &dst.sa);
 				check_entry(rt, m, af);

@@ -1003,6 +1003,7 @@ rt_table_destroy(struct rt_table *t)
 		mpsafe_panic("rt_table_destroy: %zu next hops left", t->t_nnh);
 	for (size_t i = 0; i < sizeof(t->t_nhdir) / sizeof(t->t_nhdir[0]);
 	     i++) {
+		/* Relaxed: no lookup runs on a table being destroyed. */
 		struct rt_nhblock *b =
 		    atomic_load_explicit(&t->t_nhdir[i], memory_order_relaxed);
 		if (b != NULL)

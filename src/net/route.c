@@ -907,10 +907,11 @@ rt_reap(struct rt_table *t, struct rt_entry *rt)
 	pthread_mutex_lock(&t->t_reap_lock);
 	rt->rt_reapnext = t->t_reap_list;
 	t->t_reap_list = rt;
+	t->t_reap_count++;
 	if (!t->t_reap_active) {
 		t->t_reap_active = true;
 		queue = true;
-	} else if (++t->t_reap_count >= RT_REAP_KICK && t->t_reap_lingering) {
+	} else if (t->t_reap_count >= RT_REAP_KICK && t->t_reap_lingering) {
 		pthread_cond_signal(&t->t_reap_cv);
 	}
 	pthread_mutex_unlock(&t->t_reap_lock);

@@ -1380,6 +1380,32 @@ Test(route, nexthop_ids_wait_for_a_grace_period)
 	rt_table_destroy(t);
 }
 
+/*
+ * A next hop whose grace period has passed is freed when a writer next
+ * leaves the table's lock, not only when a next hop is created.
+ */
+Test(route, nexthop_freed_at_next_writer)
+{
+	struct rt_table *t = make(1); /* lockless */
+
+	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, "192.0.2.77",
+	                 1, 0, NULL),
+	    0);
+	cr_assert_eq(
+	    route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 8, NULL, 0, 0, NULL),
+	    0);
+	mpsafe_defer_barrier(); /* its grace period has passed */
+	/* A request that creates no next hop: a lookup of what is gone. */
+	cr_assert_eq(
+	    route_req(t, MPSAFE_RTM_GET, "10.0.0.0", 8, NULL, 0, 0, NULL),
+	    ESRCH);
+	/* Relaxed: this thread is the table's only user. */
+	cr_assert_null(
+	    atomic_load_explicit(&t->t_nh_done, memory_order_relaxed),
+	    "a reclaimed next hop still waits to be freed");
+	rt_table_destroy(t);
+}
+
 Test(route, nexthop_ids_recycled)
 {
 	struct rt_table *t = make(1); /* lockless */

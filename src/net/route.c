@@ -88,8 +88,9 @@
  * (mpsafe_defer() may wait for the reclaimer, which must not need our
  * lock), the destructor (rt_nh_reclaim()) only pushes it on t_nh_done,
  * and the writer, under its lock, later clears the directory slot, frees
- * the id and the memory (rt_nh_drain(), before each new next hop and at
- * table destruction, after mpsafe_defer_barrier()).  Allocation failure
+ * the id and the memory (rt_nh_drain(), when a writer leaves the lock,
+ * before each new next hop, and at table destruction, after
+ * mpsafe_defer_barrier()).  Allocation failure
  * (next hop, directory block) fails RTM_ADD/RTM_CHANGE with ENOMEM and
  * the table unchanged; running out of ids only costs the fast path.
  *
@@ -229,13 +230,22 @@ rt_wlock(struct rt_table *t)
 		pthread_mutex_lock(&t->t_wlock);
 }
 
+static void rt_nh_drain(struct rt_table *t);
+
+/*
+ * Leaving the writer lock also frees the next hops whose grace period
+ * has passed (lockless tables), so that they do not wait for the next
+ * next hop to be created.
+ */
 static void
 rt_wunlock(struct rt_table *t)
 {
-	if (t->t_sync == RT_SYNC_RWLOCK)
+	if (t->t_sync == RT_SYNC_RWLOCK) {
 		pthread_rwlock_unlock(&t->t_rwlock);
-	else
+	} else {
+		rt_nh_drain(t);
 		pthread_mutex_unlock(&t->t_wlock);
+	}
 }
 
 int
@@ -571,8 +581,16 @@ rt_nh_free(struct rt_table *t, struct rt_nexthop *nh)
 static void
 rt_nh_drain(struct rt_table *t)
 {
+	struct rt_nexthop *nh;
+
+	/*
+	 * Relaxed: only a shortcut for the usual empty list; a push it
+	 * misses is taken by the next drain.
+	 */
+	if (atomic_load_explicit(&t->t_nh_done, memory_order_relaxed) == NULL)
+		return;
 	/* Acquire: pairs with rt_nh_reclaim()'s release push. */
-	struct rt_nexthop *nh =
+	nh =
 	    atomic_exchange_explicit(&t->t_nh_done, NULL, memory_order_acquire);
 
 	while (nh != NULL) {

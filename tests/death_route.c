@@ -112,3 +112,26 @@ Test(death_route, noref_lookup_before_rtcache_unref, .init = setup,
 	(void)rtcache_lookup_noref(&ro, &a.sa, NULL);
 	rt_read_exit(t, s);
 }
+
+/* Lookups without a reference, outside a read section (lockless table). */
+Test(death_route, noref_lookup_outside_read_section, .init = setup,
+    .signal = SIGABRT)
+{
+	(void)rt_lookup_noref(t, AF_INET, &a.sin.sin_addr);
+}
+
+Test(death_route, nexthop_lookup_outside_read_section, .init = setup,
+    .signal = SIGABRT)
+{
+	(void)rt_lookup_nexthop(t, AF_INET, &a.sin.sin_addr);
+}
+
+/* Inside one, the same calls are fine. */
+Test(death_route, lookups_inside_read_section, .init = setup)
+{
+	int s = rt_read_enter(t);
+
+	cr_assert_not_null(rt_lookup_noref(t, AF_INET, &a.sin.sin_addr));
+	cr_assert_not_null(rt_lookup_nexthop(t, AF_INET, &a.sin.sin_addr));
+	rt_read_exit(t, s);
+}

@@ -1493,9 +1493,31 @@ rt_read_exit(struct rt_table *t, int s)
 	rt_reader_exit(t, false, s);
 }
 
+/*
+ * Diagnostic builds: a lookup without a reference on a lockless table
+ * must run inside a read section (rt_read_enter(), or one that stands in
+ * for it); outside one the entry or next hop it returns may be freed
+ * under its caller.  (The read lock of an rwlock table is not checked.)
+ */
+static inline void
+rt_require_read_side(struct rt_table *t, const char *fn)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	if (t->t_sync == RT_SYNC_PSERIALIZE && !pserialize_in_read_section())
+		mpsafe_panic("%s: lookup on lockless table %s outside a read "
+		             "section (rt_read_enter): what it returns may be "
+		             "freed under the caller",
+		    fn, t->t_name);
+#else
+	(void)t;
+	(void)fn;
+#endif
+}
+
 struct rt_entry *
 rt_lookup_noref(struct rt_table *t, int af, const void *addr)
 {
+	rt_require_read_side(t, "rt_lookup_noref");
 	if (MPSAFE_LIKELY(af == AF_INET)) {
 		uint32_t a;
 
@@ -1519,6 +1541,7 @@ rt_lookup_noref_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 
 	if (t == NULL || addrs == NULL || rts == NULL || n > RT_LOOKUP_BULK_MAX)
 		return EINVAL;
+	rt_require_read_side(t, "rt_lookup_noref_bulk");
 	if (MPSAFE_LIKELY(af == AF_INET)) {
 		uint32_t a[RT_LOOKUP_BULK_MAX];
 
@@ -1573,6 +1596,7 @@ rt_lookup_nexthop(struct rt_table *t, int af, const void *addr)
 {
 	if (MPSAFE_UNLIKELY(t == NULL || addr == NULL))
 		return NULL;
+	rt_require_read_side(t, "rt_lookup_nexthop");
 	if (MPSAFE_LIKELY(af == AF_INET)) {
 		uint32_t a;
 
@@ -1594,6 +1618,7 @@ rt_lookup_nexthop_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 
 	if (t == NULL || addrs == NULL || nhs == NULL || n > RT_LOOKUP_BULK_MAX)
 		return EINVAL;
+	rt_require_read_side(t, "rt_lookup_nexthop_bulk");
 	if (MPSAFE_LIKELY(af == AF_INET)) {
 		uint32_t a[RT_LOOKUP_BULK_MAX];
 		lpm_slot_t s[RT_LOOKUP_BULK_MAX];

@@ -459,7 +459,8 @@ MPSAFE_API void rt_read_exit(struct rt_table *t, int s);
  *	rt_getflags() shows MPSAFE_RTF_UPDATING, only rt_dst and rt_plen
  *	may be read (the other fields may be changing).  Returns NULL on a
  *	miss or unknown family.  Caller must be between rt_read_enter(t) and
- *	rt_read_exit(t).  Never blocks.  The raw fast path the benchmarks
+ *	rt_read_exit(t) (diagnostic builds abort outside a read section on
+ *	a lockless table).  Never blocks.  The raw fast path the benchmarks
  *	compare with DPDK.
  */
 MPSAFE_API struct rt_entry *rt_lookup_noref(
@@ -524,7 +525,8 @@ MPSAFE_API int rt_check_reject_route(
  *	or its new one, never a mix.  A delete during the call may or may
  *	not be seen (the next hop of the table before or after it).  The
  *	next hop may be read only until rt_read_exit().  Caller must be
- *	between rt_read_enter(t) and rt_read_exit(t).  Never blocks.
+ *	between rt_read_enter(t) and rt_read_exit(t) (diagnostic builds
+ *	abort outside a read section on a lockless table).  Never blocks.
  *	Nothing to free.
  */
 MPSAFE_API const struct rt_nexthop *rt_lookup_nexthop(

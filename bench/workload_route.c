@@ -556,6 +556,19 @@ struct rb_reader {
 };
 
 /*
+ * What a reader does with an entry it found: its gateway (the next hop),
+ * or 0 and one more miss if there is none or it is being changed.
+ */
+static inline uint64_t
+rb_use_entry(const struct rt_entry *rt, uint64_t *miss)
+{
+	if (rt != NULL && !(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
+		return rt->rt_gateway.sin.sin_addr.s_addr;
+	(*miss)++;
+	return 0;
+}
+
+/*
  * route-bulk: n lookups starting at *pos in batches of RB_BULK; returns
  * the next-hop sum.  A batch whose addresses wrap around the list is
  * copied first (rare); otherwise the lookups read the list in place.
@@ -611,13 +624,8 @@ rb_bulk_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 		s = rt_read_enter(t);
 		if (rt_lookup_noref_bulk(t, AF_INET, a, k, rts) != 0)
 			abort(); /* k <= RB_BULK: cannot fail */
-		for (size_t j = 0; j < k; j++) {
-			if (rts[j] != NULL &&
-			    !(rt_getflags(rts[j]) & MPSAFE_RTF_UPDATING))
-				sum += rts[j]->rt_gateway.sin.sin_addr.s_addr;
-			else
-				miss++;
-		}
+		for (size_t j = 0; j < k; j++)
+			sum += rb_use_entry(rts[j], &miss);
 		rt_read_exit(t, s);
 	}
 	*pos = p;
@@ -652,11 +660,7 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 			struct rt_entry *rt = rt_lookup_noref(
 			    t, AF_INET, d->addrs + 4 * (p & mask));
 
-			if (rt != NULL &&
-			    !(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
-				sum += rt->rt_gateway.sin.sin_addr.s_addr;
-			else
-				miss++;
+			sum += rb_use_entry(rt, &miss);
 			rt_read_exit(t, s);
 		}
 		break;
@@ -670,11 +674,7 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 			struct rt_entry *rt = rt_lookup_noref(
 			    t, AF_INET, d->addrs + 4 * (p & mask));
 
-			if (rt != NULL &&
-			    !(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
-				sum += rt->rt_gateway.sin.sin_addr.s_addr;
-			else
-				miss++;
+			sum += rb_use_entry(rt, &miss);
 			pserialize_read_exit(s);
 		}
 		break;

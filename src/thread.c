@@ -151,6 +151,8 @@ record_release(struct mpsafe_thread *t, const char *why)
 	/* A scan that loaded &mpsafe_reader_self must end before our TLS. */
 	mpsafe_gp_wait_running();
 	self_set_word(self_word() | MPSAFE_READ_NEST);
+	mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF] = NULL;
+	mpsafe_reader_self.mr_private[MPSAFE_PRIV_LOCALCOUNT] = NULL;
 	mpsafe_curthread = UNREGISTERED;
 }
 
@@ -314,6 +316,10 @@ thread_register(struct mpsafe_thread **tp)
 		record_release(t, "failed to register");
 		return ENOMEM;
 	}
+	mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF] =
+	    t->mt_private[MPSAFE_PRIV_PSREF];
+	mpsafe_reader_self.mr_private[MPSAFE_PRIV_LOCALCOUNT] =
+	    t->mt_private[MPSAFE_PRIV_LOCALCOUNT];
 	mpsafe_curthread = t;
 	*tp = t;
 	return 0;

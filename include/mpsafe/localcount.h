@@ -140,8 +140,11 @@ MPSAFE_API void localcount_fini(struct localcount *lc);
  */
 MPSAFE_API void localcount_drain(struct localcount *lc);
 
-/* Library-private: the rare paths of acquire and release. */
-MPSAFE_API MPSAFE_COLD void mpsafe_localcount_adjust_slow(
+/*
+ * Library-private: acquire and release where they are not inline
+ * (outside a read section, first use, draining, no memory).
+ */
+MPSAFE_API void mpsafe_localcount_adjust_slow(
     struct localcount *lc, int64_t delta);
 MPSAFE_API MPSAFE_COLD MPSAFE_NORETURN void mpsafe_localcount_null(
     const char *fn);
@@ -154,8 +157,11 @@ MPSAFE_API MPSAFE_COLD MPSAFE_NORETURN void mpsafe_localcount_null(
  * not active and then waits for a grace period, so an update that saw
  * the active state has ended (and its exit, a release store, ordered it)
  * before drain reads the counters, and every later update sees the new
- * state and goes to the slow path.  The section is the caller's when it
- * is in one, else one opened here.
+ * state and goes to the slow path.  Inline: only the update inside the
+ * caller's own read section (the usual acquire: the caller found the
+ * object in one) with lc active and the thread's counter chunk present.
+ * Everything else (outside a section: one is opened there; not
+ * registered; first use; draining) is out of line.
  */
 static inline void
 mpsafe_localcount_adjust(struct localcount *lc, int64_t delta)
@@ -163,28 +169,24 @@ mpsafe_localcount_adjust(struct localcount *lc, int64_t delta)
 	/* Relaxed: the thread's own word. */
 	uint32_t depth =
 	    mpsafe_load_relaxed(&mpsafe_reader_self.mr_word) & MPSAFE_READ_NEST;
-	/*
-	 * Already inside a read section (the usual acquire: the caller
-	 * found the object in one): that section orders the update against
-	 * drain just as a nested one would, so open none.  All depth bits
-	 * set means "not registered", which needs the section's slow path.
-	 */
-	bool own = depth == 0 || depth == MPSAFE_READ_NEST;
-	int s = 0;
 
 #ifdef MPSAFE_DIAGNOSTIC
 	if (MPSAFE_UNLIKELY(lc == NULL))
 		mpsafe_localcount_null(
 		    delta > 0 ? "localcount_acquire" : "localcount_release");
 #endif
-	if (own)
-		s = pserialize_read_enter(); /* registers on first use */
-	/* Relaxed: ordered against drain by the read section (see above). */
-	if (MPSAFE_LIKELY(mpsafe_load_relaxed(&lc->lc_state) ==
-	                  LOCALCOUNT_STATE_ACTIVE)) {
+	/*
+	 * depth 1 .. MPSAFE_READ_NEST - 1: inside a section (0: outside;
+	 * all bits set: not registered).  Relaxed load of lc_state: ordered
+	 * against drain by that section (see above).
+	 */
+	if (MPSAFE_LIKELY(depth - 1 < MPSAFE_READ_NEST - 1 &&
+	                  mpsafe_load_relaxed(&lc->lc_state) ==
+	                      LOCALCOUNT_STATE_ACTIVE)) {
+		/* Registered (inside a section): non-NULL. */
 		struct mpsafe_localcount_dir *dir =
 		    (struct mpsafe_localcount_dir *)
-		        mpsafe_curthread->mt_private[MPSAFE_PRIV_LOCALCOUNT];
+		        mpsafe_reader_self.mr_private[MPSAFE_PRIV_LOCALCOUNT];
 		uint32_t id = lc->lc_id;
 		/* Relaxed: the owner reads the pointer it stored itself. */
 		MPSAFE_ATOMIC(int64_t) *c = mpsafe_load_relaxed(
@@ -198,13 +200,9 @@ mpsafe_localcount_adjust(struct localcount *lc, int64_t delta)
 			 * section's exit orders the store before a drain.
 			 */
 			mpsafe_store_relaxed(c, mpsafe_load_relaxed(c) + delta);
-			if (own)
-				pserialize_read_exit(s);
 			return;
 		}
 	}
-	if (own)
-		pserialize_read_exit(s);
 	mpsafe_localcount_adjust_slow(lc, delta);
 }
 

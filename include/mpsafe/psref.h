@@ -197,8 +197,10 @@ psref_acquire(struct psref *psref, const struct psref_target *target,
     struct psref_class *psc)
 {
 	struct mpsafe_thread *t = mpsafe_curthread;
+	/* t's mt_private[MPSAFE_PRIV_PSREF] (NULL: not registered). */
 	struct psref_thread *pt =
-	    (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
+	    (struct psref_thread *)
+	        mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF];
 	unsigned i;
 
 #ifdef MPSAFE_DIAGNOSTIC
@@ -258,8 +260,10 @@ psref_release(struct psref *psref, const struct psref_target *target,
     struct psref_class *psc)
 {
 	struct mpsafe_thread *t = mpsafe_curthread;
+	/* t's mt_private[MPSAFE_PRIV_PSREF] (NULL: not registered). */
 	struct psref_thread *pt =
-	    (struct psref_thread *)t->mt_private[MPSAFE_PRIV_PSREF];
+	    (struct psref_thread *)
+	        mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF];
 	unsigned i = psref->psref_slot;
 	uintptr_t key;
 

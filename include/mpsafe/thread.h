@@ -61,6 +61,12 @@ struct mpsafe_reader {
 	 * read section, to decide whether to wake them.
 	 */
 	MPSAFE_ATOMIC(uint32_t) mr_waiters;
+	/*
+	 * Owner only: the registered record's mt_private[] (psref's and
+	 * localcount's per-thread state), NULL while not registered, so
+	 * their fast paths reach it with one TLS load instead of two.
+	 */
+	void *mr_private[2];
 };
 
 /*

@@ -34,7 +34,8 @@
 # routing table's figures: pserialize's route-lookup against rwlock,
 # refcount and psref (times faster), its lookup rate over dpdk-lpm's and
 # dpdk-fib's, pserialize-nh's (next-hop lookups) rate over pserialize's
-# and dpdk-fib's in route-lookup and route-bulk, rtcache's cached lookup against read-side's pserialize
+# and the locked designs' (route-lookup) and dpdk-lpm's and dpdk-fib's
+# in route-lookup and route-bulk, rtcache's cached lookup against read-side's pserialize
 # enter/exit pair (times its cost), each strategy's update p50/p99 and
 # pending peak, and bytes per prefix from route-mem and route-mem6.
 #
@@ -375,7 +376,8 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 			    p > 0 && x > 0 ? ratio(x / p) : "", "")
 		}
 		# Next-hop lookups (pserialize-nh, the same table) against
-		# DPDK's rte_fib and against pserialize's entry lookups.
+		# pserialize's entry lookups, the locked designs (single
+		# lookups) and DPDK's rte_lpm and rte_fib.
 		for (s = 1; s <= 2; s++) {
 			w = s == 1 ? "route-lookup" : "route-bulk"
 			x = ns_of(w, "pserialize-nh", t, "")
@@ -385,14 +387,23 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 			if (p > 0)
 				route_line(w " thr " t ": pserialize-nh faster " \
 				    "than pserialize (x)", ratio(p / x), "")
-			j = find_row(w, "dpdk-fib", t)
-			if (j == 0)
-				continue
-			d = ns_of(w, "dpdk-fib", t, "")
-			p = ns_of(w, "pserialize-nh", t, get(j, "date"))
-			route_line(w " thr " t ": pserialize-nh rate / " \
-			    "dpdk-fib rate", \
-			    p > 0 && d > 0 ? ratio(d / p) : "", "")
+			for (q = 1; q <= 5; q++) {
+				if (q <= 3 && s == 2)
+					continue
+				j = find_row(w, names[q], t)
+				if (j == 0)
+					continue
+				d = ns_of(w, names[q], t, "")
+				p = ns_of(w, "pserialize-nh", t, get(j, "date"))
+				if (q <= 3)
+					route_line(w " thr " t ": pserialize-nh " \
+					    "faster than " names[q] " (x)", \
+					    p > 0 && d > 0 ? ratio(d / p) : "", "")
+				else
+					route_line(w " thr " t ": pserialize-nh " \
+					    "rate / " names[q] " rate", \
+					    p > 0 && d > 0 ? ratio(d / p) : "", "")
+			}
 		}
 		x = ns_of("route-lookup", "pserialize", t, "")
 		p = ns_of("route-bulk", "pserialize", t, "")

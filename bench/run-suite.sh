@@ -9,11 +9,11 @@
 # OUT_DIR/*.png.  Each mpsafe-bench invocation's own table goes to
 # OUT_DIR/bench.log; its progress lines go to stderr.
 #
-# Default suite (reader threads 1,2; about four minutes on 2
-# cores).  Runs
+# Default suite (reader threads 1,2; six to ten minutes on 2 cores,
+# most of it rte_lpm's table load).  Runs
 # marked "x N" are repeated N times, round-robin over the strategies, and
 # each row is the median (mpsafe-bench --repeat):
-#   read-side       all 12 strategies, 0.25 s x 5
+#   read-side       all 12 strategies, 0.5 s x 5
 #   grace-period    every strategy that can wait for all readers (all but
 #                   none and ck-hp), 1 writer, 0.5 s x 3; and pserialize,
 #                   urcu-memb with 2 writers at 1 reader, 0.5 s x 3
@@ -29,18 +29,18 @@
 #                   the detach latency)
 #   route-lookup    rwlock, refcount, psref, pserialize, pserialize-nh
 #                   (next-hop lookups on pserialize's table) and, when
-#                   built with DPDK, dpdk-fib; one generated 1M-prefix IPv4
-#                   table per design, built once; churn thread at 1000
-#                   updates/s; 0.5 s
+#                   built with DPDK, dpdk-lpm and dpdk-fib; one generated
+#                   1M-prefix IPv4 table per design, built once; churn
+#                   thread at 1000 updates/s; 0.5 s x 3
 #   route-bulk      pserialize, pserialize-nh and, when built with DPDK,
 #                   dpdk-fib
 #                   (--full: rwlock too): route-lookup in batches of 32 addresses
 #                   (rt_lookup_noref_bulk, rte_fib_lookup_bulk); its own
 #                   tables (one mpsafe-bench invocation per workload),
-#                   churn 1000/s, 0.5 s
+#                   churn 1000/s, 0.5 s x 3
 #   rtcache         psref, pserialize (route caches: psref in every
 #                   design but pserialize's, which takes no reference; the
-#                   others differ only on a miss), churn 1000/s, 0.5 s
+#                   others differ only on a miss), churn 1000/s, 0.5 s x 3
 #   route-mem6      rwlock, pserialize: memory of a 200k-prefix IPv6 table
 #                   (IPv4's is in the route-lookup rows)
 #   forward         none, biglock, rwlock, refcount, psref, pserialize
@@ -121,13 +121,13 @@ if [ $full -eq 1 ]; then
 	fi
 	warmup=0.2
 else
-	rs_secs=0.25 rs_rep=5
+	rs_secs=0.5 rs_rep=5
 	gp_secs=0.5 gp_rep=3
 	df_secs=1
 	hd_secs=0.5 hd_rep=3
 	dl_secs=0.5 dl_rep=3
 	wq_secs=0.5 wq_rep=3
-	rt_secs=0.5 rt_rep=1
+	rt_secs=0.5 rt_rep=3
 	if_secs=0.5 if_rep=3
 	fw_secs=0.3 fw_rep=3
 	threads=1,2

@@ -443,14 +443,31 @@ rt_hash_grow(struct rt_table *t)
 	t->t_hmask = 2 * n - 1;
 }
 
-/* The longest prefix shorter than plen covering k, or NULL. */
+/*
+ * The longest prefix shorter than plen covering k, or NULL.  Writer lock
+ * held.  One hash probe per prefix length that has entries, longest
+ * first; the probes' buckets are prefetched together first, so that
+ * their cache misses overlap instead of following one another (a /24
+ * with no covering prefix probes up to 24 random buckets).
+ */
 static struct rt_entry *
 rt_covering(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
 {
-	struct rt_entry *rt;
+	unsigned len[128];
+	unsigned n = 0;
 
 	while (plen-- > 0) {
-		rt = rt_hash_find(t, fi, lpm_key_mask(k, plen), plen);
+		if (t->t_nlen[fi][plen] == 0)
+			continue;
+		len[n++] = plen;
+		LPM_PREFETCH(&t->t_hash[rt_hash(fi, lpm_key_mask(k, plen),
+		                            plen) &
+		                        t->t_hmask]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct rt_entry *rt =
+		    rt_hash_find(t, fi, lpm_key_mask(k, len[i]), len[i]);
+
 		if (rt != NULL)
 			return rt;
 	}
@@ -981,6 +998,7 @@ rt_unlink(struct rt_table *t, struct rt_entry *rt)
 	if (rt->rt_lnext != NULL)
 		rt->rt_lnext->rt_lprevp = rt->rt_lprevp;
 	t->t_nentries[fi]--;
+	t->t_nlen[fi][rt->rt_plen]--;
 	/* seq_cst: lookups and caches see the entry down (file comment). */
 	atomic_fetch_and(&rt->rt_flags, ~(uint32_t)MPSAFE_RTF_UP);
 	atomic_fetch_add(&t->t_gen[fi], 1);
@@ -1222,6 +1240,7 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
 	rt->rt_lprevp = &t->t_list;
 	t->t_list = rt;
 	t->t_nentries[r->fi]++;
+	t->t_nlen[r->fi][r->plen]++;
 	rt_hash_grow(t);
 	atomic_fetch_add(&t->t_gen[r->fi], 1); /* seq_cst: caches */
 	rt_wunlock(t);

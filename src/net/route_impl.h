@@ -90,6 +90,8 @@ struct rt_table {
 	struct rt_entry **t_hash; /* exact-match index */
 	size_t t_hmask;
 	size_t t_nentries[2];
+	/* Entries per prefix length (rt_covering() skips empty lengths). */
+	uint32_t t_nlen[2][129];
 	struct rt_entry *t_list; /* every entry, for rt_walktree() */
 	MPSAFE_ATOMIC(size_t) t_dying;
 

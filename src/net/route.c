@@ -457,12 +457,13 @@ rt_covering(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
 	unsigned n = 0;
 
 	while (plen-- > 0) {
+		size_t b;
+
 		if (t->t_nlen[fi][plen] == 0)
 			continue;
 		len[n++] = plen;
-		LPM_PREFETCH(&t->t_hash[rt_hash(fi, lpm_key_mask(k, plen),
-		                            plen) &
-		                        t->t_hmask]);
+		b = rt_hash(fi, lpm_key_mask(k, plen), plen) & t->t_hmask;
+		LPM_PREFETCH(&t->t_hash[b]);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct rt_entry *rt =

@@ -18,13 +18,14 @@
  *   FRESH, ACTIVE, SHARED --drain--> DRAINING --total reaches 0--> DRAINED
  *   FRESH, DRAINED --fini--> DEAD (poison)
  *
- * Acquire and release (inline, mpsafe/localcount.h) enter a read section,
- * and if the state is ACTIVE and the thread's chunk exists, add +1 or -1
- * to the thread's counter with a relaxed load and store, then leave.
- * Everything else goes to mpsafe_localcount_adjust_slow(): FRESH takes
- * the first-use transition, a missing chunk is allocated, and the SHARED
- * and DRAINING states (and a failed chunk allocation) add to lc_total
- * with an atomic read-modify-write.  Counters may go negative; only the
+ * Acquire and release (inline, mpsafe/localcount.h), inside the caller's
+ * read section, with the state ACTIVE and the thread's chunk present,
+ * add +1 or -1 to the thread's counter with a relaxed load and store.
+ * Everything else goes to mpsafe_localcount_adjust_slow(): outside a
+ * section it opens one around the same update (counter_add()), FRESH
+ * takes the first-use transition, a missing chunk is allocated, and
+ * the SHARED and DRAINING states (and a failed chunk allocation) add to
+ * lc_total with an atomic read-modify-write.  Counters may go negative; only the
  * sum over all threads plus lc_total - BIAS is the number of references.
  *
  * Drain of an ACTIVE count:

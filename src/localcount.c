@@ -25,8 +25,8 @@
  * section it opens one around the same update (counter_add()), FRESH
  * takes the first-use transition, a missing chunk is allocated, and
  * the SHARED and DRAINING states (and a failed chunk allocation) add to
- * lc_total with an atomic read-modify-write.  Counters may go negative; only the
- * sum over all threads plus lc_total - BIAS is the number of references.
+ * lc_total with an atomic read-modify-write.  Counters may go negative; only
+ * the sum over all threads plus lc_total - BIAS is the number of references.
  *
  * Drain of an ACTIVE count:
  *   1. CAS the state to DRAINING (seq_cst);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include <mpsafe/alloc.h>
 
@@ -127,6 +128,38 @@ void
 mpsafe_free(void *p)
 {
 	free(p);
+}
+
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+void *
+mpsafe_map_zeroed(size_t size)
+{
+	void *p;
+
+	if (size == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (FAULT_ALLOC())
+		return NULL;
+	/* Anonymous pages read as zero and are backed when first written. */
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
+void
+mpsafe_unmap(void *p, size_t size)
+{
+	if (p != NULL)
+		munmap(p, size);
 }
 
 int

@@ -4,7 +4,8 @@
  *
  * Every allocation of libmpsafe and libmpsafe_net goes through
  * mpsafe_malloc(), mpsafe_calloc() or mpsafe_aligned_alloc() and is
- * released with mpsafe_free(); every thread the libraries start goes
+ * released with mpsafe_free(), or through mpsafe_map_zeroed() and is
+ * released with mpsafe_unmap(); every thread the libraries start goes
  * through mpsafe_thread_create().  In an ordinary build these are plain
  * forwarders to the C library (allocation is never on a fast path, so the
  * extra call costs nothing measurable).  In a library configured with
@@ -49,6 +50,26 @@ MPSAFE_API void *mpsafe_calloc(size_t n, size_t size);
  *	two: errno EINVAL).  The caller frees with mpsafe_free().
  */
 MPSAFE_API void *mpsafe_aligned_alloc(size_t align, size_t size);
+
+/*
+ * mpsafe_map_zeroed(size)
+ *
+ *	size bytes of fresh, zeroed, page-aligned memory mapped directly
+ *	(mmap()), for large tables that are filled sparsely: no page is
+ *	touched, by this call or by a sanitizer's allocator, until it is
+ *	written.  Returns NULL with errno ENOMEM (EINVAL for size 0).  The
+ *	caller releases it with mpsafe_unmap(p, size), never mpsafe_free().
+ *	Memory reached only through such a block is not scanned by
+ *	LeakSanitizer: keep another path to any heap block it points to.
+ */
+MPSAFE_API void *mpsafe_map_zeroed(size_t size);
+
+/*
+ * mpsafe_unmap(p, size)
+ *
+ *	Release a block of mpsafe_map_zeroed(size); NULL is ignored.
+ */
+MPSAFE_API void mpsafe_unmap(void *p, size_t size);
 
 /*
  * mpsafe_free(p)

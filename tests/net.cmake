@@ -28,8 +28,10 @@ mpsafe_add_test(NAME test_rtredirect SOURCES test_rtredirect.c
 include(${CMAKE_CURRENT_LIST_DIR}/ifnet.cmake)
 
 # Fault injection in the stack (mpsafe/alloc.h): route add, interface
-# attach, address add, neighbour tables, sockaddr pools.
+# attach, address add, neighbour tables, sockaddr pools.  It sets the
+# routing table's private knob t_nh_idmax (route_impl.h).
 if(MPSAFE_FAULT_INJECTION)
 	mpsafe_add_test(NAME test_net_fault SOURCES test_net_fault.c
-	    LABELS net unit LIBS mpsafe_net_static)
+	    LABELS net unit LIBS mpsafe_net_static
+	    INCLUDES ${PROJECT_SOURCE_DIR}/src/net)
 endif()

@@ -65,14 +65,16 @@
  * and shared by the entries of a family whose data is equal (hash-consed
  * in t_nhhash, counted by the entries using it, both under the writer
  * lock).  A next hop has an id 1..65535 (0: none, when ids ran out) and
- * the table an id directory: 256 pointers (t_nhdir) to lazily allocated
- * blocks of 256 next-hop pointers.  On 64-bit platforms a trie slot of an
- * entry holds rt | id << 48 (rt_nh_slot(); lpm.c, I1), so
- * rt_lookup_nexthop() reads the slot and the directory (small and hot),
- * never the entry; id 0 (32-bit platforms, no id, pointer above 48 bits)
- * falls back to the entry's rt_nh.  Publication: a next hop's fields,
- * then its directory slot (release), then the trie slots naming its id
- * (release); lookups load each with acquire.  RTM_CHANGE swaps rt_nh
+ * then lives in element id of the table's next-hop array (t_nhvec,
+ * allocated with the table, its pages touched as ids are handed out; a
+ * next hop without an id is allocated alone).  On 64-bit platforms a
+ * trie slot of an entry holds rt | id << 48 (rt_nh_slot(); lpm.c, I1),
+ * so rt_lookup_nexthop() reads the slot and computes the next hop's
+ * address from the id: no load between the slot and the caller's read
+ * of the next hop, never the entry; id 0 (32-bit platforms, no id,
+ * pointer above 48 bits) falls back to the entry's rt_nh.  Publication:
+ * a next hop's fields, then the trie slots naming its id (release);
+ * lookups load the slot with acquire.  RTM_CHANGE swaps rt_nh
  * (release) and re-stores every slot of the prefix from rt | old id to
  * rt | new id (rt_lpm_replace()) in one writer-locked step, so a
  * next-hop lookup sees the old next hop or the new one; it neither waits
@@ -82,17 +84,17 @@
  * the next hop leaves the hash at once; with RT_SYNC_RWLOCK it is freed
  * and its id reused at once (lookups hold the read lock, we the write
  * lock).  With RT_SYNC_PSERIALIZE a lookup may have loaded a slot naming
- * its id just before the last one changed, so its directory slot must
- * stay and the id must not be handed out again until a grace period has
+ * its id just before the last one changed, so its element must stay
+ * and the id must not be handed out again until a grace period has
  * passed: the writer hands it to mpsafe_defer() after dropping the lock
  * (mpsafe_defer() may wait for the reclaimer, which must not need our
  * lock), the destructor (rt_nh_reclaim()) only pushes it on t_nh_done,
- * and the writer, under its lock, later clears the directory slot, frees
- * the id and the memory (rt_nh_drain(), when a writer leaves the lock,
- * before each new next hop, and at table destruction, after
- * mpsafe_defer_barrier()).  Allocation failure
- * (next hop, directory block) fails RTM_ADD/RTM_CHANGE with ENOMEM and
- * the table unchanged; running out of ids only costs the fast path.
+ * and the writer, under its lock, later poisons the element and frees
+ * the id (or frees the memory of one without an id) (rt_nh_drain(), when a
+ * writer leaves the lock, before each new next hop, and at table destruction,
+ * after mpsafe_defer_barrier()).  Allocation failure (a next hop without an id)
+ * fails RTM_ADD/RTM_CHANGE with ENOMEM and the table unchanged; running out of
+ * ids only costs the fast path.
  *
  * Memory.  Every allocation goes through rt_alloc() (the config's
  * allocator, calloc() by default): fault injection fails it.  An ADD
@@ -129,13 +131,23 @@ _Static_assert(offsetof(struct rt_entry, rt_gateway) +
                    64,
     "rt_entry's hot fields fit one cache line");
 
-/* Zeroed, and line-aligned when at least a line long (entries, nodes). */
+/* Blocks this large are mapped directly (see rt_default_alloc()). */
+#define RT_MAP_MIN ((size_t)1 << 20)
+
+/*
+ * Zeroed, and line-aligned when at least a line long (entries, nodes).
+ * Blocks of RT_MAP_MIN and more (the IPv4 trie's 128 MiB root, the
+ * next-hop array, a big hash) are mapped fresh (mpsafe_map_zeroed()), so
+ * a table only pays for the pages its routes write.
+ */
 static void *
 rt_default_alloc(size_t size, void *arg)
 {
 	void *p;
 
 	(void)arg;
+	if (size >= RT_MAP_MIN)
+		return mpsafe_map_zeroed(size);
 	if (size < 64)
 		return mpsafe_calloc(1, size);
 	p = mpsafe_aligned_alloc(64, size);
@@ -147,9 +159,11 @@ rt_default_alloc(size_t size, void *arg)
 static void
 rt_default_free(void *p, size_t size, void *arg)
 {
-	(void)size;
 	(void)arg;
-	mpsafe_free(p);
+	if (size >= RT_MAP_MIN)
+		mpsafe_unmap(p, size);
+	else
+		mpsafe_free(p);
 }
 
 /* The one allocation function of the table (fault injection hooks it). */
@@ -529,44 +543,21 @@ rt_slot_of(const struct rt_entry *rt)
 	    rt, atomic_load_explicit(&rt->rt_nh, memory_order_relaxed));
 }
 
-/*
- * A fresh id in *idp (0: none left), its directory block allocated:
- * 0, or ENOMEM with nothing changed.  Writer lock held.
- */
-static int
-rt_nh_id_alloc(struct rt_table *t, unsigned *idp)
+/* A fresh id (0: none left).  Writer lock held. */
+static unsigned
+rt_nh_id_alloc(struct rt_table *t)
 {
-	struct rt_nhblock *b;
 	unsigned id = t->t_nh_free;
 
 	if (id != 0) {
-		/* Relaxed: the writer published the block itself. */
-		b = atomic_load_explicit(
-		    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
-		t->t_nh_free = b->nb_next[id % RT_NH_BLOCK];
-		*idp = id;
-		return 0;
+		t->t_nh_free = t->t_nhvec->nv_next[id];
+		return id;
 	}
 	id = t->t_nh_next;
-	if (id > t->t_nh_idmax) {
-		*idp = 0; /* out of ids: the entries fall back */
-		return 0;
-	}
-	b = atomic_load_explicit(
-	    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
-	if (b == NULL) {
-		b = rt_alloc(t, sizeof(*b));
-		if (b == NULL)
-			return ENOMEM;
-		/*
-		 * Release: the block's zeroed slots happen before a lookup
-		 * that loads the block (acquire, rt_nh_of_slot()).
-		 */
-		mpsafe_store_release(&t->t_nhdir[id / RT_NH_BLOCK], b);
-	}
+	if (id > t->t_nh_idmax)
+		return 0; /* out of ids: the entries fall back */
 	t->t_nh_next = id + 1;
-	*idp = id;
-	return 0;
+	return id;
 }
 
 /* Free nh, unhashed, whose id no lookup can hold.  Writer lock held. */
@@ -575,24 +566,19 @@ rt_nh_free(struct rt_table *t, struct rt_nexthop *nh)
 {
 	unsigned id = nh->nh_id;
 
-	if (id != 0) {
-		/* Relaxed: the writer published the block itself. */
-		struct rt_nhblock *b = atomic_load_explicit(
-		    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
-
-		/*
-		 * Relaxed: no lookup can reach id any more (grace period
-		 * passed, or the write lock excludes them); the next
-		 * next hop of this id is published with release.
-		 */
-		atomic_store_explicit(
-		    &b->nb_nh[id % RT_NH_BLOCK], NULL, memory_order_relaxed);
-		b->nb_next[id % RT_NH_BLOCK] = (uint16_t)t->t_nh_free;
-		t->t_nh_free = id;
-	}
 	nh->nh_magic = RT_NH_MAGIC_DEAD;
 	memset(nh, 0x6b, sizeof(*nh)); /* poison */
-	rt_free_mem(t, nh, sizeof(*nh));
+	if (id != 0) {
+		/*
+		 * No lookup can reach id any more (grace period passed, or
+		 * the write lock excludes them): its element is free.
+		 */
+		t->t_nhvec->nv_next[id] = (uint16_t)t->t_nh_free;
+		t->t_nh_free = id;
+	} else {
+		t->t_nnh_heap--;
+		rt_free_mem(t, nh, sizeof(*nh));
+	}
 }
 
 /* Free the next hops whose grace period has passed.  Writer lock held. */
@@ -682,12 +668,15 @@ rt_nh_get(struct rt_table *t, const struct rt_nexthop *key)
 			return nh;
 		}
 	rt_nh_drain(t); /* ids whose grace period has passed */
-	nh = rt_alloc(t, sizeof(*nh));
-	if (nh == NULL)
-		return NULL;
-	if (rt_nh_id_alloc(t, &id) != 0) {
-		rt_free_mem(t, nh, sizeof(*nh));
-		return NULL;
+	id = rt_nh_id_alloc(t);
+	if (id != 0) {
+		nh = &t->t_nhvec->nv_nh[id];
+		memset(nh, 0, sizeof(*nh));
+	} else {
+		nh = rt_alloc(t, sizeof(*nh));
+		if (nh == NULL)
+			return NULL;
+		t->t_nnh_heap++;
 	}
 	nh->nh_flags = key->nh_flags;
 	nh->nh_ifindex = key->nh_ifindex;
@@ -704,15 +693,10 @@ rt_nh_get(struct rt_table *t, const struct rt_nexthop *key)
 	t->t_nhhash[h & t->t_nhmask] = nh;
 	t->t_nnh++;
 	rt_nh_hash_grow(t);
-	if (id != 0) {
-		struct rt_nhblock *b = atomic_load_explicit(
-		    &t->t_nhdir[id / RT_NH_BLOCK], memory_order_relaxed);
-		/*
-		 * Release: nh's fields happen before a lookup that finds it
-		 * by id (acquire, rt_nh_of_slot()).
-		 */
-		mpsafe_store_release(&b->nb_nh[id % RT_NH_BLOCK], nh);
-	}
+	/*
+	 * nh's fields happen before a lookup that finds it by id: the
+	 * trie slots naming the id are stored later, with release.
+	 */
 	return nh;
 }
 
@@ -797,6 +781,9 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	t->t_nh_idmax = RT_NH_ID_MAX;
 
 	error = ENOMEM;
+	t->t_nhvec = rt_alloc(t, sizeof(*t->t_nhvec));
+	if (t->t_nhvec == NULL)
+		goto fail_nhvec;
 	t->t_nhmask = 255;
 	t->t_nhhash = rt_alloc(t, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
 	if (t->t_nhhash == NULL)
@@ -839,6 +826,8 @@ fail_psz:
 fail_hash:
 	rt_free_mem(t, t->t_nhhash, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
 fail_nhhash:
+	rt_free_mem(t, t->t_nhvec, sizeof(*t->t_nhvec));
+fail_nhvec:
 	pthread_rwlock_destroy(&t->t_rwlock);
 	pthread_mutex_destroy(&t->t_wlock);
 	pthread_mutex_destroy(&t->t_update_lock);
@@ -1039,14 +1028,7 @@ rt_table_destroy(struct rt_table *t)
 	rt_nh_drain(t); /* every entry is gone, so every next hop */
 	if (t->t_nnh != 0)
 		mpsafe_panic("rt_table_destroy: %zu next hops left", t->t_nnh);
-	for (size_t i = 0; i < sizeof(t->t_nhdir) / sizeof(t->t_nhdir[0]);
-	     i++) {
-		/* Relaxed: no lookup runs on a table being destroyed. */
-		struct rt_nhblock *b =
-		    atomic_load_explicit(&t->t_nhdir[i], memory_order_relaxed);
-		if (b != NULL)
-			rt_free_mem(t, b, sizeof(*b));
-	}
+	rt_free_mem(t, t->t_nhvec, sizeof(*t->t_nhvec));
 	rt_free_mem(t, t->t_nhhash, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
 	rt_free_mem(t, t->t_hash, (t->t_hmask + 1) * sizeof(*t->t_hash));
 	psref_class_destroy(t->t_psref_class);
@@ -1063,13 +1045,6 @@ rt_table_destroy(struct rt_table *t)
 	}
 }
 
-/* Directory blocks allocated: those of ids 1..t_nh_next - 1. */
-static size_t
-rt_nh_blocks(const struct rt_table *t)
-{
-	return t->t_nh_next > 1 ? (t->t_nh_next - 1) / RT_NH_BLOCK + 1 : 0;
-}
-
 void
 rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 {
@@ -1082,11 +1057,10 @@ rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 	st->rts_entry_bytes = (st->rts_entries_inet + st->rts_entries_inet6) *
 	                      sizeof(struct rt_entry);
 	st->rts_hash_bytes = (t->t_hmask + 1) * sizeof(*t->t_hash);
-	st->rts_total_bytes = st->rts_trie_bytes + st->rts_entry_bytes +
-	                      st->rts_hash_bytes + sizeof(*t) +
-	                      t->t_nnh * sizeof(struct rt_nexthop) +
-	                      (t->t_nhmask + 1) * sizeof(*t->t_nhhash) +
-	                      rt_nh_blocks(t) * sizeof(struct rt_nhblock);
+	st->rts_total_bytes =
+	    st->rts_trie_bytes + st->rts_entry_bytes + st->rts_hash_bytes +
+	    sizeof(*t) + t->t_nnh_heap * sizeof(struct rt_nexthop) +
+	    (t->t_nhmask + 1) * sizeof(*t->t_nhhash) + sizeof(*t->t_nhvec);
 	/* Relaxed: statistics. */
 	st->rts_dying = atomic_load_explicit(&t->t_dying, memory_order_relaxed);
 	st->rts_generation_inet =
@@ -1595,15 +1569,13 @@ rt_nh_of_slot(struct rt_table *t, lpm_slot_t s)
 
 	if (MPSAFE_LIKELY(id != 0)) {
 		/*
-		 * Acquire: pairs with the release store that published the
-		 * block (rt_nh_id_alloc()); the id's block exists and its
-		 * slot holds the next hop while a slot names the id (the
-		 * id outlives them by a grace period, or the read lock).
+		 * The id's element holds the next hop while a slot names
+		 * the id (the id outlives them by a grace period, or the
+		 * read lock); its fields were written before the slot's
+		 * release store, which the lookup's acquire load of the
+		 * slot pairs with.
 		 */
-		const struct rt_nhblock *b =
-		    mpsafe_load_acquire(&t->t_nhdir[id / RT_NH_BLOCK]);
-		/* Acquire: pairs with rt_nh_get()'s release store. */
-		return mpsafe_load_acquire(&b->nb_nh[id % RT_NH_BLOCK]);
+		return &t->t_nhvec->nv_nh[id];
 	}
 	rt = (const struct rt_entry *)LPM_SLOT_PTR(s);
 	if (rt == NULL || !(rt_getflags(rt) & MPSAFE_RTF_UP))

@@ -27,19 +27,18 @@
 #define RT_NH_MAGIC_LIVE 0x4e484c56u /* "NHLV" */
 #define RT_NH_MAGIC_DEAD 0x6e686464u /* "nhdd" */
 
-/* Next-hop ids: 1..RT_NH_ID_MAX, in a two-level directory of blocks. */
+/* Next-hop ids: 1..RT_NH_ID_MAX. */
 #define RT_NH_ID_MAX 65535u
-#define RT_NH_BLOCK 256u /* ids per directory block */
 
 /*
- * A block of the id directory: nb_nh[i] is the next hop of id
- * block * 256 + i (NULL: free or reserved), written by the writer with
- * release stores, read by lookups with acquire loads; nb_next links free
- * ids (writer lock).
+ * The next hops that have an id, each in the element of its id, so that
+ * a lookup finds a next hop from its id with no load (route.c, "Next
+ * hops").  Allocated with the table; its pages are touched as ids are
+ * handed out (the allocator's large blocks are mapped fresh and zero).
  */
-struct rt_nhblock {
-	MPSAFE_ATOMIC(struct rt_nexthop *) nb_nh[RT_NH_BLOCK];
-	uint16_t nb_next[RT_NH_BLOCK];
+struct rt_nhvec {
+	struct rt_nexthop nv_nh[RT_NH_ID_MAX + 1]; /* element 0 unused */
+	uint16_t nv_next[RT_NH_ID_MAX + 1];        /* free ids (writer) */
 };
 
 /* Kinds of reference in struct rt_hold.rh_kind. */
@@ -95,17 +94,13 @@ struct rt_table {
 	struct rt_entry *t_list; /* every entry, for rt_walktree() */
 	MPSAFE_ATOMIC(size_t) t_dying;
 
-	/*
-	 * Next hops (route.c, "Next hops").  The id directory: blocks
-	 * published with release stores under the writer lock, read by
-	 * lookups with acquire loads; never freed before the table.
-	 */
-	MPSAFE_ATOMIC(struct rt_nhblock *)
-	t_nhdir[RT_NH_ID_MAX / RT_NH_BLOCK + 1];
+	/* Next hops by id (route.c, "Next hops"); fixed at creation. */
+	struct rt_nhvec *t_nhvec;
 	/* Writer-lock protected: hash of live next hops, id allocation. */
 	struct rt_nexthop **t_nhhash;
 	size_t t_nhmask;
 	size_t t_nnh;        /* live next hops */
+	size_t t_nnh_heap;   /* of which allocated alone (no id) */
 	unsigned t_nh_next;  /* lowest id never handed out */
 	unsigned t_nh_free;  /* head of the free id list; 0: empty */
 	unsigned t_nh_idmax; /* highest id to hand out (tests lower it) */

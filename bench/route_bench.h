@@ -61,7 +61,8 @@ int bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
  * bench_lpm_lookup_loop(lpm, addrs, mask, pos, n, misses): n single
  * lookups of addrs[(*pos)++ & mask] (host byte order): rte_lpm_lookup()
  * inlined, or rte_fib_lookup_bulk() of one address; returns the sum of
- * the next hops found, adds the misses to *misses.
+ * the gateway addresses of the next hops found (bench_lpm_create()'s
+ * table of them, indexed by next-hop id), adds the misses to *misses.
  */
 uint64_t bench_lpm_lookup_loop(struct bench_lpm *lpm, const uint32_t *addrs,
     size_t mask, size_t *pos, uint64_t n, uint64_t *misses);

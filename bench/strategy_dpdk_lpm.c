@@ -24,7 +24,11 @@
  * a delete may be reused while a reader still walks it: a reader may then
  * get a wrong next hop, but memory is never unmapped, so the lookup rate
  * is the one a DPDK forwarder would see.  Next hops are the generator's
- * next-hop indices (24 bits in DPDK 22.11's rte_lpm).
+ * next-hop indices (24 bits in DPDK 22.11's rte_lpm).  A lookup's result
+ * is used as a forwarder uses it: the index selects the next hop's data,
+ * here its gateway address in a table of them (bl_gw, 512 x 4 bytes), as
+ * the mpsafe strategies read the gateway from the next hop or entry
+ * their lookup returns.
  *
  * EAL arguments: "-l CPU --no-huge -m 1024 --no-pci --no-shconf
  * --no-telemetry --log-level=*:error": no hugepages (containers have no
@@ -57,6 +61,7 @@
 struct bench_lpm {
 	struct rte_lpm *bl_lpm; /* dpdk-lpm */
 	struct rte_fib *bl_fib; /* dpdk-fib */
+	uint32_t *bl_gw; /* gateway address by next-hop id (network order) */
 	size_t bl_mem;
 	size_t bl_prefixes;
 };
@@ -158,6 +163,21 @@ fib_create(struct bench_lpm *bl, const struct rtgen_route *routes, size_t n,
 	return 0;
 }
 
+/* Gateway address of each next-hop id of routes (malloc'ed), or NULL. */
+static uint32_t *
+gateways(const struct rtgen_route *routes, size_t n)
+{
+	uint32_t max = 0, *gw;
+
+	for (size_t i = 0; i < n; i++)
+		if (routes[i].rg_nexthop > max)
+			max = routes[i].rg_nexthop;
+	gw = calloc((size_t)max + 1, sizeof(*gw));
+	for (uint32_t i = 0; gw != NULL && i <= max; i++)
+		rtgen_nexthop(AF_INET, i, (uint8_t *)&gw[i]);
+	return gw;
+}
+
 int
 bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
     struct bench_lpm **lpmp)
@@ -179,8 +199,9 @@ bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
 		longer += routes[i].rg_dst.rp_plen > 24;
 	}
 	bl = calloc(1, sizeof(*bl));
-	if (bl == NULL) {
+	if (bl == NULL || (bl->bl_gw = gateways(routes, n)) == NULL) {
 		bench_warn("out of memory");
+		free(bl);
 		return -1;
 	}
 	cfg.max_rules = (uint32_t)(n + n / 4 + 1024);
@@ -190,6 +211,7 @@ bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
 	before = heap_bytes();
 	if (fib) {
 		if (fib_create(bl, routes, n, longer, name) != 0) {
+			free(bl->bl_gw);
 			free(bl);
 			return -1;
 		}
@@ -199,6 +221,7 @@ bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
 	if (bl->bl_lpm == NULL) {
 		bench_warn(
 		    "dpdk-lpm: rte_lpm_create: %s", rte_strerror(rte_errno));
+		free(bl->bl_gw);
 		free(bl);
 		return -1;
 	}
@@ -211,6 +234,7 @@ bench_lpm_create(const struct rtgen_route *routes, size_t n, bool fib,
 			bench_warn("dpdk-lpm: rte_lpm_add of route %zu: %s", i,
 			    strerror(-error));
 			rte_lpm_free(bl->bl_lpm);
+			free(bl->bl_gw);
 			free(bl);
 			return -1;
 		}
@@ -251,7 +275,7 @@ bench_lpm_lookup_bulk_loop(struct bench_lpm *lpm, const uint32_t *addrs,
 			    lpm->bl_fib, (uint32_t *)ips, nhs, (int)k);
 			for (unsigned j = 0; j < k; j++) {
 				if (nhs[j] != FIB_MISS)
-					sum += nhs[j];
+					sum += lpm->bl_gw[nhs[j]];
 				else
 					miss++;
 			}
@@ -261,7 +285,7 @@ bench_lpm_lookup_bulk_loop(struct bench_lpm *lpm, const uint32_t *addrs,
 			rte_lpm_lookup_bulk(lpm->bl_lpm, ips, nhs, k);
 			for (unsigned j = 0; j < k; j++) {
 				if (nhs[j] & RTE_LPM_LOOKUP_SUCCESS)
-					sum += nhs[j] & 0x00ffffff;
+					sum += lpm->bl_gw[nhs[j] & 0x00ffffff];
 				else
 					miss++;
 			}
@@ -288,7 +312,7 @@ bench_lpm_lookup_loop(struct bench_lpm *lpm, const uint32_t *addrs, size_t mask,
 
 			rte_fib_lookup_bulk(lpm->bl_fib, &ip, &nh, 1);
 			if (nh != FIB_MISS)
-				sum += nh;
+				sum += lpm->bl_gw[nh];
 			else
 				miss++;
 		}
@@ -300,7 +324,7 @@ bench_lpm_lookup_loop(struct bench_lpm *lpm, const uint32_t *addrs, size_t mask,
 		uint32_t nh;
 
 		if (rte_lpm_lookup(l, addrs[p++ & mask], &nh) == 0)
-			sum += nh;
+			sum += lpm->bl_gw[nh];
 		else
 			miss++;
 	}
@@ -350,6 +374,7 @@ bench_lpm_destroy(struct bench_lpm *lpm)
 		rte_fib_free(lpm->bl_fib);
 	else
 		rte_lpm_free(lpm->bl_lpm);
+	free(lpm->bl_gw);
 	free(lpm);
 }
 

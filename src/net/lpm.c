@@ -24,9 +24,9 @@
  * made two dependent loads, the root's (cached) and then the node's (a
  * miss).  Measured on a 2-vCPU EPYC VM, 1M prefixes, single lookups in a
  * loop: the second load cannot start until the first returns, which
- * halves the misses a core keeps in flight; the same slot read from a
- * flat 2^24-slot array cost 7-8 ns against 13-16 ns through a 16-bit
- * root, and the next-hop lookup as a whole went from 40 to 29 ns.  The
+ * (we infer; the VM has no counters) halves the misses a core keeps in
+ * flight; the same slot read from a flat 2^24-slot array cost 7-8 ns
+ * against 13-16 ns through a 16-bit root.  The
  * root is 2^24 slots (128 MiB on 64-bit platforms) allocated once; the
  * table's allocator maps it fresh and zero, so only the pages that
  * routes write are ever touched.

@@ -105,65 +105,62 @@ Test(route, longest_prefix_inet)
  */
 Test(route, short_prefixes_inet)
 {
+	/* Each step: a request (0: none), then a lookup and its length. */
+	static const struct {
+		int req;
+		const char *dst;
+		int plen;
+		const char *probe;
+		int want; /* matching prefix length, -1: no route */
+	} step[] = {
+	    {MPSAFE_RTM_ADD, "0.0.0.0", 0, NULL, 0},
+	    {MPSAFE_RTM_ADD, "0.0.0.0", 1, NULL, 0},
+	    {MPSAFE_RTM_ADD, "16.0.0.0", 4, NULL, 0},
+	    {MPSAFE_RTM_ADD, "20.0.0.0", 7, NULL, 0},
+	    {MPSAFE_RTM_ADD, "20.0.0.0", 8, NULL, 0},
+	    {MPSAFE_RTM_ADD, "20.16.0.0", 12, NULL, 0},
+	    {MPSAFE_RTM_ADD, "20.16.1.0", 24, NULL, 0},
+	    {MPSAFE_RTM_ADD, "20.16.1.64", 26, "20.16.1.65", 26},
+	    {0, NULL, 0, "20.16.1.1", 24},
+	    {0, NULL, 0, "20.16.2.1", 12},
+	    {0, NULL, 0, "20.32.0.1", 8},
+	    {0, NULL, 0, "21.0.0.1", 7},
+	    {0, NULL, 0, "23.0.0.1", 4},
+	    {0, NULL, 0, "64.0.0.1", 1},
+	    {0, NULL, 0, "200.0.0.1", 0},
+	    /* A delete hands /8 and longer slots to a shorter prefix. */
+	    {MPSAFE_RTM_DELETE, "20.0.0.0", 8, "20.32.0.1", 7},
+	    {0, NULL, 0, "20.16.2.1", 12},
+	    {MPSAFE_RTM_DELETE, "20.16.0.0", 12, "20.16.2.1", 7},
+	    {0, NULL, 0, "20.16.1.65", 26},
+	    {MPSAFE_RTM_DELETE, "20.0.0.0", 7, "20.16.2.1", 4},
+	    {0, NULL, 0, "20.16.1.1", 24},
+	    {MPSAFE_RTM_DELETE, "16.0.0.0", 4, "20.16.2.1", 1},
+	    {MPSAFE_RTM_DELETE, "0.0.0.0", 1, "20.16.2.1", 0},
+	    {MPSAFE_RTM_DELETE, "0.0.0.0", 0, "20.16.2.1", -1},
+	    {0, NULL, 0, "20.16.1.65", 26},
+	    /* And a short prefix added under longer ones. */
+	    {MPSAFE_RTM_ADD, "20.0.0.0", 6, "22.0.0.1", 6},
+	    {0, NULL, 0, "20.16.1.1", 24},
+	};
+
 	FOR_EACH_DESIGN(d)
 	{
 		struct rt_table *t = make(d);
-		static const struct {
-			const char *dst;
-			int plen;
-		} p[] = {{"0.0.0.0", 0}, {"0.0.0.0", 1}, {"16.0.0.0", 4},
-		    {"20.0.0.0", 7}, {"20.0.0.0", 8}, {"20.16.0.0", 12},
-		    {"20.16.1.0", 24}, {"20.16.1.64", 26}};
-		size_t i;
 
-		for (i = 0; i < sizeof(p) / sizeof(p[0]); i++)
-			cr_assert_eq(
-			    route_req(t, MPSAFE_RTM_ADD, p[i].dst, p[i].plen,
-			        NULL, (unsigned)i + 1, 0, NULL),
-			    0, "add %s/%d", p[i].dst, p[i].plen);
-		cr_assert_eq(route_match_plen(t, "20.16.1.65"), 26);
-		cr_assert_eq(route_match_plen(t, "20.16.1.1"), 24);
-		cr_assert_eq(route_match_plen(t, "20.16.2.1"), 12);
-		cr_assert_eq(route_match_plen(t, "20.32.0.1"), 8);
-		cr_assert_eq(route_match_plen(t, "21.0.0.1"), 7);
-		cr_assert_eq(route_match_plen(t, "23.0.0.1"), 4);
-		cr_assert_eq(route_match_plen(t, "64.0.0.1"), 1);
-		cr_assert_eq(route_match_plen(t, "200.0.0.1"), 0);
-		/* A delete hands /8 and longer slots to a shorter prefix. */
-		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "20.0.0.0", 8,
-		                 NULL, 0, 0, NULL),
-		    0);
-		cr_assert_eq(route_match_plen(t, "20.32.0.1"), 7);
-		cr_assert_eq(route_match_plen(t, "20.16.2.1"), 12);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "20.16.0.0", 12,
-		                 NULL, 0, 0, NULL),
-		    0);
-		cr_assert_eq(route_match_plen(t, "20.16.2.1"), 7);
-		cr_assert_eq(route_match_plen(t, "20.16.1.65"), 26);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "20.0.0.0", 7,
-		                 NULL, 0, 0, NULL),
-		    0);
-		cr_assert_eq(route_match_plen(t, "20.16.2.1"), 4);
-		cr_assert_eq(route_match_plen(t, "20.16.1.1"), 24);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "16.0.0.0", 4,
-		                 NULL, 0, 0, NULL),
-		    0);
-		cr_assert_eq(route_match_plen(t, "20.16.2.1"), 1);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "0.0.0.0", 1, NULL,
-		                 0, 0, NULL),
-		    0);
-		cr_assert_eq(route_match_plen(t, "20.16.2.1"), 0);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "0.0.0.0", 0, NULL,
-		                 0, 0, NULL),
-		    0);
-		cr_assert_eq(route_match_plen(t, "20.16.2.1"), -1);
-		cr_assert_eq(route_match_plen(t, "20.16.1.65"), 26);
-		/* And a short prefix added under longer ones. */
-		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "20.0.0.0", 6, NULL,
-		                 9, 0, NULL),
-		    0);
-		cr_assert_eq(route_match_plen(t, "22.0.0.1"), 6);
-		cr_assert_eq(route_match_plen(t, "20.16.1.1"), 24);
+		for (size_t i = 0; i < sizeof(step) / sizeof(step[0]); i++) {
+			if (step[i].req != 0)
+				cr_assert_eq(
+				    route_req(t, step[i].req, step[i].dst,
+				        step[i].plen, NULL, (unsigned)i + 1, 0,
+				        NULL),
+				    0, "step %zu: request on %s/%d", i,
+				    step[i].dst, step[i].plen);
+			if (step[i].probe != NULL)
+				cr_assert_eq(route_match_plen(t, step[i].probe),
+				    step[i].want, "step %zu: %s", i,
+				    step[i].probe);
+		}
 		rt_table_destroy(t);
 	}
 }
@@ -210,6 +207,17 @@ short_race_reader(void *arg)
 
 Test(route, short_and_long_prefix_handover)
 {
+	/* The new route first, then the old one goes: always covered. */
+	static const struct {
+		int req;
+		const char *dst;
+		int plen;
+		unsigned ifindex;
+	} cycle[4] = {{MPSAFE_RTM_ADD, "20.1.0.0", 16, 2},
+	    {MPSAFE_RTM_DELETE, "16.0.0.0", 4, 0},
+	    {MPSAFE_RTM_ADD, "16.0.0.0", 4, 1},
+	    {MPSAFE_RTM_DELETE, "20.1.0.0", 16, 0}};
+
 	FOR_EACH_DESIGN(d)
 	{
 		struct short_race r;
@@ -224,20 +232,13 @@ Test(route, short_and_long_prefix_handover)
 		    0);
 		cr_assert_eq(
 		    pthread_create(&th, NULL, short_race_reader, &r), 0);
-		for (int i = 0; i < 1000; i++) {
-			cr_assert_eq(route_req(r.t, MPSAFE_RTM_ADD, "20.1.0.0",
-			                 16, NULL, 2, 0, NULL),
-			    0);
-			cr_assert_eq(route_req(r.t, MPSAFE_RTM_DELETE,
-			                 "16.0.0.0", 4, NULL, 0, 0, NULL),
-			    0);
-			cr_assert_eq(route_req(r.t, MPSAFE_RTM_ADD, "16.0.0.0",
-			                 4, NULL, 1, 0, NULL),
-			    0);
-			cr_assert_eq(route_req(r.t, MPSAFE_RTM_DELETE,
-			                 "20.1.0.0", 16, NULL, 0, 0, NULL),
-			    0);
-		}
+		for (int i = 0; i < 1000; i++)
+			for (size_t j = 0; j < 4; j++)
+				cr_assert_eq(
+				    route_req(r.t, cycle[j].req, cycle[j].dst,
+				        cycle[j].plen, NULL, cycle[j].ifindex,
+				        0, NULL),
+				    0);
 		atomic_store(&r.stop, true);
 		pthread_join(th, NULL);
 		cr_assert_gt(atomic_load(&r.lookups), 0);

@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -249,6 +250,35 @@ Test(fault, registry_growth)
 	pthread_mutex_unlock(&h.h_lock);
 	cr_assert_eq(pthread_join(tid, NULL), 0);
 	assert_no_leak();
+}
+
+/* --- the door itself ------------------------------------------------------ */
+
+/* mpsafe_map_zeroed(): zeroed, page-aligned, writable; fails as documented. */
+Test(fault, map_zeroed)
+{
+	const size_t size = ((size_t)1 << 20) + 1;
+	unsigned char *p;
+
+	mpsafe_fault_alloc_fail_nth(1);
+	errno = 0;
+	cr_assert_null(mpsafe_map_zeroed(0));
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(mpsafe_fault_alloc_count(), 0, "size 0 was counted");
+	errno = 0;
+	cr_assert_null(mpsafe_map_zeroed(size), "the armed fault was ignored");
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_eq(mpsafe_fault_alloc_count(), 1);
+	p = mpsafe_map_zeroed(size);
+	cr_assert_not_null(p, "after a one-shot fault: %d", errno);
+	cr_assert_eq((uintptr_t)p % 4096, 0, "not page-aligned");
+	cr_assert_eq(p[0] | p[size / 2] | p[size - 1], 0, "not zeroed");
+	p[0] = 1;
+	p[size - 1] = 2;
+	cr_assert_eq(p[0] + p[size - 1], 3);
+	mpsafe_unmap(p, size);
+	mpsafe_unmap(NULL, size);
+	mpsafe_fault_alloc_fail_nth(0);
 }
 
 /* --- constructors of the primitives -------------------------------------- */

@@ -90,14 +90,15 @@
  * (mpsafe_defer() may wait for the reclaimer, which must not need our
  * lock), the destructor (rt_nh_reclaim()) only pushes it on t_nh_done,
  * and the writer, under its lock, later poisons the element and frees
- * the id (or frees the memory of one without an id) (rt_nh_drain(), when a
- * writer leaves the lock, before each new next hop, and at table destruction,
- * after mpsafe_defer_barrier()).  Allocation failure (a next hop without an id)
- * fails RTM_ADD/RTM_CHANGE with ENOMEM and the table unchanged; running out of
- * ids only costs the fast path.
+ * the id, or frees the memory of one without an id (rt_nh_drain(): when
+ * a writer leaves the lock, before each new next hop, and at table
+ * destruction, after mpsafe_defer_barrier()).  Allocation failure (a next
+ * hop without an id) fails RTM_ADD/RTM_CHANGE with ENOMEM and the table
+ * unchanged; running out of ids only costs the fast path.
  *
  * Memory.  Every allocation goes through rt_alloc() (the config's
- * allocator, calloc() by default): fault injection fails it.  An ADD
+ * allocator; by default rt_default_alloc(), which maps blocks of 1 MiB
+ * and more with mpsafe_map_zeroed()): fault injection fails it.  An ADD
  * allocates its entry and its trie nodes before it changes anything, so
  * ENOMEM leaves the table as it was; the hash table grows opportunistically
  * (a failed growth leaves it smaller, not broken).

@@ -567,8 +567,7 @@ rt_nh_free(struct rt_table *t, struct rt_nexthop *nh)
 {
 	unsigned id = nh->nh_id;
 
-	nh->nh_magic = RT_NH_MAGIC_DEAD;
-	memset(nh, 0x6b, sizeof(*nh)); /* poison */
+	memset(nh, 0x6b, sizeof(*nh)); /* poison: nh_magic is no longer LIVE */
 	if (id != 0) {
 		/*
 		 * No lookup can reach id any more (grace period passed, or

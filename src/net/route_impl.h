@@ -25,7 +25,6 @@
 #define RT_INET6 1
 
 #define RT_NH_MAGIC_LIVE 0x4e484c56u /* "NHLV" */
-#define RT_NH_MAGIC_DEAD 0x6e686464u /* "nhdd" */
 
 /* Next-hop ids: 1..RT_NH_ID_MAX. */
 #define RT_NH_ID_MAX 65535u

@@ -27,6 +27,14 @@
  * build up, unless pending memory passes a quarter of the limit or a
  * barrier or a producer short of room signals it.
  *
+ * Lingering.  Finding the stack empty, the reclaimer waits up to 10 ms
+ * more before it goes idle, without saying so: producers that push
+ * meanwhile do not signal it, and it takes their objects when the wait
+ * ends.  Under a steady trickle of objects (a routing table's churn)
+ * producers thus never pay for a wake-up, which also would often preempt
+ * them where the reclaimer lands on their CPU.  Barriers and producers
+ * short of room signal it as before.
+ *
  * Sleeping.  An idle reclaimer sets reclaimer_idle and re-checks the stack
  * before sleeping on defer_cv; a producer pushes and then reads
  * reclaimer_idle.  Both pairs are seq_cst (store then load on each side),
@@ -65,6 +73,8 @@ static _Atomic(int) defer_urgent;
 
 /* How long the reclaimer lets a new batch build up after running one. */
 #define DEFER_BATCH_WINDOW_NS 1000000L
+/* How long it waits for work, unannounced, before it goes idle. */
+#define DEFER_LINGER_NS 10000000L
 static _Atomic(bool) reclaimer_running; /* set under defer_lock */
 static __thread bool in_reclaimer;
 
@@ -161,6 +171,21 @@ defer_run_batch(struct mpsafe_defer *batch)
 	atomic_fetch_add_explicit(&defer_reclaimed, n, memory_order_relaxed);
 }
 
+/* The CLOCK_REALTIME time ns from now (pthread_cond_timedwait()'s). */
+static struct timespec
+reclaimer_deadline(long ns)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += ns;
+	while (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return until;
+}
+
 /*
  * After a batch, let the next one build up for a while (at most
  * DEFER_BATCH_WINDOW_NS) unless memory is filling up or a barrier waits:
@@ -171,14 +196,8 @@ defer_run_batch(struct mpsafe_defer *batch)
 static void
 reclaimer_batch_window(void)
 {
-	struct timespec until;
+	struct timespec until = reclaimer_deadline(DEFER_BATCH_WINDOW_NS);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += DEFER_BATCH_WINDOW_NS;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	/* Relaxed: advisory; every waiter also signals under defer_lock. */
 	while (atomic_load_explicit(&defer_urgent, memory_order_relaxed) == 0 &&
 	       atomic_load_explicit(&defer_pending, memory_order_relaxed) <
@@ -188,9 +207,30 @@ reclaimer_batch_window(void)
 	}
 }
 
+/*
+ * Wait up to DEFER_LINGER_NS for objects without announcing idleness
+ * (file comment, "Lingering"); a barrier or a producer short of room ends
+ * the wait.  Called with defer_lock held.
+ */
+static void
+reclaimer_linger(void)
+{
+	struct timespec until = reclaimer_deadline(DEFER_LINGER_NS);
+
+	/* Relaxed: the timed wait bounds a missed change of either. */
+	while (
+	    atomic_load_explicit(&defer_urgent, memory_order_relaxed) == 0 &&
+	    atomic_load_explicit(&defer_head, memory_order_relaxed) == NULL) {
+		if (pthread_cond_timedwait(&defer_cv, &defer_lock, &until) != 0)
+			break;
+	}
+}
+
 static void *
 reclaimer_main(void *arg)
 {
+	bool lingered = false;
+
 	(void)arg;
 	in_reclaimer = true;
 	for (;;) {
@@ -209,8 +249,17 @@ reclaimer_main(void *arg)
 			pthread_cond_broadcast(&defer_space_cv);
 			reclaimer_batch_window();
 			pthread_mutex_unlock(&defer_lock);
+			lingered = false;
 			continue;
 		}
+		if (!lingered) {
+			pthread_mutex_lock(&defer_lock);
+			reclaimer_linger();
+			pthread_mutex_unlock(&defer_lock);
+			lingered = true;
+			continue;
+		}
+		lingered = false;
 		/* seq_cst store then load: pairs with defer_push(). */
 		atomic_store_explicit(&reclaimer_idle, 1, memory_order_seq_cst);
 		pthread_mutex_lock(&defer_lock);

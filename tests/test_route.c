@@ -1045,6 +1045,88 @@ Test(route, updating_waiters_and_nonblocking_misses)
 	}
 }
 
+/* A reader that keeps a read section open across the steps of the test. */
+struct section_reader {
+	struct rt_table *t;
+	atomic_int phase;
+	bool nh_found;
+	unsigned ifindex;
+};
+
+static void
+phase_wait(atomic_int *phase, int want)
+{
+	while (atomic_load(phase) != want)
+		sched_yield();
+}
+
+static void *
+section_reader_thread(void *arg)
+{
+	struct section_reader *r = arg;
+	union rt_sockaddr a = sa_of("10.2.3.4");
+	struct rt_entry *rt;
+	int s = rt_read_enter(r->t);
+
+	r->nh_found = rt_lookup_nexthop(r->t, AF_INET, &a.sin.sin_addr) != NULL;
+	atomic_store(&r->phase, 1);
+	phase_wait(&r->phase, 2);
+	rt = rt_lookup_noref(r->t, AF_INET, &a.sin.sin_addr);
+	r->ifindex = rt != NULL ? rt->rt_ifindex : 0;
+	atomic_store(&r->phase, 3);
+	phase_wait(&r->phase, 4);
+	rt_read_exit(r->t, s);
+	return NULL;
+}
+
+/*
+ * A change waits for the read sections of a lockless table only when a
+ * lookup has found the entry since its last change: with a section open
+ * that did a next-hop lookup only, it completes; once that section has
+ * found the entry, it waits until the section ends.
+ */
+Test(route, change_waits_only_for_readers_of_the_entry)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct section_reader r = {0};
+		struct changer c1 = {0}, c2 = {0};
+		pthread_t tr, tc;
+		int ms;
+
+		if (route_designs[d].rtc_sync != RT_SYNC_PSERIALIZE)
+			continue; /* the read lock holds every change off */
+		r.t = c1.t = c2.t = make(d);
+		cr_assert_eq(route_req(r.t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		pthread_create(&tr, NULL, section_reader_thread, &r);
+		phase_wait(&r.phase, 1);
+		cr_assert(r.nh_found);
+		pthread_create(&tc, NULL, change_thread, &c1);
+		for (ms = 0; ms < 10000 && !atomic_load(&c1.done); ms++)
+			pause_ms(1);
+		cr_assert_eq(atomic_load(&c1.done), 1,
+		    "a change of an entry no lookup found waited for a read "
+		    "section");
+		pthread_join(tc, NULL);
+		cr_assert_eq(c1.error, 0);
+
+		atomic_store(&r.phase, 2);
+		phase_wait(&r.phase, 3);
+		cr_assert_eq(r.ifindex, 99u); /* the first change's */
+		pthread_create(&tc, NULL, change_thread, &c2);
+		pause_ms(50);
+		cr_assert_eq(atomic_load(&c2.done), 0,
+		    "a change did not wait for a section that found the entry");
+		atomic_store(&r.phase, 4);
+		pthread_join(tc, NULL);
+		pthread_join(tr, NULL);
+		cr_assert_eq(c2.error, 0);
+		rt_table_destroy(r.t);
+	}
+}
+
 /* --- next hops ------------------------------------------------------------ */
 
 /* The next hop rt_lookup_nexthop() finds for text address a, in a section. */

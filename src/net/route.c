@@ -60,6 +60,24 @@
  * rt_lookup_noref readers), clear RTF_UPDATING with a release store, and
  * wake the waiters.
  *
+ * Changes nobody has read.  Every path that gives a reader an entry, or
+ * reads its changeable fields, outside the writer lock first marks it
+ * with MPSAFE_RTF_READ (rt_flags_read(): a fetch_or the first time after
+ * a change, a load after that), and the release store that ends a change
+ * clears the mark.  The changer sets RTF_UPDATING with a fetch_or too, and
+ * read-modify-writes of one word are totally ordered: a reader's mark
+ * after the changer's sees RTF_UPDATING and backs off, and a mark before
+ * it shows in the old flags the changer gets back.  A reader that only
+ * loaded the mark did so after some reader's fetch_or since the last
+ * change, and the first change after that fetch_or sees the mark and
+ * waits for the reader as above.  So a changer that finds the mark clear
+ * has no reader to wait for: it skips the grace period and the psref
+ * drain (psref holders got their reference through a marking lookup) and
+ * waits only for counts, which rtrequest()'s ret_nrt hands out without a
+ * lookup.  Next-hop lookups do not mark (a next hop is immutable and
+ * retired after a grace period), so on a table the data path reads
+ * through rt_lookup_nexthop() a change costs no grace period.
+ *
  * Next hops.  Each entry points to a next hop (route.h: struct
  * rt_nexthop), the forwarding data of the entry, immutable once published
  * and shared by the entries of a family whose data is equal (hash-consed
@@ -375,7 +393,7 @@ rt_entry_key(const struct rt_entry *rt, int *fip)
  * MurmurHash3's): prefixes have many zero low bits, which a plain
  * multiply would leave in the bucket index.
  */
-static size_t
+static uint64_t
 rt_hash(int fi, struct lpm_key k, unsigned plen)
 {
 	uint64_t h = k.hi ^ (k.lo * UINT64_C(0x9e3779b97f4a7c15)) ^
@@ -386,48 +404,108 @@ rt_hash(int fi, struct lpm_key k, unsigned plen)
 	h ^= h >> 33;
 	h *= UINT64_C(0xc4ceb9fe1a85ec53);
 	h ^= h >> 33;
-	return (size_t)h;
+	return h;
+}
+
+/*
+ * The index: t_hmask + 1 chain heads, then as many filter bytes in the
+ * same block (rt_hash_alloc()).  A bucket's filter byte has bit
+ * rt_hash_bit(h) set for every entry of its chain (and may have more set
+ * after a removal recomputes it: never fewer), so a probe whose bit is
+ * clear is a miss without reading an entry.  Most probes of an add (is
+ * it there?) and of a covering-prefix search are misses, and each entry
+ * read is a cache miss at a million entries.
+ */
+static size_t
+rt_hash_bytes(size_t nbuckets)
+{
+	return nbuckets * (sizeof(struct rt_entry *) + 1);
+}
+
+static uint8_t
+rt_hash_bit(uint64_t h)
+{
+	return (uint8_t)(1u << (h >> 61)); /* far from the bucket bits */
+}
+
+static struct rt_entry **
+rt_hash_alloc(struct rt_table *t, size_t nbuckets, uint8_t **filterp)
+{
+	struct rt_entry **b = rt_alloc(t, rt_hash_bytes(nbuckets));
+
+	if (b != NULL)
+		*filterp = (uint8_t *)(void *)(b + nbuckets);
+	return b;
+}
+
+static bool
+rt_entry_is(const struct rt_entry *rt, int fi, struct lpm_key k, unsigned plen)
+{
+	struct lpm_key rk;
+	int rfi;
+
+	if (rt->rt_plen != plen)
+		return false;
+	rk = rt_entry_key(rt, &rfi);
+	return rfi == fi && rk.hi == k.hi && rk.lo == k.lo;
+}
+
+/* The entry of (fi, k, plen), whose hash is h, or NULL. */
+static struct rt_entry *
+rt_hash_find_h(
+    struct rt_table *t, int fi, struct lpm_key k, unsigned plen, uint64_t h)
+{
+	size_t b = h & t->t_hmask;
+	struct rt_entry *rt;
+
+	if ((t->t_hfilter[b] & rt_hash_bit(h)) == 0)
+		return NULL;
+	for (rt = t->t_hash[b]; rt != NULL; rt = rt->rt_hnext)
+		if (rt_entry_is(rt, fi, k, plen))
+			return rt;
+	return NULL;
 }
 
 static struct rt_entry *
 rt_hash_find(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
 {
-	struct rt_entry *rt = t->t_hash[rt_hash(fi, k, plen) & t->t_hmask];
-	struct lpm_key rk;
-	int rfi;
+	return rt_hash_find_h(t, fi, k, plen, rt_hash(fi, k, plen));
+}
 
-	for (; rt != NULL; rt = rt->rt_hnext) {
-		if (rt->rt_plen != plen)
-			continue;
-		rk = rt_entry_key(rt, &rfi);
-		if (rfi == fi && rk.hi == k.hi && rk.lo == k.lo)
-			return rt;
-	}
-	return NULL;
+static uint64_t
+rt_entry_hash(const struct rt_entry *rt)
+{
+	int fi;
+	struct lpm_key k = rt_entry_key(rt, &fi);
+
+	return rt_hash(fi, k, rt->rt_plen);
 }
 
 static void
 rt_hash_insert(struct rt_table *t, struct rt_entry *rt)
 {
-	int fi;
-	struct lpm_key k = rt_entry_key(rt, &fi);
-	size_t b = rt_hash(fi, k, rt->rt_plen) & t->t_hmask;
+	uint64_t h = rt_entry_hash(rt);
+	size_t b = h & t->t_hmask;
 
 	rt->rt_hnext = t->t_hash[b];
 	t->t_hash[b] = rt;
+	t->t_hfilter[b] |= rt_hash_bit(h);
 }
 
+/* Unlink rt from its chain and recompute the chain's filter byte. */
 static void
 rt_hash_remove(struct rt_table *t, struct rt_entry *rt)
 {
-	int fi;
-	struct lpm_key k = rt_entry_key(rt, &fi);
-	struct rt_entry **pp =
-	    &t->t_hash[rt_hash(fi, k, rt->rt_plen) & t->t_hmask];
+	size_t b = rt_entry_hash(rt) & t->t_hmask;
+	struct rt_entry **pp = &t->t_hash[b], *o;
+	uint8_t f = 0;
 
 	while (*pp != rt)
 		pp = &(*pp)->rt_hnext;
 	*pp = rt->rt_hnext;
+	for (o = t->t_hash[b]; o != NULL; o = o->rt_hnext)
+		f |= rt_hash_bit(rt_entry_hash(o));
+	t->t_hfilter[b] = f;
 }
 
 /* Double the buckets when there are more entries than buckets. */
@@ -435,54 +513,64 @@ static void
 rt_hash_grow(struct rt_table *t)
 {
 	size_t n = t->t_hmask + 1, i;
-	struct rt_entry **nh;
+	struct rt_entry **nb;
+	uint8_t *nf;
 
 	if (t->t_nentries[0] + t->t_nentries[1] <= n)
 		return;
-	nh = rt_alloc(t, 2 * n * sizeof(*nh));
-	if (nh == NULL)
+	nb = rt_hash_alloc(t, 2 * n, &nf);
+	if (nb == NULL)
 		return; /* longer chains, still correct */
 	for (i = 0; i < n; i++) {
 		struct rt_entry *rt = t->t_hash[i], *next;
 		for (; rt != NULL; rt = next) {
-			int fi;
-			struct lpm_key k = rt_entry_key(rt, &fi);
-			size_t b = rt_hash(fi, k, rt->rt_plen) & (2 * n - 1);
+			uint64_t h = rt_entry_hash(rt);
+			size_t b = h & (2 * n - 1);
+
 			next = rt->rt_hnext;
-			rt->rt_hnext = nh[b];
-			nh[b] = rt;
+			rt->rt_hnext = nb[b];
+			nb[b] = rt;
+			nf[b] |= rt_hash_bit(h);
 		}
 	}
-	rt_free_mem(t, t->t_hash, n * sizeof(*nh));
-	t->t_hash = nh;
+	rt_free_mem(t, t->t_hash, rt_hash_bytes(n));
+	t->t_hash = nb;
+	t->t_hfilter = nf;
 	t->t_hmask = 2 * n - 1;
 }
 
 /*
  * The longest prefix shorter than plen covering k, or NULL.  Writer lock
- * held.  One hash probe per prefix length that has entries, longest
- * first; the probes' buckets are prefetched together first, so that
- * their cache misses overlap instead of following one another (a /24
- * with no covering prefix probes up to 24 random buckets).
+ * held.  One probe per prefix length that has entries, longest first.
+ * The probes' cache misses are made to overlap instead of following one
+ * another (a /24 with no covering prefix probes up to 24 random
+ * buckets): first every probe's filter byte is prefetched, then the
+ * chain heads of the probes that pass their filter, then the probes run.
  */
 static struct rt_entry *
 rt_covering(struct rt_table *t, int fi, struct lpm_key k, unsigned plen)
 {
 	unsigned len[128];
-	unsigned n = 0;
+	uint64_t h[128];
+	unsigned n = 0, i;
 
 	while (plen-- > 0) {
-		size_t b;
-
 		if (t->t_nlen[fi][plen] == 0)
 			continue;
-		len[n++] = plen;
-		b = rt_hash(fi, lpm_key_mask(k, plen), plen) & t->t_hmask;
-		LPM_PREFETCH(&t->t_hash[b]);
+		len[n] = plen;
+		h[n] = rt_hash(fi, lpm_key_mask(k, plen), plen);
+		LPM_PREFETCH(&t->t_hfilter[h[n] & t->t_hmask]);
+		n++;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		struct rt_entry *rt =
-		    rt_hash_find(t, fi, lpm_key_mask(k, len[i]), len[i]);
+	for (i = 0; i < n; i++) {
+		size_t b = h[i] & t->t_hmask;
+
+		if (t->t_hfilter[b] & rt_hash_bit(h[i]))
+			LPM_PREFETCH(&t->t_hash[b]);
+	}
+	for (i = 0; i < n; i++) {
+		struct rt_entry *rt = rt_hash_find_h(
+		    t, fi, lpm_key_mask(k, len[i]), len[i], h[i]);
 
 		if (rt != NULL)
 			return rt;
@@ -789,7 +877,7 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	if (t->t_nhhash == NULL)
 		goto fail_nhhash;
 	t->t_hmask = 255;
-	t->t_hash = rt_alloc(t, (t->t_hmask + 1) * sizeof(*t->t_hash));
+	t->t_hash = rt_hash_alloc(t, t->t_hmask + 1, &t->t_hfilter);
 	if (t->t_hash == NULL)
 		goto fail_hash;
 	t->t_psz = pserialize_create();
@@ -822,7 +910,7 @@ fail_lpm4:
 fail_class:
 	pserialize_destroy(t->t_psz);
 fail_psz:
-	rt_free_mem(t, t->t_hash, (t->t_hmask + 1) * sizeof(*t->t_hash));
+	rt_free_mem(t, t->t_hash, rt_hash_bytes(t->t_hmask + 1));
 fail_hash:
 	rt_free_mem(t, t->t_nhhash, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
 fail_nhhash:
@@ -1030,7 +1118,7 @@ rt_table_destroy(struct rt_table *t)
 		mpsafe_panic("rt_table_destroy: %zu next hops left", t->t_nnh);
 	rt_free_mem(t, t->t_nhvec, sizeof(*t->t_nhvec));
 	rt_free_mem(t, t->t_nhhash, (t->t_nhmask + 1) * sizeof(*t->t_nhhash));
-	rt_free_mem(t, t->t_hash, (t->t_hmask + 1) * sizeof(*t->t_hash));
+	rt_free_mem(t, t->t_hash, rt_hash_bytes(t->t_hmask + 1));
 	psref_class_destroy(t->t_psref_class);
 	pserialize_destroy(t->t_psz);
 	pthread_rwlock_destroy(&t->t_rwlock);
@@ -1056,7 +1144,7 @@ rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 	st->rts_trie_bytes = t->t_lpm[0].l_bytes + t->t_lpm[1].l_bytes;
 	st->rts_entry_bytes = (st->rts_entries_inet + st->rts_entries_inet6) *
 	                      sizeof(struct rt_entry);
-	st->rts_hash_bytes = (t->t_hmask + 1) * sizeof(*t->t_hash);
+	st->rts_hash_bytes = rt_hash_bytes(t->t_hmask + 1);
 	st->rts_total_bytes =
 	    st->rts_trie_bytes + st->rts_entry_bytes + st->rts_hash_bytes +
 	    sizeof(*t) + t->t_nnh_heap * sizeof(struct rt_nexthop) +
@@ -1292,6 +1380,7 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 {
 	struct rt_entry *rt;
 	struct rt_nexthop key, *nh, *dead;
+	bool readers;
 
 	pthread_mutex_lock(&t->t_update_lock);
 	rt_wlock(t);
@@ -1310,24 +1399,33 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 		return ENOMEM;
 	}
 	rt_ref(rt); /* ours: keeps rt alive against a concurrent delete */
-	/* seq_cst: lookups see the flag before we look at their holds. */
-	atomic_fetch_or(&rt->rt_flags, MPSAFE_RTF_UPDATING);
+	/*
+	 * seq_cst: lookups see the flag before we look at their holds; and
+	 * the old flags tell whether a lookup found rt since its last change
+	 * (MPSAFE_RTF_READ, rt_flags_read()): this read-modify-write and
+	 * theirs are ordered, so a later one sees MPSAFE_RTF_UPDATING.
+	 */
+	readers = (atomic_fetch_or(&rt->rt_flags, MPSAFE_RTF_UPDATING) &
+	              MPSAFE_RTF_READ) != 0;
 	atomic_store(&t->t_updating, 1);
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
 	rt_wunlock(t);
 
 	/* Wait for every reader of the entry (file comment). */
-	if (t->t_sync == RT_SYNC_PSERIALIZE)
+	if (readers && t->t_sync == RT_SYNC_PSERIALIZE)
 		pserialize_perform(t->t_psz);
-	rt_wait_refcnt(rt, 1);
-	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
-	psref_target_init(&rt->rt_psref, t->t_psref_class);
+	rt_wait_refcnt(rt, 1); /* counts from requests too, not only lookups */
+	if (readers) {
+		psref_target_destroy(&rt->rt_psref, t->t_psref_class);
+		psref_target_init(&rt->rt_psref, t->t_psref_class);
+	}
 
 	rt_wlock(t);
 	rt_set_fields(rt, &key);
 	{
 		uint32_t fl =
 		    atomic_load_explicit(&rt->rt_flags, memory_order_relaxed);
+		/* MPSAFE_RTF_READ goes: no lookup has found the new rt. */
 		fl = (fl & MPSAFE_RTF_UP) | r->flags;
 		/* Before the flags: who sees them new sees rt_nh new. */
 		dead = rt_nh_publish(t, rt, nh, (fl & MPSAFE_RTF_UP) != 0);
@@ -1408,8 +1506,7 @@ rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k, int flags,
 		         : lpm_lookup(&t->t_lpm[fi], k);
 		if (rt == NULL)
 			break;
-		/* Acquire: pairs with the release that ends RTM_CHANGE. */
-		fl = atomic_load_explicit(&rt->rt_flags, memory_order_acquire);
+		fl = rt_flags_read(rt);
 		if (!(fl & MPSAFE_RTF_UP)) {
 			rt = NULL;
 			break;
@@ -1511,17 +1608,23 @@ rt_require_read_side(struct rt_table *t, const char *fn)
 struct rt_entry *
 rt_lookup_noref(struct rt_table *t, int af, const void *addr)
 {
+	struct rt_entry *rt;
+
 	rt_require_read_side(t, "rt_lookup_noref");
 	if (MPSAFE_LIKELY(af == AF_INET)) {
 		uint32_t a;
 
 		memcpy(&a, addr, sizeof(a));
-		return lpm_lookup4(&t->t_lpm[RT_INET], ntohl(a));
-	}
-	if (af == AF_INET6)
-		return lpm_lookup(
+		rt = lpm_lookup4(&t->t_lpm[RT_INET], ntohl(a));
+	} else if (af == AF_INET6) {
+		rt = lpm_lookup(
 		    &t->t_lpm[RT_INET6], rt_addr_key(RT_INET6, addr));
-	return NULL;
+	} else {
+		return NULL;
+	}
+	if (rt != NULL)
+		(void)rt_flags_read(rt); /* the caller reads its fields */
+	return rt;
 }
 
 _Static_assert(
@@ -1544,16 +1647,18 @@ rt_lookup_noref_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 			a[i] = ntohl(a[i]);
 		}
 		lpm_lookup4_bulk(&t->t_lpm[RT_INET], a, n, rts);
-		return 0;
-	}
-	if (af == AF_INET6) {
+	} else if (af == AF_INET6) {
 		/* No staged path: 128-bit keys and up to 19 levels. */
 		for (size_t i = 0; i < n; i++)
 			rts[i] = lpm_lookup(&t->t_lpm[RT_INET6],
 			    rt_addr_key(RT_INET6, p + 16 * i));
-		return 0;
+	} else {
+		return EAFNOSUPPORT;
 	}
-	return EAFNOSUPPORT;
+	for (size_t i = 0; i < n; i++)
+		if (rts[i] != NULL)
+			(void)rt_flags_read(rts[i]); /* lines prefetched */
+	return 0;
 }
 
 /*

@@ -85,7 +85,8 @@ struct rt_table {
 
 	/* Writer-lock protected below. */
 	struct lpm t_lpm[2];
-	struct rt_entry **t_hash; /* exact-match index */
+	struct rt_entry **t_hash; /* exact-match index (route.c) */
+	uint8_t *t_hfilter;       /* its filter bytes, after the heads */
 	size_t t_hmask;
 	size_t t_nentries[2];
 	/* Entries per prefix length (rt_covering() skips empty lengths). */
@@ -130,6 +131,32 @@ struct rt_entry *rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k,
 /* Read side of the table: a read section and, with the rwlock, the lock. */
 int rt_reader_enter(struct rt_table *t, bool psref);
 void rt_reader_exit(struct rt_table *t, bool psref, int s);
+
+/*
+ * The flags of rt, which a lookup found, after marking it read (route.c,
+ * "RTM_CHANGE"): every path that hands an entry to a reader, or reads its
+ * changeable fields, outside the writer lock goes through here.  The mark
+ * is a read-modify-write only the first time after a change; later
+ * readers find it set and only load.  Inside the read side.
+ */
+static inline uint32_t
+rt_flags_read(struct rt_entry *rt)
+{
+	/* Acquire: pairs with the release that ends RTM_CHANGE. */
+	uint32_t fl = mpsafe_load_acquire(&rt->rt_flags);
+
+	if (MPSAFE_UNLIKELY(!(fl & MPSAFE_RTF_READ))) {
+		/*
+		 * Acquire, as the load.  Against the changer's fetch_or of
+		 * MPSAFE_RTF_UPDATING no fence is needed: both modify
+		 * rt_flags, so one reads the other's bit.
+		 */
+		fl = atomic_fetch_or_explicit(
+		         &rt->rt_flags, MPSAFE_RTF_READ, memory_order_acquire) |
+		     MPSAFE_RTF_READ;
+	}
+	return fl;
+}
 
 /* Wait until no RTM_CHANGE runs on t. */
 void rt_update_wait(struct rt_table *t);

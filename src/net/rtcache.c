@@ -155,7 +155,7 @@ rtcache_validate1(struct route *ro)
 	 * or delete advances the generation, so with ro_gen current the
 	 * entry is normally up and not updating; checked all the same.
 	 */
-	fl = atomic_load_explicit(&rt->rt_flags, memory_order_acquire);
+	fl = rt_flags_read(rt);
 	if ((fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING)) != MPSAFE_RTF_UP) {
 		rt_reader_exit(t, true, s);
 		ro->ro_rt = NULL;
@@ -249,8 +249,7 @@ rtcache_lookup_noref_slow(
 		if (rt != NULL && atomic_load_explicit(&t->t_gen[fi],
 		                      memory_order_acquire) == ro->ro_gen) {
 			/* Acquire: pairs with the release ending RTM_CHANGE. */
-			fl = atomic_load_explicit(
-			    &rt->rt_flags, memory_order_acquire);
+			fl = rt_flags_read(rt);
 			if (MPSAFE_LIKELY(
 			        (fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING)) ==
 			        MPSAFE_RTF_UP)) {
@@ -275,7 +274,7 @@ rtcache_lookup_noref_slow(
 	if (rt == NULL)
 		return NULL;
 	/* Acquire: pairs with the release ending RTM_CHANGE. */
-	fl = atomic_load_explicit(&rt->rt_flags, memory_order_acquire);
+	fl = rt_flags_read(rt);
 	if ((fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING)) != MPSAFE_RTF_UP)
 		return NULL; /* being changed or deleted: a miss, not cached */
 	ro->ro_rt = rt;

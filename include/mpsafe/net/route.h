@@ -34,7 +34,8 @@
  * the flag is set, lookups that may block wait for the change and
  * lookups that must not (MPSAFE_RT_NOWAIT) miss; the changer first
  * waits for every holder of the entry, so nobody sees a half-changed
- * entry.
+ * entry.  That wait costs a grace period only when a lookup has found
+ * the entry since its last change (next-hop lookups do not count).
  *
  * Names.  glibc's <net/route.h> defines struct rtentry and RTF_* macros
  * with Linux values (RTF_REJECT is 0x0200 there, 0x8 in NetBSD), and a
@@ -108,6 +109,12 @@ MPSAFE_BEGIN_DECLS
 #define MPSAFE_RTF_BLACKHOLE 0x1000  /* discard silently */
 #define MPSAFE_RTF_LOCAL 0x40000     /* address of this host (kept) */
 #define MPSAFE_RTF_UPDATING 0x100000 /* RTM_CHANGE in progress (library) */
+/*
+ * Found by a lookup since the entry's last change (library; never shown
+ * by rt_getflags()): an RTM_CHANGE of an entry without it has no reader
+ * to wait for (route.c, "RTM_CHANGE").
+ */
+#define MPSAFE_RTF_READ 0x200000
 
 /* Flags a request may set; UP is always set, UPDATING never. */
 #define MPSAFE_RTF_USERMASK                                                \
@@ -602,7 +609,7 @@ rt_getplen(const struct rt_entry *rt)
 static inline uint32_t
 rt_getflags(const struct rt_entry *rt)
 {
-	return mpsafe_load_acquire(&rt->rt_flags);
+	return mpsafe_load_acquire(&rt->rt_flags) & ~(uint32_t)MPSAFE_RTF_READ;
 }
 
 /* The gateway, or NULL unless MPSAFE_RTF_GATEWAY. */
@@ -743,11 +750,14 @@ rtcache_lookup_noref(struct route *ro, const struct sockaddr *dst, int *hitp)
 	         * rt is not yet destroyed.
 	         */
 	        mpsafe_load_acquire(ro->ro_genp) == ro->ro_gen)) {
-		/* Acquire: pairs with the release that ends RTM_CHANGE. */
+		/*
+		 * Acquire: pairs with the release that ends RTM_CHANGE.
+		 * Without MPSAFE_RTF_READ the slow path marks the entry.
+		 */
 		fl = mpsafe_load_acquire(&rt->rt_flags);
-		if (MPSAFE_LIKELY(
-		        (fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING)) ==
-		        MPSAFE_RTF_UP)) {
+		if (MPSAFE_LIKELY((fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING |
+		                            MPSAFE_RTF_READ)) ==
+		                  (MPSAFE_RTF_UP | MPSAFE_RTF_READ))) {
 			if (hitp != NULL)
 				*hitp = 1;
 			return rt;

@@ -49,7 +49,11 @@
  *               lookup is rt_lookup_noref() inside a pserialize read
  *               section opened inline (pserialize_read_enter(), which
  *               on a lockless table is what rt_read_enter() opens).
- *   pserialize-nh  the pserialize table (shared with pserialize), read
+ *   pserialize-nh  a table of the pserialize design of its own (entry
+ *               lookups mark the entries they find, and a change of a
+ *               marked entry waits for a grace period: sharing the
+ *               pserialize table would bill this design for its
+ *               readers), read
  *               through its next hops: rt_lookup_nexthop() inside a
  *               pserialize read section, summing the next hop's
  *               gateway (route-lookup; route-bulk:
@@ -164,7 +168,7 @@ rb_config(enum rb_kind k, struct rt_table_config *c)
 		c->rtc_ref = RT_REF_REFCOUNT;
 		break;
 	case RB_PSERIALIZE:
-	case RB_PSERIALIZE_NH: /* the same table */
+	case RB_PSERIALIZE_NH: /* the same design, a table of its own */
 		c->rtc_sync = RT_SYNC_PSERIALIZE;
 		c->rtc_ref = RT_REF_PSREF;
 		break;
@@ -403,7 +407,9 @@ rb_table_get(enum rb_kind kind, int family, size_t n)
 		if (rb_is_dpdk(kind)
 		        ? x->kind == kind
 		        : (!rb_is_dpdk(x->kind) && x->sync == cfg.rtc_sync &&
-		              x->ref == cfg.rtc_ref))
+		              x->ref == cfg.rtc_ref &&
+		              (x->kind == RB_PSERIALIZE_NH) ==
+		                  (kind == RB_PSERIALIZE_NH)))
 			return x;
 	}
 	for (size_t i = 0; i < RB_MAX_TABLES && tb == NULL; i++)

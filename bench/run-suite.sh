@@ -156,9 +156,14 @@ bulk=pserialize,pserialize-nh
 # DPDK strategies exist only when mpsafe-bench was built with libdpdk.
 # route-lookup runs both DPDK tables (rte_lpm is the speed
 # anchor; its 1M-prefix load alone takes one to five minutes here);
-# route-bulk and route-mem add rte_lpm with --full.
+# route-bulk and route-mem add rte_lpm with --full.  They come first in
+# route-lookup: a table is built at its strategy's first run, and built
+# after ours rte_lpm's load left them idle that long, which on the
+# project's VM makes their memory slow to reach (random reads of a
+# 512 MiB array: 0.5 us after 1 s idle, 1.1-2.7 us after 30 s) and the
+# updates after it 2-4x slower (deletes 5 -> 21 us, measured).
 if "$bin" --list | grep -q '^  dpdk-fib '; then
-	routing=$routing,dpdk-lpm,dpdk-fib
+	routing=dpdk-lpm,dpdk-fib,$routing
 	routemem=$routemem,dpdk-fib
 	bulk=$bulk,dpdk-fib
 	if [ $full -eq 1 ]; then

@@ -27,9 +27,10 @@
 #   ifnet           psref, refcount, rwlock, churn every 1 ms, 0.5 s x 3
 #                   (ratios on ns per lookup, against psref; p50/p99 are
 #                   the detach latency)
-#   route-lookup    rwlock, refcount, psref, pserialize, pserialize-nh
-#                   (next-hop lookups on pserialize's table) and, when
-#                   built with DPDK, dpdk-lpm and dpdk-fib; one generated
+#   route-lookup    when built with DPDK, dpdk-lpm and dpdk-fib (first,
+#                   see below), then rwlock, refcount, psref, pserialize,
+#                   pserialize-nh (next-hop lookups on a pserialize
+#                   table of their own); one generated
 #                   1M-prefix IPv4 table per design, built once; churn
 #                   thread at 1000 updates/s; 0.5 s x 3
 #   route-bulk      pserialize, pserialize-nh and, when built with DPDK,

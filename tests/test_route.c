@@ -369,6 +369,8 @@ Test(route, bad_input)
 		/* Flags a request may not set. */
 		info.rti_flags = MPSAFE_RTF_UPDATING;
 		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
+		info.rti_flags = MPSAFE_RTF_READ;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
 		/* Unknown family. */
 		info.rti_flags = 0;
 		info.rti_dst = (const struct sockaddr *)(const void *)&un;

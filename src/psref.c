@@ -73,6 +73,7 @@
 #include <stdalign.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,10 @@ static alignas(MPSAFE_RECORD_ALIGN) MPSAFE_ATOMIC(uint32_t) psref_sleepers;
 /* The overflow list: references beyond a thread's slots, draining copies. */
 static pthread_mutex_t overflow_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct psref *overflow_head; /* overflow_lock */
+
+/* psref_release() measures slot addresses from the table's (psref.h). */
+_Static_assert(
+    offsetof(struct psref_thread, pt_slot) == 0, "the slots begin the table");
 
 static struct psref_thread *
 thread_table(struct mpsafe_thread *t)
@@ -194,9 +199,9 @@ acquire_overflow(struct psref *psref, const struct psref_target *target,
     struct mpsafe_thread *t)
 {
 	psref->psref_target = target;
-	psref->psref_thread = t;
 	psref->psref_slot = PSREF_SLOT_OVERFLOW;
 	psref->psref_magic = PSREF_MAGIC_HELD;
+	psref->psref_owner = t;
 	pthread_mutex_lock(&overflow_lock);
 	overflow_insert(psref);
 	pthread_mutex_unlock(&overflow_lock);
@@ -225,9 +230,59 @@ take_slot(struct psref *psref, const struct psref_target *target,
 	/* Relaxed: ordered by the read section's release exit. */
 	mpsafe_store_relaxed(&thread_table(t)->pt_slot[i], target);
 	psref->psref_target = target;
-	psref->psref_thread = t;
-	psref->psref_slot = i;
+	psref->psref_slot = (uintptr_t)&thread_table(t)->pt_slot[i];
 	psref->psref_magic = PSREF_MAGIC_HELD;
+}
+
+/*
+ * The slot of t's table that psref names, or NULL if psref names none of
+ * them (another thread's, the overflow list, released, never acquired).
+ */
+static MPSAFE_ATOMIC(const struct psref_target *) *
+    own_slot(const struct psref *psref, struct mpsafe_thread *t)
+{
+	struct psref_thread *pt = thread_table(t);
+	uintptr_t off = psref->psref_slot - (uintptr_t)pt;
+
+	if (pt == NULL || off >= sizeof(pt->pt_slot) ||
+	    off % sizeof(pt->pt_slot[0]) != 0)
+		return NULL;
+	return &pt->pt_slot[off / sizeof(pt->pt_slot[0])];
+}
+
+/* Whether some thread's table, other than t's, holds psref's slot. */
+static bool
+other_threads_slot(const struct psref *psref, struct mpsafe_thread *t)
+{
+	for (struct mpsafe_thread *o = mpsafe_registry_first(); o != NULL;
+	     o = o->mt_next)
+		if (o != t && own_slot(psref, o) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * Whether psref holds a reference of thread t (in a slot of t's that
+ * still holds its target, or on the overflow list as t's).
+ */
+static bool
+holds(const struct psref *psref, struct mpsafe_thread *t)
+{
+	MPSAFE_ATOMIC(const struct psref_target *) * slot;
+	bool in_use;
+
+	if (psref->psref_magic != PSREF_MAGIC_HELD ||
+	    t == &mpsafe_thread_unregistered)
+		return false;
+	if (psref->psref_slot == PSREF_SLOT_OVERFLOW) {
+		pthread_mutex_lock(&overflow_lock);
+		in_use = overflow_contains(psref) && psref->psref_owner == t;
+		pthread_mutex_unlock(&overflow_lock);
+		return in_use;
+	}
+	slot = own_slot(psref, t);
+	/* Relaxed: the thread's own slot. */
+	return slot != NULL && mpsafe_load_relaxed(slot) == psref->psref_target;
 }
 /* Whether t holds target in one of its slots. */
 static bool
@@ -251,7 +306,7 @@ overflow_holds(const struct psref_target *target, struct mpsafe_thread *t)
 	pthread_mutex_lock(&overflow_lock);
 	for (struct psref *p = overflow_head; p != NULL; p = p->psref_next) {
 		if (p->psref_target == target &&
-		    (t == NULL || p->psref_thread == t)) {
+		    (t == NULL || p->psref_owner == t)) {
 			found = true;
 			break;
 		}
@@ -293,27 +348,11 @@ mpsafe_psref_acquire_check(struct psref *psref,
 		             "being destroyed: unpublish it before "
 		             "psref_target_destroy",
 		    (const void *)target, class_name(class));
-	if (psref->psref_magic == PSREF_MAGIC_HELD &&
-	    psref->psref_thread == t && t != &mpsafe_thread_unregistered) {
-		unsigned i = psref->psref_slot;
-		bool in_use =
-		    i < PSREF_THREAD_SLOTS
-		        ? mpsafe_load_relaxed(&thread_table(t)->pt_slot[i]) ==
-		              psref->psref_target
-		        : false;
-
-		if (i == PSREF_SLOT_OVERFLOW) {
-			pthread_mutex_lock(&overflow_lock);
-			in_use = overflow_contains(psref);
-			pthread_mutex_unlock(&overflow_lock);
-		}
-		if (in_use)
-			mpsafe_panic("psref_acquire with psref %p that still "
-			             "holds a reference: release it first (a "
-			             "struct psref holds one reference at a "
-			             "time)",
-			    (void *)psref);
-	}
+	if (holds(psref, t))
+		mpsafe_panic("psref_acquire with psref %p that still holds a "
+		             "reference: release it first (a struct psref "
+		             "holds one reference at a time)",
+		    (void *)psref);
 }
 
 void
@@ -354,17 +393,22 @@ mpsafe_psref_release_slow(struct psref *psref,
 
 	if (psref == NULL || target == NULL || class == NULL)
 		release_broken(psref, target, class, "NULL argument");
-	if (psref->psref_magic == PSREF_MAGIC_RELEASED)
-		release_broken(
-		    psref, target, class, "released twice (double release)");
 	if (psref->psref_magic != PSREF_MAGIC_HELD)
 		release_broken(
 		    psref, target, class, "this psref was never acquired");
-	if (psref->psref_thread != t)
+	if (psref->psref_slot == PSREF_SLOT_RELEASED)
+		release_broken(
+		    psref, target, class, "released twice (double release)");
+	if (psref->psref_slot == PSREF_SLOT_OVERFLOW
+	        ? psref->psref_owner != t
+	        : own_slot(psref, t) == NULL)
 		release_broken(psref, target, class,
-		    "released on another thread than the one that acquired "
-		    "it (psref references do not move between threads; use "
-		    "localcount for that)");
+		    psref->psref_slot == PSREF_SLOT_OVERFLOW ||
+		            other_threads_slot(psref, t)
+		        ? "released on another thread than the one that "
+		          "acquired it (psref references do not move between "
+		          "threads; use localcount for that)"
+		        : "this psref was never acquired");
 	if (psref->psref_target != target)
 		release_broken(
 		    psref, target, class, "the psref refers to another target");
@@ -383,7 +427,7 @@ mpsafe_psref_release_slow(struct psref *psref,
 		    "the reference is not held (released twice, or copied "
 		    "by assignment)");
 	}
-	psref->psref_magic = PSREF_MAGIC_RELEASED;
+	psref->psref_slot = PSREF_SLOT_RELEASED;
 	overflow_remove(psref);
 	pthread_mutex_unlock(&overflow_lock);
 	thread_table(t)->pt_overflow--;
@@ -481,7 +525,7 @@ psref_copy(
 		mpsafe_panic("psref_copy(%p, %p, %p): NULL argument",
 		    (void *)pto, (const void *)pfrom, (void *)class);
 	target = pfrom->psref_target;
-	if (pfrom->psref_magic != PSREF_MAGIC_HELD || pfrom->psref_thread != t)
+	if (!holds(pfrom, t))
 		mpsafe_panic("psref_copy from psref %p that the calling "
 		             "thread does not hold (class %s)",
 		    (const void *)pfrom, class_name(class));
@@ -490,10 +534,7 @@ psref_copy(
 	    (const void *)pfrom, class_name(target->prt_class),
 	    class_name(class));
 #ifdef MPSAFE_DIAGNOSTIC
-	if (pto->psref_magic == PSREF_MAGIC_HELD && pto->psref_thread == t &&
-	    pto->psref_slot < PSREF_THREAD_SLOTS &&
-	    mpsafe_load_relaxed(&thread_table(t)->pt_slot[pto->psref_slot]) ==
-	        pto->psref_target)
+	if (holds(pto, t))
 		mpsafe_panic("psref_copy into psref %p that still holds a "
 		             "reference: release it first",
 		    (void *)pto);
@@ -729,7 +770,7 @@ drop_all(struct mpsafe_thread *t, bool wake)
 	pthread_mutex_lock(&overflow_lock);
 	for (p = overflow_head; p != NULL; p = next) {
 		next = p->psref_next;
-		if (p->psref_thread == t) {
+		if (p->psref_owner == t) {
 			overflow_remove(p);
 			if (wake && mpsafe_load_relaxed(
 			                &mpsafe_psref_draining_all) != 0)

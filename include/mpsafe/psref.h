@@ -45,12 +45,17 @@ MPSAFE_BEGIN_DECLS
 /* Slots the inline acquire looks at before calling the slow path. */
 #define PSREF_FAST_SLOTS 4
 
-/* struct psref.psref_slot of a reference kept on the overflow list. */
-#define PSREF_SLOT_OVERFLOW 0xffffu
+/*
+ * Values of struct psref.psref_slot other than a slot's address: a
+ * reference kept on the overflow list, and a released one.  Both lie far
+ * from any slot table, so the release's range check sends them to the
+ * slow path.
+ */
+#define PSREF_SLOT_OVERFLOW (~(uintptr_t)0)
+#define PSREF_SLOT_RELEASED (~(uintptr_t)0 - 1)
 
-/* Values of struct psref.psref_magic. */
-#define PSREF_MAGIC_HELD 0x50535246u     /* "PSRF" */
-#define PSREF_MAGIC_RELEASED 0x70737266u /* "psrf" */
+/* struct psref.psref_magic of a handle that an acquire filled in. */
+#define PSREF_MAGIC_HELD 0x50535246u /* "PSRF" */
 
 struct psref_class; /* opaque: psref_class_create() */
 
@@ -71,15 +76,17 @@ struct psref_target {
 /*
  * One reference, allocated by the caller (usually on its stack) and used
  * for one reference at a time.  Library-private fields: written by the
- * holding thread only.
+ * holding thread only.  psref_slot is the address of the holder's slot:
+ * it names the thread and the slot at once, so that the release checks
+ * both with one range test.
  */
 struct psref {
 	const struct psref_target *psref_target;
-	struct mpsafe_thread *psref_thread; /* holder */
-	uint32_t psref_slot;                /* index, or PSREF_SLOT_OVERFLOW */
-	uint32_t psref_magic;               /* PSREF_MAGIC_* */
-	struct psref *psref_next;           /* overflow list only */
-	struct psref **psref_prevp;         /* overflow list only */
+	uintptr_t psref_slot;              /* slot address, or PSREF_SLOT_* */
+	uint32_t psref_magic;              /* PSREF_MAGIC_HELD once acquired */
+	struct mpsafe_thread *psref_owner; /* overflow list only: holder */
+	struct psref *psref_next;          /* overflow list only */
+	struct psref **psref_prevp;        /* overflow list only */
 };
 
 /*
@@ -90,7 +97,8 @@ struct psref_thread {
 	/*
 	 * Target held in each slot, NULL when free.  Written by the owner
 	 * only (plain stores, release when freeing); read by destroyers'
-	 * scans (acquire).
+	 * scans (acquire).  First in the struct: psref_release() measures
+	 * slot addresses from the table's (psref.c asserts it).
 	 */
 	MPSAFE_ATOMIC(const struct psref_target *) pt_slot[PSREF_THREAD_SLOTS];
 	uint32_t pt_overflow; /* owner only: references on the overflow list */
@@ -196,8 +204,7 @@ static inline void
 psref_acquire(struct psref *psref, const struct psref_target *target,
     struct psref_class *psc)
 {
-	struct mpsafe_thread *t = mpsafe_curthread;
-	/* t's mt_private[MPSAFE_PRIV_PSREF] (NULL: not registered). */
+	/* The thread's mt_private[MPSAFE_PRIV_PSREF] (NULL: not registered). */
 	struct psref_thread *pt =
 	    (struct psref_thread *)
 	        mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF];
@@ -231,8 +238,7 @@ psref_acquire(struct psref *psref, const struct psref_target *target,
 	 */
 	mpsafe_store_relaxed(&pt->pt_slot[i], target);
 	psref->psref_target = target;
-	psref->psref_thread = t;
-	psref->psref_slot = i;
+	psref->psref_slot = (uintptr_t)&pt->pt_slot[i];
 	psref->psref_magic = PSREF_MAGIC_HELD;
 	(void)psc;
 }
@@ -259,32 +265,37 @@ static inline void
 psref_release(struct psref *psref, const struct psref_target *target,
     struct psref_class *psc)
 {
-	struct mpsafe_thread *t = mpsafe_curthread;
-	/* t's mt_private[MPSAFE_PRIV_PSREF] (NULL: not registered). */
+	/* The thread's mt_private[MPSAFE_PRIV_PSREF] (NULL: not registered). */
 	struct psref_thread *pt =
 	    (struct psref_thread *)
 	        mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF];
-	unsigned i = psref->psref_slot;
-	uintptr_t key;
+	/*
+	 * The slot's offset in this thread's table: in range only for a
+	 * slot of this thread (another thread's table, an overflow or
+	 * released handle, and a NULL table all land outside).
+	 */
+	uintptr_t off = psref->psref_slot - (uintptr_t)pt;
+	MPSAFE_ATOMIC(const struct psref_target *) * slot;
 
-	if (MPSAFE_UNLIKELY(psref->psref_magic != PSREF_MAGIC_HELD ||
-	                    psref->psref_thread != t ||
-	                    psref->psref_target != target ||
-	                    MPSAFE_PSREF_CLASS_MISMATCH(target, psc) ||
-	                    i >= PSREF_THREAD_SLOTS ||
-	                    mpsafe_load_relaxed(&pt->pt_slot[i]) != target)) {
+	if (MPSAFE_UNLIKELY(off >= sizeof(pt->pt_slot) ||
+	                    MPSAFE_PSREF_CLASS_MISMATCH(target, psc))) {
 		mpsafe_psref_release_slow(psref, target, psc);
 		return;
 	}
-	key = (uintptr_t)target; /* compared after the store, never read */
-	psref->psref_magic = PSREF_MAGIC_RELEASED;
+	slot = (MPSAFE_ATOMIC(const struct psref_target *) *)psref->psref_slot;
+	/* Relaxed: the thread's own slot. */
+	if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(slot) != target)) {
+		mpsafe_psref_release_slow(psref, target, psc);
+		return;
+	}
+	psref->psref_slot = PSREF_SLOT_RELEASED;
 	/*
 	 * Release: the holder's uses of target happen before a destroyer
 	 * sees the slot empty (its scan loads with acquire).  After this
 	 * store the target and its class may be freed: neither is touched
-	 * again.
+	 * again (target is compared below as a number, never read).
 	 */
-	mpsafe_store_release(&pt->pt_slot[i], NULL);
+	mpsafe_store_release(slot, NULL);
 	/*
 	 * Store the slot, then load the draining count; a destroyer raises
 	 * the count, then (grace period barrier) loads the slot: one of us
@@ -301,7 +312,7 @@ psref_release(struct psref *psref, const struct psref_target *target,
 	 * off the shared wake-up line.
 	 */
 	if (MPSAFE_UNLIKELY(mpsafe_load_relaxed(&mpsafe_psref_draining_all)))
-		mpsafe_psref_release_draining(key);
+		mpsafe_psref_release_draining((uintptr_t)target);
 }
 
 MPSAFE_END_DECLS

@@ -41,7 +41,10 @@
 #                   churn 1000/s, 0.5 s x 3
 #   rtcache         psref, pserialize (route caches: psref in every
 #                   design but pserialize's, which takes no reference; the
-#                   others differ only on a miss), churn 1000/s, 0.5 s x 3
+#                   others differ only on a miss), and pserialize-pair
+#                   (the read section alone in the same loop: the cache
+#                   hit's baseline, measured between its runs), churn
+#                   1000/s, 0.5 s x 3
 #   route-mem6      rwlock, pserialize: memory of a 200k-prefix IPv6 table
 #                   (IPv4's is in the route-lookup rows)
 #   forward         none, biglock, rwlock, refcount, psref, pserialize
@@ -151,7 +154,7 @@ fw_threads=1,2,4
 if [ $full -eq 1 ] && [ "$ncpu" -gt 2 ]; then
 	fw_threads=$threads,$((ncpu * 2))
 fi
-caching=psref,pserialize
+caching=psref,pserialize,pserialize-pair
 routemem=rwlock,pserialize
 bulk=pserialize,pserialize-nh
 # DPDK strategies exist only when mpsafe-bench was built with libdpdk.
@@ -173,7 +176,7 @@ if "$bin" --list | grep -q '^  dpdk-fib '; then
 	fi
 fi
 if [ $full -eq 1 ]; then
-	caching=rwlock,refcount,psref,pserialize
+	caching=rwlock,refcount,psref,pserialize,pserialize-pair
 	bulk=$bulk,rwlock
 fi
 

@@ -16,6 +16,7 @@
 	X(rwlock)              \
 	X(pserialize)          \
 	X(pserialize_nh)       \
+	X(pserialize_pair)     \
 	X(psref)               \
 	X(localcount)          \
 	X(urcu_memb)           \

@@ -180,3 +180,20 @@ const struct bench_strategy strategy_pserialize_nh = {
     .thread_register = psz_thread_register,
     .thread_unregister = psz_thread_unregister,
 };
+
+/*
+ * rtcache's baseline: the pserialize read section alone, in the cached
+ * lookup's loop, with the same churn on the same table, measured in the
+ * same invocation (round-robin with the lookups under --repeat), so that
+ * a busy host moves both.  Routing workloads only.
+ */
+const struct bench_strategy strategy_pserialize_pair = {
+    .name = "pserialize-pair",
+    .description = "the pserialize read section alone, in rtcache's "
+                   "loop and under its churn (rtcache only: its "
+                   "baseline)",
+    .init = psz_init,
+    .fini = psz_fini,
+    .thread_register = psz_thread_register,
+    .thread_unregister = psz_thread_unregister,
+};

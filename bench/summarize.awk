@@ -35,8 +35,10 @@
 # refcount and psref (times faster), its lookup rate over dpdk-lpm's and
 # dpdk-fib's, pserialize-nh's (next-hop lookups) rate over pserialize's
 # and the locked designs' (route-lookup) and dpdk-lpm's and dpdk-fib's
-# in route-lookup and route-bulk, rtcache's cached lookup against read-side's pserialize
-# enter/exit pair (times its cost), each strategy's update p50/p99 and
+# in route-lookup and route-bulk, rtcache's cached lookup against the
+# pserialize enter/exit pair (times its cost): rtcache's own
+# pserialize-pair row of the same invocation when there is one, else
+# read-side's pserialize row, each strategy's update p50/p99 and
 # pending peak, and bytes per prefix from route-mem and route-mem6.
 #
 # fmt=md writes Markdown tables and a machine table (for docs/results);
@@ -411,6 +413,11 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 			route_line("route-bulk thr " t ": pserialize bulk " \
 			    "faster than single (x)", ratio(x / p), "")
 		x = ns_of("rtcache", "pserialize", t, "")
+		d = ns_of("rtcache", "pserialize-pair", t, "")
+		if (x > 0 && d > 0)
+			route_line("rtcache thr " t ": cached lookup / " \
+			    "pserialize pair, same invocation (x)", \
+			    ratio(x / d), "")
 		d = ns_of("read-side", "pserialize", t, "")
 		if (x > 0)
 			route_line("rtcache thr " t ": cached lookup / " \

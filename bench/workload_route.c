@@ -63,6 +63,11 @@
  *   dpdk-fib    rte_fib DIR24_8: rte_lpm's lookup table with a trie as
  *               its rule store (fast loads and updates); its lookup is
  *               rte_fib_lookup_bulk() (n = 1 in route-lookup).
+ *   pserialize-pair  rtcache only: pserialize's cached-lookup loop with
+ *               the lookup taken out (the read section and one load of
+ *               the cache), on pserialize's table under the same churn:
+ *               the cache hit's baseline, measured in the same
+ *               invocation and, under --repeat, between its runs.
  * Route caches take a psref in every design but the lockless one
  * (pserialize: rtcache_lookup_noref() in a pserialize read section),
  * so in rtcache rwlock, refcount and psref differ only in the miss path
@@ -125,6 +130,7 @@ enum rb_kind {
 	RB_PSREF,
 	RB_PSERIALIZE,
 	RB_PSERIALIZE_NH, /* pserialize-nh: next-hop lookups */
+	RB_PAIR,          /* pserialize-pair: rtcache's read section alone */
 	RB_DPDK,          /* dpdk-lpm */
 	RB_DPDK_FIB,      /* dpdk-fib */
 };
@@ -147,6 +153,7 @@ rb_kind_of(const struct bench_strategy *s)
 	    {"psref", RB_PSREF},
 	    {"pserialize", RB_PSERIALIZE},
 	    {"pserialize-nh", RB_PSERIALIZE_NH},
+	    {"pserialize-pair", RB_PAIR},
 	    {"dpdk-lpm", RB_DPDK},
 	    {"dpdk-fib", RB_DPDK_FIB},
 	};
@@ -169,6 +176,7 @@ rb_config(enum rb_kind k, struct rt_table_config *c)
 		break;
 	case RB_PSERIALIZE:
 	case RB_PSERIALIZE_NH: /* the same design, a table of its own */
+	case RB_PAIR:          /* pserialize's table */
 		c->rtc_sync = RT_SYNC_PSERIALIZE;
 		c->rtc_ref = RT_REF_PSREF;
 		break;
@@ -767,6 +775,24 @@ rb_cache_batch(struct rb_run *r, struct route *ro,
 	uint64_t sum = 0, h = 0, miss = 0;
 	unsigned k = *flow;
 
+	if (r->kind == RB_PAIR) {
+		/*
+		 * The baseline: the same loop with the lookup taken out,
+		 * leaving the read section and one load of the cache (the
+		 * read-side workload's section with its one load).
+		 */
+		for (uint64_t i = 0; i < n; i++) {
+			int s = pserialize_read_enter();
+
+			sum += (uintptr_t)ro[k].ro_rt;
+			pserialize_read_exit(s);
+			h++;
+			k = (k + 1) % RB_FLOWS;
+		}
+		*flow = k;
+		*hits += h;
+		return sum;
+	}
 	if (r->kind == RB_PSERIALIZE) {
 		/*
 		 * The lockless design's cached lookup: no reference, inside
@@ -924,6 +950,8 @@ rb_supports_lookup(const struct bench_strategy *s)
 	if (k == RB_NONE)
 		return "not a routing-table design (rwlock, refcount, psref, "
 		       "pserialize, pserialize-nh, dpdk-lpm, dpdk-fib)";
+	if (k == RB_PAIR)
+		return "rtcache's baseline, no lookup";
 	return NULL;
 }
 

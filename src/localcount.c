@@ -3,13 +3,16 @@
  *
  * State.  localcount_init() gives each count a small integer id from a
  * global allocator (a bitmap under id_lock, lowest free id first, ids
- * reused after fini).  Every registry record carries a directory of
- * LOCALCOUNT_CHUNKS pointers to chunks of LOCALCOUNT_CHUNK_SIZE int64
- * counters (mt_private[MPSAFE_PRIV_LOCALCOUNT], allocated with the record
- * and, like it, never freed); a chunk is allocated by the record's owner
- * the first time it counts an id of that chunk.  Thread T's counter for
- * count lc is T's chunk[lc_id / 512][lc_id % 512]: memory only T writes
- * while lc is active.  A count also has a state word and a shared total,
+ * reused after fini).  Every registry record carries a pointer to an
+ * array of LOCALCOUNT_IDS int64 counters (mt_private[MPSAFE_PRIV_LOCALCOUNT]
+ * holds the pointer's word, allocated with the record; the array is
+ * mapped by the record's owner the first time it counts, and like the
+ * record never freed; its pages are backed as ids are written, and ids
+ * are handed out lowest first, so the few pages in use are the first).
+ * Thread T's counter for count lc is element lc_id of T's array: memory
+ * only T writes while lc is active.  The owner's fast path reads the
+ * array's address from its TLS reader state, set at registration and
+ * when the array is mapped.  A count also has a state word and a shared total,
  * lc_total, which holds BIAS plus the references counted outside the
  * per-thread counters, until drain folds the counters in and takes the
  * bias out.
@@ -19,12 +22,12 @@
  *   FRESH, DRAINED --fini--> DEAD (poison)
  *
  * Acquire and release (inline, mpsafe/localcount.h), inside the caller's
- * read section, with the state ACTIVE and the thread's chunk present,
+ * read section, with the state ACTIVE and the thread's array present,
  * add +1 or -1 to the thread's counter with a relaxed load and store.
  * Everything else goes to mpsafe_localcount_adjust_slow(): outside a
  * section it opens one around the same update (counter_add()), FRESH
- * takes the first-use transition, a missing chunk is allocated, and
- * the SHARED and DRAINING states (and a failed chunk allocation) add to
+ * takes the first-use transition, a missing array is mapped, and
+ * the SHARED and DRAINING states (and a failed array mapping) add to
  * lc_total with an atomic read-modify-write.  Counters may go negative; only
  * the sum over all threads plus lc_total - BIAS is the number of references.
  *
@@ -44,7 +47,7 @@
  *  I1. While lc is ACTIVE, only thread T writes T's counter for lc_id.
  *      Drain and fini write it only after a grace period that began after
  *      the state left ACTIVE (then nobody else can, see P1).
- *  I2. When an id is free, its counter is zero in every record (chunks
+ *  I2. When an id is free, its counter is zero in every record (arrays
  *      start zeroed; drain and an undrained fini zero the counters before
  *      the id is freed; nothing updates them after the state left ACTIVE).
  *  I3. lc_total >= BIAS - (releases counted there) before the fold, so it
@@ -135,8 +138,8 @@ static unsigned id_hint;                   /* id_lock: no free id below */
 static uint32_t id_limit = LOCALCOUNT_IDS; /* id_lock: test hook lowers */
 static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
 
-/* Test hook: chunk allocations fail (written by tests, read relaxed). */
-static _Atomic(bool) chunk_alloc_fails;
+/* Test hook: counter arrays fail to map (written by tests, read relaxed). */
+static _Atomic(bool) counters_fail;
 
 /*
  * Futex words drainers sleep on, hashed by the count's address (a releaser
@@ -199,25 +202,33 @@ mpsafe_localcount_record_init(struct mpsafe_thread *t)
 
 	if (dir == NULL)
 		return ENOMEM;
-	for (unsigned i = 0; i < LOCALCOUNT_CHUNKS; i++)
-		atomic_init(&dir->lcd_chunk[i], NULL);
+	atomic_init(&dir->lcd_counters, NULL);
 	/* Published with the record (release push in record_alloc()). */
 	t->mt_private[MPSAFE_PRIV_LOCALCOUNT] = dir;
 	return 0;
 }
 
+void *
+mpsafe_localcount_record_counters(struct mpsafe_thread *t)
+{
+	/* Relaxed: the registering thread owns t; earlier owners' stores
+	 * were published with the record's release. */
+	return atomic_load_explicit(
+	    &thread_dir(t)->lcd_counters, memory_order_relaxed);
+}
+
 /* Test hook (library-private, not exported): see tests. */
-void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_chunks);
+void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_counters);
 
 void
-mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_chunks)
+mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_counters)
 {
 	pthread_mutex_lock(&id_lock);
 	id_limit = max_ids < LOCALCOUNT_IDS ? max_ids : LOCALCOUNT_IDS;
 	pthread_mutex_unlock(&id_lock);
 	/* Relaxed: a test sets it before the counts it concerns are used. */
 	atomic_store_explicit(
-	    &chunk_alloc_fails, fail_chunks, memory_order_relaxed);
+	    &counters_fail, fail_counters, memory_order_relaxed);
 }
 
 /* --- ids ------------------------------------------------------------- */
@@ -270,21 +281,25 @@ fold_counters(uint32_t id)
 
 	for (struct mpsafe_thread *t = mpsafe_registry_first(); t != NULL;
 	     t = t->mt_next) {
-		/* Acquire: pairs with the owner's release store of the chunk.
+		/* Acquire: pairs with the owner's release store of the array.
 		 */
 		_Atomic(int64_t) *c = atomic_load_explicit(
-		    &thread_dir(t)->lcd_chunk[id >> LOCALCOUNT_CHUNK_SHIFT],
-		    memory_order_acquire);
+		    &thread_dir(t)->lcd_counters, memory_order_acquire);
+		int64_t v;
 
 		if (c == NULL)
 			continue;
-		c += id & LOCALCOUNT_CHUNK_MASK;
+		c += id;
 		/*
 		 * Relaxed: the grace period ordered the owner's last update
 		 * before this load (read-section exit, release; scan, acquire).
 		 */
-		sum += atomic_load_explicit(c, memory_order_relaxed);
-		atomic_store_explicit(c, 0, memory_order_relaxed);
+		v = atomic_load_explicit(c, memory_order_relaxed);
+		if (v !=
+		    0) { /* a zero counter's page may be unbacked: leave it */
+			sum += v;
+			atomic_store_explicit(c, 0, memory_order_relaxed);
+		}
 	}
 	return sum;
 }
@@ -385,33 +400,39 @@ drain_wait(struct localcount *lc)
 
 /* --- slow path of acquire and release -------------------------------- */
 
-/* Make sure the calling thread has the chunk that holds id's counter. */
+/*
+ * Make sure the calling thread has its counter array; false if it cannot
+ * be mapped.  The array is fresh anonymous memory: every counter reads
+ * as 0, the representation of an int64 0 and so of a lock-free atomic
+ * one (nothing is written, so no page is backed until a count is).
+ */
 static bool
-chunk_ensure(uint32_t id)
+counters_ensure(void)
 {
-	struct mpsafe_localcount_dir *dir = thread_dir(mpsafe_thread_self());
-	_Atomic(_Atomic(int64_t) *) *slot =
-	    &dir->lcd_chunk[id >> LOCALCOUNT_CHUNK_SHIFT];
+	struct mpsafe_thread *t = mpsafe_thread_self();
+	struct mpsafe_localcount_dir *dir = thread_dir(t);
 	_Atomic(int64_t) *c;
 
 	/* Relaxed: only this thread stores the pointer. */
-	if (atomic_load_explicit(slot, memory_order_relaxed) != NULL)
-		return true;
-	/* Relaxed: a test switch. */
-	if (atomic_load_explicit(&chunk_alloc_fails, memory_order_relaxed))
-		return false;
-	c = mpsafe_aligned_alloc(MPSAFE_RECORD_ALIGN,
-	    LOCALCOUNT_CHUNK_SIZE * sizeof(_Atomic(int64_t)));
-	if (c == NULL)
-		return false;
-	for (unsigned i = 0; i < LOCALCOUNT_CHUNK_SIZE; i++)
-		atomic_init(&c[i], 0);
-	/* Release: zeroed counters before a fold's acquire of the pointer. */
-	atomic_store_explicit(slot, c, memory_order_release);
+	c = atomic_load_explicit(&dir->lcd_counters, memory_order_relaxed);
+	if (c == NULL) {
+		/* Relaxed: a test switch. */
+		if (atomic_load_explicit(&counters_fail, memory_order_relaxed))
+			return false;
+		c = mpsafe_map_zeroed(
+		    LOCALCOUNT_IDS * sizeof(_Atomic(int64_t)));
+		if (c == NULL)
+			return false;
+		/* Release: zeroed counters before a fold's acquire. */
+		atomic_store_explicit(
+		    &dir->lcd_counters, c, memory_order_release);
+	}
+	/* The fast path's copy (this thread's TLS). */
+	mpsafe_reader_self.mr_private[MPSAFE_PRIV_LOCALCOUNT] = c;
 	return true;
 }
 
-/* The fast path again, once the chunk exists; false if lc left ACTIVE. */
+/* The fast path again, once the array exists; false if lc left ACTIVE. */
 static bool
 counter_add(struct localcount *lc, int64_t delta)
 {
@@ -421,14 +442,12 @@ counter_add(struct localcount *lc, int64_t delta)
 	/* Relaxed: ordered by the read section (P1). */
 	if (atomic_load_explicit(&lc->lc_state, memory_order_relaxed) ==
 	    LC_ACTIVE) {
-		uint32_t id = lc->lc_id;
-		/* Relaxed: this thread stored the pointer (chunk_ensure). */
+		/* Relaxed: this thread stored the pointer (counters_ensure). */
 		_Atomic(int64_t) *c = atomic_load_explicit(
-		    &thread_dir(mpsafe_curthread)
-		         ->lcd_chunk[id >> LOCALCOUNT_CHUNK_SHIFT],
+		    &thread_dir(mpsafe_curthread)->lcd_counters,
 		    memory_order_relaxed);
 
-		c += id & LOCALCOUNT_CHUNK_MASK;
+		c += lc->lc_id;
 		/* Relaxed: owner-only while ACTIVE (I1). */
 		atomic_store_explicit(c,
 		    atomic_load_explicit(c, memory_order_relaxed) + delta,
@@ -462,7 +481,7 @@ mpsafe_localcount_adjust_slow(struct localcount *lc, int64_t delta)
 			    &lc->lc_state, memory_order_relaxed);
 			continue;
 		case LC_ACTIVE:
-			if (!chunk_ensure(lc->lc_id)) {
+			if (!counters_ensure()) {
 				total_add(lc, delta); /* no memory: shared */
 				return;
 			}

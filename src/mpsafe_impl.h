@@ -62,6 +62,8 @@ void mpsafe_psref_atfork_prepare(void);
 void mpsafe_psref_atfork_parent(void);
 void mpsafe_psref_atfork_child(struct mpsafe_thread *self);
 int mpsafe_localcount_record_init(struct mpsafe_thread *t);
+/* t's counter array, or NULL until its owner first counted (for the TLS). */
+void *mpsafe_localcount_record_counters(struct mpsafe_thread *t);
 
 /* defer.c */
 void mpsafe_defer_atfork_prepare(void);

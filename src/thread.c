@@ -319,7 +319,7 @@ thread_register(struct mpsafe_thread **tp)
 	mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF] =
 	    t->mt_private[MPSAFE_PRIV_PSREF];
 	mpsafe_reader_self.mr_private[MPSAFE_PRIV_LOCALCOUNT] =
-	    t->mt_private[MPSAFE_PRIV_LOCALCOUNT];
+	    mpsafe_localcount_record_counters(t);
 	mpsafe_curthread = t;
 	*tp = t;
 	return 0;

@@ -3,9 +3,9 @@
  * references released on another thread than the one that took them;
  * drain returning at once on a zero count and waiting, without polling,
  * for a reference held by a sleeping thread; per-thread counters that go
- * negative; more counts than one chunk of ids, and id reuse; the shared
- * fallback (no id, or no memory for a chunk) forced through a test hook;
- * thread exit and fork with references outstanding.
+ * negative; many counts at once, and id reuse; the shared
+ * fallback (no id, or no memory for a counter array) forced through a test
+ * hook; thread exit and fork with references outstanding.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,7 +23,7 @@
 #include <mpsafe/thread.h>
 
 /* Library-private test hook (src/localcount.c; linked statically). */
-void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_chunks);
+void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_counters);
 
 TestSuite(localcount, .timeout = 60);
 
@@ -336,7 +336,7 @@ Test(localcount, drain_wakes_on_last_of_many_releases)
 	localcount_fini(&lc);
 }
 
-#define MANY (3 * LOCALCOUNT_CHUNK_SIZE + 17) /* four chunks of ids */
+#define MANY 1553 /* ids over several pages of each counter array */
 
 static struct localcount many[MANY];
 
@@ -426,8 +426,8 @@ Test(localcount, fallback_without_id)
 	localcount_fini(&lc);
 }
 
-/* No memory for a chunk: that thread counts in the shared word. */
-Test(localcount, fallback_without_chunk)
+/* No memory for a counter array: that thread counts in the shared word. */
+Test(localcount, fallback_without_counters)
 {
 	struct localcount lc;
 	struct drainer d;
@@ -454,9 +454,9 @@ Test(localcount, counters_and_shared_word_mixed)
 	_Atomic int last = 0;
 
 	cr_assert_eq(localcount_init(&lc), 0);
-	apply(&lc, 3); /* the main thread has its chunk: +3 there */
+	apply(&lc, 3); /* the main thread has its counters: +3 there */
 	mpsafe_localcount_test_limits(LOCALCOUNT_IDS, true);
-	apply_on_thread(&lc, -2); /* no chunk on a new thread: shared */
+	apply_on_thread(&lc, -2); /* no counters on a new thread: shared */
 	apply_on_thread(&lc, 1);  /* 2 held */
 	drainer_start(&d, &lc, &last);
 	drainer_assert_waiting(&d);

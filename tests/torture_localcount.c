@@ -18,7 +18,7 @@
  *
  * Four runs: the membarrier and fence ordering modes; ids limited to a
  * few (most objects count in the shared word, the rest per thread); and
- * no memory for counter chunks (every update on the shared word while the
+ * no memory for counter arrays (every update on the shared word while the
  * object is active).  MPSAFE_TORTURE_SECONDS sets each run's length
  * (default 1).
  */
@@ -36,7 +36,7 @@
 #include <mpsafe/thread.h>
 
 /* Library-private test hook (src/localcount.c; linked statically). */
-void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_chunks);
+void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_counters);
 
 #define LIVE 0x4c495645aaaaaaaaULL
 #define POISON 0xdeaddeaddeaddeadULL
@@ -235,7 +235,7 @@ torture_seconds(void)
 struct config {
 	int fence;
 	uint32_t max_ids;
-	bool fail_chunks;
+	bool fail_counters;
 };
 
 static void
@@ -251,7 +251,7 @@ run_torture(struct config c)
 	if (error != 0)
 		cr_skip_test("ordering mode unavailable (error %d)", error);
 	cr_assert_not_null(psz);
-	mpsafe_localcount_test_limits(c.max_ids, c.fail_chunks);
+	mpsafe_localcount_test_limits(c.max_ids, c.fail_counters);
 	for (int i = 0; i < NSLOTS; i++)
 		atomic_store(&table[i], tobj_new());
 	for (uintptr_t i = 0; i < NRELEASERS; i++)
@@ -307,23 +307,23 @@ TestSuite(torture_localcount, .timeout = 600);
 Test(torture_localcount, membarrier)
 {
 	run_torture((struct config){
-	    .fence = 0, .max_ids = LOCALCOUNT_IDS, .fail_chunks = false});
+	    .fence = 0, .max_ids = LOCALCOUNT_IDS, .fail_counters = false});
 }
 
 Test(torture_localcount, fence)
 {
 	run_torture((struct config){
-	    .fence = 1, .max_ids = LOCALCOUNT_IDS, .fail_chunks = false});
+	    .fence = 1, .max_ids = LOCALCOUNT_IDS, .fail_counters = false});
 }
 
 Test(torture_localcount, few_ids)
 {
 	run_torture(
-	    (struct config){.fence = 0, .max_ids = 4, .fail_chunks = false});
+	    (struct config){.fence = 0, .max_ids = 4, .fail_counters = false});
 }
 
-Test(torture_localcount, no_chunk_memory)
+Test(torture_localcount, no_counter_memory)
 {
 	run_torture((struct config){
-	    .fence = 0, .max_ids = LOCALCOUNT_IDS, .fail_chunks = true});
+	    .fence = 0, .max_ids = LOCALCOUNT_IDS, .fail_counters = true});
 }

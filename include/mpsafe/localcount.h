@@ -44,17 +44,12 @@
 MPSAFE_BEGIN_DECLS
 
 /*
- * Per-thread counters are indexed by the object's id: counter id of a
- * thread is chunk id >> LOCALCOUNT_CHUNK_SHIFT, entry id &
- * LOCALCOUNT_CHUNK_MASK of that thread's directory.  At most
+ * Per-thread counters are indexed by the object's id: element id of the
+ * thread's counter array (struct mpsafe_localcount_dir).  At most
  * LOCALCOUNT_IDS objects have per-thread counters at once; the others
  * count in a shared word (correct, slower).
  */
-#define LOCALCOUNT_CHUNK_SHIFT 9
-#define LOCALCOUNT_CHUNK_SIZE (1u << LOCALCOUNT_CHUNK_SHIFT) /* counters */
-#define LOCALCOUNT_CHUNK_MASK (LOCALCOUNT_CHUNK_SIZE - 1)
-#define LOCALCOUNT_CHUNKS 64
-#define LOCALCOUNT_IDS (LOCALCOUNT_CHUNKS * LOCALCOUNT_CHUNK_SIZE)
+#define LOCALCOUNT_IDS (1u << 15)
 
 /*
  * The value of lc_state while acquire and release may use the per-thread
@@ -86,18 +81,20 @@ struct localcount {
 };
 
 /*
- * One registered thread's counters (library-private): a directory of
- * chunks, each allocated by the owner on first use and never freed.
- * Kept with the thread's registry record (mt_private[...LOCALCOUNT]), so
- * it outlives the thread and passes with the record to the next one.
- * Chunk pointers: written once by the owner (release), read by the owner
- * (relaxed) and by drains (acquire).  Counters: written by the owner
- * (plain relaxed load and store) while the object is active, and by a
- * drain or fini holding the library's id lock once no owner can touch
- * them (after a grace period).
+ * One registered thread's counters (library-private): an array of
+ * LOCALCOUNT_IDS counters, mapped by the owner on its first update of a
+ * count (pages are backed as ids are written, so the 256 KiB reserved
+ * cost only the pages in use) and never freed.  Kept with the thread's
+ * registry record (mt_private[...LOCALCOUNT]), so it outlives the thread
+ * and passes with the record to the next one; the owner's fast path
+ * finds the array itself in its TLS reader state (mr_private[]).  The
+ * array pointer: written once by the owner (release), read by drains
+ * (acquire).  Counters: written by the owner (plain relaxed load and
+ * store) while the object is active, and by a drain or fini holding the
+ * library's id lock once no owner can touch them (after a grace period).
  */
 struct mpsafe_localcount_dir {
-	MPSAFE_ATOMIC(MPSAFE_ATOMIC(int64_t) *) lcd_chunk[LOCALCOUNT_CHUNKS];
+	MPSAFE_ATOMIC(MPSAFE_ATOMIC(int64_t) *) lcd_counters;
 };
 
 /*
@@ -159,7 +156,7 @@ MPSAFE_API MPSAFE_COLD MPSAFE_NORETURN void mpsafe_localcount_null(
  * before drain reads the counters, and every later update sees the new
  * state and goes to the slow path.  Inline: only the update inside the
  * caller's own read section (the usual acquire: the caller found the
- * object in one) with lc active and the thread's counter chunk present.
+ * object in one) with lc active and the thread's counter array present.
  * Everything else (outside a section: one is opened there; not
  * registered; first use; draining) is out of line.
  */
@@ -183,17 +180,18 @@ mpsafe_localcount_adjust(struct localcount *lc, int64_t delta)
 	if (MPSAFE_LIKELY(depth - 1 < MPSAFE_READ_NEST - 1 &&
 	                  mpsafe_load_relaxed(&lc->lc_state) ==
 	                      LOCALCOUNT_STATE_ACTIVE)) {
-		/* Registered (inside a section): non-NULL. */
-		struct mpsafe_localcount_dir *dir =
-		    (struct mpsafe_localcount_dir *)
+		/*
+		 * The thread's counter array (NULL until its first update:
+		 * the slow path maps it).  One load fewer than a directory
+		 * of chunks, which cost the read side 15-35% (measured on a
+		 * 2-vCPU Xeon VM, acquire and release in a read section).
+		 */
+		MPSAFE_ATOMIC(int64_t) *c =
+		    (MPSAFE_ATOMIC(int64_t) *)
 		        mpsafe_reader_self.mr_private[MPSAFE_PRIV_LOCALCOUNT];
-		uint32_t id = lc->lc_id;
-		/* Relaxed: the owner reads the pointer it stored itself. */
-		MPSAFE_ATOMIC(int64_t) *c = mpsafe_load_relaxed(
-		    &dir->lcd_chunk[id >> LOCALCOUNT_CHUNK_SHIFT]);
 
 		if (MPSAFE_LIKELY(c != NULL)) {
-			c += id & LOCALCOUNT_CHUNK_MASK;
+			c += lc->lc_id; /* ACTIVE: an id below LOCALCOUNT_IDS */
 			/*
 			 * Relaxed load and store, no read-modify-write: only
 			 * this thread writes c while lc is active; the

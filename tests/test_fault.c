@@ -13,7 +13,6 @@
  * mpsafe_defer() reclaim inline.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -35,24 +34,9 @@
 #endif
 
 #include "leak_check.h"
+#include "thread_count.h"
 
 TestSuite(fault, .timeout = 60);
-
-static int
-thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void
 sleep_ms(long ms)
@@ -60,24 +44,6 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-/*
- * The thread count once it reaches want, or after 5 s.  A joined thread
- * can stay listed in /proc/self/task for a moment (the kernel wakes the
- * joiner before it reaps the thread); a thread left running stays for
- * good, so the wait hides no leak.
- */
-static int
-thread_count_settled(int want)
-{
-	int n = thread_count();
-
-	for (int i = 0; i < 500 && n != want; i++) {
-		sleep_ms(10);
-		n = thread_count();
-	}
-	return n;
 }
 
 static void

@@ -9,7 +9,6 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -20,6 +19,8 @@
 #include <time.h>
 
 #include <mpsafe/workqueue.h>
+
+#include "thread_count.h"
 
 /* Library-private test hook (src/workqueue.c; linked statically). */
 void mpsafe_workqueue_test_fail_create(int queue_index);
@@ -149,48 +150,33 @@ Test(workqueue, cpu_helpers)
 	cr_assert_lt(mpsafe_cpu_index(ci), n);
 }
 
-/* Threads of the process (Linux: /proc/self/task). */
-static int
-thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 Test(workqueue, create_fails_when_a_thread_cannot_start)
 {
 	unsigned n = mpsafe_ncpu();
 	struct workqueue *wq = NULL;
-	int before;
+	int base, before;
 
 	/* Let a sanitizer start its own threads first (TSan has one). */
+	base = thread_count();
 	cr_assert_eq(
 	    workqueue_create(&wq, "wqwarm", nop_func, NULL, 0, WQ_PERCPU), 0);
 	workqueue_destroy(wq);
 	wq = NULL;
-	before = thread_count();
+	before = thread_count_settled(base);
 	/* The last worker fails: the ones before it are stopped, joined. */
 	mpsafe_workqueue_test_fail_create((int)n - 1);
 	cr_assert_eq(
 	    workqueue_create(&wq, "wqfail", nop_func, NULL, 0, WQ_PERCPU),
 	    EAGAIN);
 	cr_assert_null(wq);
-	cr_assert_eq(thread_count(), before, "a worker was left running");
+	cr_assert_eq(
+	    thread_count_settled(before), before, "a worker was left running");
 	/* The hook fires once; the next create works. */
 	cr_assert_eq(
 	    workqueue_create(&wq, "wqfail", nop_func, NULL, 0, WQ_PERCPU), 0);
-	cr_assert_eq(thread_count(), before + (int)n);
+	cr_assert_eq(thread_count_settled(before + (int)n), before + (int)n);
 	workqueue_destroy(wq);
-	cr_assert_eq(thread_count(), before);
+	cr_assert_eq(thread_count_settled(before), before);
 }
 
 /* --- order -------------------------------------------------------------- */

@@ -219,11 +219,13 @@ struct bench_result {
 	 * Filled by main.c, not by workloads: the repetitions the figures
 	 * are the median of (--repeat), and the spread of the workload's
 	 * metric across them (largest / smallest; has_spread when
-	 * repeat > 1).
+	 * repeat > 1), and the smallest value of that metric (best; the
+	 * run the host disturbed least, since noise only slows a run).
 	 */
 	unsigned repeat;
 	bool has_spread;
 	double spread;
+	double best;
 };
 
 /* Which figure ratios between strategies are taken on (lower is better). */

@@ -225,7 +225,7 @@ median(double *v, unsigned n)
 /*
  * Fill r->res with the median of each figure over r->reps[0..n-1], taken
  * figure by figure; violations are summed; spread is the largest over
- * the smallest metric value.
+ * the smallest metric value, best the smallest.
  */
 static void
 combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
@@ -291,6 +291,7 @@ combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
 	res->repeat = n;
 	res->has_spread = n > 1 && !isnan(lo) && lo > 0;
 	res->spread = res->has_spread ? hi / lo : 0;
+	res->best = res->has_spread ? lo : 0;
 }
 
 /* One summary column: v with prec decimals, or "-" when v is NAN. */

@@ -53,7 +53,7 @@ const char bench_csv_header[] =
     "lat_p50_ns,lat_p99_ns,pending_peak_bytes,writer_ops,"
     "cpu_model,cores,kernel,compiler,build_type,liburcu_version,"
     "ck_version,date,writers,violations,repeat,spread,mem_bytes,"
-    "mem_prefixes,dpdk_version,extra";
+    "mem_prefixes,dpdk_version,extra,best";
 
 static struct {
 	char cpu_model[256];
@@ -238,6 +238,9 @@ bench_csv_row(FILE *fp, const char *workload, const char *strategy,
 	csv_field(fp, BENCH_DPDK_VERSION);
 	fputc(',', fp);
 	csv_field(fp, r->extra);
+	fputc(',', fp);
+	if (r->has_spread)
+		fprintf(fp, "%.4f", r->best);
 	fputc('\n', fp);
 	fflush(fp);
 }

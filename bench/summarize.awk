@@ -22,7 +22,10 @@
 #
 # After the read-side table, when the file has psref or localcount rows,
 # a short block compares them with pserialize (times its ns/op) and
-# refcount (how many times cheaper) at each thread count.
+# refcount (how many times cheaper) at each thread count, and another
+# the per-thread cost at each thread count against 1 thread's, raw and
+# over none's (the empty loop's) own ratio; both blocks also give the
+# same ratios taken between the rows' best runs (CSV column best).
 #
 # Workloads with mem_bytes/mem_prefixes (route-*) get a B/prefix column.
 # forward's ratios are against none's row without churn at the same
@@ -249,16 +252,17 @@ function ref_block(    j, t, s, k, p, c, nt, nc, tl, m, tseen, names) {
 	if (fmt == "md")
 		printf "#### psref and localcount against pserialize and " \
 		    "refcount\n\nx pserialize = ns/op / pserialize's; refcount / " \
-		    "= refcount's ns/op / this one's (times cheaper)\n\n"
+		    "= refcount's ns/op / this one's (times cheaper); best x " \
+		    "pser = the same as x pserialize, between the best runs\n\n"
 	else
 		print "== read-side: psref and localcount against pserialize" \
 		    " (x = ns/op / pserialize's) and refcount (refcount/ =" \
-		    " times cheaper)"
+		    " times cheaper); best x pser: x between the best runs"
 	nc = 0
 	cell[++nc] = "workload"; cell[++nc] = "strategy"
 	cell[++nc] = "thr"; cell[++nc] = "wr"
 	cell[++nc] = "ns/op"; cell[++nc] = "x pserialize"
-	cell[++nc] = "refcount /"
+	cell[++nc] = "refcount /"; cell[++nc] = "best x pser"
 	emit(nc)
 	if (fmt == "md")
 		mdsep(nc, 2)
@@ -284,6 +288,89 @@ function ref_block(    j, t, s, k, p, c, nt, nc, tl, m, tseen, names) {
 				cell[++nc] = ratio(get(c, "ns_per_op") / m)
 			else
 				cell[++nc] = "-"
+			cell[++nc] = best_ratio(j, p)
+			emit(nc)
+		}
+	}
+}
+
+# Ratio of row j's best (the fastest of its runs) to row b's, or "-"
+# where either has none (one run, or a file from before the column).
+function best_ratio(j, b) {
+	if (j > 0 && b > 0 && get(j, "best") + 0 > 0 && get(b, "best") + 0 > 0)
+		return ratio(get(j, "best") / get(b, "best"))
+	return "-"
+}
+
+# Per-thread cost at each thread count against 1 thread's, read-side:
+# none (the empty loop), pserialize, psref and localcount.  "x 1 thr" is
+# ns/op at N threads / ns/op at 1 thread; "x none's" divides that by
+# none's own ratio.  none shares nothing, so its ratio is what the
+# machine alone adds at N threads (a vCPU whose core's other hardware
+# thread is busy, a host that slows one vCPU): the figure for "no shared
+# writes" is the raw ratio on a machine where none's is 1.
+function scale_block(    j, t, s, k, nt, nc, tl, tseen, names, one, m,
+    r, rn, nn, bn) {
+	nt = 0
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "workload") != "read-side" ||
+		    get(j, "strategy") != "pserialize")
+			continue
+		t = get(j, "threads")
+		if (t != 1 && !(t in tseen)) {
+			tseen[t] = 1
+			tl[++nt] = t
+		}
+	}
+	if (nt == 0 || find_row("read-side", "pserialize", 1) == 0)
+		return
+	print ""
+	if (fmt == "md")
+		printf "#### Per-thread cost against 1 thread\n\nx 1 thr = " \
+		    "ns/op / the same strategy's at 1 thread; x none's = that " \
+		    "/ none's (the empty loop: what the machine adds); best x 1, " \
+		    "best x none = the same between the best runs\n\n"
+	else
+		print "== read-side: per-thread cost against 1 thread (x 1" \
+		    " thr = ns/op / the same at 1 thread; x none's = that /" \
+		    " none's, the empty loop: what the machine adds; best x 1," \
+		    " best x none: the same between the best runs)"
+	nc = 0
+	cell[++nc] = "workload"; cell[++nc] = "strategy"
+	cell[++nc] = "thr"; cell[++nc] = "wr"
+	cell[++nc] = "ns/op"; cell[++nc] = "x 1 thr"
+	cell[++nc] = "x none's"; cell[++nc] = "best x 1"
+	cell[++nc] = "best x none"
+	emit(nc)
+	if (fmt == "md")
+		mdsep(nc, 2)
+	split("none pserialize psref localcount", names, " ")
+	for (k = 1; k <= nt; k++) {
+		t = tl[k]
+		rn = ""
+		j = find_row("read-side", "none", t)
+		nn = find_row("read-side", "none", 1)
+		if (j > 0 && nn > 0 && get(nn, "ns_per_op") + 0 > 0)
+			rn = get(j, "ns_per_op") / get(nn, "ns_per_op")
+		bn = ""
+		if (j > 0 && nn > 0 && get(nn, "best") + 0 > 0)
+			bn = get(j, "best") / get(nn, "best")
+		for (s = 1; s <= 4; s++) {
+			j = find_row("read-side", names[s], t)
+			one = find_row("read-side", names[s], 1)
+			if (j == 0 || one == 0 || get(one, "ns_per_op") + 0 <= 0)
+				continue
+			m = get(j, "ns_per_op")
+			r = m / get(one, "ns_per_op")
+			nc = 0
+			cell[++nc] = "read-side"; cell[++nc] = names[s]
+			cell[++nc] = t; cell[++nc] = get(j, "writers")
+			cell[++nc] = num(m, 3)
+			cell[++nc] = ratio(r)
+			cell[++nc] = rn + 0 > 0 ? ratio(r / rn) : "-"
+			cell[++nc] = best_ratio(j, one)
+			cell[++nc] = bn + 0 > 0 && best_ratio(j, one) != "-" ? \
+			    ratio(get(j, "best") / get(one, "best") / bn) : "-"
 			emit(nc)
 		}
 	}
@@ -665,8 +752,10 @@ END {
 				cell[nc] = cell[nc] " VIOLATIONS=" col("violations")
 			emit(nc)
 		}
-		if (w == "read-side")
+		if (w == "read-side") {
 			ref_block()
+			scale_block()
+		}
 	}
 	route_block()
 	forward_block()

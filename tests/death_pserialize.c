@@ -14,6 +14,8 @@
 #include <mpsafe/pserialize.h>
 #include <mpsafe/thread.h>
 
+#include "thread_state.h"
+
 TestSuite(death, .timeout = 30);
 
 Test(death, perform_inside_read_section, .signal = SIGABRT)
@@ -73,6 +75,7 @@ Test(death, unregister_inside_read_section, .signal = SIGABRT)
 
 struct inflight {
 	pserialize_t psz;
+	_Atomic long tid; /* the writer's kernel id, once it runs */
 	_Atomic int started;
 };
 
@@ -81,6 +84,7 @@ perform_main(void *arg)
 {
 	struct inflight *f = arg;
 
+	atomic_store(&f->tid, thread_state_self());
 	atomic_store(&f->started, 1);
 	pserialize_perform(f->psz);
 	return NULL;
@@ -111,9 +115,12 @@ Test(death, destroy_while_perform_in_progress, .signal = SIGABRT)
 	pthread_create(&w, NULL, perform_main, &f);
 	while (!atomic_load(&f.started))
 		sched_yield();
-	/* The writer is now in pserialize_perform, stuck on the reader. */
-	for (int i = 0; i < 1000; i++)
-		sched_yield();
+	/*
+	 * The writer blocks nowhere but in pserialize_perform, where it
+	 * sleeps on the reader: once it is asleep, the call is in progress.
+	 */
+	if (!thread_state_wait_asleep(atomic_load(&f.tid)))
+		cr_skip_test("cannot see whether the writer is asleep");
 	pserialize_destroy(f.psz);
 }
 

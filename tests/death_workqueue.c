@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include <mpsafe/workqueue.h>
 
@@ -129,7 +131,7 @@ destroy_main(void *arg)
 
 Test(death, enqueue_during_destroy, .signal = SIGABRT)
 {
-	static struct work hold, wk;
+	static struct work hold;
 	struct workqueue *wq;
 	pthread_t t;
 
@@ -138,9 +140,18 @@ Test(death, enqueue_during_destroy, .signal = SIGABRT)
 	while (!atomic_load(&blocked))
 		sched_yield();
 	pthread_create(&t, NULL, destroy_main, wq);
-	for (int i = 0; i < 10000; i++)
-		sched_yield(); /* destroy has begun: it waits for hold */
-	workqueue_enqueue(wq, &wk, NULL);
+	/*
+	 * Until destroy marks the workqueue, an enqueue is legal: it queues
+	 * a fresh item behind hold, which never ends.  So enqueue fresh items
+	 * until one meets the mark; no count of yields is assumed enough.
+	 */
+	for (;;) {
+		struct work *wk = calloc(1, sizeof(*wk));
+
+		cr_assert_not_null(wk);
+		workqueue_enqueue(wq, wk, NULL);
+		sched_yield();
+	}
 }
 
 Test(death, cpu_given_without_percpu, .signal = SIGABRT)

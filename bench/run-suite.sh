@@ -14,6 +14,10 @@
 # marked "x N" are repeated N times, round-robin over the strategies, and
 # each row is the median (mpsafe-bench --repeat):
 #   read-side       all 12 strategies, 0.5 s x 5
+#   read-scaling    all 12 strategies at 2 readers (--full: every thread
+#                   count from 2 up to the CPU count), 3 s: each reader's
+#                   cost with the others running over its cost alone on
+#                   its own CPU, in 10 ms slices taken in turn
 #   grace-period    every strategy that can wait for all readers (all but
 #                   none and ck-hp), 1 writer, 0.5 s x 3; and pserialize,
 #                   urcu-memb with 2 writers at 1 reader, 0.5 s x 3
@@ -55,7 +59,7 @@
 #                   holder stalls the others); 0.3 s x 3; its own
 #                   generated IPv4 table (MPSAFE_BENCH_FORWARD_PREFIXES,
 #                   default 1000000)
-# --full: 2 s x 5 (read-side), 5 s x 3 (grace-period, hold), 5 s
+# --full: 2 s x 5 (read-side), 5 s (read-scaling), 5 s x 3 (grace-period, hold), 5 s
 # (defer), 3 s x 3 (destroy-latency, route-lookup, route-bulk, rtcache),
 # 2 s x 3 (ifnet, forward); reader threads 1,2,4 and the powers of two up
 # to the CPU count and the CPU count (forward: and twice the CPU count;
@@ -103,6 +107,7 @@ fi
 # Per workload: measured seconds per run and repetitions.
 if [ $full -eq 1 ]; then
 	rs_secs=2 rs_rep=5
+	sc_secs=5
 	gp_secs=5 gp_rep=3
 	df_secs=5
 	hd_secs=5 hd_rep=3
@@ -126,6 +131,7 @@ if [ $full -eq 1 ]; then
 	warmup=0.2
 else
 	rs_secs=0.5 rs_rep=5
+	sc_secs=3
 	gp_secs=0.5 gp_rep=3
 	df_secs=1
 	hd_secs=0.5 hd_rep=3
@@ -154,6 +160,14 @@ fw_threads=1,2,4
 if [ $full -eq 1 ] && [ "$ncpu" -gt 2 ]; then
 	fw_threads=$threads,$((ncpu * 2))
 fi
+# read-scaling: the thread counts from 2 up to the CPU count (at least 2).
+sc_threads=
+for t in $(echo "$threads" | tr , ' '); do
+	if [ "$t" -ge 2 ] && [ "$t" -le "$ncpu" ]; then
+		sc_threads=${sc_threads:+$sc_threads,}$t
+	fi
+done
+sc_threads=${sc_threads:-2}
 caching=psref,pserialize,pserialize-pair
 routemem=rwlock,pserialize
 bulk=pserialize,pserialize-nh
@@ -204,6 +218,8 @@ bench() {
 echo "run-suite.sh: $bin, reader threads $threads" >&2
 bench read-side --strategy "$all" --threads "$threads" \
     --seconds "$rs_secs" --repeat "$rs_rep" --baseline "$base"
+bench read-scaling --strategy "$all" --threads "$sc_threads" \
+    --seconds "$sc_secs" --baseline pserialize
 bench grace-period --strategy "$waiting" --threads "$threads" \
     --seconds "$gp_secs" --repeat "$gp_rep" --baseline "$base"
 bench grace-period --strategy pserialize,urcu-memb --threads 1 --writers 2 \

@@ -376,6 +376,48 @@ function scale_block(    j, t, s, k, nt, nc, tl, tseen, names, one, m,
 	}
 }
 
+# read-scaling: each reader's cost with the others running over its cost
+# alone on the same CPU, from slices interleaved every 10 ms (x_alone in
+# the extra column); "x none's" divides it by none's, the empty loop's.
+function scaling_block(    j, nc, x, xn, nn) {
+	print ""
+	if (fmt == "md")
+		printf "#### Each reader together against alone\n\nx alone = " \
+		    "a reader's ns/op while the others run / its ns/op alone, " \
+		    "on its own CPU, in 10 ms slices taken in turn (1.00: the " \
+		    "others cost it nothing); x none's = that / none's\n\n"
+	else
+		print "== read-scaling: each reader together against alone (x" \
+		    " alone = ns/op while the others run / ns/op alone, same" \
+		    " CPU, 10 ms slices in turn; x none's = that / none's)"
+	nc = 0
+	cell[++nc] = "workload"; cell[++nc] = "strategy"
+	cell[++nc] = "thr"; cell[++nc] = "ns/op together"
+	cell[++nc] = "ns/op alone"; cell[++nc] = "x alone"
+	cell[++nc] = "x none's"; cell[++nc] = "slices"
+	emit(nc)
+	if (fmt == "md")
+		mdsep(nc, 2)
+	for (j = 1; j <= nrows; j++) {
+		if (get(j, "workload") != "read-scaling")
+			continue
+		x = xget(j, "x_alone")
+		nn = find_row("read-scaling", "none", get(j, "threads"))
+		xn = nn > 0 ? xget(nn, "x_alone") : ""
+		nc = 0
+		cell[++nc] = "read-scaling"; cell[++nc] = get(j, "strategy")
+		cell[++nc] = get(j, "threads")
+		cell[++nc] = num(get(j, "ns_per_op"), 3)
+		cell[++nc] = xget(j, "alone_ns") == "" ? "-" : \
+		    num(xget(j, "alone_ns"), 3)
+		cell[++nc] = x == "" ? "-" : sprintf("%.3f", x)
+		cell[++nc] = x == "" || xn + 0 <= 0 ? "-" : \
+		    sprintf("%.3f", x / xn)
+		cell[++nc] = xget(j, "slices") == "" ? "-" : xget(j, "slices")
+		emit(nc)
+	}
+}
+
 # ns/op of strategy s in workload w at threads t: the row of the
 # invocation that started at date d if there is one, else the latest;
 # -1 if none.
@@ -756,6 +798,8 @@ END {
 			ref_block()
 			scale_block()
 		}
+		if (w == "read-scaling")
+			scaling_block()
 	}
 	route_block()
 	forward_block()

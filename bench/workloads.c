@@ -11,6 +11,7 @@
 
 #define BENCH_WORKLOAD_LIST(X) \
 	X(read_side)           \
+	X(read_scaling)        \
 	X(grace_period)        \
 	X(defer)               \
 	X(hold)                \

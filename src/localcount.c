@@ -2,14 +2,15 @@
  * localcount.c: reference counts kept per thread, drained by summing.
  *
  * State.  localcount_init() gives each count a small integer id from a
- * global allocator (a bitmap under id_lock, lowest free id first, ids
- * reused after fini).  Every registry record carries a pointer to an
- * array of LOCALCOUNT_IDS int64 counters (mt_private[MPSAFE_PRIV_LOCALCOUNT]
- * holds the pointer's word, allocated with the record; the array is
- * mapped by the record's owner the first time it counts, and like the
- * record never freed; its pages are backed as ids are written, and ids
- * are handed out lowest first, so the few pages in use are the first).
- * Thread T's counter for count lc is element lc_id of T's array: memory
+ * global allocator (a bitmap under id_lock, lowest free id first, but
+ * not one whose counter would share the count's offset within a page,
+ * see id_aliasing(); ids reused after fini).  Every registry record carries a
+ * pointer to an array of LOCALCOUNT_IDS int64 counters
+ * (mt_private[MPSAFE_PRIV_LOCALCOUNT] holds the pointer's word, allocated with
+ * the record; the array is mapped by the record's owner the first time it
+ * counts, and like the record never freed; its pages are backed as ids are
+ * written, and ids are handed out lowest first, so the few pages in use are the
+ * first). Thread T's counter for count lc is element lc_id of T's array: memory
  * only T writes while lc is active.  The owner's fast path reads the
  * array's address from its TLS reader state, set at registration and
  * when the array is mapped.  A count also has a state word and a shared total,
@@ -233,23 +234,64 @@ mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_counters)
 
 /* --- ids ------------------------------------------------------------- */
 
+/*
+ * Which ids alias lc.  A counter lives at page offset (id * 8) % 4096 of
+ * its array (arrays are page-aligned).  The fast path loads lc_state and
+ * lc_id right after the previous acquire or release stored the counter;
+ * if the counter and lc share their address bits below 4 KiB, the CPU
+ * cannot tell at first that the load does not depend on the store (the
+ * "4K aliasing" of x86 store-to-load forwarding) and the load waits, or
+ * is replayed.  Measured on a 2-vCPU EPYC VM: acquire and release in a
+ * read section took 1.85 ns instead of 1.45 with lc on the counter's
+ * page offset, and 13 ns with some higher bits equal too; the read-side
+ * benchmark's localcount row went from 2.3 to 5-8 ns in the processes
+ * whose heap happened to put the object there.  So id_alloc() avoids the
+ * 8 ids whose counters share lc's 64-byte line offset within a page.
+ * Returns the bit mask of those ids within word w of id_used.
+ */
+static uint64_t
+id_aliasing(const struct localcount *lc, unsigned w)
+{
+	unsigned line = (unsigned)((uintptr_t)lc & 4095u) / 64; /* 0..63 */
+
+	/* Word w holds ids w * 64 .. w * 64 + 63: lines (w % 8) * 8 .. +7. */
+	if (w % 8 != line / 8)
+		return 0;
+	return UINT64_C(0xff) << (line % 8 * 8);
+}
+
+/*
+ * The lowest free id that does not alias lc (above), else the lowest free
+ * id (a count with a slow fast path beats one with none), else LC_NOID.
+ */
 static uint32_t
-id_alloc(void)
+id_alloc(const struct localcount *lc)
 {
 	uint32_t id = LC_NOID;
+	bool hinted = false;
 
 	pthread_mutex_lock(&id_lock);
-	for (unsigned w = id_hint; w < ID_WORDS; w++) {
-		if (id_used[w] == ~UINT64_C(0))
+	for (unsigned w = id_hint; w < ID_WORDS && w * 64 < id_limit; w++) {
+		uint64_t free = ~id_used[w], good;
+
+		if (id_limit - w * 64 < 64) /* ids from id_limit on: none */
+			free &= (UINT64_C(1) << (id_limit - w * 64)) - 1;
+		if (free == 0)
 			continue;
-		unsigned bit = (unsigned)__builtin_ctzll(~id_used[w]);
-		id_hint = w;
-		if (w * 64 + bit < id_limit) {
-			id = w * 64 + bit;
-			id_used[w] |= UINT64_C(1) << bit;
+		if (!hinted) { /* no free id below this word */
+			id_hint = w;
+			hinted = true;
 		}
-		break;
+		if (id == LC_NOID)
+			id = w * 64 + (unsigned)__builtin_ctzll(free);
+		good = free & ~id_aliasing(lc, w);
+		if (good != 0) {
+			id = w * 64 + (unsigned)__builtin_ctzll(good);
+			break;
+		}
 	}
+	if (id != LC_NOID)
+		id_used[id / 64] |= UINT64_C(1) << (id % 64);
 	pthread_mutex_unlock(&id_lock);
 	return id;
 }
@@ -527,7 +569,7 @@ localcount_init(struct localcount *lc)
 	if (lc == NULL)
 		return EINVAL;
 	pthread_once(&lc_once, lc_init_once);
-	lc->lc_id = id_alloc();
+	lc->lc_id = id_alloc(lc);
 	atomic_init(&lc->lc_total, LC_BIAS);
 	/* Relaxed: the caller publishes lc (with release) before any use. */
 	atomic_store_explicit(&lc->lc_state, LC_FRESH, memory_order_relaxed);

@@ -358,8 +358,12 @@ Test(localcount, many_counts_and_id_reuse)
 			cr_assert_eq(localcount_init(&many[i]), 0);
 			uint32_t id = many[i].lc_id;
 			cr_assert_lt(id, LOCALCOUNT_IDS);
-			/* Lowest ids first, each once: freed ids are reused. */
-			cr_assert_lt(id, MANY);
+			/*
+			 * Lowest ids first, each once: freed ids are reused.
+			 * A count skips the 8 ids whose counters would share
+			 * its offset in a page (id_aliasing()), no more.
+			 */
+			cr_assert_lt(id, MANY + 8);
 			cr_assert_eq(seen[id], round, "id %u given twice", id);
 			seen[id]++;
 			localcount_acquire(&many[i]);
@@ -379,26 +383,63 @@ Test(localcount, many_counts_and_id_reuse)
  */
 Test(localcount, reused_id_starts_from_zero)
 {
-	struct localcount a, b;
+	/* One storage, two lives: an id's choice depends on the address. */
+	union {
+		struct localcount a, b;
+	} u;
+	struct localcount *a = &u.a, *b = &u.b;
 	struct drainer d;
 	uint32_t id;
 
-	cr_assert_eq(localcount_init(&a), 0);
-	id = a.lc_id;
-	apply(&a, 1); /* the main thread's counter: +1 */
-	drainer_start(&d, &a, NULL);
+	cr_assert_eq(localcount_init(a), 0);
+	id = a->lc_id;
+	apply(a, 1); /* the main thread's counter: +1 */
+	drainer_start(&d, a, NULL);
 	drainer_assert_waiting(&d);
-	apply_on_thread(&a, -1); /* released through the shared total */
+	apply_on_thread(a, -1); /* released through the shared total */
 	drainer_join(&d);
-	localcount_fini(&a);
+	localcount_fini(a);
 
-	cr_assert_eq(localcount_init(&b), 0);
-	cr_assert_eq(b.lc_id, id, "the freed id should be reused");
-	apply(&b, 2);
-	apply(&b, -2);
-	drainer_start(&d, &b, NULL);
+	cr_assert_eq(localcount_init(b), 0);
+	cr_assert_eq(b->lc_id, id, "the freed id should be reused");
+	apply(b, 2);
+	apply(b, -2);
+	drainer_start(&d, b, NULL);
 	drainer_join(&d); /* would hang if the +1 above had survived */
-	localcount_fini(&b);
+	localcount_fini(b);
+}
+
+/*
+ * A count's counter never shares the count's 64-byte line offset within a
+ * page while another id is free (4K aliasing, src/localcount.c), and when
+ * only such ids are left the count still gets one.
+ */
+Test(localcount, ids_avoid_the_counts_page_offset)
+{
+	enum { PAGE = 4096, LINE = 64 };
+	char *page = aligned_alloc(PAGE, 2 * PAGE);
+	struct localcount *lc[PAGE / LINE];
+
+	cr_assert_not_null(page);
+	for (unsigned i = 0; i < PAGE / LINE; i++) {
+		lc[i] = (struct localcount *)(void *)(page + i * LINE);
+		cr_assert_eq(localcount_init(lc[i]), 0);
+		cr_assert_lt(lc[i]->lc_id, LOCALCOUNT_IDS);
+		cr_assert_neq(lc[i]->lc_id * 8 % PAGE / LINE, i,
+		    "count at line %u of its page got id %u, whose counter "
+		    "is on the same line of its page",
+		    i, lc[i]->lc_id);
+	}
+	for (unsigned i = 0; i < PAGE / LINE; i++)
+		localcount_fini(lc[i]); /* never used: no drain needed */
+
+	/* Ids 0..7 only, all on line 0: a count on line 0 takes one. */
+	mpsafe_localcount_test_limits(8, false);
+	cr_assert_eq(localcount_init(lc[0]), 0);
+	cr_assert_lt(lc[0]->lc_id, 8, "no id given although 8 were free");
+	localcount_fini(lc[0]);
+	mpsafe_localcount_test_limits(LOCALCOUNT_IDS, false);
+	free(page);
 }
 
 /* No id left: the count lives in the shared word, with the same rules. */
@@ -562,19 +603,22 @@ Test(localcount, fork_child_releases_parent_reference)
 /* Builds without contract checks: misuse stays memory-safe. */
 Test(localcount, undrained_fini_frees_a_clean_id)
 {
-	struct localcount a, b;
+	union {
+		struct localcount a, b;
+	} u; /* one storage, two lives (see reused_id_starts_from_zero) */
+	struct localcount *a = &u.a, *b = &u.b;
 	uint32_t id;
 
-	cr_assert_eq(localcount_init(&a), 0);
-	id = a.lc_id;
-	apply(&a, 1);
-	localcount_fini(&a); /* used, not drained: zeroes the counters */
-	cr_assert_eq(localcount_init(&b), 0);
-	cr_assert_eq(b.lc_id, id);
-	apply(&b, 1);
-	apply(&b, -1);
-	localcount_drain(&b); /* returns: the stale +1 was cleared */
-	localcount_fini(&b);
+	cr_assert_eq(localcount_init(a), 0);
+	id = a->lc_id;
+	apply(a, 1);
+	localcount_fini(a); /* used, not drained: zeroes the counters */
+	cr_assert_eq(localcount_init(b), 0);
+	cr_assert_eq(b->lc_id, id);
+	apply(b, 1);
+	apply(b, -1);
+	localcount_drain(b); /* returns: the stale +1 was cleared */
+	localcount_fini(b);
 }
 
 Test(localcount, second_drain_returns)

@@ -3,17 +3,17 @@
  *
  * State.  localcount_init() gives each count a small integer id from a
  * global allocator (a bitmap under id_lock, lowest free id first, but
- * not one whose counter would share the count's offset within a page,
- * see id_aliasing(); ids reused after fini).  Every registry record carries a
- * pointer to an array of LOCALCOUNT_IDS int64 counters
- * (mt_private[MPSAFE_PRIV_LOCALCOUNT] holds the pointer's word, allocated with
- * the record; the array is mapped by the record's owner the first time it
- * counts, and like the record never freed; its pages are backed as ids are
- * written, and ids are handed out lowest first, so the few pages in use are the
- * first). Thread T's counter for count lc is element lc_id of T's array: memory
- * only T writes while lc is active.  The owner's fast path reads the
- * array's address from its TLS reader state, set at registration and
- * when the array is mapped.  A count also has a state word and a shared total,
+ * not one whose counter would share the count's line within a page or sit
+ * on a page's first line, see id_aliasing(); ids reused after fini).  Every
+ * registry record carries a pointer to an array of LOCALCOUNT_IDS int64
+ * counters (mt_private[MPSAFE_PRIV_LOCALCOUNT] holds the pointer's word,
+ * allocated with the record; the array is mapped by the record's owner the
+ * first time it counts, and like the record never freed; its pages are backed
+ * as ids are written, and ids are handed out lowest first, so the few pages in
+ * use are the first). Thread T's counter for count lc is element lc_id of T's
+ * array: memory only T writes while lc is active.  The owner's fast path reads
+ * the array's address from its TLS reader state, set at registration and when
+ * the array is mapped.  A count also has a state word and a shared total,
  * lc_total, which holds BIAS plus the references counted outside the
  * per-thread counters, until drain folds the counters in and takes the
  * bias out.
@@ -246,18 +246,26 @@ mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_counters)
  * page offset, and 13 ns with some higher bits equal too; the read-side
  * benchmark's localcount row went from 2.3 to 5-8 ns in the processes
  * whose heap happened to put the object there.  So id_alloc() avoids the
- * 8 ids whose counters share lc's 64-byte line offset within a page.
- * Returns the bit mask of those ids within word w of id_used.
+ * 8 ids whose counters share lc's 64-byte line offset within a page, and
+ * the 8 on the first line of a page: page-aligned memory puts its first,
+ * often hottest, word there (in mpsafe-bench, the published pointer every
+ * read loads sat at page offset 0, as counter 0 did, and about one
+ * process in four ran localcount at 5-15 ns).  Other coincidences with
+ * the caller's data remain possible; these are the ones the library can
+ * see coming.  Returns the bit mask of those ids within word w of id_used.
  */
 static uint64_t
 id_aliasing(const struct localcount *lc, unsigned w)
 {
 	unsigned line = (unsigned)((uintptr_t)lc & 4095u) / 64; /* 0..63 */
+	uint64_t mask = 0;
 
 	/* Word w holds ids w * 64 .. w * 64 + 63: lines (w % 8) * 8 .. +7. */
-	if (w % 8 != line / 8)
-		return 0;
-	return UINT64_C(0xff) << (line % 8 * 8);
+	if (w % 8 == line / 8)
+		mask |= UINT64_C(0xff) << (line % 8 * 8);
+	if (w % 8 == 0)
+		mask |= UINT64_C(0xff); /* line 0 */
+	return mask;
 }
 
 /*

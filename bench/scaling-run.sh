@@ -15,6 +15,8 @@
 # is.
 #   read-side       pserialize, psref, localcount, urcu-memb, urcu-qsbr,
 #                   ck-epoch, rwlock, refcount; 0.3 s x 3
+#   read-scaling    none, pserialize, psref, localcount, refcount at the
+#                   thread counts above 1; 1 s
 #   grace-period    pserialize, psref, urcu-memb, rwlock; 0.5 s
 #   destroy-latency psref, localcount, refcount, rwlock, ck-hp; 0.5 s x 5
 #   route-lookup    rwlock, refcount, psref, pserialize, pserialize-nh,
@@ -70,6 +72,8 @@ echo "scaling-run.sh: $bin, $n CPUs, reader threads $threads" >&2
 bench read-side --strategy \
     pserialize,psref,localcount,urcu-memb,urcu-qsbr,ck-epoch,rwlock,refcount \
     --threads "$threads" --seconds 0.3 --repeat 3 --baseline urcu-memb
+bench read-scaling --strategy none,pserialize,psref,localcount,refcount \
+    --threads "${threads#1,}" --seconds 1 --baseline pserialize
 bench grace-period --strategy pserialize,psref,urcu-memb,rwlock \
     --threads "$threads" --seconds 0.5 --baseline urcu-memb
 bench destroy-latency --strategy psref,localcount,refcount,rwlock,ck-hp \

@@ -89,7 +89,11 @@ rs_state(struct rs_ctl *c)
 static void
 rs_set_state(struct rs_ctl *c, uint64_t st)
 {
-	/* Relaxed: the mark of the old slice only stops clocks. */
+	/*
+	 * Relaxed: both resets come before the release store of the new
+	 * state below, so a reader that acquires the new state acks after
+	 * the reset and cannot see the old slice's timed mark.
+	 */
 	atomic_store_explicit(&c->timed, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->acks, 0, memory_order_relaxed);
 	pthread_mutex_lock(&c->lock);

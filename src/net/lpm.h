@@ -28,15 +28,13 @@ struct lpm_key {
  * pointer.  LPM_SLOT_PTR() strips the id.
  */
 typedef uintptr_t lpm_slot_t;
-#define LPM_SLOT_NODE ((lpm_slot_t)1)
-#if UINTPTR_MAX > 0xffffffffu
-#define LPM_SLOT_IDSHIFT 48
-#define LPM_SLOT_PTRMASK ((lpm_slot_t)0xffffffffffff)
-#define LPM_SLOT_ID(s) ((unsigned)((s) >> LPM_SLOT_IDSHIFT))
-#else
-#define LPM_SLOT_PTRMASK (~(lpm_slot_t)0)
-#define LPM_SLOT_ID(s) ((void)(s), 0u)
+/* One encoding with route.h's inline lookups, which read root slots. */
+#define LPM_SLOT_NODE MPSAFE_RT_SLOT_NODE
+#ifdef MPSAFE_RT_SLOT_IDSHIFT
+#define LPM_SLOT_IDSHIFT MPSAFE_RT_SLOT_IDSHIFT
 #endif
+#define LPM_SLOT_PTRMASK MPSAFE_RT_SLOT_PTRMASK
+#define LPM_SLOT_ID(s) MPSAFE_RT_SLOT_ID(s)
 #define LPM_SLOT_PTR(s) ((s)&LPM_SLOT_PTRMASK)
 
 struct lpm;

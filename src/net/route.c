@@ -150,6 +150,10 @@ _Static_assert(offsetof(struct rt_entry, rt_gateway) +
                    64,
     "rt_entry's hot fields fit one cache line");
 
+/* route.h's inline lookups read a table through its first member. */
+_Static_assert(offsetof(struct rt_table, t_fast) == 0,
+    "struct rt_table begins with its fast-path view");
+
 /* Blocks this large are mapped directly (see rt_default_alloc()). */
 #define RT_MAP_MIN ((size_t)1 << 20)
 
@@ -892,6 +896,8 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	if (rt_lpm_init(&t->t_lpm[RT_INET6], AF_INET6, t->t_alloc, t->t_free,
 	        t->t_alloc_arg, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
 		goto fail_lpm6;
+	t->t_fast.rf_root4 = t->t_lpm[RT_INET].l_root->ln_slot;
+	t->t_fast.rf_nh = t->t_nhvec->nv_nh;
 	error = workqueue_create(
 	    &t->t_wq, "rt_free", rt_reap_work, t, 0, WQ_MPSAFE);
 	if (error != 0)
@@ -1605,12 +1611,18 @@ rt_require_read_side(struct rt_table *t, const char *fn)
 #endif
 }
 
+void
+mpsafe_net_lookup_check(struct rt_table *t, const char *fn)
+{
+	rt_require_read_side(t, fn);
+}
+
+/* rt_lookup_noref() past its inline part (route.h). */
 struct rt_entry *
-rt_lookup_noref(struct rt_table *t, int af, const void *addr)
+rt_lookup_noref_slow(struct rt_table *t, int af, const void *addr)
 {
 	struct rt_entry *rt;
 
-	rt_require_read_side(t, "rt_lookup_noref");
 	if (MPSAFE_LIKELY(af == AF_INET)) {
 		uint32_t a;
 
@@ -1688,8 +1700,9 @@ rt_nh_of_slot(struct rt_table *t, lpm_slot_t s)
 	return rt_getnexthop(rt);
 }
 
+/* rt_lookup_nexthop() past its inline part (route.h). */
 const struct rt_nexthop *
-rt_lookup_nexthop(struct rt_table *t, int af, const void *addr)
+rt_lookup_nexthop_slow(struct rt_table *t, int af, const void *addr)
 {
 	if (MPSAFE_UNLIKELY(t == NULL || addr == NULL))
 		return NULL;

@@ -46,6 +46,8 @@ struct rt_nhvec {
 #define RT_HOLD_PSREF 2
 
 struct rt_table {
+	/* What route.h's inline lookups read: first (see route.c). */
+	struct mpsafe_rt_fastpath t_fast;
 	enum rt_sync t_sync;
 	enum rt_refmode t_ref;
 	char t_name[16];

@@ -61,8 +61,10 @@
  * Functions that exist (all implemented): rt_table_create,
  * rt_table_destroy, rt_table_stats, rtrequest, rtalloc1, rt_ref,
  * rt_unref, rt_lookup, rt_release, rt_read_enter, rt_read_exit,
- * rt_lookup_noref, rt_lookup_noref_bulk, rt_check_reject_route,
- * rt_lookup_nexthop, rt_lookup_nexthop_bulk, rt_nexthop_check_reject,
+ * rt_lookup_noref (inline; its out-of-line part rt_lookup_noref_slow),
+ * rt_lookup_noref_bulk, rt_check_reject_route, rt_lookup_nexthop
+ * (inline; rt_lookup_nexthop_slow), rt_lookup_nexthop_bulk,
+ * rt_nexthop_check_reject,
  * rt_walktree, rtflushall,
  * rtcache_attach, rtcache_init, rtcache_lookup2, rtcache_lookup1,
  * rtcache_lookup, rtcache_lookup_noref (inline; its out-of-line part
@@ -204,6 +206,34 @@ struct rt_table_config {
 	}
 
 struct rt_table; /* opaque */
+
+/*
+ * Library-private: what the inline IPv4 lookups (rt_lookup_noref(),
+ * rt_lookup_nexthop()) read of a table, its first member.  Both
+ * pointers are set by rt_table_create() and never change until
+ * rt_table_destroy().
+ *
+ * A root slot (src/net/lpm.h, lpm_slot_t) is 0 (no route), a node
+ * pointer | MPSAFE_RT_SLOT_NODE (a prefix longer than /24 below: the
+ * out-of-line walk goes on), or an entry pointer, on 64-bit platforms
+ * with its next hop's id in the bits from MPSAFE_RT_SLOT_IDSHIFT up (0:
+ * not encoded).
+ */
+struct mpsafe_rt_fastpath {
+	/* The IPv4 trie's 2^24 root slots, indexed by address >> 8. */
+	const MPSAFE_ATOMIC(uintptr_t) * rf_root4;
+	/* The next-hop array, indexed by id (element 0 unused). */
+	const struct rt_nexthop *rf_nh;
+};
+#define MPSAFE_RT_SLOT_NODE ((uintptr_t)1)
+#if UINTPTR_MAX > 0xffffffffu
+#define MPSAFE_RT_SLOT_IDSHIFT 48
+#define MPSAFE_RT_SLOT_PTRMASK ((uintptr_t)0xffffffffffff)
+#define MPSAFE_RT_SLOT_ID(s) ((unsigned)((s) >> MPSAFE_RT_SLOT_IDSHIFT))
+#else
+#define MPSAFE_RT_SLOT_PTRMASK (~(uintptr_t)0)
+#define MPSAFE_RT_SLOT_ID(s) ((void)(s), 0u)
+#endif
 
 /* Flags an entry passes on to its next hop (rt_nexthop.nh_flags). */
 #define MPSAFE_RTF_NHMASK                                                \
@@ -470,8 +500,53 @@ MPSAFE_API void rt_read_exit(struct rt_table *t, int s);
  *	a lockless table).  Never blocks.  The raw fast path the benchmarks
  *	compare with DPDK.
  */
-MPSAFE_API struct rt_entry *rt_lookup_noref(
+MPSAFE_API struct rt_entry *rt_lookup_noref_slow(
     struct rt_table *t, int af, const void *addr);
+/* Library-private: the diagnostic read-side check of the inline lookups. */
+MPSAFE_API void mpsafe_net_lookup_check(struct rt_table *t, const char *fn);
+
+/*
+ * The root slot of IPv4 address addr (network order, 4 bytes).  Acquire:
+ * pairs with the writer's release store of the slot (lpm.c), so a new
+ * entry's fields are seen initialised.
+ */
+static inline uintptr_t
+mpsafe_rt_root4_slot(const struct rt_table *t, const void *addr)
+{
+	const struct mpsafe_rt_fastpath *f =
+	    (const struct mpsafe_rt_fastpath *)(const void *)t;
+	uint32_t a;
+
+	__builtin_memcpy(&a, addr, sizeof(a));
+	return mpsafe_load_acquire(&f->rf_root4[ntohl(a) >> 8]);
+}
+
+/*
+ * Inline: an IPv4 match up to /24 whose entry readers have already
+ * marked (MPSAFE_RTF_READ) is decided here, in one load of the root and
+ * one of the entry; rt_lookup_noref_slow() does the rest (a longer
+ * prefix, a short one, no match, a first read, IPv6), and is called
+ * only through rt_lookup_noref().
+ */
+static inline struct rt_entry *
+rt_lookup_noref(struct rt_table *t, int af, const void *addr)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	mpsafe_net_lookup_check(t, "rt_lookup_noref");
+#endif
+	if (MPSAFE_LIKELY(af == AF_INET)) {
+		uintptr_t s = mpsafe_rt_root4_slot(t, addr);
+		struct rt_entry *rt =
+		    (struct rt_entry *)(s & MPSAFE_RT_SLOT_PTRMASK);
+
+		if (MPSAFE_LIKELY(
+		        !(s & MPSAFE_RT_SLOT_NODE) && rt != NULL &&
+		        /* Acquire: pairs with RTM_CHANGE's release. */
+		        (mpsafe_load_acquire(&rt->rt_flags) & MPSAFE_RTF_READ)))
+			return rt;
+	}
+	return rt_lookup_noref_slow(t, af, addr);
+}
 
 /* Largest batch of rt_lookup_noref_bulk(). */
 #define RT_LOOKUP_BULK_MAX 64
@@ -536,8 +611,36 @@ MPSAFE_API int rt_check_reject_route(
  *	abort outside a read section on a lockless table).  Never blocks.
  *	Nothing to free.
  */
-MPSAFE_API const struct rt_nexthop *rt_lookup_nexthop(
+MPSAFE_API const struct rt_nexthop *rt_lookup_nexthop_slow(
     struct rt_table *t, int af, const void *addr);
+
+/*
+ * Inline: an IPv4 match up to /24 whose slot carries its next hop's id
+ * is decided here, in one load of the root; rt_lookup_nexthop_slow()
+ * does the rest, and is called only through rt_lookup_nexthop().
+ */
+static inline const struct rt_nexthop *
+rt_lookup_nexthop(struct rt_table *t, int af, const void *addr)
+{
+	if (MPSAFE_LIKELY(af == AF_INET && t != NULL && addr != NULL)) {
+		const struct mpsafe_rt_fastpath *f =
+		    (const struct mpsafe_rt_fastpath *)(const void *)t;
+		unsigned id;
+
+#ifdef MPSAFE_DIAGNOSTIC
+		mpsafe_net_lookup_check(t, "rt_lookup_nexthop");
+#endif
+		/*
+		 * A node pointer carries no id.  The id's element holds the
+		 * next hop while a slot names the id; its fields were
+		 * written before the slot's release store (route.c).
+		 */
+		id = MPSAFE_RT_SLOT_ID(mpsafe_rt_root4_slot(t, addr));
+		if (MPSAFE_LIKELY(id != 0))
+			return &f->rf_nh[id];
+	}
+	return rt_lookup_nexthop_slow(t, af, addr);
+}
 
 /*
  * rt_lookup_nexthop_bulk(t, af, addrs, n, nhs)

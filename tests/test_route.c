@@ -715,6 +715,96 @@ Test(route, lookup_hold_and_noref)
 	}
 }
 
+/*
+ * The inline IPv4 lookups (route.h) and their way out: a root slot's
+ * entry, marked or not yet read; a node below the root (a /24 with a /25
+ * inside); a short prefix under /8; no match; the next hop of each; a
+ * change, which clears the mark.
+ */
+Test(route, lookup_noref_inline_paths)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		/* Root slot, node (twice), root slot of a /8, short. */
+		static const char *const dsts[] = {"10.1.2.5", "10.1.1.5",
+		    "10.1.1.200", "10.2.3.4", "11.0.0.1"};
+		static const unsigned plens[] = {24, 24, 25, 8, 4};
+		struct rt_entry *rt, *rt24;
+		const struct rt_nexthop *nh;
+		union rt_sockaddr a;
+		int s;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.1.0", 24, NULL,
+		                 2, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.0", 24, NULL,
+		                 6, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.1.128", 25,
+		                 NULL, 3, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "0.0.0.0", 4, NULL, 4,
+		                 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		/* Not read since it was added: the first lookup marks it. */
+		a = sa_of("10.1.2.5");
+		rt24 = rt_lookup_noref(t, AF_INET, &a.sin.sin_addr);
+		cr_assert_not_null(rt24);
+		cr_assert_eq(rt_getplen(rt24), 24u);
+		cr_assert(
+		    mpsafe_load_relaxed(&rt24->rt_flags) & MPSAFE_RTF_READ);
+		/* Marked: the inline path answers, with the same entry. */
+		cr_assert_eq(
+		    rt_lookup_noref(t, AF_INET, &a.sin.sin_addr), rt24);
+		for (size_t i = 0; i < sizeof(dsts) / sizeof(dsts[0]); i++) {
+			a = sa_of(dsts[i]);
+			for (int round = 0; round < 2; round++) {
+				rt = rt_lookup_noref(
+				    t, AF_INET, &a.sin.sin_addr);
+				cr_assert_not_null(rt, "%s", dsts[i]);
+				cr_assert_eq(rt_getplen(rt), plens[i],
+				    "%s: /%u", dsts[i], rt_getplen(rt));
+				nh = rt_lookup_nexthop(
+				    t, AF_INET, &a.sin.sin_addr);
+				cr_assert_eq(
+				    nh, rt_getnexthop(rt), "%s", dsts[i]);
+				cr_assert_eq(nh->nh_ifindex, rt->rt_ifindex);
+			}
+		}
+		/* No match; a family the inline path leaves alone. */
+		a = sa_of("192.0.2.1");
+		cr_assert_null(rt_lookup_noref(t, AF_INET, &a.sin.sin_addr));
+		cr_assert_null(rt_lookup_nexthop(t, AF_INET, &a.sin.sin_addr));
+		cr_assert_null(rt_lookup_noref(t, AF_UNSPEC, &a.sin.sin_addr));
+		cr_assert_null(
+		    rt_lookup_nexthop(t, AF_UNSPEC, &a.sin.sin_addr));
+		rt_read_exit(t, s);
+		/* A change clears the mark; the next lookup sets it again. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_CHANGE, "10.1.2.0", 24,
+		                 NULL, 5, 0, NULL),
+		    0);
+		cr_assert(
+		    !(mpsafe_load_relaxed(&rt24->rt_flags) & MPSAFE_RTF_READ));
+		s = rt_read_enter(t);
+		a = sa_of("10.1.2.5");
+		cr_assert_eq(
+		    rt_lookup_noref(t, AF_INET, &a.sin.sin_addr), rt24);
+		cr_assert_eq(rt24->rt_ifindex, 5u);
+		cr_assert(
+		    mpsafe_load_relaxed(&rt24->rt_flags) & MPSAFE_RTF_READ);
+		cr_assert_eq(
+		    rt_lookup_nexthop(t, AF_INET, &a.sin.sin_addr)->nh_ifindex,
+		    5u);
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
 /* The batched lookup: each trie level, misses, IPv6, the errors. */
 Test(route, lookup_noref_bulk)
 {

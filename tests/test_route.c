@@ -1219,6 +1219,63 @@ Test(route, change_waits_only_for_readers_of_the_entry)
 	}
 }
 
+/*
+ * A lookup made while a change runs sees RTF_UPDATING and backs off, but
+ * its caller may read the new fields once the change ends, inside the
+ * same read section: the change must keep that lookup's mark, and the
+ * next change must wait for the section.  (The end of a change used to
+ * drop the mark, and the next change raced with the reader.)
+ */
+Test(route, change_keeps_the_mark_of_a_lookup_during_it)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct changer c1 = {0}, c2 = {0};
+		union rt_sockaddr a = sa_of("10.2.3.4");
+		struct rt_entry *held = NULL, *rt;
+		pthread_t tc;
+		int ms, s;
+
+		if (route_designs[d].rtc_sync != RT_SYNC_PSERIALIZE)
+			continue; /* the read lock holds every change off */
+		c1.t = c2.t = make(d);
+		/* A count without a lookup: the entry is not marked. */
+		cr_assert_eq(route_req(c1.t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, &held),
+		    0);
+		cr_assert_not_null(held);
+		/* The change finds no mark, then waits for our count. */
+		pthread_create(&tc, NULL, change_thread, &c1);
+		while (!(rt_getflags(held) & MPSAFE_RTF_UPDATING))
+			pause_ms(1);
+		s = rt_read_enter(c1.t);
+		rt = rt_lookup_noref(c1.t, AF_INET, &a.sin.sin_addr);
+		cr_assert_eq(rt, held);
+		cr_assert(rt_getflags(rt) & MPSAFE_RTF_UPDATING);
+		rt_unref(held);
+		for (ms = 0; ms < 10000 && !atomic_load(&c1.done); ms++)
+			pause_ms(1);
+		cr_assert_eq(atomic_load(&c1.done), 1,
+		    "a change that found no mark waited for a read section");
+		pthread_join(tc, NULL);
+		cr_assert_eq(c1.error, 0);
+		/* Still in the section: the flag is clear, the fields new. */
+		cr_assert(!(rt_getflags(rt) & MPSAFE_RTF_UPDATING));
+		cr_assert_eq(rt->rt_ifindex, 99u);
+		cr_assert(mpsafe_load_relaxed(&rt->rt_flags) & MPSAFE_RTF_READ,
+		    "the change dropped the mark of a lookup made during it");
+		pthread_create(&tc, NULL, change_thread, &c2);
+		pause_ms(50);
+		cr_assert_eq(atomic_load(&c2.done), 0,
+		    "a change did not wait for a section whose lookup ran "
+		    "during the previous change");
+		rt_read_exit(c1.t, s);
+		pthread_join(tc, NULL);
+		cr_assert_eq(c2.error, 0);
+		rt_table_destroy(c1.t);
+	}
+}
+
 /* --- next hops ------------------------------------------------------------ */
 
 /* The next hop rt_lookup_nexthop() finds for text address a, in a section. */

@@ -57,24 +57,31 @@
  * readers that saw the flag clear), counts down to our own, and psref
  * holders (destroy, then re-init the psref target).  Nobody else looks at
  * the fields now; change them under the writer lock (rwlock-mode
- * rt_lookup_noref readers), clear RTF_UPDATING with a release store, and
- * wake the waiters.
+ * rt_lookup_noref readers), clear RTF_UPDATING with a release
+ * compare-and-swap, and wake the waiters.
  *
  * Changes nobody has read.  Every path that gives a reader an entry, or
  * reads its changeable fields, outside the writer lock first marks it
  * with MPSAFE_RTF_READ (rt_flags_read(): a fetch_or the first time after
- * a change, a load after that), and the release store that ends a change
- * clears the mark.  The changer sets RTF_UPDATING with a fetch_or too, and
- * read-modify-writes of one word are totally ordered: a reader's mark
- * after the changer's sees RTF_UPDATING and backs off, and a mark before
- * it shows in the old flags the changer gets back.  A reader that only
- * loaded the mark did so after some reader's fetch_or since the last
- * change, and the first change after that fetch_or sees the mark and
- * waits for the reader as above.  So a changer that finds the mark clear
- * has no reader to wait for: it skips the grace period and the psref
- * drain (psref holders got their reference through a marking lookup) and
- * waits only for counts, which rtrequest()'s ret_nrt hands out without a
- * lookup.  Next-hop lookups do not mark (a next hop is immutable and
+ * a change, a load after that).  The changer sets RTF_UPDATING and clears
+ * the mark in one compare-and-swap, and read-modify-writes of one word
+ * are totally ordered: a mark before it shows in the old flags the
+ * changer gets back, and the changer then waits for the reader.  A mark
+ * after it is made while RTF_UPDATING is set; its caller backs off while
+ * it sees the flag, but may see the flag clear later in its read section
+ * and then read the new fields, so the compare-and-swap that ends the
+ * change keeps that mark, and the next change waits for that reader.  A
+ * reader that only loaded the mark did so after some reader's fetch_or
+ * that no change start has cleared since, and the next change start
+ * sees it.  So a changer that finds the mark clear has no reader to wait
+ * for: it skips the grace period and the psref drain (psref holders got
+ * their reference through a marking lookup) and waits only for counts,
+ * which rtrequest()'s ret_nrt hands out without a lookup.  (Until
+ * 2026-12-01 the change set RTF_UPDATING with a fetch_or that left the
+ * mark and ended with a store that dropped it: a reader that marked, or
+ * saw the old mark, during a change and read the fields after it raced
+ * with the next change, which ThreadSanitizer caught in the long route
+ * torture.)  Next-hop lookups do not mark (a next hop is immutable and
  * retired after a grace period), so on a table the data path reads
  * through rt_lookup_nexthop() a change costs no grace period.
  *
@@ -1406,13 +1413,21 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	}
 	rt_ref(rt); /* ours: keeps rt alive against a concurrent delete */
 	/*
-	 * seq_cst: lookups see the flag before we look at their holds; and
-	 * the old flags tell whether a lookup found rt since its last change
-	 * (MPSAFE_RTF_READ, rt_flags_read()): this read-modify-write and
-	 * theirs are ordered, so a later one sees MPSAFE_RTF_UPDATING.
+	 * Set RTF_UPDATING and clear the mark in one step; the old flags
+	 * tell whether a lookup found rt since its last change
+	 * (MPSAFE_RTF_READ, rt_flags_read()).  seq_cst: lookups see the
+	 * flag before we look at their holds; and this read-modify-write
+	 * and the readers' marks are ordered, so a later mark sees
+	 * MPSAFE_RTF_UPDATING (file comment, "Changes nobody has read").
 	 */
-	readers = (atomic_fetch_or(&rt->rt_flags, MPSAFE_RTF_UPDATING) &
-	              MPSAFE_RTF_READ) != 0;
+	{
+		uint32_t old = atomic_load(&rt->rt_flags);
+
+		while (!atomic_compare_exchange_weak(&rt->rt_flags, &old,
+		    (old | MPSAFE_RTF_UPDATING) & ~(uint32_t)MPSAFE_RTF_READ))
+			continue;
+		readers = (old & MPSAFE_RTF_READ) != 0;
+	}
 	atomic_store(&t->t_updating, 1);
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
 	rt_wunlock(t);
@@ -1429,17 +1444,25 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	rt_wlock(t);
 	rt_set_fields(rt, &key);
 	{
-		uint32_t fl =
+		uint32_t cur =
 		    atomic_load_explicit(&rt->rt_flags, memory_order_relaxed);
-		/* MPSAFE_RTF_READ goes: no lookup has found the new rt. */
-		fl = (fl & MPSAFE_RTF_UP) | r->flags;
+		uint32_t fl = (cur & MPSAFE_RTF_UP) | r->flags;
+
 		/* Before the flags: who sees them new sees rt_nh new. */
 		dead = rt_nh_publish(t, rt, nh, (fl & MPSAFE_RTF_UP) != 0);
 		/*
-		 * Release: the fields above happen before a lookup that
-		 * sees RTF_UPDATING clear (its acquire load of the flags).
+		 * Clear RTF_UPDATING, keeping a mark that a lookup made
+		 * during the change: that lookup's caller may read the
+		 * fields once it sees the flag clear, so the next change
+		 * must wait for it.  Release: the fields above happen
+		 * before a lookup that sees RTF_UPDATING clear (its acquire
+		 * load of the flags).  A failed exchange only reloads.
 		 */
-		atomic_store_explicit(&rt->rt_flags, fl, memory_order_release);
+		do /* under the writer lock: only marks change rt_flags */
+			fl = (cur & (MPSAFE_RTF_UP | MPSAFE_RTF_READ)) |
+			     r->flags;
+		while (!atomic_compare_exchange_weak_explicit(&rt->rt_flags,
+		    &cur, fl, memory_order_release, memory_order_relaxed));
 	}
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
 	atomic_store(&t->t_updating, 0); /* seq_cst: pairs with waiters */

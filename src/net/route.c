@@ -1634,6 +1634,10 @@ rt_require_read_side(struct rt_table *t, const char *fn)
 #endif
 }
 
+/*
+ * The read-side check of route.h's inline lookups (diagnostic builds
+ * call it before their fast path; fn names the lookup in the message).
+ */
 void
 mpsafe_net_lookup_check(struct rt_table *t, const char *fn)
 {

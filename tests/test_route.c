@@ -730,26 +730,23 @@ Test(route, lookup_noref_inline_paths)
 		static const char *const dsts[] = {"10.1.2.5", "10.1.1.5",
 		    "10.1.1.200", "10.2.3.4", "11.0.0.1"};
 		static const unsigned plens[] = {24, 24, 25, 8, 4};
+		static const struct {
+			const char *dst;
+			int plen;
+			unsigned ifindex;
+		} adds[] = {{"10.0.0.0", 8, 1}, {"10.1.1.0", 24, 2},
+		    {"10.1.2.0", 24, 6}, {"10.1.1.128", 25, 3},
+		    {"0.0.0.0", 4, 4}};
 		struct rt_entry *rt, *rt24;
 		const struct rt_nexthop *nh;
 		union rt_sockaddr a;
 		int s;
 
-		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
-		                 1, 0, NULL),
-		    0);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.1.0", 24, NULL,
-		                 2, 0, NULL),
-		    0);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.0", 24, NULL,
-		                 6, 0, NULL),
-		    0);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.1.128", 25,
-		                 NULL, 3, 0, NULL),
-		    0);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "0.0.0.0", 4, NULL, 4,
-		                 0, NULL),
-		    0);
+		for (size_t i = 0; i < sizeof(adds) / sizeof(adds[0]); i++)
+			cr_assert_eq(
+			    route_req(t, MPSAFE_RTM_ADD, adds[i].dst,
+			        adds[i].plen, NULL, adds[i].ifindex, 0, NULL),
+			    0, "%s/%d", adds[i].dst, adds[i].plen);
 		s = rt_read_enter(t);
 		/* Not read since it was added: the first lookup marks it. */
 		a = sa_of("10.1.2.5");

@@ -91,6 +91,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <mpsafe/atomic.h>
 #include <mpsafe/defer.h>
@@ -517,7 +518,7 @@ mpsafe_rt_root4_slot(const struct rt_table *t, const void *addr)
 	    (const struct mpsafe_rt_fastpath *)(const void *)t;
 	uint32_t a;
 
-	__builtin_memcpy(&a, addr, sizeof(a));
+	memcpy(&a, addr, sizeof(a)); /* addr may be unaligned */
 	return mpsafe_load_acquire(&f->rf_root4[ntohl(a) >> 8]);
 }
 

@@ -56,22 +56,35 @@
  * old or the new value.  An address is decided by its slot in the main
  * trie, or when that is 0 by its slot in the short node, and an update
  * changes only one of the two (its prefix is in one trie).  A lookup
- * that finds 0 in the main trie reads the short slot and then walks the
- * main trie again (acquire loads, so in that order): a match now is the
- * answer; still 0, and the short slot was read while the main slot was 0,
- * so the pair is one the table held, never a mix that was never right
- * (e.g. the main slot's old 0 with the short slot after a later delete).
- * The exception would need the main slot to go from 0 to a match and
- * back within the few nanoseconds between two loads of cached lines, two
- * writer-locked updates of microseconds each.  An entry value changed by
- * rt_lpm_replace() (a next-hop change) is such an update too: a lookup
- * sees the old id or the new one.  A new node is filled before the
- * release store that links it (I3); a node unlinked by a delete is
- * retired through mpsafe_defer() when lookups run without lock (freed
- * after a grace period, with the pending memory bounded by the defer
- * limit), or freed at once when they run under the table's rwlock
- * (l_deferred 0).  Every linked non-root node is also on l_list, so that
- * rt_lpm_fini() frees them without scanning 2^24 root slots.
+ * that finds 0 in the main trie must not pair a main slot and a short
+ * slot that the table never held together: say the main slot's 0 from
+ * before a /16's add with the short slot after the delete of the /4 that
+ * the /16 replaced, a miss for an address covered at every moment.  Two
+ * loads cannot be made simultaneous, and a reader may stall between any
+ * two (preempted, or an emulator's slow thread), so the trie counts the
+ * updates it completes: l_updates, advanced with release after each
+ * update's stores (lpm_updated()).  The lookup (lpm_short4()) reads
+ * l_updates (acquire), the short slot, walks the main trie again
+ * (acquire loads, in that order), and reads l_updates once more.  A
+ * match in the second walk is the answer.  Otherwise, if l_updates is
+ * unchanged, the pair is one the table held: if the reads saw a store of
+ * an update Y and missed one of an earlier update X, then X's increment
+ * is sequenced before Y's release store that a read saw, so the second
+ * read of l_updates counts X; and the first did not, or its acquire
+ * would have shown X's stores to the reads after it.  At most one update,
+ * the one in progress, can then lie between the reads, and it changes
+ * one of the two slots, so the pair is the table's before or after it.
+ * If l_updates moved, the lookup starts again: it retries only when an
+ * update ended during its few loads, and never waits for a writer (one
+ * preempted in the middle of an update leaves the count alone).  An
+ * entry value changed by rt_lpm_replace() (a next-hop change) is such an
+ * update too: a lookup sees the old id or the new one.  A new node is
+ * filled before the release store that links it (I3); a node unlinked
+ * by a delete is retired through mpsafe_defer() when lookups run without
+ * lock (freed after a grace period, with the pending memory bounded by
+ * the defer limit), or freed at once when they run under the table's
+ * rwlock (l_deferred 0).  Every linked non-root node is also on l_list,
+ * so that rt_lpm_fini() frees them without scanning 2^24 root slots.
  *
  * Costs.  Insert and delete touch 2^(d+s-L) slots plus the slots of the
  * child nodes under them: one slot for a /24, 256 for a /16, 65536 for
@@ -266,6 +279,19 @@ lpm_pull(struct lpm_node *n, size_t i, lpm_slot_t v, lpm_slot_t repl)
 }
 
 /*
+ * The end of an update of l (writer lock held): count it for lookups
+ * that pair the main trie with the short node (lpm_short4()).  Release:
+ * the update's slot stores happen before a lookup's acquire load that
+ * reads the new count; and the increment is sequenced before the next
+ * update's release stores, so a lookup that sees one of those sees it.
+ */
+static void
+lpm_updated(struct lpm *l)
+{
+	atomic_fetch_add_explicit(&l->l_updates, 1, memory_order_release);
+}
+
+/*
  * rt_lpm_insert(l, k, plen, v): add the entry of entry value v, whose key
  * k has no bits past plen and which is not in the trie yet.  Returns 0,
  * or ENOMEM with nothing changed (the nodes it needs are all allocated
@@ -331,6 +357,7 @@ rt_lpm_insert(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v)
 	for (i = first; i < first + count; i++)
 		lpm_push(n, i, v, plen);
 	n->ln_nprefix++;
+	lpm_updated(l);
 	return 0;
 }
 
@@ -373,6 +400,7 @@ rt_lpm_replace(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
     lpm_slot_t repl)
 {
 	lpm_pull_prefix(lpm_find_node(l, k, plen), k, plen, v, repl);
+	lpm_updated(l);
 }
 
 /*
@@ -405,4 +433,5 @@ rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
 		lpm_node_retire(l, n);
 		n = p;
 	}
+	lpm_updated(l);
 }

@@ -68,6 +68,13 @@ struct lpm {
 	struct lpm_node *l_short;
 	unsigned l_split;
 	struct lpm_node *l_list; /* the non-root nodes (writer) */
+	/*
+	 * Updates completed (insert, replace, delete), advanced with
+	 * release at the end of each (lpm_updated() in lpm.c).  A lookup
+	 * that falls back to l_short reads it around its two reads, to see
+	 * whether an update ended in between (lpm.c, "Concurrency").
+	 */
+	MPSAFE_ATOMIC(uint64_t) l_updates;
 	const uint8_t *l_strides;
 	unsigned l_nlevels;
 	unsigned l_maxlen;
@@ -133,35 +140,6 @@ lpm_walk(const struct lpm *l, struct lpm_key k)
 	}
 }
 
-/*
- * lpm_lookup_slot(l, k): the entry value (an entry pointer and maybe a
- * next-hop id, see lpm_slot_t) of the longest prefix matching k, or 0.
- * Inside a read section (or under the table lock).  Never blocks.
- */
-static inline lpm_slot_t
-lpm_lookup_slot(const struct lpm *l, struct lpm_key k)
-{
-	lpm_slot_t s = lpm_walk(l, k), sh;
-
-	if (s != 0 || l->l_short == NULL)
-		return s;
-	/*
-	 * No match at /8 or longer: the short prefix, if the main trie
-	 * still has no match after it was read (lpm.c, "Concurrency").
-	 * Acquire: as in lpm_walk(), and orders the walk after it.
-	 */
-	sh = mpsafe_load_acquire(&l->l_short->ln_slot[k.hi >> 56]);
-	s = lpm_walk(l, k);
-	return s != 0 ? s : sh;
-}
-
-/* lpm_lookup(l, k): the entry of lpm_lookup_slot(), or NULL. */
-static inline struct rt_entry *
-lpm_lookup(const struct lpm *l, struct lpm_key k)
-{
-	return (struct rt_entry *)LPM_SLOT_PTR(lpm_lookup_slot(l, k));
-}
-
 /* lpm_walk() for an IPv4 address a (host order), unrolled for 24-8. */
 static inline lpm_slot_t
 lpm_walk4(const struct lpm *l, uint32_t a)
@@ -179,17 +157,59 @@ lpm_walk4(const struct lpm *l, uint32_t a)
 
 /*
  * lpm_short4(l, a): the result of an IPv4 lookup whose main-trie walk
- * found no match: the short prefix, if a second walk, after reading it,
- * still finds none (lpm.c, "Concurrency").  Rare in a full table.
+ * found no match: read the short slot and walk the main trie again; a
+ * match there is the answer, else the short slot, unless an update
+ * ended between the two reads (l_updates moved), which may have paired
+ * them wrongly: then again (lpm.c, "Concurrency").  Never waits for a
+ * writer.  Rare in a full table.
  */
 static inline lpm_slot_t
 lpm_short4(const struct lpm *l, uint32_t a)
 {
-	/* Acquire: as in lpm_walk4(), and orders the walk after it. */
-	lpm_slot_t sh = mpsafe_load_acquire(&l->l_short->ln_slot[a >> 24]);
-	lpm_slot_t s = lpm_walk4(l, a);
+	for (;;) {
+		/*
+		 * Acquire: pairs with lpm_updated()'s release, so the slots
+		 * read below are at least as new as the updates counted.
+		 */
+		uint64_t u = mpsafe_load_acquire(&l->l_updates);
+		/* Acquire: as in lpm_walk4(), and orders the walk after it. */
+		lpm_slot_t sh =
+		    mpsafe_load_acquire(&l->l_short->ln_slot[a >> 24]);
+		lpm_slot_t s = lpm_walk4(l, a);
 
-	return s != 0 ? s : sh;
+		if (s != 0)
+			return s;
+		/*
+		 * Relaxed: the acquire loads above keep it after them; an
+		 * update whose slot store they saw is counted here if an
+		 * earlier update was (file comment of lpm.c).
+		 */
+		if (mpsafe_load_relaxed(&l->l_updates) == u)
+			return sh;
+	}
+}
+
+/*
+ * lpm_lookup_slot(l, k): the entry value (an entry pointer and maybe a
+ * next-hop id, see lpm_slot_t) of the longest prefix matching k, or 0.
+ * Inside a read section (or under the table lock).  Never blocks.
+ */
+static inline lpm_slot_t
+lpm_lookup_slot(const struct lpm *l, struct lpm_key k)
+{
+	lpm_slot_t s = lpm_walk(l, k);
+
+	if (s != 0 || l->l_short == NULL)
+		return s;
+	/* No match at /8 or longer in IPv4 (the top 32 bits of hi). */
+	return lpm_short4(l, (uint32_t)(k.hi >> 32));
+}
+
+/* lpm_lookup(l, k): the entry of lpm_lookup_slot(), or NULL. */
+static inline struct rt_entry *
+lpm_lookup(const struct lpm *l, struct lpm_key k)
+{
+	return (struct rt_entry *)LPM_SLOT_PTR(lpm_lookup_slot(l, k));
 }
 
 /*

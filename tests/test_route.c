@@ -11,12 +11,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mpsafe/defer.h>
 #include <mpsafe/net/route.h>
 
 #include "route_helpers.h"
-/* The table's private knob t_nh_idmax (next-hop ids), for two tests. */
+/* The table's private knob t_nh_idmax (next-hop ids), for three tests. */
 #include "route_impl.h"
 
 TestSuite(route, .timeout = 60);
@@ -168,11 +169,25 @@ Test(route, short_prefixes_inet)
 /*
  * An address covered at every moment, first by a short prefix (/4, the
  * short trie), then by a /16 (the main trie), back and forth, the writer
- * adding the new route before deleting the old.  A lookup reads the main
- * trie and then the short one; it must never combine the main trie
- * before the /16 with the short one after the /4's delete (a miss no
- * state of the table gives).  Readers count misses and wrong lengths.
+ * adding the new route before deleting the old.  A lookup that finds no
+ * match in the main trie reads the short one; it must never pair the
+ * main trie before the /16's add with the short trie after the /4's
+ * delete (a miss no state of the table gives), however long it is
+ * delayed between the two (lpm.c, "Concurrency"); nor may a lookup that
+ * reads the entry it found (the next hop's entry path, a route cache's
+ * walk, rtalloc1()) miss because the entry was deleted meanwhile
+ * (route.c, "Lookups that meet a deleted entry").  One reader more than
+ * there are CPUs, so that readers are preempted in the middle of lookups
+ * while the writer goes on, for SHORT_RACE_MS per design, with next-hop
+ * ids and without (the entry path, 32-bit's only one).  The deletes
+ * leave the entries to the table's workqueue (a grace period waits for
+ * the preempted readers), so that many updates pass while a reader is
+ * off its CPU.  Readers count misses and wrong lengths of entry,
+ * next-hop, cached and counted lookups.
  */
+#define SHORT_RACE_MAX_READERS 17
+#define SHORT_RACE_MS 500
+
 struct short_race {
 	struct rt_table *t;
 	atomic_bool stop;
@@ -184,8 +199,10 @@ short_race_reader(void *arg)
 {
 	struct short_race *r = arg;
 	union rt_sockaddr a = sa_of("20.1.2.3");
+	struct route ro;
 	long n = 0, bad = 0;
 
+	rtcache_attach(&ro, r->t, MPSAFE_RT_NOWAIT);
 	while (!atomic_load(&r->stop)) {
 		int s = rt_read_enter(r->t);
 		struct rt_entry *rt =
@@ -197,11 +214,20 @@ short_race_reader(void *arg)
 			bad++;
 		if (nh == NULL)
 			bad++;
+		if (rtcache_lookup_noref(&ro, &a.sa, NULL) == NULL)
+			bad++;
 		rt_read_exit(r->t, s);
+		/* A counted lookup, outside the read section. */
+		rt = rtalloc1(r->t, &a.sa, MPSAFE_RT_NOWAIT);
+		if (rt == NULL)
+			bad++;
+		else
+			rt_unref(rt);
 		n++;
 	}
-	atomic_store(&r->lookups, n);
-	atomic_store(&r->bad, bad);
+	rtcache_free(&ro);
+	atomic_fetch_add(&r->lookups, n);
+	atomic_fetch_add(&r->bad, bad);
 	return NULL;
 }
 
@@ -214,38 +240,62 @@ Test(route, short_and_long_prefix_handover)
 		int plen;
 		unsigned ifindex;
 	} cycle[4] = {{MPSAFE_RTM_ADD, "20.1.0.0", 16, 2},
-	    {MPSAFE_RTM_DELETE, "16.0.0.0", 4, 0},
+	    {MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, "16.0.0.0", 4, 0},
 	    {MPSAFE_RTM_ADD, "16.0.0.0", 4, 1},
-	    {MPSAFE_RTM_DELETE, "20.1.0.0", 16, 0}};
+	    {MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, "20.1.0.0", 16, 0}};
 
-	FOR_EACH_DESIGN(d)
-	{
+	/* Every design, with next-hop ids and without (32-bit's path). */
+	for (size_t run = 0; run < 2 * ROUTE_NDESIGNS; run++) {
+		size_t d = run / 2;
+		bool ids = run % 2 == 0;
 		struct short_race r;
-		pthread_t th;
+		pthread_t th[SHORT_RACE_MAX_READERS];
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		int nreaders = ncpu > 0 && ncpu < SHORT_RACE_MAX_READERS
+		                   ? (int)ncpu + 1
+		                   : SHORT_RACE_MAX_READERS;
+		struct timespec t0, now;
+		long cycles = 0;
 
 		r.t = make(d);
+		if (!ids)
+			r.t->t_nh_idmax = 0;
 		atomic_init(&r.stop, false);
 		atomic_init(&r.lookups, 0);
 		atomic_init(&r.bad, 0);
 		cr_assert_eq(route_req(r.t, MPSAFE_RTM_ADD, "16.0.0.0", 4, NULL,
 		                 1, 0, NULL),
 		    0);
-		cr_assert_eq(
-		    pthread_create(&th, NULL, short_race_reader, &r), 0);
-		for (int i = 0; i < 1000; i++)
+		for (int i = 0; i < nreaders; i++)
+			cr_assert_eq(
+			    pthread_create(&th[i], NULL, short_race_reader, &r),
+			    0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
 			for (size_t j = 0; j < 4; j++)
 				cr_assert_eq(
 				    route_req(r.t, cycle[j].req, cycle[j].dst,
 				        cycle[j].plen, NULL, cycle[j].ifindex,
 				        0, NULL),
 				    0);
+			cycles++;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+		} while ((now.tv_sec - t0.tv_sec) * 1000 +
+		             (now.tv_nsec - t0.tv_nsec) / 1000000 <
+		         SHORT_RACE_MS);
 		atomic_store(&r.stop, true);
-		pthread_join(th, NULL);
+		for (int i = 0; i < nreaders; i++)
+			pthread_join(th[i], NULL);
 		cr_assert_gt(atomic_load(&r.lookups), 0);
 		cr_assert_eq(atomic_load(&r.bad), 0,
-		    "%s: %ld of %ld lookups missed or found another prefix",
-		    route_designs[d].rtc_name, atomic_load(&r.bad),
-		    atomic_load(&r.lookups));
+		    "%s%s: %ld of %ld lookups (%d readers, %ld cycles) missed "
+		    "or found another prefix",
+		    route_designs[d].rtc_name, ids ? "" : " (no ids)",
+		    atomic_load(&r.bad), atomic_load(&r.lookups), nreaders,
+		    cycles);
+		cr_log_info("%s%s: %ld lookups, %d readers, %ld cycles",
+		    route_designs[d].rtc_name, ids ? "" : " (no ids)",
+		    atomic_load(&r.lookups), nreaders, cycles);
 		cr_assert_eq(route_req(r.t, MPSAFE_RTM_DELETE, "16.0.0.0", 4,
 		                 NULL, 0, 0, NULL),
 		    0);

@@ -26,6 +26,19 @@
  * asked for the entry back (it then holds a count, so it must not wait
  * for itself): the reaper runs it then.
  *
+ * Lookups that meet a deleted entry.  Without the read lock a walk may
+ * return an entry whose delete has begun.  A lookup that goes on to read
+ * its flags and finds RTF_UP clear walks again (rt_lookup_hold(),
+ * rt_nh_lookup(), rtcache_lookup_noref()): the delete gave the entry's
+ * slots to the covering route before it cleared RTF_UP (seq_cst, after
+ * the trie's release stores), so the acquire load that saw the flag
+ * clear makes the next walk see what replaced the entry.  Answering NULL
+ * instead would be a miss that no state of the table gives when a route
+ * is replaced (the new one added, then the old one deleted); answering
+ * the entry would hand out a deleted route.  The entry is never linked
+ * again, so each walk sees a later table, and a lookup walks again only
+ * as often as deletes of its route end while it runs.
+ *
  * Reaping.  A deleter that does not wait puts the entry on the table's
  * reap list and returns; the reaper, a work item on the table's
  * workqueue, takes the whole list, runs step 1 once for the batch, then
@@ -1537,8 +1550,9 @@ rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k, int flags,
 			break;
 		fl = rt_flags_read(rt);
 		if (!(fl & MPSAFE_RTF_UP)) {
-			rt = NULL;
-			break;
+			/* Deleted since the walk: again (file comment). */
+			rt_reader_exit(t, ps, s);
+			continue;
 		}
 		if (!(fl & MPSAFE_RTF_UPDATING)) {
 			if (ps)
@@ -1702,15 +1716,18 @@ rt_lookup_noref_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 
 /*
  * The next hop of trie value s (0: none): by id from the directory when
- * s carries one, else from the entry (NULL unless RTF_UP).  Inside a read
- * section or under the read lock.
+ * s carries one, else from the entry.  Sets *deleted, and returns NULL,
+ * if the entry was deleted since the walk that read s (RTF_UP clear):
+ * the caller walks again (file comment).  Inside a read section or
+ * under the read lock.
  */
 static inline const struct rt_nexthop *
-rt_nh_of_slot(struct rt_table *t, lpm_slot_t s)
+rt_nh_of_slot(struct rt_table *t, lpm_slot_t s, bool *deleted)
 {
 	unsigned id = LPM_SLOT_ID(s);
 	const struct rt_entry *rt;
 
+	*deleted = false;
 	if (MPSAFE_LIKELY(id != 0)) {
 		/*
 		 * The id's element holds the next hop while a slot names
@@ -1722,9 +1739,31 @@ rt_nh_of_slot(struct rt_table *t, lpm_slot_t s)
 		return &t->t_nhvec->nv_nh[id];
 	}
 	rt = (const struct rt_entry *)LPM_SLOT_PTR(s);
-	if (rt == NULL || !(rt_getflags(rt) & MPSAFE_RTF_UP))
+	if (rt == NULL)
 		return NULL;
+	/* Acquire (rt_getflags()): pairs with the delete's seq_cst clear. */
+	if (!(rt_getflags(rt) & MPSAFE_RTF_UP)) {
+		*deleted = true;
+		return NULL;
+	}
 	return rt_getnexthop(rt);
+}
+
+/* The next hop for key k of family fi, or NULL.  As rt_nh_of_slot(). */
+static const struct rt_nexthop *
+rt_nh_lookup(struct rt_table *t, int fi, struct lpm_key k)
+{
+	const struct rt_nexthop *nh;
+	bool deleted;
+
+	do
+		nh = rt_nh_of_slot(t,
+		    fi == RT_INET ? lpm_lookup4_slot(
+		                        &t->t_lpm[fi], (uint32_t)(k.hi >> 32))
+		                  : lpm_lookup_slot(&t->t_lpm[fi], k),
+		    &deleted);
+	while (deleted);
+	return nh;
 }
 
 /* rt_lookup_nexthop() past its inline part (route.h). */
@@ -1734,16 +1773,11 @@ rt_lookup_nexthop_slow(struct rt_table *t, int af, const void *addr)
 	if (MPSAFE_UNLIKELY(t == NULL || addr == NULL))
 		return NULL;
 	rt_require_read_side(t, "rt_lookup_nexthop");
-	if (MPSAFE_LIKELY(af == AF_INET)) {
-		uint32_t a;
+	if (af == AF_INET || af == AF_INET6) {
+		int fi = af == AF_INET ? RT_INET : RT_INET6;
 
-		memcpy(&a, addr, sizeof(a));
-		return rt_nh_of_slot(
-		    t, lpm_lookup4_slot(&t->t_lpm[RT_INET], ntohl(a)));
+		return rt_nh_lookup(t, fi, rt_addr_key(fi, addr));
 	}
-	if (af == AF_INET6)
-		return rt_nh_of_slot(t, lpm_lookup_slot(&t->t_lpm[RT_INET6],
-		                            rt_addr_key(RT_INET6, addr)));
 	return NULL;
 }
 
@@ -1765,15 +1799,20 @@ rt_lookup_nexthop_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 			a[i] = ntohl(a[i]);
 		}
 		lpm_lookup4_bulk_slots(&t->t_lpm[RT_INET], a, n, s);
-		for (size_t i = 0; i < n; i++)
-			nhs[i] = rt_nh_of_slot(t, s[i]);
+		for (size_t i = 0; i < n; i++) {
+			bool deleted;
+
+			nhs[i] = rt_nh_of_slot(t, s[i], &deleted);
+			if (MPSAFE_UNLIKELY(deleted))
+				nhs[i] = rt_nh_lookup(t, RT_INET,
+				    rt_addr_key(RT_INET, p + 4 * i));
+		}
 		return 0;
 	}
 	if (af == AF_INET6) {
 		for (size_t i = 0; i < n; i++)
-			nhs[i] = rt_nh_of_slot(
-			    t, lpm_lookup_slot(&t->t_lpm[RT_INET6],
-			           rt_addr_key(RT_INET6, p + 16 * i)));
+			nhs[i] = rt_nh_lookup(
+			    t, RT_INET6, rt_addr_key(RT_INET6, p + 16 * i));
 		return 0;
 	}
 	return EAFNOSUPPORT;

@@ -263,20 +263,29 @@ rtcache_lookup_noref_slow(
 		return NULL;
 	}
 
-	/*
-	 * Acquire, before the walk: pairs with the table's seq_cst
-	 * advance; a change after this load makes the cache stale later.
-	 */
-	gen = atomic_load_explicit(&t->t_gen[fi], memory_order_acquire);
 	addr = fi == RT_INET ? (const void *)&ro->ro_dst.sin.sin_addr
 	                     : (const void *)&ro->ro_dst.sin6.sin6_addr;
-	rt = rt_lookup_noref(t, dst->sa_family, addr);
-	if (rt == NULL)
-		return NULL;
-	/* Acquire: pairs with the release ending RTM_CHANGE. */
-	fl = rt_flags_read(rt);
-	if ((fl & (MPSAFE_RTF_UP | MPSAFE_RTF_UPDATING)) != MPSAFE_RTF_UP)
-		return NULL; /* being changed or deleted: a miss, not cached */
+	for (;;) {
+		/*
+		 * Acquire, before the walk: pairs with the table's seq_cst
+		 * advance; a change after this load makes the cache stale
+		 * later.
+		 */
+		gen = atomic_load_explicit(&t->t_gen[fi], memory_order_acquire);
+		rt = rt_lookup_noref(t, dst->sa_family, addr);
+		if (rt == NULL)
+			return NULL;
+		/*
+		 * Acquire: pairs with the release ending RTM_CHANGE, and
+		 * with the delete's seq_cst clear of RTF_UP.
+		 */
+		fl = rt_flags_read(rt);
+		if (fl & MPSAFE_RTF_UP)
+			break;
+		/* Deleted since the walk: again (route.c, file comment). */
+	}
+	if (fl & MPSAFE_RTF_UPDATING)
+		return NULL; /* being changed: a miss, not cached */
 	ro->ro_rt = rt;
 	ro->ro_gen = gen;
 	ro->ro_genp = &t->t_gen[fi];

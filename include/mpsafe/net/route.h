@@ -418,7 +418,9 @@ MPSAFE_API int rtrequest(struct rt_table *t, int req,
  *	ignored).  Returns the entry with one reference count, or NULL if
  *	no route matches (or the family is unknown).  An entry being
  *	changed (RTF_UPDATING) makes the call wait for the change and look
- *	again, or, with MPSAFE_RT_NOWAIT, miss.
+ *	again, or, with MPSAFE_RT_NOWAIT, miss.  An entry deleted during
+ *	the call is never returned: the call looks again and finds what
+ *	replaced it (the covering route, or none).
  *	Caller must: release with rt_unref(); without MPSAFE_RT_NOWAIT,
  *	not be in a read section.  Blocks only as said (and on the rwlock
  *	in RT_SYNC_RWLOCK tables).
@@ -598,8 +600,9 @@ MPSAFE_API int rt_check_reject_route(
  *	Longest-prefix match for the address bytes addr (as
  *	rt_lookup_noref()), returning the matching entry's next hop
  *	instead of the entry: NULL on a miss, for a NULL t or addr, or
- *	an unknown family (and for an entry no longer MPSAFE_RTF_UP on
- *	the path that reads the entry).  For AF_INET with the next hop's
+ *	an unknown family.  On the path that reads the entry, an entry
+ *	deleted during the call (MPSAFE_RTF_UP clear) makes it walk
+ *	again and answer with what replaced it.  For AF_INET with the next hop's
  *	id in the lookup structure (the common case) it reads no entry:
  *	one to three trie slots and the table's small id directory, like
  *	DPDK's rte_fib.  Unlike entry lookups it never misses or waits
@@ -813,7 +816,8 @@ MPSAFE_API struct rt_entry *rtcache_lookup(
  *	set ro's destination to dst (if it differs), look it up with the
  *	trie walk (as rt_lookup_noref()) and cache it weakly with the
  *	generation read before the walk.  An entry with MPSAFE_RTF_UPDATING
- *	set, or without MPSAFE_RTF_UP, is a miss (NULL) and is not cached.
+ *	set is a miss (NULL) and is not cached; one deleted since the walk
+ *	(MPSAFE_RTF_UP clear) makes it walk again.
  *	NULL for a NULL ro or dst or a family other than AF_INET/AF_INET6.
  *	Optional hitp (may be NULL): *hitp = 1 on a hit, 0 otherwise.
  *	The entry may be read only until rt_read_exit(); while the caller

@@ -66,6 +66,21 @@ Test(redirect, inet_cksum_known_values)
 	cr_assert_eq(inet_cksum(odd, 0), 0xffff);
 }
 
+/* Past 128 KiB of 0xff a 32-bit sum would wrap: the sum is still 0. */
+Test(redirect, inet_cksum_long_input)
+{
+	size_t len = 140000;
+	uint8_t *buf = malloc(len);
+
+	cr_assert_not_null(buf);
+	memset(buf, 0xff, len);
+	/* Every word is 0xffff, negative zero: the complement is 0. */
+	cr_assert_eq(inet_cksum(buf, len), 0);
+	buf[0] = 0xfe; /* one word 0xfeff: the sum is 0xfeff + k * 0xffff */
+	cr_assert_eq(inet_cksum(buf, len), 0x0100);
+	free(buf);
+}
+
 Test(redirect, icmp_good_message)
 {
 	struct in_addr gw, dst;
@@ -179,6 +194,41 @@ Test(redirect, icmp6_good_message_with_lladdr)
 	cr_assert_eq(len, ICMP6_REDIRECT_MINLEN);
 	cr_assert_eq(parse_exact(AF_INET6, msg, len, &ri), 0);
 	cr_assert_eq(ri.ri_lladdr_len, 0);
+}
+
+/*
+ * Every link-layer length the builder accepts parses back; the ones whose
+ * padded option would exceed REDIRECT_LLADDR_MAX are refused by both.
+ */
+Test(redirect, icmp6_build_parse_every_lladdr_len)
+{
+	uint8_t msg[ICMP6_REDIRECT_MINLEN + 32], ll[REDIRECT_LLADDR_MAX];
+	struct in6_addr gw, dst;
+	struct redirect_info ri;
+
+	memset(&gw, 0, sizeof(gw));
+	memset(&dst, 0, sizeof(dst));
+	gw.s6_addr[0] = 0xfe;
+	gw.s6_addr[1] = 0x80;
+	gw.s6_addr[15] = 1;
+	dst.s6_addr[0] = 0x20;
+	dst.s6_addr[15] = 7;
+	for (size_t i = 0; i < sizeof(ll); i++)
+		ll[i] = (uint8_t)(0xa0 + i);
+	for (size_t n = 0; n <= REDIRECT_LLADDR_MAX; n++) {
+		size_t len =
+		    icmp6_redirect_build(msg, sizeof(msg), &gw, &dst, ll, n);
+
+		if (n > 14) {
+			cr_assert_eq(len, 0, "lladdr_len %zu built", n);
+			continue;
+		}
+		cr_assert_gt(len, 0, "lladdr_len %zu refused", n);
+		cr_assert_eq(icmp6_redirect_parse(msg, len, &ri), 0,
+		    "lladdr_len %zu: built but not parsed", n);
+		cr_assert_geq(ri.ri_lladdr_len, n);
+		cr_assert_eq(memcmp(ri.ri_lladdr, ll, n), 0);
+	}
 }
 
 Test(redirect, icmp6_every_truncation_is_refused)

@@ -47,7 +47,11 @@ uint16_t
 inet_cksum(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	uint32_t sum = 0;
+	/*
+	 * 64 bits: each word adds at most 0xffff, so the sum cannot wrap
+	 * before 2^48 words (a 32-bit sum wraps at 128 KiB of 0xff).
+	 */
+	uint64_t sum = 0;
 
 	for (; len > 1; p += 2, len -= 2)
 		sum += (uint32_t)p[0] << 8 | p[1];
@@ -183,6 +187,13 @@ icmp6_redirect_build(void *buf, size_t cap, const struct in6_addr *gw,
 	if (lladdr_len > 0)
 		optlen = (2 + lladdr_len + ND_OPT_UNIT - 1) / ND_OPT_UNIT *
 		         ND_OPT_UNIT;
+	/*
+	 * The option carries the address padded to its 8-byte units, and
+	 * the parser reports (and bounds) the padded length: refuse what it
+	 * would refuse (15 or 16 bytes pad to 22).
+	 */
+	if (optlen > 0 && optlen - 2 > REDIRECT_LLADDR_MAX)
+		return 0;
 	len = ICMP6_REDIRECT_MINLEN + optlen;
 	if (cap < len)
 		return 0;

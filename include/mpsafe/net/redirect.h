@@ -104,7 +104,9 @@ MPSAFE_API int icmp6_redirect_parse(
  *	Write a well-formed redirect into buf (cap bytes): for tests,
  *	benchmarks and traffic generators.  Returns the message's length,
  *	or 0 if cap is too small or an argument is bad (code above 3,
- *	lladdr_len above REDIRECT_LLADDR_MAX, NULL pointer).  Never blocks.
+ *	NULL pointer, or an lladdr_len whose option, padded to 8-byte
+ *	units, would carry more than REDIRECT_LLADDR_MAX bytes: above 14),
+ *	so that what is built always parses.  Never blocks.
  */
 MPSAFE_API size_t icmp_redirect_build(void *buf, size_t cap, uint8_t code,
     const struct in_addr *gw, const struct in_addr *dst);

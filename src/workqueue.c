@@ -62,9 +62,15 @@
  *     memory reused (even as a new item on this queue) is, at worst,
  *     found on q_incoming as the new item, which makes the waiter wait
  *     for that item as well: later, never earlier.
- *  W3 (memory order).  The batch-end store is release (seq_cst) and the
- *     waiter's load acquire, so whatever the functions of the batch did,
- *     freeing included, happens before workqueue_wait returns.
+ *  W3 (memory order).  The batch-end store is release (seq_cst) and
+ *     every load of q_gen on which a waiter decides "done" is acquire:
+ *     the load under q_lock of steps 1-3 (the even value it may return
+ *     on is stored without q_lock, so the lock alone orders nothing)
+ *     and the loads of wq_wait_gen.  So whatever the functions of the
+ *     batch did, freeing included, happens before workqueue_wait
+ *     returns.  (Step 2's "ruled out" return reads an odd g, stored
+ *     under q_lock after the previous batch ended: the lock orders that
+ *     batch before the return.)
  *  W4 (no lost wake-up of a waiter).  The waiter increments q_waiters,
  *     then loads q_gen (both seq_cst) and sleeps only if q_gen still
  *     holds what it loaded; the worker stores q_gen, then loads
@@ -686,9 +692,13 @@ wq_wait_idle(struct wq_queue *q)
 		uint32_t g;
 		bool pending;
 
-		/* Relaxed under q_lock: see wq_wait_queue. */
+		/*
+		 * Acquire: pairs with the batch-end store, as in
+		 * wq_wait_queue (an idle queue's functions happen before
+		 * destroy goes on).  q_incoming relaxed: only tested for NULL.
+		 */
 		pthread_mutex_lock(&q->q_lock);
-		g = atomic_load_explicit(&q->q_gen, memory_order_relaxed);
+		g = atomic_load_explicit(&q->q_gen, memory_order_acquire);
 		pending = atomic_load_explicit(
 		              &q->q_incoming, memory_order_relaxed) != NULL;
 		pthread_mutex_unlock(&q->q_lock);
@@ -705,8 +715,9 @@ wq_still_idle(struct wq_queue *q, uint32_t g)
 	bool idle;
 
 	pthread_mutex_lock(&q->q_lock);
+	/* Acquire: as in wq_wait_idle. */
 	idle =
-	    atomic_load_explicit(&q->q_gen, memory_order_relaxed) == g &&
+	    atomic_load_explicit(&q->q_gen, memory_order_acquire) == g &&
 	    atomic_load_explicit(&q->q_incoming, memory_order_relaxed) == NULL;
 	pthread_mutex_unlock(&q->q_lock);
 	return idle;
@@ -837,12 +848,16 @@ wq_wait_queue(struct wq_queue *q, const struct work *wk)
 
 	pthread_mutex_lock(&q->q_lock);
 	/*
-	 * Relaxed: the odd stores of q_gen are made under q_lock, so g is
-	 * at least the generation of the batch running, if any.  The walk
-	 * reads only queued items: the worker cannot take them while we
-	 * hold q_lock.  Acquire: pairs with the enqueuers' CAS (links).
+	 * The odd stores of q_gen are made under q_lock, so g is at least
+	 * the generation of the batch running, if any.  Acquire, not
+	 * relaxed: an even g may come from a batch-end store, made without
+	 * q_lock, and the waiter may return on it (step 3), so the load
+	 * must pair with that release store for the functions of the batch
+	 * to happen before the return (W3).  The walk reads only queued
+	 * items: the worker cannot take them while we hold q_lock.
+	 * Acquire: pairs with the enqueuers' CAS (links).
 	 */
-	g = atomic_load_explicit(&q->q_gen, memory_order_relaxed);
+	g = atomic_load_explicit(&q->q_gen, memory_order_acquire);
 	for (it = atomic_load_explicit(&q->q_incoming, memory_order_acquire);
 	     it != NULL; it = it->wk_next) {
 		if (it == wk) {

@@ -3,6 +3,8 @@
  * the CPU helpers, order of execution per producer, WQ_PERCPU placement,
  * items that free themselves (and whose memory is reused at once) under
  * workqueue_wait, waiting for queued, running and never-queued items,
+ * the ordering of a function's writes before a wait that finds its batch
+ * over (under TSan),
  * destroy with pending items and with work functions that enqueue more,
  * many producers, enqueue from work functions, and the failure of
  * pthread_create in workqueue_create.
@@ -503,6 +505,70 @@ Test(workqueue, wait_for_other_item_does_not_wait_for_the_batch)
 	gate_open(&g);
 	for (int i = 0; i < 4; i++)
 		pthread_join(w[i].t, NULL);
+	workqueue_destroy(wq);
+}
+
+/*
+ * What the function did happens before workqueue_wait returns, also when
+ * the wait finds the batch over at once (an even generation, stored by
+ * the worker without q_lock).  The function writes plain memory; a
+ * second waiter tells the test, through a relaxed flag (no happens-
+ * before), that the batch is over; the test's own wait then returns at
+ * once, and the test reads the memory.  Unless that wait synchronised
+ * with the batch end, the read races with the function's write: the
+ * tsan preset reports it (and the test fails) whatever the timing.
+ */
+struct hb_item {
+	struct work hb_work;
+	int hb_data; /* plain: written by the function, read after the wait */
+};
+
+static void
+hb_func(struct work *wk, void *arg)
+{
+	struct hb_item *it = (struct hb_item *)wk;
+
+	(void)arg;
+	it->hb_data = 42;
+}
+
+struct hb_waiter {
+	struct workqueue *wq;
+	struct work *wk;
+	_Atomic int done; /* relaxed only: must not order anything */
+};
+
+static void *
+hb_waiter_main(void *arg)
+{
+	struct hb_waiter *w = arg;
+
+	workqueue_wait(w->wq, w->wk);
+	atomic_store_explicit(&w->done, 1, memory_order_relaxed);
+	return NULL;
+}
+
+Test(workqueue, wait_after_the_batch_ended_orders_the_functions_writes)
+{
+	struct hb_item it = {.hb_data = 0};
+	struct hb_waiter w;
+	struct workqueue *wq;
+	pthread_t t;
+	int seen;
+
+	cr_assert_eq(workqueue_create(&wq, "wqhb", hb_func, NULL, 0, 0), 0);
+	workqueue_enqueue(wq, &it.hb_work, NULL);
+	w.wq = wq;
+	w.wk = &it.hb_work;
+	atomic_init(&w.done, 0);
+	cr_assert_eq(pthread_create(&t, NULL, hb_waiter_main, &w), 0);
+	/* Relaxed: learn that the batch ended without synchronising. */
+	while (atomic_load_explicit(&w.done, memory_order_relaxed) == 0)
+		sched_yield();
+	workqueue_wait(wq, &it.hb_work); /* the batch is over: at once */
+	seen = it.hb_data;               /* a race unless the wait acquired */
+	pthread_join(t, NULL);
+	cr_assert_eq(seen, 42);
 	workqueue_destroy(wq);
 }
 

@@ -113,7 +113,11 @@ MPSAFE_API void workqueue_enqueue(
  * workqueue_wait(wq, wk)
  *
  *	Return once wk is neither queued on wq nor running: if it was
- *	queued or running at the call, its function has returned.  wk may
+ *	queued or running at the call, its function has returned.  For
+ *	every enqueue of wk that happens before the call, what the
+ *	function it led to did (a free included) happens before the
+ *	return, also when that function had returned before the call, so
+ *	the caller may then read or free what it wrote.  wk may
  *	have been freed by its function, and its memory reused: it is only
  *	compared, never read.  Nobody (the caller, another thread, wk's own
  *	function) may enqueue wk again during the wait.  Not from a worker

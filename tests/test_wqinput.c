@@ -4,7 +4,10 @@
  * accounting when a queue overflows (every packet offered is either
  * processed or counted as dropped, exactly once; none vanish), with and
  * without a drop function, many producers against small queues with the
- * statistics read meanwhile, and destroy with packets queued.
+ * statistics read meanwhile, and destroy with packets queued.  With the
+ * test hook (MPSAFE_FAULT_INJECTION builds): drain with a producer
+ * stopped between two steps of its input, refusals in progress against
+ * a queue that empties, and creation sizes that overflow a size_t.
  *
  * The packet type, struct mbuf, is only declared by the stack's headers
  * so far: the tests pass their own packets, cast.
@@ -83,47 +86,58 @@ unpin(void)
 	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
-/* A gate the input function can be held on. */
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
-static int gate_closed, gate_blocked;
+/* A gate threads can be held on: the input function, or a test hook. */
+struct gate {
+	pthread_mutex_t g_lock;
+	pthread_cond_t g_cv;
+	int g_closed;
+	int g_blocked; /* threads that have reached it */
+};
+
+#define GATE_INITIALIZER                                                  \
+	{                                                                 \
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 \
+	}
+
+static struct gate in_gate = GATE_INITIALIZER; /* input_func, in_hold */
 
 static void
-gate_reset(void)
+gate_reset(struct gate *g)
 {
-	pthread_mutex_lock(&gate_lock);
-	gate_closed = 1;
-	gate_blocked = 0;
-	pthread_mutex_unlock(&gate_lock);
+	pthread_mutex_lock(&g->g_lock);
+	g->g_closed = 1;
+	g->g_blocked = 0;
+	pthread_mutex_unlock(&g->g_lock);
 }
 
 static void
-gate_pass(void)
+gate_pass(struct gate *g)
 {
-	pthread_mutex_lock(&gate_lock);
-	gate_blocked++;
-	pthread_cond_broadcast(&gate_cv);
-	while (gate_closed)
-		pthread_cond_wait(&gate_cv, &gate_lock);
-	pthread_mutex_unlock(&gate_lock);
+	pthread_mutex_lock(&g->g_lock);
+	g->g_blocked++;
+	pthread_cond_broadcast(&g->g_cv);
+	while (g->g_closed)
+		pthread_cond_wait(&g->g_cv, &g->g_lock);
+	pthread_mutex_unlock(&g->g_lock);
+}
+
+/* Wait until n threads have reached g. */
+static void
+gate_wait_blocked(struct gate *g, int n)
+{
+	pthread_mutex_lock(&g->g_lock);
+	while (g->g_blocked < n)
+		pthread_cond_wait(&g->g_cv, &g->g_lock);
+	pthread_mutex_unlock(&g->g_lock);
 }
 
 static void
-gate_wait_blocked(void)
+gate_open(struct gate *g)
 {
-	pthread_mutex_lock(&gate_lock);
-	while (gate_blocked == 0)
-		pthread_cond_wait(&gate_cv, &gate_lock);
-	pthread_mutex_unlock(&gate_lock);
-}
-
-static void
-gate_open(void)
-{
-	pthread_mutex_lock(&gate_lock);
-	gate_closed = 0;
-	pthread_cond_broadcast(&gate_cv);
-	pthread_mutex_unlock(&gate_lock);
+	pthread_mutex_lock(&g->g_lock);
+	g->g_closed = 0;
+	pthread_cond_broadcast(&g->g_cv);
+	pthread_mutex_unlock(&g->g_lock);
 }
 
 /* The input function: checks the arguments, counts, records the CPU. */
@@ -148,7 +162,7 @@ input_func(struct mbuf *m, int off, int proto)
 	atomic_fetch_add(&p->p_processed, 1);
 	atomic_fetch_add(&in_calls, 1);
 	if (atomic_exchange(&in_hold, 0))
-		gate_pass();
+		gate_pass(&in_gate);
 }
 
 static _Atomic unsigned drops_seen;
@@ -271,7 +285,7 @@ overflow(unsigned limit, bool with_drop_func)
 
 	cr_assert_not_null(pk);
 	reset_counters();
-	gate_reset();
+	gate_reset(&in_gate);
 	wqi = wqinput_create_limit(
 	    "wqover", input_func, limit, with_drop_func ? drop_func : NULL);
 	cr_assert_not_null(wqi);
@@ -280,7 +294,8 @@ overflow(unsigned limit, bool with_drop_func)
 	atomic_store(&in_hold, 1);
 	cr_assert_eq(offer(wqi, &pk[0], 0, 0), 0);
 	accepted++;
-	gate_wait_blocked(); /* the worker holds packet 0, out of the ring */
+	gate_wait_blocked(
+	    &in_gate, 1); /* the worker holds packet 0, out of the ring */
 	for (unsigned i = 1; i < offered; i++) {
 		int error = offer(wqi, &pk[i], i, 0);
 
@@ -297,7 +312,7 @@ overflow(unsigned limit, bool with_drop_func)
 	cr_assert_eq(st.wqs_dropped, refused);
 	cr_assert_eq(st.wqs_hiwat, limit);
 	cr_assert_eq(st.wqs_processed, 0); /* packet 0 has not returned */
-	gate_open();
+	gate_open(&in_gate);
 	wqinput_drain(wqi);
 	unpin();
 
@@ -474,21 +489,249 @@ Test(wqinput, destroy_processes_queued_packets)
 	pthread_t t;
 
 	reset_counters();
-	gate_reset();
+	gate_reset(&in_gate);
 	atomic_init(&d.done, 0);
 	d.wqi = wqinput_create("wqdestroy", input_func);
 	cr_assert_not_null(d.wqi);
 	atomic_store(&in_hold, 1);
 	cr_assert_eq(offer(d.wqi, &pk[0], 0, 0), 0);
-	gate_wait_blocked();
+	gate_wait_blocked(&in_gate, 1);
 	for (unsigned i = 1; i < N; i++)
 		cr_assert_eq(offer(d.wqi, &pk[i], i, 64), 0);
 	cr_assert_eq(pthread_create(&t, NULL, destroyer_main, &d), 0);
 	sleep_ms(50);
 	cr_assert_not(atomic_load(&d.done));
-	gate_open();
+	gate_open(&in_gate);
 	pthread_join(t, NULL);
 	for (unsigned i = 0; i < N; i++)
 		cr_assert_eq(atomic_load(&pk[i].p_processed), 1);
 	cr_assert_eq(atomic_load(&in_calls), N);
 }
+
+/*
+ * Producers stopped between two steps of wqinput_input(), through the
+ * test hook of libraries built with MPSAFE_FAULT_INJECTION (the test
+ * presets): a thread marked hook_marked blocks on hook_gate when it
+ * reaches the point hook_hold_at, and, if hook_drain_opens is set, a
+ * wqinput_drain() that finds a queue behind opens the gate before it
+ * waits (so a drain that waits lets the held producer finish, and one
+ * that does not wait returns with it still held).
+ */
+#ifdef MPSAFE_FAULT_INJECTION
+static struct gate hook_gate = GATE_INITIALIZER;
+static _Atomic int hook_hold_at;
+static _Atomic int hook_drain_opens;
+static _Thread_local int hook_marked;
+
+static void
+test_hook(enum wqinput_test_point point)
+{
+	if (hook_marked && (int)point == atomic_load(&hook_hold_at))
+		gate_pass(&hook_gate);
+	if (point == WQINPUT_TP_DRAIN_WAIT && atomic_load(&hook_drain_opens))
+		gate_open(&hook_gate);
+}
+
+static void
+hook_arm(enum wqinput_test_point hold_at, int drain_opens)
+{
+	gate_reset(&hook_gate);
+	atomic_store(&hook_hold_at, (int)hold_at);
+	atomic_store(&hook_drain_opens, drain_opens);
+	wqinput_test_hook(test_hook);
+}
+
+static void
+hook_disarm(void)
+{
+	wqinput_test_hook(NULL);
+	gate_open(&hook_gate);
+}
+
+/* A producer that offers one packet from CPU index cpu, marked. */
+struct held {
+	struct wqinput *h_wqi;
+	struct pkt *h_pkt;
+	unsigned h_id;
+	unsigned h_cpu;
+	int h_result; /* of wqinput_input, or -1: could not pin */
+	pthread_t h_thread;
+};
+
+static void *
+held_main(void *arg)
+{
+	struct held *h = arg;
+
+	h->h_result = -1;
+	if (!pin_to(h->h_cpu))
+		return NULL;
+	hook_marked = 1;
+	/* Producer ids 64 and up: no order check across producers. */
+	h->h_result = offer(h->h_wqi, h->h_pkt, h->h_id, 64 + h->h_id);
+	return NULL;
+}
+
+static void
+held_start(struct held *h, struct wqinput *wqi, struct pkt *p, unsigned id,
+    unsigned cpu)
+{
+	*h = (struct held){.h_wqi = wqi, .h_pkt = p, .h_id = id, .h_cpu = cpu};
+	cr_assert_eq(pthread_create(&h->h_thread, NULL, held_main, h), 0);
+}
+
+/*
+ * Drain with a producer held at point on the same CPU, after it has
+ * claimed packet 0, while the caller's packet 1 has been accepted: drain
+ * must not return before packet 1 has been processed.
+ */
+static void
+drain_with_a_producer_held_at(enum wqinput_test_point point)
+{
+	static struct pkt pk[2];
+	unsigned c = mpsafe_ncpu() - 1;
+	struct wqinput_stats st;
+	struct wqinput *wqi;
+	struct held a;
+	int processed;
+
+	reset_counters();
+	wqi = wqinput_create_limit("wqdrainheld", input_func, 16, NULL);
+	cr_assert_not_null(wqi);
+	if (!pin_to(c))
+		cr_skip_test("cannot pin a thread to CPU %u", c);
+	hook_arm(point, 1);
+	held_start(&a, wqi, &pk[0], 0, c);
+	gate_wait_blocked(&hook_gate, 1);
+	cr_assert_eq(offer(wqi, &pk[1], 1, 65), 0);
+	wqinput_drain(wqi); /* opens hook_gate if (and only if) it waits */
+	processed = atomic_load(&pk[1].p_processed);
+	hook_disarm();
+	pthread_join(a.h_thread, NULL);
+	unpin();
+	cr_assert_eq(processed, 1,
+	    "wqinput_drain returned before a packet accepted before the "
+	    "call was processed");
+	cr_assert_eq(a.h_result, 0);
+	wqinput_drain(wqi);
+	cr_assert_eq(atomic_load(&pk[0].p_processed), 1);
+	cr_assert_eq(wqinput_stats(wqi, c, &st), 0);
+	cr_assert_eq(st.wqs_enqueued, 2);
+	cr_assert_eq(st.wqs_processed, 2);
+	wqinput_destroy(wqi);
+}
+
+/*
+ * The held producer has set q_active but not yet enqueued the work: the
+ * second packet sees q_active set and enqueues nothing, so no run is
+ * queued or running when drain starts.
+ */
+Test(wqinput, drain_waits_for_a_run_not_yet_enqueued)
+{
+	drain_with_a_producer_held_at(WQINPUT_TP_ACTIVATED);
+}
+
+/*
+ * The held producer has claimed position 0 but not filled its slot: the
+ * run started by packet 1 stops at slot 0 and ends with packet 1 still
+ * in the ring.
+ */
+Test(wqinput, drain_waits_for_a_packet_behind_an_unfilled_slot)
+{
+	drain_with_a_producer_held_at(WQINPUT_TP_CLAIMED);
+}
+
+/*
+ * Refusals do not count against the limit: with limit 2 and the queue
+ * full, two producers are refused and held before they finish; the
+ * worker then empties the queue, and a packet offered now must be
+ * accepted (the queue is empty), not dropped.
+ */
+Test(wqinput, refusals_in_progress_do_not_fill_the_queue)
+{
+	static struct pkt pk[4], fpk[2];
+	unsigned c = mpsafe_ncpu() - 1;
+	struct wqinput_stats st;
+	struct wqinput *wqi;
+	struct held f[2];
+	int r;
+
+	reset_counters();
+	gate_reset(&in_gate);
+	wqi = wqinput_create_limit("wqrefuse", input_func, 2, drop_func);
+	cr_assert_not_null(wqi);
+	if (!pin_to(c))
+		cr_skip_test("cannot pin a thread to CPU %u", c);
+	atomic_store(&in_hold, 1);
+	cr_assert_eq(offer(wqi, &pk[0], 0, 66), 0);
+	gate_wait_blocked(&in_gate, 1); /* the worker holds packet 0 */
+	cr_assert_eq(offer(wqi, &pk[1], 1, 66), 0);
+	cr_assert_eq(offer(wqi, &pk[2], 2, 66), 0); /* the queue is full */
+	hook_arm(WQINPUT_TP_REFUSED, 0);
+	held_start(&f[0], wqi, &fpk[0], 0, c);
+	held_start(&f[1], wqi, &fpk[1], 1, c);
+	gate_wait_blocked(&hook_gate, 2); /* both refused, neither done */
+	gate_open(&in_gate);
+	wqinput_drain(wqi); /* packets 0-2 processed: the queue is empty */
+	r = offer(wqi, &pk[3], 3, 66);
+	hook_disarm();
+	pthread_join(f[0].h_thread, NULL);
+	pthread_join(f[1].h_thread, NULL);
+	wqinput_drain(wqi);
+	unpin();
+	cr_assert_eq(r, 0,
+	    "a packet was dropped while the queue was empty (refusals in "
+	    "progress counted against the limit)");
+	cr_assert_eq(f[0].h_result, ENOBUFS);
+	cr_assert_eq(f[1].h_result, ENOBUFS);
+	cr_assert_eq(wqinput_stats(wqi, c, &st), 0);
+	cr_assert_eq(st.wqs_enqueued, 4);
+	cr_assert_eq(st.wqs_processed, 4);
+	cr_assert_eq(st.wqs_dropped, 2);
+	cr_assert_eq(st.wqs_hiwat, 2);
+	cr_assert_eq(atomic_load(&drops_seen), 2);
+	cr_assert_eq(atomic_load(&fpk[0].p_dropped), 1);
+	cr_assert_eq(atomic_load(&fpk[1].p_dropped), 1);
+	wqinput_destroy(wqi);
+}
+
+/*
+ * The rings of n queues of cap slots: n * cap * sizeof(slot) bytes, which
+ * a 32-bit size_t cannot hold for many CPUs and a long queue (171 CPUs
+ * and 2^20 slots of 24 bytes wrap to 8 MiB).  Creation must refuse with
+ * ENOMEM rather than allocate a wrapped size.  A 64-bit size_t cannot
+ * overflow here (n <= 2^32, cap <= 2^20): the i386 preset runs the test.
+ */
+Test(wqinput, create_refuses_rings_whose_size_overflows)
+{
+	struct wqinput *wqi;
+	int error;
+
+	if (sizeof(size_t) > 4)
+		cr_skip_test("size_t of %zu bits cannot overflow here; the "
+		             "i386 preset runs this test",
+		    8 * sizeof(size_t));
+	wqinput_test_ncpu(171);
+	errno = 0;
+	wqi =
+	    wqinput_create_limit("wqhuge", input_func, WQINPUT_LIMIT_MAX, NULL);
+	error = errno;
+	wqinput_test_ncpu(0);
+	cr_assert_null(wqi, "a wqinput with rings larger than memory");
+	cr_assert_eq(error, ENOMEM);
+}
+
+/* The override itself: extra queues are harmless, and unused. */
+Test(wqinput, create_with_more_queues_than_cpus)
+{
+	struct wqinput *wqi;
+
+	wqinput_test_ncpu(mpsafe_ncpu() + 3);
+	wqi = wqinput_create_limit("wqmore", input_func, 16, NULL);
+	wqinput_test_ncpu(0);
+	cr_assert_not_null(wqi);
+	cr_assert_eq(wqinput_nqueues(wqi), mpsafe_ncpu() + 3);
+	wqinput_drain(wqi);
+	wqinput_destroy(wqi);
+}
+#endif /* MPSAFE_FAULT_INJECTION */

@@ -12,8 +12,11 @@
  * always enqueued with the queue's CPU), so runs never overlap.
  *
  * wqinput_input(), on the calling thread's CPU's queue:
- *  1. reserve: fetch_add q_len; if that makes it exceed the limit, undo
- *     it, count the drop and give the packet to the drop function;
+ *  1. reserve: increment q_len by a compare-and-swap loop that succeeds
+ *     only while q_len < limit; if q_len is at the limit, count the drop
+ *     and give the packet to the drop function (q_len is never raised
+ *     for a refused packet, so a drop means the queue held limit packets
+ *     at that point of the seq_cst order);
  *  2. claim a position p = fetch_add q_tail; the slot p & (cap - 1) is
  *     free for p (R1 below; checked, and a violation aborts);
  *  3. fill the slot and store s_seq = p + 1;
@@ -21,9 +24,10 @@
  * The work function stores q_active = 0 first, then takes packets in
  * position order while the next slot holds its packet: copy it out, store
  * s_seq = p + cap (free for the packet one lap later), decrement q_len,
- * call func.  It stops at a slot that is empty or whose producer has
- * claimed but not yet filled it; that producer's step 4 runs the work
- * again.  No step waits for another thread: the caller never blocks.
+ * call func, count it in q_processed.  It stops at a slot that is empty
+ * or whose producer has claimed but not yet filled it; that producer's
+ * step 4 runs the work again.  No step waits for another thread: the
+ * caller never blocks.
  *
  * R1 (a claimed slot is free).  All the operations named above are
  * seq_cst.  Take producer P with position p and the packet q = p - cap
@@ -32,9 +36,9 @@
  * decrements of q_len for q and every later packet.  Before P's claim
  * there are then at least p + 1 successful reservations (one for each
  * position 0..p, each made before its claim) and at most q decrements,
- * so at least cap + 1 packets reserved at once; but a reservation
- * succeeds only while fewer than limit <= cap are, and the counter also
- * holds the failed ones in flight, so that never happens.  P's seq_cst
+ * so q_len would be at least cap + 1 > limit; but q_len counts exactly
+ * the successful reservations not yet taken, and a reservation raises
+ * it only from below limit, so it never exceeds limit.  P's seq_cst
  * load of s_seq therefore reads the release store of q, and the
  * consumer's reads of the slot happen before P's writes.
  * R2 (no packet left behind).  Step 3 stores s_seq then loads q_active;
@@ -51,17 +55,46 @@
  * Statistics.  Enqueued is q_tail, processed is counted by the worker
  * after func returns, dropped by the refusing producer, and the
  * high-water mark is the largest q_len a successful reservation made.
- * Relaxed counters, except that processed is stored with release and
- * read first, with acquire, so a snapshot never shows more processed
- * than enqueued.
+ * Relaxed counters, except that processed is stored with release (in
+ * fact seq_cst, see drain) and read first, with acquire, so a snapshot
+ * never shows more processed than enqueued.
  *
- * wqinput_drain() waits for each queue's q_work with workqueue_wait():
- * by R2 every packet accepted before the call is taken by a run that was
- * running or queued at the call.  wqinput_destroy() destroys the
- * workqueue, which runs every queued q_work, so every accepted packet is
- * processed, then checks that the rings are empty and frees them.
+ * Drain.  Packets are processed in position order by one worker, so
+ * q_processed >= t means that func has returned for positions 0..t-1.
+ * wqinput_drain() takes, queue by queue, t = q_tail (which counts every
+ * packet accepted before the call, and perhaps some claimed since) and
+ * waits until q_processed >= t.  It cannot wait for q_work instead: the
+ * packets below t may belong to a run not yet enqueued (a producer
+ * between its swap of q_active and its enqueue) or not yet possible (a
+ * producer between its claim and its fill, which stops the run before
+ * the later packets); by R2 each is taken by a run that the producer
+ * concerned starts or has started, so q_processed does reach t.
+ * Sleeping: a drainer that must wait lowers q_drain_at to t and
+ * sleeps on wqi_drain_cv; the worker, after each packet, stores
+ * q_processed and loads q_drain_at (both seq_cst), and when the count
+ * has reached q_drain_at it resets q_drain_at to "none" and wakes every
+ * drainer, each of which lowers q_drain_at to its own target again if
+ * it must wait on.  D1 (no lost wake-up): the drainer stores q_drain_at
+ * and loads q_processed (both seq_cst, under wqi_drain_lock, held until
+ * it sleeps); either its load sees the count reach t, or the worker's
+ * load sees a q_drain_at <= t (q_drain_at is lowered only, except by
+ * the worker's reset, made under the lock and followed by a wake-up of
+ * every sleeper), and the worker then takes the lock, which it can only
+ * do once the drainer sleeps.  The worker pays one seq_cst store and one
+ * load of a line of its own per packet, and takes the lock only when a
+ * drainer's target is reached.  The acquire of q_processed makes func's
+ * effects happen before wqinput_drain() returns.
+ *
+ * wqinput_destroy() destroys the workqueue, which runs every queued
+ * q_work, so every accepted packet is processed, then checks that the
+ * rings are empty and frees them.
+ *
+ * Sizes.  The ring is n * cap slots for n CPUs: creation checks that the
+ * product fits in a size_t (it need not with a 32-bit size_t) and fails
+ * with ENOMEM if not.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -77,8 +110,9 @@
 #include <mpsafe/workqueue.h>
 
 #define WQI_ALIGN 128
-#define WQI_MAGIC 0x77716970u  /* "wqip" */
-#define WQI_POISON 0xdeadbeefu /* after wqinput_destroy */
+#define WQI_MAGIC 0x77716970u   /* "wqip" */
+#define WQI_POISON 0xdeadbeefu  /* after wqinput_destroy */
+#define WQI_NO_DRAIN UINT64_MAX /* q_drain_at when no drainer waits */
 
 struct wqi_slot {
 	_Atomic(uint64_t) s_seq; /* p: free for p; p + 1: holds p */
@@ -98,8 +132,16 @@ struct wqi_queue {
 
 	/* Written by the queue's worker only. */
 	alignas(WQI_ALIGN) uint64_t q_head; /* next position to take */
-	_Atomic(uint64_t) q_processed;
+	_Atomic(uint64_t) q_processed;      /* read by drain and stats */
 	struct work q_work;
+
+	/*
+	 * The smallest count of processed packets a drainer waits for, or
+	 * WQI_NO_DRAIN.  Written under wqi_drain_lock only (lowered by
+	 * drainers, reset by the worker); read by the worker after each
+	 * packet.  A line of its own: written only around a drain.
+	 */
+	alignas(WQI_ALIGN) _Atomic(uint64_t) q_drain_at;
 
 	/* Set at creation. */
 	struct wqi_slot *q_ring;
@@ -118,8 +160,47 @@ struct wqinput {
 	unsigned wqi_nqueues;
 	struct wqi_slot *wqi_rings;
 	char wqi_name[WORKQUEUE_NAMELEN];
+	/* Drainers sleep on wqi_drain_cv; see "Drain" above. */
+	pthread_mutex_t wqi_drain_lock;
+	pthread_cond_t wqi_drain_cv;
 	struct wqi_queue wqi_queues[];
 };
+
+/* The wqinput whose func the calling thread runs, if any. */
+static _Thread_local const struct wqinput *wqi_self;
+
+#ifdef MPSAFE_FAULT_INJECTION
+/* Test controls (mpsafe/net/wqinput.h).  Relaxed: set before use. */
+static _Atomic(wqinput_test_hook_fn *) wqi_test_hook_fn;
+static _Atomic(unsigned) wqi_test_ncpu;
+
+void
+wqinput_test_hook(wqinput_test_hook_fn *hook)
+{
+	atomic_store_explicit(&wqi_test_hook_fn, hook, memory_order_relaxed);
+}
+
+void
+wqinput_test_ncpu(unsigned n)
+{
+	atomic_store_explicit(&wqi_test_ncpu, n, memory_order_relaxed);
+}
+
+static void
+wqi_test_point(enum wqinput_test_point point)
+{
+	wqinput_test_hook_fn *hook =
+	    atomic_load_explicit(&wqi_test_hook_fn, memory_order_relaxed);
+
+	if (hook != NULL)
+		(*hook)(point);
+}
+#define WQI_TEST_POINT(point) wqi_test_point(point)
+#else
+#define WQI_TEST_POINT(point) \
+	do {                  \
+	} while (0)
+#endif
 
 static MPSAFE_COLD MPSAFE_NORETURN void
 wqi_bad(const struct wqinput *wqi, const char *fn, uint32_t magic)
@@ -142,6 +223,22 @@ wqi_check(const struct wqinput *wqi, const char *fn)
 		wqi_bad(wqi, fn, magic);
 }
 
+/*
+ * The worker of q has processed done packets and found a drainer waiting
+ * for at most that many: reset q_drain_at and wake every drainer (each
+ * lowers it again if it must wait on).
+ */
+static MPSAFE_COLD void
+wqi_drain_wake(struct wqinput *wqi, struct wqi_queue *q)
+{
+	pthread_mutex_lock(&wqi->wqi_drain_lock);
+	/* Relaxed: under wqi_drain_lock, as every store of q_drain_at. */
+	atomic_store_explicit(
+	    &q->q_drain_at, WQI_NO_DRAIN, memory_order_relaxed);
+	pthread_cond_broadcast(&wqi->wqi_drain_cv);
+	pthread_mutex_unlock(&wqi->wqi_drain_lock);
+}
+
 /* The work function: take this CPU's packets and process them. */
 static void
 wqi_work(struct work *wk, void *arg)
@@ -151,7 +248,11 @@ wqi_work(struct work *wk, void *arg)
 	    (struct wqi_queue *)(void *)((char *)wk -
 	                                 offsetof(struct wqi_queue, q_work));
 	uint64_t mask = wqi->wqi_cap - 1;
+	/* Relaxed: this thread is the one writer. */
+	uint64_t done =
+	    atomic_load_explicit(&q->q_processed, memory_order_relaxed);
 
+	wqi_self = wqi;
 	/* seq_cst: before the slot loads (R2). */
 	atomic_store_explicit(&q->q_active, 0, memory_order_seq_cst);
 	for (;;) {
@@ -173,22 +274,54 @@ wqi_work(struct work *wk, void *arg)
 		q->q_head = p + 1;
 		atomic_fetch_sub_explicit(&q->q_len, 1, memory_order_seq_cst);
 		(*wqi->wqi_func)(m, off, proto);
+		done++;
 		/*
-		 * One writer.  Release: pairs with the acquire load in
-		 * wqi_stats_of (processed never exceeds enqueued there).
+		 * seq_cst: a release, pairing with the acquire loads of
+		 * wqinput_drain (func's effects) and wqi_stats_of (processed
+		 * never exceeds enqueued there); and a store before the load
+		 * of q_drain_at (D1: pairs with the drainer's store of
+		 * q_drain_at, then load of q_processed).
 		 */
-		atomic_store_explicit(&q->q_processed,
-		    atomic_load_explicit(
-		        &q->q_processed, memory_order_relaxed) +
-		        1,
-		    memory_order_release);
+		atomic_store_explicit(
+		    &q->q_processed, done, memory_order_seq_cst);
+		if (MPSAFE_UNLIKELY(done >= atomic_load_explicit(&q->q_drain_at,
+		                                memory_order_seq_cst)))
+			wqi_drain_wake(wqi, q);
 	}
+	wqi_self = NULL;
 }
 
 struct wqinput *
 wqinput_create(const char *name, void (*func)(struct mbuf *, int, int))
 {
 	return wqinput_create_limit(name, func, WQINPUT_LIST_MAXLEN, NULL);
+}
+
+/*
+ * wqi_sizes(n, cap, size, rsize)
+ *
+ *	The bytes of a wqinput of n queues (*size) and of its rings of cap
+ *	slots each, rounded up to WQI_ALIGN (*rsize).  Returns false if
+ *	either does not fit in a size_t (n * cap slots can overflow a
+ *	32-bit size_t below WQINPUT_LIMIT_MAX).
+ */
+static bool
+wqi_sizes(unsigned n, uint32_t cap, size_t *size, size_t *rsize)
+{
+	/* n >= 1 (a CPU count), so the division below is defined. */
+	const size_t qsize = sizeof(struct wqi_queue);
+	const size_t ssize = sizeof(struct wqi_slot);
+
+	if (n > (SIZE_MAX - sizeof(struct wqinput)) / qsize)
+		return false;
+	*size = sizeof(struct wqinput) + n * qsize;
+	if (cap > SIZE_MAX / ssize / n)
+		return false;
+	*rsize = (size_t)n * cap * ssize;
+	if (*rsize > SIZE_MAX - (WQI_ALIGN - 1))
+		return false;
+	*rsize = (*rsize + WQI_ALIGN - 1) & ~(size_t)(WQI_ALIGN - 1);
+	return true;
 }
 
 struct wqinput *
@@ -206,11 +339,17 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 		errno = EINVAL;
 		return NULL;
 	}
+#ifdef MPSAFE_FAULT_INJECTION
+	/* Relaxed: see wqinput_test_ncpu. */
+	if (atomic_load_explicit(&wqi_test_ncpu, memory_order_relaxed) != 0)
+		n = atomic_load_explicit(&wqi_test_ncpu, memory_order_relaxed);
+#endif
 	while (cap < limit)
 		cap <<= 1;
-	size = sizeof(*wqi) + n * sizeof(wqi->wqi_queues[0]);
-	rsize = (size_t)n * cap * sizeof(struct wqi_slot);
-	rsize = (rsize + WQI_ALIGN - 1) & ~(size_t)(WQI_ALIGN - 1);
+	if (!wqi_sizes(n, cap, &size, &rsize)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	wqi = mpsafe_aligned_alloc(WQI_ALIGN, size);
 	if (wqi == NULL) {
 		errno = ENOMEM;
@@ -221,6 +360,18 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 	if (wqi->wqi_rings == NULL) {
 		mpsafe_free(wqi);
 		errno = ENOMEM;
+		return NULL;
+	}
+	error = pthread_mutex_init(&wqi->wqi_drain_lock, NULL);
+	if (error == 0) {
+		error = pthread_cond_init(&wqi->wqi_drain_cv, NULL);
+		if (error != 0)
+			pthread_mutex_destroy(&wqi->wqi_drain_lock);
+	}
+	if (error != 0) {
+		mpsafe_free(wqi->wqi_rings);
+		mpsafe_free(wqi);
+		errno = error;
 		return NULL;
 	}
 	wqi->wqi_func = func;
@@ -239,6 +390,7 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 		atomic_init(&q->q_tail, 0);
 		atomic_init(&q->q_dropped, 0);
 		atomic_init(&q->q_processed, 0);
+		atomic_init(&q->q_drain_at, WQI_NO_DRAIN);
 		q->q_head = 0;
 		q->q_ring = &wqi->wqi_rings[(size_t)i * cap];
 		q->q_ci = mpsafe_cpu_lookup(i);
@@ -250,6 +402,8 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 	error = workqueue_create(&wqi->wqi_wq, wqi->wqi_name, wqi_work, wqi, 0,
 	    WQ_PERCPU | WQ_MPSAFE);
 	if (error != 0) {
+		pthread_cond_destroy(&wqi->wqi_drain_cv);
+		pthread_mutex_destroy(&wqi->wqi_drain_lock);
 		mpsafe_free(wqi->wqi_rings);
 		mpsafe_free(wqi);
 		errno = error;
@@ -269,17 +423,25 @@ wqinput_input(struct wqinput *wqi, struct mbuf *m, int off, int proto)
 	wqi_check(wqi, "wqinput_input");
 	q = &wqi->wqi_queues[mpsafe_cpu_index(mpsafe_curcpu())];
 
-	/* 1. Reserve.  seq_cst: R1. */
-	len = atomic_fetch_add_explicit(&q->q_len, 1, memory_order_seq_cst) + 1;
-	if (len > wqi->wqi_limit) {
-		/* Relaxed: a failed reservation publishes nothing. */
-		atomic_fetch_sub_explicit(&q->q_len, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(
-		    &q->q_dropped, 1, memory_order_relaxed);
-		if (wqi->wqi_drop != NULL)
-			(*wqi->wqi_drop)(m);
-		return ENOBUFS;
-	}
+	/*
+	 * 1. Reserve: raise q_len only from below the limit, so that a
+	 * refused packet is never counted.  seq_cst: R1, and a refusal
+	 * reads a full queue at its point of the seq_cst order.
+	 */
+	len = atomic_load_explicit(&q->q_len, memory_order_seq_cst);
+	do {
+		if (MPSAFE_UNLIKELY(len >= wqi->wqi_limit)) {
+			WQI_TEST_POINT(WQINPUT_TP_REFUSED);
+			/* Relaxed: a statistic. */
+			atomic_fetch_add_explicit(
+			    &q->q_dropped, 1, memory_order_relaxed);
+			if (wqi->wqi_drop != NULL)
+				(*wqi->wqi_drop)(m);
+			return ENOBUFS;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&q->q_len, &len,
+	    len + 1, memory_order_seq_cst, memory_order_seq_cst));
+	len++;
 	/* Relaxed: a statistic. */
 	hi = atomic_load_explicit(&q->q_hiwat, memory_order_relaxed);
 	while (
@@ -289,6 +451,7 @@ wqinput_input(struct wqinput *wqi, struct mbuf *m, int off, int proto)
 
 	/* 2. Claim.  seq_cst: R1. */
 	p = atomic_fetch_add_explicit(&q->q_tail, 1, memory_order_seq_cst);
+	WQI_TEST_POINT(WQINPUT_TP_CLAIMED);
 	s = &q->q_ring[p & (wqi->wqi_cap - 1)];
 	/* seq_cst (acquire): pairs with the work's release of the slot. */
 	if (MPSAFE_UNLIKELY(
@@ -306,17 +469,62 @@ wqinput_input(struct wqinput *wqi, struct mbuf *m, int off, int proto)
 	/* 4. Run the work if it is not queued already (R2, R3). */
 	if (atomic_load_explicit(&q->q_active, memory_order_seq_cst) == 0 &&
 	    atomic_exchange_explicit(&q->q_active, 1, memory_order_seq_cst) ==
-	        0)
+	        0) {
+		WQI_TEST_POINT(WQINPUT_TP_ACTIVATED);
 		workqueue_enqueue(wqi->wqi_wq, &q->q_work, q->q_ci);
+	}
 	return 0;
+}
+
+/*
+ * Wait until q's worker has processed t packets (see "Drain").  Blocks.
+ */
+static void
+wqi_drain_queue(struct wqinput *wqi, struct wqi_queue *q, uint64_t t)
+{
+	/* Acquire: pairs with the worker's store (func's effects). */
+	if (atomic_load_explicit(&q->q_processed, memory_order_acquire) >= t)
+		return;
+	WQI_TEST_POINT(WQINPUT_TP_DRAIN_WAIT);
+	pthread_mutex_lock(&wqi->wqi_drain_lock);
+	for (;;) {
+		/*
+		 * Relaxed load: every store is made under the lock.  seq_cst
+		 * store, then seq_cst load of q_processed (D1: pairs with
+		 * the worker's store of q_processed, then load of
+		 * q_drain_at); the load is also the acquire for func's
+		 * effects.
+		 */
+		if (atomic_load_explicit(&q->q_drain_at, memory_order_relaxed) >
+		    t)
+			atomic_store_explicit(
+			    &q->q_drain_at, t, memory_order_seq_cst);
+		if (atomic_load_explicit(
+		        &q->q_processed, memory_order_seq_cst) >= t)
+			break;
+		pthread_cond_wait(&wqi->wqi_drain_cv, &wqi->wqi_drain_lock);
+	}
+	pthread_mutex_unlock(&wqi->wqi_drain_lock);
 }
 
 void
 wqinput_drain(struct wqinput *wqi)
 {
 	wqi_check(wqi, "wqinput_drain");
-	for (unsigned i = 0; i < wqi->wqi_nqueues; i++)
-		workqueue_wait(wqi->wqi_wq, &wqi->wqi_queues[i].q_work);
+	if (wqi_self == wqi)
+		mpsafe_panic("wqinput_drain(%s) from its input function: it "
+		             "would wait for itself",
+		    wqi->wqi_name);
+	for (unsigned i = 0; i < wqi->wqi_nqueues; i++) {
+		struct wqi_queue *q = &wqi->wqi_queues[i];
+
+		/*
+		 * Relaxed: the claims of packets accepted before the call
+		 * happen before it, so the load sees them (coherence).
+		 */
+		wqi_drain_queue(wqi, q,
+		    atomic_load_explicit(&q->q_tail, memory_order_relaxed));
+	}
 }
 
 unsigned
@@ -390,6 +598,8 @@ wqinput_destroy(struct wqinput *wqi)
 	atomic_store_explicit(
 	    &wqi->wqi_magic, WQI_POISON, memory_order_relaxed);
 	wqi->wqi_func = NULL;
+	pthread_cond_destroy(&wqi->wqi_drain_cv);
+	pthread_mutex_destroy(&wqi->wqi_drain_lock);
 	mpsafe_free(wqi->wqi_rings);
 	mpsafe_free(wqi);
 }

@@ -14,7 +14,8 @@
  *  - The packet type is struct mbuf, declared but not defined here (the
  *    stack's packet header defines it); this header does not need it.
  *  - Memory for the queues is allocated when the wqinput is created, so
- *    wqinput_input() never allocates and drops only on a full queue.
+ *    wqinput_input() never allocates, and it drops only on a full queue
+ *    (limit packets queued and not yet taken by the worker).
  *  - wqinput_input() returns 0 or ENOBUFS.  A dropped packet is handed to
  *    the drop function given to wqinput_create_limit() (NetBSD frees it
  *    with m_freem()); without one the caller still owns it.
@@ -95,8 +96,16 @@ MPSAFE_API int wqinput_input(
  * wqinput_drain(wqi)
  *
  *	Return once every packet that wqinput_input() accepted before the
- *	call has been processed (func has returned).  Not from func.
- *	Blocks.
+ *	call (a return of 0 that happens before it) has been processed:
+ *	func has returned for it, and what func did happens before the
+ *	return.  This holds whatever other producers do meanwhile, even
+ *	one stalled inside wqinput_input() on the same CPU: drain then
+ *	waits for it to finish its call.  Packets accepted during the call
+ *	may or may not be waited for.  Queues are drained one after the
+ *	other, each up to the packets it had accepted when its turn came,
+ *	so a steady flow of new packets does not keep drain from
+ *	returning.  Not from func (it would wait for itself: aborts).
+ *	Blocks (sleeps; no polling).
  */
 MPSAFE_API void wqinput_drain(struct wqinput *wqi);
 
@@ -128,6 +137,31 @@ MPSAFE_API void wqinput_stats_total(
  *	from func.  Blocks.
  */
 MPSAFE_API void wqinput_destroy(struct wqinput *wqi);
+
+/*
+ * Test-only controls: defined only in a library built with
+ * MPSAFE_FAULT_INJECTION=ON (the test presets; see mpsafe/alloc.h).
+ * Process-wide; set them while no wqinput is in use.
+ *
+ * wqinput_test_hook(hook)
+ *	From now on wqinput_input() and wqinput_drain() call hook(point)
+ *	on the calling thread at each of the points below, holding no lock
+ *	of their own; hook may block there, to hold that thread between
+ *	two steps while the test runs others.  NULL removes the hook.
+ * wqinput_test_ncpu(n)
+ *	From now on wqinput_create_limit() makes n queues instead of
+ *	mpsafe_ncpu() (0 restores that); queues beyond mpsafe_ncpu() are
+ *	never used.  For testing the size checks of creation.
+ */
+enum wqinput_test_point {
+	WQINPUT_TP_REFUSED = 1, /* input: the queue is full, not yet counted */
+	WQINPUT_TP_CLAIMED,     /* input: position claimed, slot not filled */
+	WQINPUT_TP_ACTIVATED,   /* input: q_active set, work not enqueued */
+	WQINPUT_TP_DRAIN_WAIT   /* drain: a queue is behind; about to wait */
+};
+typedef void wqinput_test_hook_fn(enum wqinput_test_point point);
+MPSAFE_API void wqinput_test_hook(wqinput_test_hook_fn *hook);
+MPSAFE_API void wqinput_test_ncpu(unsigned n);
 
 MPSAFE_END_DECLS
 

@@ -39,6 +39,13 @@ void mpsafe_library_init(void);
 /* pserialize.c: the grace-period engine used by every primitive. */
 void mpsafe_gp_wait(void);
 void mpsafe_gp_wait_running(void);
+/*
+ * mpsafe_gp_lock() takes the lock that starts and ends grace periods
+ * (before registry_lock, as the fork handlers do) and returns whether a
+ * grace period is running; none starts until mpsafe_gp_unlock().
+ */
+bool mpsafe_gp_lock(void);
+void mpsafe_gp_unlock(void);
 void mpsafe_gp_atfork_prepare(void);
 void mpsafe_gp_atfork_parent(void);
 void mpsafe_gp_atfork_child(void);
@@ -52,12 +59,21 @@ void mpsafe_gp_atfork_child(void);
  * mpsafe_calloc() or mpsafe_aligned_alloc() (<mpsafe/alloc.h>; freed with
  * mpsafe_free() if the record cannot be made).
  * mpsafe_psref_thread_exit() runs when a thread unregisters or exits,
- * before its record is parked; the atfork hooks hold the overflow lock
- * across fork(), and the child's runs after every record but self's was
- * freed.
+ * before its record is parked (at exit, on the last pass of the key
+ * destructors if references are still held: see thread.c); the atfork hooks
+ * hold the overflow lock across fork(), and the child's runs after every record
+ * but self's was freed.
  */
 int mpsafe_psref_record_init(struct mpsafe_thread *t);
 void mpsafe_psref_thread_exit(struct mpsafe_thread *t, const char *why);
+/* References t holds (slots and overflow list); called by t's owner. */
+unsigned mpsafe_psref_thread_held(struct mpsafe_thread *t);
+/*
+ * Whether some psref_target_destroy() is in progress; exact for one that
+ * has run a grace period, if read under the grace-period lock
+ * (mpsafe_set_ordering()).
+ */
+bool mpsafe_psref_destroying(void);
 void mpsafe_psref_atfork_prepare(void);
 void mpsafe_psref_atfork_parent(void);
 void mpsafe_psref_atfork_child(struct mpsafe_thread *self);

@@ -71,7 +71,10 @@ static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gp_cv = PTHREAD_COND_INITIALIZER;
 static uint64_t gp_seq; /* gp_lock: even idle, odd running */
 
-/* Full barrier on every thread that may be inside a read section. */
+/*
+ * Full barrier on every thread that may be inside a read section.  The
+ * mode cannot change while gp_seq is odd: mpsafe_set_ordering() refuses.
+ */
 static void
 gp_barrier(void)
 {
@@ -200,6 +203,19 @@ mpsafe_gp_wait_running(void)
 	seq = gp_seq;
 	while ((seq & 1) && gp_seq == seq)
 		pthread_cond_wait(&gp_cv, &gp_lock);
+	pthread_mutex_unlock(&gp_lock);
+}
+
+bool
+mpsafe_gp_lock(void)
+{
+	pthread_mutex_lock(&gp_lock);
+	return (gp_seq & 1) != 0;
+}
+
+void
+mpsafe_gp_unlock(void)
+{
 	pthread_mutex_unlock(&gp_lock);
 }
 

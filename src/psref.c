@@ -3,13 +3,14 @@
  *
  * State.  Each registry record carries a struct psref_thread: 64 slots,
  * each NULL or the address of a target its thread holds a reference to,
- * and a bitmap of the free slots that only the owner reads.  A reference
- * is one slot; the caller's struct psref names the slot.  Acquire finds a
- * free slot and stores the target; release stores NULL.  Both write only
- * the owner's table, with plain stores.  Records (and so tables) are never
- * freed, so a destroyer may read any table at any time.  References beyond
- * a thread's 64 slots, and copies of a target being destroyed, go on one
- * overflow list under overflow_lock.
+ * and the owner's count of its references on the overflow list.  A
+ * reference is one slot; the caller's struct psref names the slot.
+ * Acquire finds a free slot by reading the slots themselves (there is no
+ * free-slot bitmap) and stores the target; release stores NULL.  Both
+ * write only the owner's table, with plain stores.  Records (and so
+ * tables) are never freed, so a destroyer may read any table at any time.
+ * References beyond a thread's 64 slots, and copies of a target being
+ * destroyed, go on one overflow list under overflow_lock.
  *
  * Destroy protocol, for target T of class C:
  *   1. The caller has unpublished T.  Store T.prt_draining = 1, and raise
@@ -57,11 +58,23 @@
  * class), the draining list (compared with the target's address, taken
  * before the store) and the wake word.
  *
- * Thread exit with references held is a broken contract: diagnostic
- * builds abort; other builds drop the references held in slots (the
- * thread can no longer use the objects) and wake their destroyers, but
- * abort if some are on the overflow list (their struct psref is likely
- * in a stack frame that is gone).
+ * Diagnostic builds also catch, best effort, an acquire of a target that
+ * was still published when its destroy began: the acquire's check before
+ * its slot store may see DRAINING_STARTED, and the destroy may then end
+ * its grace period, store DRAINING_WAITED and scan before the slot store
+ * lands.  So after the slot store the acquire fences and panics if it sees
+ * DRAINING_WAITED; this pairs with the destroyer's "store WAITED; fence;
+ * scan": either the scan sees the slot (and the destroy waits) or the
+ * acquire sees WAITED.  It stays best effort: a target already freed
+ * when the acquire runs is beyond any check.
+ *
+ * Thread exit with references held is a broken contract (thread.c first
+ * gives the program's own pthread key destructors, which may release
+ * them, every pass but the last): diagnostic builds abort; other builds
+ * drop the references held in slots (the thread can no longer use the
+ * objects) and wake their destroyers, but abort if some are on the
+ * overflow list (their struct psref is likely in a stack frame that is
+ * gone).
  *
  * fork() during a destroy: the child keeps the class's draining count
  * and the target's draining mark of a destroy that no thread of the
@@ -356,6 +369,24 @@ mpsafe_psref_acquire_check(struct psref *psref,
 }
 
 void
+mpsafe_psref_acquire_recheck(
+    const struct psref_target *target, struct psref_class *class)
+{
+	/*
+	 * Seq_cst fence between our slot store and the load below: pairs
+	 * with the destroyer's fence between its store of DRAINING_WAITED
+	 * and its scan.  Either the scan sees our slot (and waits) or we
+	 * see WAITED.  Best effort: see the top of the file.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (mpsafe_load_relaxed(&target->prt_draining) == DRAINING_WAITED)
+		mpsafe_panic("psref_acquire of target %p (class %s) that is "
+		             "being destroyed: unpublish it before "
+		             "psref_target_destroy",
+		    (const void *)target, class_name(class));
+}
+
+void
 mpsafe_psref_acquire_slow(struct psref *psref,
     const struct psref_target *target, struct psref_class *class)
 {
@@ -399,6 +430,11 @@ mpsafe_psref_release_slow(struct psref *psref,
 	if (psref->psref_slot == PSREF_SLOT_RELEASED)
 		release_broken(
 		    psref, target, class, "released twice (double release)");
+	if (t == &mpsafe_thread_unregistered)
+		release_broken(psref, target, class,
+		    "the calling thread is not registered (release before "
+		    "the thread unregisters, and before the last pass of "
+		    "its pthread key destructors)");
 	if (psref->psref_slot == PSREF_SLOT_OVERFLOW
 	        ? psref->psref_owner != t
 	        : own_slot(psref, t) == NULL)
@@ -781,14 +817,34 @@ drop_all(struct mpsafe_thread *t, bool wake)
 	pt->pt_overflow = 0;
 }
 
-void
-mpsafe_psref_thread_exit(struct mpsafe_thread *t, const char *why)
+unsigned
+mpsafe_psref_thread_held(struct mpsafe_thread *t)
 {
 	struct psref_thread *pt = thread_table(t);
 	unsigned held = pt->pt_overflow;
 
+	/* Relaxed: the owner reads its own slots. */
 	for (unsigned i = 0; i < PSREF_THREAD_SLOTS; i++)
 		held += mpsafe_load_relaxed(&pt->pt_slot[i]) != NULL;
+	return held;
+}
+
+bool
+mpsafe_psref_destroying(void)
+{
+	/*
+	 * Relaxed: the caller holds gp_lock, which a destroy takes for its
+	 * grace period after raising the count (see mpsafe_set_ordering()).
+	 */
+	return atomic_load_explicit(
+	           &mpsafe_psref_draining_all, memory_order_relaxed) != 0;
+}
+
+void
+mpsafe_psref_thread_exit(struct mpsafe_thread *t, const char *why)
+{
+	unsigned held = mpsafe_psref_thread_held(t);
+
 	if (held == 0)
 		return;
 #ifdef MPSAFE_DIAGNOSTIC
@@ -800,11 +856,12 @@ mpsafe_psref_thread_exit(struct mpsafe_thread *t, const char *why)
 	 * Overflow references are the caller's struct psref, likely in stack
 	 * frames that are gone: they cannot be dropped safely.
 	 */
-	if (pt->pt_overflow != 0)
+	if (thread_table(t)->pt_overflow != 0)
 		mpsafe_panic("thread %s holding %u psref reference(s), %u of "
 		             "them beyond its %u slots: release every "
 		             "reference before the thread leaves",
-		    why, held, pt->pt_overflow, PSREF_THREAD_SLOTS);
+		    why, held, thread_table(t)->pt_overflow,
+		    PSREF_THREAD_SLOTS);
 	drop_all(t, true);
 #endif
 }

@@ -27,12 +27,35 @@
  * barrier point, and its read sections, which begin after the push, see
  * everything the writer did before the barrier.
  *
+ * Thread exit.  A pthread key (registry_key) holds the record; its
+ * destructor unregisters the thread.  Key destructors run in passes
+ * (glibc, musl: in key order; another pass only while some destructor
+ * stored a value, and at most PTHREAD_DESTRUCTOR_ITERATIONS), so the
+ * program's own destructors may run after ours and release psref
+ * references or leave read sections there.  While the thread holds
+ * references or is inside a read section, our destructor stores the
+ * record again and returns; only the last pass unregisters it by force
+ * (the broken contract of psref.c and pserialize.c).  Once the thread is
+ * unregistered the key keeps a non-record value (KEY_PARKED) until the
+ * last pass, so that our destructor runs, and exit_passes counts, every
+ * pass: a thread that registers again from a later destructor is seen
+ * by ours on the next pass, and one that would register after our last
+ * pass, whose record nothing would ever free, aborts instead.
+ * Limitation: a thread that first registers inside a key destructor
+ * (never before) is counted from its own first pass, possibly later
+ * than the system's; if it then still holds references or a read
+ * section on what is really the last pass, its record stays in use for
+ * ever (pointing at dead TLS).  NetBSD has no such case: psref and
+ * pserialize state is per CPU, and an LWP's exit path is the kernel's.
+ *
  * The ordering mode is chosen once, at the first registration: membarrier
  * where the kernel grants it, the fence mode otherwise or when the
  * environment says MPSAFE_ORDERING=fence.  mpsafe_set_ordering() may
- * change it while no other thread is registered.
+ * change it while no other thread is registered and no grace period or
+ * psref destroy is in progress: both pair barriers of the two modes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +90,23 @@ static _Atomic(enum mpsafe_ordering) ordering_mode;
 static pthread_key_t registry_key;
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 
+/* Passes of key destructors at thread exit (POSIX requires at least 4). */
+#ifdef PTHREAD_DESTRUCTOR_ITERATIONS
+#define KEY_PASSES PTHREAD_DESTRUCTOR_ITERATIONS
+#else
+#define KEY_PASSES 4
+#endif
+
+/*
+ * registry_key's value for a thread that registered once and is not
+ * registered now: not a record, but non-NULL so that every destructor
+ * pass at thread exit is counted (see the top).
+ */
+#define KEY_PARKED ((void *)&mpsafe_thread_unregistered)
+
+/* Owner only: passes of registry_key_destructor() on this thread. */
+static __thread unsigned exit_passes;
+
 void
 mpsafe_panic(const char *fmt, ...)
 {
@@ -84,7 +124,10 @@ mpsafe_panic(const char *fmt, ...)
 enum mpsafe_ordering
 mpsafe_ordering_now(void)
 {
-	/* Relaxed: changed only while no other thread is registered. */
+	/*
+	 * Relaxed: changed only while no other thread is registered and no
+	 * grace period runs (mpsafe_set_ordering()).
+	 */
 	return atomic_load_explicit(&ordering_mode, memory_order_relaxed);
 }
 
@@ -156,10 +199,32 @@ record_release(struct mpsafe_thread *t, const char *why)
 	mpsafe_curthread = UNREGISTERED;
 }
 
+/*
+ * registry_key_destructor(arg)
+ *
+ *	Thread exit, one pass of the key destructors; arg is the thread's
+ *	record, or KEY_PARKED.  Keeps the thread registered, by storing the
+ *	record again, while it holds psref references or is inside a read
+ *	section and a later pass will come: another key's destructor may
+ *	still release them.  Unregisters it otherwise (by force on the last
+ *	pass, see record_release()).  Stores KEY_PARKED until the last pass
+ *	so that the passes go on being counted.
+ */
 static void
 registry_key_destructor(void *arg)
 {
-	record_release(arg, "exited");
+	struct mpsafe_thread *t = arg;
+	bool last = ++exit_passes >= KEY_PASSES;
+
+	if (t != KEY_PARKED) {
+		if (!last &&
+		    (self_depth() != 0 || mpsafe_psref_thread_held(t) != 0) &&
+		    pthread_setspecific(registry_key, t) == 0)
+			return;
+		record_release(t, "exited");
+	}
+	if (!last)
+		(void)pthread_setspecific(registry_key, KEY_PARKED);
 }
 
 static void
@@ -299,6 +364,13 @@ thread_register(struct mpsafe_thread **tp)
 		*tp = mpsafe_curthread;
 		return EALREADY;
 	}
+	if (exit_passes >= KEY_PASSES)
+		mpsafe_panic(
+		    "thread registers in a pthread key destructor after "
+		    "the library's last thread-exit pass (%u): nothing "
+		    "would unregister it; use the primitives in "
+		    "earlier destructor passes only",
+		    (unsigned)KEY_PASSES);
 	pthread_mutex_lock(&registry_lock);
 	t = record_alloc();
 	if (t != NULL) {
@@ -358,7 +430,8 @@ mpsafe_thread_unregister(void)
 		    self_depth());
 		return EBUSY;
 	}
-	pthread_setspecific(registry_key, NULL);
+	/* Keep counting exit passes (see the top). */
+	(void)pthread_setspecific(registry_key, KEY_PARKED);
 	record_release(t, "unregistered");
 	return 0;
 }
@@ -369,19 +442,41 @@ mpsafe_thread_wake_writers(struct mpsafe_reader *r)
 	mpsafe_futex_wake(&r->mr_word);
 }
 
+/*
+ * mpsafe_set_ordering(mode)
+ *
+ *	Change the ordering mode.  Refused (EBUSY) while another thread is
+ *	registered, the caller is in a read section, a grace period runs, or
+ *	a psref destroy is in progress: each pairs a barrier of its own with
+ *	the readers' or releasers', and both sides must use the same mode.
+ *	Holding gp_lock (taken before registry_lock, as in the fork
+ *	handlers) keeps a grace period from starting until the mode is set.
+ *	Blocks briefly on those locks.
+ *
+ *	A psref destroy whose raise of the draining count we miss has not
+ *	taken gp_lock for its grace period yet (or that grace period would
+ *	have ended, and its unlock would show us the raise), so its grace
+ *	period and scan follow our unlock and run in the new mode, and
+ *	every release the caller made in the old mode happens before them.
+ *	A localcount drain needs no such check: after its grace period it
+ *	waits on read-modify-writes only, which no mode weakens.
+ */
 int
 mpsafe_set_ordering(enum mpsafe_ordering mode)
 {
 	struct mpsafe_thread *self =
 	    mpsafe_thread_registered() ? mpsafe_curthread : NULL;
 	int error = 0;
+	bool gp_running;
 
 	if (mode != MPSAFE_ORDERING_MEMBARRIER && mode != MPSAFE_ORDERING_FENCE)
 		return EINVAL;
 	mpsafe_library_init();
+	gp_running = mpsafe_gp_lock();
 	pthread_mutex_lock(&registry_lock);
 	if (registry_used > (self != NULL ? 1u : 0u) ||
-	    (self != NULL && self_depth() != 0)) {
+	    (self != NULL && self_depth() != 0) || gp_running ||
+	    mpsafe_psref_destroying()) {
 		error = EBUSY;
 	} else if (mode == MPSAFE_ORDERING_MEMBARRIER &&
 	           mpsafe_membarrier_setup() != 0) {
@@ -394,6 +489,7 @@ mpsafe_set_ordering(enum mpsafe_ordering mode)
 			self_set_fence(mode == MPSAFE_ORDERING_FENCE);
 	}
 	pthread_mutex_unlock(&registry_lock);
+	mpsafe_gp_unlock();
 	return error;
 }
 

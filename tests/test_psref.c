@@ -2,14 +2,17 @@
  * test_psref.c: unit tests of psref(3): class and target life, acquire and
  * release with and without blocking, copies, psref_held, more references
  * than a thread has slots, destroy that waits for a holder and returns
- * after its release, destroy followed by init, thread exit, and both
- * ordering modes.
+ * after its release, destroy followed by init, thread exit (and releases
+ * in the program's own pthread key destructors), and both ordering modes
+ * (and the switch refused while a destroy waits).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -394,6 +397,108 @@ Test(psref, acquire_while_destroy_waits_for_the_section)
 	                                    "taken during its grace period");
 	psref_release(&p, &h.o->o_target, h.c);
 	pthread_join(dt, NULL);
+	free(h.o);
+	psref_class_destroy(h.c);
+}
+
+/*
+ * A program's own pthread key, created after the library started (so its
+ * destructor runs after the library's, in the same pass), whose destructor
+ * releases a reference the exiting thread still holds.  The library keeps
+ * the thread registered until that release.
+ */
+static struct psref_class *key_class;
+static struct obj key_obj;
+static pthread_key_t key_user;
+static _Atomic int key_released;
+
+static void
+key_release_ref(void *arg)
+{
+	struct psref *p = arg;
+
+	psref_release(p, &key_obj.o_target, key_class);
+	atomic_store(&key_released, 1);
+	free(p);
+}
+
+static void *
+key_take_and_exit(void *arg)
+{
+	struct psref *p = malloc(sizeof(*p));
+
+	(void)arg;
+	take(p, &key_obj, key_class);
+	if (pthread_setspecific(key_user, p) != 0)
+		abort();
+	return NULL; /* the key's destructor releases */
+}
+
+Test(psref, release_in_a_later_pthread_key_destructor)
+{
+	pthread_t t;
+
+	key_class = psref_class_create("test"); /* the library starts */
+	psref_target_init(&key_obj.o_target, key_class);
+	cr_assert_eq(pthread_key_create(&key_user, key_release_ref), 0);
+	cr_assert_eq(pthread_create(&t, NULL, key_take_and_exit, NULL), 0);
+	pthread_join(t, NULL);
+	cr_assert(atomic_load(&key_released));
+	psref_target_destroy(&key_obj.o_target, key_class);
+	psref_class_destroy(key_class);
+	pthread_key_delete(key_user);
+}
+
+/*
+ * The contract: a release of a handle never acquired aborts with a
+ * message, in every build; also on a thread that is not registered,
+ * whose (absent) table a zeroed handle's slot field seems to point into.
+ */
+Test(psref, release_of_a_zeroed_psref_when_unregistered_aborts,
+    .signal = SIGABRT)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj o = {0};
+	struct psref p;
+
+	psref_target_init(&o.o_target, c);
+	memset(&p, 0, sizeof(p));
+	cr_assert_not(mpsafe_thread_registered());
+	psref_release(&p, &o.o_target, c);
+}
+
+static void *
+destroy_main(void *arg)
+{
+	struct holder *h = arg;
+
+	psref_target_destroy(&h->o->o_target, h->c);
+	return NULL;
+}
+
+/*
+ * The ordering mode cannot change while a destroy waits for a holder: the
+ * release and the destroyer pair their barriers, in the same mode.  The
+ * destroyer does not register, so the caller is the only registered
+ * thread.
+ */
+Test(psref, ordering_switch_refused_while_a_destroy_waits)
+{
+	struct holder h = {0};
+	struct psref p;
+	pthread_t dt;
+
+	h.c = psref_class_create("test");
+	h.o = calloc(1, sizeof(*h.o));
+	psref_target_init(&h.o->o_target, h.c);
+	take(&p, h.o, h.c);
+	cr_assert_eq(pthread_create(&dt, NULL, destroy_main, &h), 0);
+	while (atomic_load(&mpsafe_psref_draining_all) == 0)
+		usleep(100);
+	cr_assert_eq(mpsafe_set_ordering(MPSAFE_ORDERING_FENCE), EBUSY);
+	psref_release(&p, &h.o->o_target, h.c);
+	pthread_join(dt, NULL);
+	cr_assert_eq(mpsafe_set_ordering(MPSAFE_ORDERING_FENCE), 0);
 	free(h.o);
 	psref_class_destroy(h.c);
 }

@@ -1,12 +1,18 @@
 /*
  * test_registry.c: the thread registry shared by all primitives: implicit
- * and explicit registration, thread exit, record reuse across many short
- * threads, the ordering-mode switch, and fork() with readers running.
+ * and explicit registration, thread exit (also with the program's own
+ * pthread key destructors using read sections), record reuse across many
+ * short threads, the ordering-mode switch (and when it is refused), and
+ * fork() with readers running.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -193,5 +199,174 @@ Test(registry, fork_with_readers_running)
 	atomic_store(&fork_readers_stop, 1);
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
+	pserialize_destroy(psz);
+}
+
+/*
+ * Thread exit and the program's own pthread keys, created after the
+ * library started: their destructors run after the library's in each
+ * pass, and may leave a read section the thread is still in, or start
+ * one.
+ */
+static pthread_key_t user_key;
+static _Atomic int *_Atomic key_obj;
+static _Atomic int key_in_section, key_perform_returned;
+static _Atomic int key_saw_returned = -1, key_saw_value;
+
+static void
+key_leave_section(void *arg)
+{
+	int s = (int)(intptr_t)arg;
+
+	/* Give a writer that does not wait for us time to return. */
+	for (int i = 0; i < 200 && !atomic_load(&key_perform_returned); i++)
+		usleep(1000);
+	atomic_store(&key_saw_returned, atomic_load(&key_perform_returned));
+	atomic_store(&key_saw_value, *atomic_load(&key_obj));
+	pserialize_read_exit(s);
+}
+
+static void *
+enter_and_exit_thread(void *arg)
+{
+	(void)arg;
+	int s = pserialize_read_enter();
+	(void)atomic_load(&key_obj); /* found it; the destructor uses it */
+	if (pthread_setspecific(user_key, (void *)(intptr_t)s) != 0)
+		abort();
+	atomic_store(&key_in_section, 1);
+	return NULL; /* still in the section: the destructor leaves it */
+}
+
+Test(registry, read_section_left_in_a_later_pthread_key_destructor)
+{
+	_Atomic int *o = malloc(sizeof(*o));
+	pserialize_t psz = pserialize_create(); /* the library starts */
+	pthread_t t;
+
+	atomic_store(o, 42);
+	atomic_store(&key_obj, o);
+	cr_assert_eq(pthread_key_create(&user_key, key_leave_section), 0);
+	cr_assert_eq(pthread_create(&t, NULL, enter_and_exit_thread, NULL), 0);
+	while (!atomic_load(&key_in_section))
+		usleep(100);
+	pserialize_perform(psz); /* waits for the destructor's exit */
+	atomic_store(&key_perform_returned, 1);
+	atomic_store(o, -1); /* "freed" */
+	pthread_join(t, NULL);
+	cr_assert_eq(atomic_load(&key_saw_returned), 0,
+	    "pserialize_perform returned while an exiting thread's pthread "
+	    "key destructor was still inside its read section");
+	cr_assert_eq(atomic_load(&key_saw_value), 42);
+	pserialize_perform(psz);
+	pserialize_destroy(psz);
+	free(o);
+	pthread_key_delete(user_key);
+}
+
+static _Atomic unsigned key_passes;
+
+/* Enters a read section on the pass given by arg (0: every pass). */
+static void
+key_read_on_pass(void *arg)
+{
+	unsigned want = (unsigned)(uintptr_t)arg;
+	unsigned pass = atomic_fetch_add(&key_passes, 1) + 1;
+
+	if (want == 0 || pass == want) {
+		int s = pserialize_read_enter();
+		pserialize_read_exit(s);
+	}
+	/* Ask for one more pass, as far as the system allows. */
+	(void)pthread_setspecific(user_key, arg);
+}
+
+static void *
+register_and_set_key(void *arg)
+{
+	(void)mpsafe_thread_register();
+	if (pthread_setspecific(user_key, arg) != 0)
+		abort();
+	return NULL;
+}
+
+/*
+ * A destructor that registers the thread again on a later pass: the
+ * library's destructor sees it on the next pass and unregisters it.
+ */
+Test(registry, reregistered_in_a_later_pthread_key_destructor)
+{
+	pserialize_t psz = pserialize_create();
+	pthread_t t;
+
+	cr_assert_eq(pthread_key_create(&user_key, key_read_on_pass), 0);
+	cr_assert_eq(pthread_create(
+	                 &t, NULL, register_and_set_key, (void *)(uintptr_t)2),
+	    0);
+	pthread_join(t, NULL);
+	cr_assert_geq(atomic_load(&key_passes), 2);
+	/* Nothing is left registered. */
+	cr_assert_eq(mpsafe_set_ordering(MPSAFE_ORDERING_FENCE), 0);
+	pserialize_perform(psz);
+	pserialize_destroy(psz);
+	pthread_key_delete(user_key);
+}
+
+/*
+ * On the last pass the library's destructor has run for the last time:
+ * a registration then would leave a record in use for ever, pointing at
+ * the dead thread's TLS.  It aborts instead.
+ */
+Test(registry, registration_after_the_last_destructor_pass_aborts,
+    .signal = SIGABRT)
+{
+	pthread_t t;
+
+	(void)mpsafe_get_ordering(); /* the library starts */
+	cr_assert_eq(pthread_key_create(&user_key, key_read_on_pass), 0);
+	cr_assert_eq(pthread_create(&t, NULL, register_and_set_key,
+	                 (void *)(uintptr_t)PTHREAD_DESTRUCTOR_ITERATIONS),
+	    0);
+	pthread_join(t, NULL);
+}
+
+/*
+ * The mode cannot change while a grace period runs: the writer's barrier
+ * and the readers' must be of one mode.  The writer does not register, so
+ * the caller is the only registered thread.  The caller makes the writer
+ * sleep on its read section, leaves it and asks at once; the writer
+ * usually has not finished by then, so at least one try is refused.
+ */
+static _Atomic int gp_writer_stop;
+
+static void *
+gp_writer(void *arg)
+{
+	pserialize_t psz = arg;
+
+	while (!atomic_load(&gp_writer_stop))
+		pserialize_perform(psz);
+	return NULL;
+}
+
+Test(registry, ordering_switch_refused_during_a_grace_period)
+{
+	pserialize_t psz = pserialize_create();
+	pthread_t t;
+	int busy = 0;
+
+	cr_assert_eq(mpsafe_thread_register(), 0);
+	cr_assert_eq(pthread_create(&t, NULL, gp_writer, psz), 0);
+	for (int i = 0; i < 200 && busy == 0; i++) {
+		int s = pserialize_read_enter();
+
+		while (atomic_load(&mpsafe_reader_self.mr_waiters) == 0)
+			sched_yield(); /* the writer sleeps on our section */
+		pserialize_read_exit(s);
+		busy = mpsafe_set_ordering(MPSAFE_ORDERING_FENCE) == EBUSY;
+	}
+	atomic_store(&gp_writer_stop, 1);
+	pthread_join(t, NULL);
+	cr_assert(busy, "the mode changed while a grace period ran");
 	pserialize_destroy(psz);
 }

@@ -178,6 +178,8 @@ MPSAFE_API MPSAFE_COLD void mpsafe_psref_release_slow(struct psref *psref,
     const struct psref_target *target, struct psref_class *psc);
 MPSAFE_API void mpsafe_psref_acquire_check(struct psref *psref,
     const struct psref_target *target, struct psref_class *psc);
+MPSAFE_API void mpsafe_psref_acquire_recheck(
+    const struct psref_target *target, struct psref_class *psc);
 MPSAFE_API MPSAFE_COLD void mpsafe_psref_wake(void);
 MPSAFE_API MPSAFE_COLD void mpsafe_psref_release_draining(uintptr_t key);
 
@@ -191,6 +193,17 @@ MPSAFE_API MPSAFE_COLD void mpsafe_psref_release_draining(uintptr_t key);
  * its slot (the draining targets are compared by address, never read).
  */
 extern MPSAFE_API MPSAFE_ATOMIC(uint32_t) mpsafe_psref_draining_all;
+
+/*
+ * Diagnostic builds: after the slot store, check (best effort) that no
+ * destroy of target finished its grace period meanwhile (psref.c).
+ */
+#ifdef MPSAFE_DIAGNOSTIC
+#define MPSAFE_PSREF_ACQUIRED(target, psc) \
+	mpsafe_psref_acquire_recheck(target, psc)
+#else
+#define MPSAFE_PSREF_ACQUIRED(target, psc) ((void)0)
+#endif
 
 /*
  * psref_acquire(psref, target, class)
@@ -222,11 +235,13 @@ psref_acquire(struct psref *psref, const struct psref_target *target,
 	 */
 	if (MPSAFE_UNLIKELY(pt == NULL)) {
 		mpsafe_psref_acquire_slow(psref, target, psc);
+		MPSAFE_PSREF_ACQUIRED(target, psc);
 		return;
 	}
 	for (i = 0;; i++) {
 		if (i == PSREF_FAST_SLOTS) {
 			mpsafe_psref_acquire_slow(psref, target, psc);
+			MPSAFE_PSREF_ACQUIRED(target, psc);
 			return;
 		}
 		if (mpsafe_load_relaxed(&pt->pt_slot[i]) == NULL)
@@ -240,6 +255,7 @@ psref_acquire(struct psref *psref, const struct psref_target *target,
 	psref->psref_target = target;
 	psref->psref_slot = (uintptr_t)&pt->pt_slot[i];
 	psref->psref_magic = PSREF_MAGIC_HELD;
+	MPSAFE_PSREF_ACQUIRED(target, psc);
 	(void)psc;
 }
 
@@ -272,12 +288,14 @@ psref_release(struct psref *psref, const struct psref_target *target,
 	/*
 	 * The slot's offset in this thread's table: in range only for a
 	 * slot of this thread (another thread's table, an overflow or
-	 * released handle, and a NULL table all land outside).
+	 * released handle land outside).  With no table (thread not
+	 * registered) the offset is the handle's own psref_slot, which for
+	 * a zeroed or garbage handle may be in range: hence the NULL test.
 	 */
 	uintptr_t off = psref->psref_slot - (uintptr_t)pt;
 	MPSAFE_ATOMIC(const struct psref_target *) * slot;
 
-	if (MPSAFE_UNLIKELY(off >= sizeof(pt->pt_slot) ||
+	if (MPSAFE_UNLIKELY(off >= sizeof(pt->pt_slot) || pt == NULL ||
 	                    MPSAFE_PSREF_CLASS_MISMATCH(target, psc))) {
 		mpsafe_psref_release_slow(psref, target, psc);
 		return;

@@ -7,13 +7,15 @@
  * writers scan the records of all registered threads.
  *
  * Registration is implicit: the first primitive a thread uses registers it,
- * and a thread-exit handler unregisters it.  mpsafe_thread_register() and
- * mpsafe_thread_unregister() exist for callers that want to control when
- * this happens (for instance to keep registration out of a latency-critical
- * first call).  Records are never freed: an unregistered record is kept for
- * the next thread that registers, so a writer may scan a record while its
- * owner exits.  After fork(), the child's registry holds only the forking
- * thread.
+ * and a thread-exit handler (a pthread key destructor) unregisters it; it
+ * waits for the program's own key destructors, which may run after it, to
+ * release references and leave read sections, until the last pass.
+ * mpsafe_thread_register() and mpsafe_thread_unregister() exist for callers
+ * that want to control when this happens (for instance to keep registration out
+ * of a latency-critical first call).  Records are never freed: an unregistered
+ * record is kept for the next thread that registers, so a writer may scan a
+ * record while its owner exits.  After fork(), the child's registry holds only
+ * the forking thread.
  *
  * The fields the inline read-side fast paths touch are public so that those
  * paths can be inlined; everything marked "library-private" is not API.
@@ -145,7 +147,9 @@ enum mpsafe_ordering {
  *	Register the calling thread.  Optional: every primitive registers
  *	the thread on first use.  Returns 0, EALREADY if the thread was
  *	registered already (nothing changes), or ENOMEM.  May block briefly
- *	on the registry lock; never waits for a grace period.
+ *	on the registry lock; never waits for a grace period.  Aborts in a
+ *	pthread key destructor on the last destructor pass of an exiting
+ *	thread: nothing would unregister it (see mpsafe_thread(3)).
  */
 MPSAFE_API int mpsafe_thread_register(void);
 
@@ -170,9 +174,12 @@ mpsafe_thread_registered(void)
  * mpsafe_set_ordering(mode)
  *
  *	Choose the ordering mode (see enum mpsafe_ordering).  Allowed only
- *	while no thread other than the caller is registered and the caller
- *	is not in a read section: returns EBUSY otherwise, EINVAL for an
- *	unknown mode, ENOTSUP for MEMBARRIER where the kernel refuses it.
+ *	while no thread other than the caller is registered, the caller is
+ *	not in a read section, no grace period runs (on any thread, even one
+ *	not registered) and no psref_target_destroy() is in progress:
+ *	returns EBUSY otherwise, EINVAL for an unknown mode, ENOTSUP for
+ *	MEMBARRIER where the kernel refuses it.  May block briefly on the
+ *	registry lock and the grace-period lock.
  */
 MPSAFE_API int mpsafe_set_ordering(enum mpsafe_ordering mode);
 

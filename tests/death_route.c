@@ -4,6 +4,8 @@
  * naming it.  Built with MPSAFE_DIAGNOSTIC.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <mpsafe/net/route.h>
@@ -134,4 +136,92 @@ Test(death_route, lookups_inside_read_section, .init = setup)
 	cr_assert_not_null(rt_lookup_noref(t, AF_INET, &a.sin.sin_addr));
 	cr_assert_not_null(rt_lookup_nexthop(t, AF_INET, &a.sin.sin_addr));
 	rt_read_exit(t, s);
+}
+
+/*
+ * rtrequest() inside the read side of its table, even with
+ * MPSAFE_RTM_F_NOWAIT: on an RT_SYNC_RWLOCK table the writer lock waits
+ * for the caller's own read lock (it used to hang there), on a lockless
+ * one the writer may wait for a grace period that waits for the caller.
+ */
+static void
+rtrequest_in_section(size_t design)
+{
+	int s;
+
+	if (rt_table_create(&t, &route_designs[design]) != 0)
+		abort();
+	if (route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL, 1, 0, NULL) != 0)
+		abort();
+	s = rt_read_enter(t);
+	(void)route_req(t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, "10.0.0.0",
+	    8, NULL, 0, 0, NULL);
+	rt_read_exit(t, s);
+}
+
+Test(
+    death_route, rtrequest_nowait_inside_read_section_rwlock, .signal = SIGABRT)
+{
+	rtrequest_in_section(0); /* netbsd: RT_SYNC_RWLOCK */
+}
+
+Test(death_route, rtrequest_nowait_inside_read_section_lockless,
+    .signal = SIGABRT)
+{
+	rtrequest_in_section(1); /* lockless: RT_SYNC_PSERIALIZE */
+}
+
+static int
+walk_request(struct rt_entry *rt, void *arg)
+{
+	(void)rt;
+	(void)arg;
+	return route_req(t, MPSAFE_RTM_GET, "10.0.0.0", 8, NULL, 0, 0, NULL);
+}
+
+/* rt_walktree()'s fn calls rtrequest() (it used to hang on the lock). */
+Test(
+    death_route, rtrequest_inside_walktree_fn, .init = setup, .signal = SIGABRT)
+{
+	(void)rt_walktree(t, AF_INET, walk_request, NULL);
+}
+
+static void *
+change_slash8(void *arg)
+{
+	(void)arg;
+	(void)route_req(t, MPSAFE_RTM_CHANGE, "10.0.0.0", 8, NULL, 7, 0, NULL);
+	return NULL;
+}
+
+static int
+walk_blocking_lookup(struct rt_entry *rt, void *arg)
+{
+	struct rt_entry *found;
+
+	(void)rt;
+	(void)arg;
+	found = rtalloc1(t, &a.sa, 0);
+	if (found != NULL)
+		rt_unref(found);
+	return 0;
+}
+
+/*
+ * rt_walktree()'s fn does a lookup that may block and meets an entry
+ * being changed: the change needs the lock the walk holds to end, so
+ * the lookup would wait for ever (it used to).  The change waits for
+ * our count, so it is still running when the walk starts.
+ */
+Test(death_route, blocking_lookup_inside_walktree_fn_meets_a_change,
+    .init = setup, .signal = SIGABRT)
+{
+	struct rt_entry *held = rtalloc1(t, &a.sa, 0);
+	pthread_t th;
+
+	cr_assert_not_null(held);
+	pthread_create(&th, NULL, change_slash8, NULL);
+	while (!(rt_getflags(held) & MPSAFE_RTF_UPDATING))
+		sched_yield();
+	(void)rt_walktree(t, AF_INET, walk_blocking_lookup, NULL);
 }

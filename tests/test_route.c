@@ -1323,6 +1323,298 @@ Test(route, change_keeps_the_mark_of_a_lookup_during_it)
 	}
 }
 
+/*
+ * Wait (10 s at most) until the change of rt has begun to drain its
+ * psrefs: it is then past its wait for counts, in the window where it
+ * used to hand the entry's fields to whoever had taken a count since.
+ */
+static void
+wait_draining(const struct rt_entry *rt)
+{
+	int ms;
+
+	for (ms = 0;
+	     ms < 10000 && mpsafe_load_relaxed(&rt->rt_psref.prt_draining) == 0;
+	     ms++)
+		pause_ms(1);
+	cr_assert_neq(mpsafe_load_relaxed(&rt->rt_psref.prt_draining), 0,
+	    "the change never began to wait for psref holders");
+}
+
+struct getter {
+	struct rt_table *t;
+	atomic_int done;
+	int error;
+	unsigned ifindex;
+	uint32_t flags;
+};
+
+static void *
+get_thread(void *arg)
+{
+	struct getter *g = arg;
+	struct rt_entry *rt = NULL;
+
+	g->error =
+	    route_req(g->t, MPSAFE_RTM_GET, "10.0.0.0", 8, NULL, 0, 0, &rt);
+	if (g->error == 0) {
+		g->ifindex = rt->rt_ifindex;
+		g->flags = rt_getflags(rt);
+		rt_unref(rt);
+	}
+	atomic_store(&g->done, 1);
+	return NULL;
+}
+
+/*
+ * RTM_GET with ret_nrt of an entry being changed treats it as a lookup
+ * does: a GET that may block waits for the change and returns the new
+ * entry; with F_NOWAIT it fails with EWOULDBLOCK; without ret_nrt it only
+ * reports presence.  The change is held in its wait for psref holders,
+ * after its wait for counts, where a GET used to hand out a count under
+ * which the fields then changed.
+ */
+Test(route, get_during_change_waits_for_it)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		union rt_sockaddr a = sa_of("10.2.3.4");
+		struct changer c = {t, 0, -1};
+		struct getter g = {0};
+		struct rt_entry *held, *rt = NULL;
+		struct route ro;
+		pthread_t tc, tg;
+
+		g.t = t;
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		rtcache_attach(&ro, t, 0);
+		held = rtcache_lookup(&ro, &a.sa);
+		cr_assert_not_null(held);
+		pthread_create(&tc, NULL, change_thread, &c);
+		wait_draining(held);
+		pthread_create(&tg, NULL, get_thread, &g);
+		pause_ms(50);
+		cr_assert_eq(atomic_load(&g.done), 0,
+		    "%s: RTM_GET handed out a count on an entry being changed "
+		    "(ifindex %u)",
+		    route_designs[d].rtc_name, g.ifindex);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_GET | MPSAFE_RTM_F_NOWAIT,
+		                 "10.0.0.0", 8, NULL, 0, 0, &rt),
+		    EWOULDBLOCK);
+		cr_assert_null(rt);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_GET | MPSAFE_RTM_F_NOWAIT,
+		                 "10.0.0.0", 8, NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(held->rt_ifindex, 1u);
+		rtcache_unref(held, &ro);
+		pthread_join(tc, NULL);
+		pthread_join(tg, NULL);
+		cr_assert_eq(c.error, 0);
+		cr_assert_eq(g.error, 0);
+		cr_assert_eq(g.ifindex, 99u, "GET saw ifindex %u", g.ifindex);
+		cr_assert(!(g.flags & MPSAFE_RTF_UPDATING));
+		rtcache_free(&ro);
+		rt_table_destroy(t);
+	}
+}
+
+/* rt_walktree() fn: a count on the /8 into *arg. */
+static int
+walk_ref_slash8(struct rt_entry *rt, void *arg)
+{
+	if (rt_getplen(rt) == 8) {
+		rt_ref(rt);
+		*(struct rt_entry **)arg = rt;
+	}
+	return 0;
+}
+
+enum late_count { LATE_DELETE, LATE_WALK, LATE_RT_REF };
+
+/*
+ * A count taken while a change runs, after the change's wait for counts
+ * (it is waiting for psref holders), by kind: RTM_DELETE's ret_nrt,
+ * rt_ref() in rt_walktree()'s fn, rt_ref() by the psref holder itself.
+ * The change must wait for it too: while it is held the fields stay as
+ * they were and the change does not end.  (It used to go on once the
+ * psrefs were gone and change the fields under the count.)
+ */
+static void
+late_count_holds_change_off(enum late_count kind)
+{
+	static const char *const names[] = {"delete", "walk", "rt_ref"};
+
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		union rt_sockaddr a = sa_of("10.2.3.4");
+		struct changer c = {t, 0, -1};
+		struct rt_entry *held, *cnt = NULL;
+		struct route ro;
+		pthread_t tc;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		rtcache_attach(&ro, t, 0);
+		held = rtcache_lookup(&ro, &a.sa);
+		cr_assert_not_null(held);
+		pthread_create(&tc, NULL, change_thread, &c);
+		wait_draining(held);
+		switch (kind) {
+		case LATE_DELETE:
+			cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0",
+			                 8, NULL, 0, 0, &cnt),
+			    0);
+			break;
+		case LATE_WALK:
+			cr_assert_eq(
+			    rt_walktree(t, AF_INET, walk_ref_slash8, &cnt), 0);
+			break;
+		case LATE_RT_REF:
+			rt_ref(held);
+			cnt = held;
+			break;
+		}
+		cr_assert_eq(cnt, held);
+		rtcache_unref(held, &ro); /* the change may drain now */
+		pause_ms(50);
+		cr_assert_eq(atomic_load(&c.done), 0,
+		    "%s: the change ended under a count taken during it (%s)",
+		    route_designs[d].rtc_name, names[kind]);
+		cr_assert_eq(cnt->rt_ifindex, 1u,
+		    "%s: the fields changed under a count (%s)",
+		    route_designs[d].rtc_name, names[kind]);
+		cr_assert_eq(rt_getnexthop(cnt)->nh_ifindex, 1u);
+		rt_unref(cnt); /* after a delete, cnt may be freed now */
+		pthread_join(tc, NULL);
+		cr_assert_eq(c.error, 0);
+		if (kind == LATE_DELETE) {
+			cr_assert_eq(route_match_plen(t, "10.2.3.4"), -1);
+		} else {
+			struct rt_entry *rt = rtalloc1(t, &a.sa, 0);
+
+			cr_assert_not_null(rt);
+			cr_assert_eq(rt->rt_ifindex, 99u);
+			rt_unref(rt);
+		}
+		rtcache_free(&ro);
+		rt_table_destroy(t);
+	}
+}
+
+Test(route, count_from_delete_during_change_holds_it_off)
+{
+	late_count_holds_change_off(LATE_DELETE);
+}
+
+Test(route, count_from_walk_during_change_holds_it_off)
+{
+	late_count_holds_change_off(LATE_WALK);
+}
+
+Test(route, count_from_psref_holder_during_change_holds_it_off)
+{
+	late_count_holds_change_off(LATE_RT_REF);
+}
+
+struct changer_of {
+	struct rt_table *t;
+	const char *dst;
+	unsigned ifindex;
+	atomic_int done;
+	int error;
+};
+
+static void *
+change_of_thread(void *arg)
+{
+	struct changer_of *c = arg;
+
+	c->error = route_req(
+	    c->t, MPSAFE_RTM_CHANGE, c->dst, 8, NULL, c->ifindex, 0, NULL);
+	atomic_store(&c->done, 1);
+	return NULL;
+}
+
+/*
+ * A thread that holds a reference to 10/8 (a count, or a psref through a
+ * route cache) changes 20/8 while another thread's change of 10/8 waits
+ * for that reference: the change of 20/8 completes.  (Changes were
+ * serialised by a table mutex held across the wait: the second change
+ * waited for the first, which waited for the second's caller.)  A second
+ * change of 10/8 itself still waits for the first and lands after it.
+ */
+Test(route, change_while_another_waits_for_the_caller)
+{
+	FOR_EACH_DESIGN(d)
+	for (int via = 0; via < 2; via++) {
+		struct rt_table *t = make(d);
+		union rt_sockaddr a = sa_of("10.2.3.4");
+		struct changer_of b = {t, "10.0.0.0", 7, 0, -1};
+		struct changer_of y = {t, "20.0.0.0", 9, 0, -1};
+		struct changer_of b2 = {t, "10.0.0.0", 8, 0, -1};
+		struct rt_entry *held;
+		struct route ro;
+		pthread_t tb, ty, tb2;
+		int ms;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "20.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		rtcache_attach(&ro, t, 0);
+		held = via == 0 ? rtalloc1(t, &a.sa, 0)
+		                : rtcache_lookup(&ro, &a.sa);
+		cr_assert_not_null(held);
+		pthread_create(&tb, NULL, change_of_thread, &b);
+		while (!(rt_getflags(held) & MPSAFE_RTF_UPDATING))
+			pause_ms(1);
+		pthread_create(&tb2, NULL, change_of_thread, &b2);
+		pthread_create(&ty, NULL, change_of_thread, &y);
+		for (ms = 0; ms < 10000 && !atomic_load(&y.done); ms++)
+			pause_ms(1);
+		cr_assert_eq(atomic_load(&y.done), 1,
+		    "%s: a change of 20/8 by a holder of 10/8 waited behind a "
+		    "change of 10/8 (%s)",
+		    route_designs[d].rtc_name, via == 0 ? "count" : "psref");
+		cr_assert_eq(y.error, 0);
+		cr_assert_eq(atomic_load(&b.done), 0);
+		cr_assert_eq(atomic_load(&b2.done), 0,
+		    "a second change of one entry did not wait for the first");
+		cr_assert_eq(held->rt_ifindex, 1u);
+		if (via == 0)
+			rt_unref(held);
+		else
+			rtcache_unref(held, &ro);
+		pthread_join(tb, NULL);
+		pthread_join(tb2, NULL);
+		pthread_join(ty, NULL);
+		cr_assert_eq(b.error, 0);
+		cr_assert_eq(b2.error, 0);
+		{
+			union rt_sockaddr ya = sa_of("20.1.1.1");
+			struct rt_entry *rt = rtalloc1(t, &ya.sa, 0);
+
+			cr_assert_not_null(rt);
+			cr_assert_eq(rt->rt_ifindex, 9u);
+			rt_unref(rt);
+			rt = rtalloc1(t, &a.sa, 0);
+			cr_assert_not_null(rt);
+			cr_assert_eq(rt->rt_ifindex, 8u,
+			    "the second change of 10/8 did not land last");
+			rt_unref(rt);
+		}
+		rtcache_free(&ro);
+		rt_table_destroy(t);
+	}
+}
+
 /* --- next hops ------------------------------------------------------------ */
 
 /* The next hop rt_lookup_nexthop() finds for text address a, in a section. */
@@ -1779,43 +2071,76 @@ Test(route, nexthop_fallback_without_ids)
 	}
 }
 
-Test(route, nexthop_ids_wait_for_a_grace_period)
-{
-	struct rt_table *t = make(1); /* lockless */
+/*
+ * A reader thread that holds a read section open around a next hop it
+ * found, so that the main thread's requests (which must not run inside a
+ * read section) happen during it.
+ */
+struct nh_section_reader {
+	struct rt_table *t;
+	atomic_int phase;
 	const struct rt_nexthop *held;
 	uint16_t held_id;
-	int s;
+	bool intact; /* the next hop was unchanged at the section's end */
+};
 
-	cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, "192.0.2.1", 1,
-	                 0, NULL),
+static void *
+nh_section_reader_thread(void *arg)
+{
+	struct nh_section_reader *r = arg;
+	int s = rt_read_enter(r->t);
+
+	r->held = nh_at(r->t, "10.1.1.1");
+	r->held_id = r->held != NULL ? r->held->nh_id : 0;
+	atomic_store(&r->phase, 1);
+	phase_wait(&r->phase, 2);
+	r->intact =
+	    r->held != NULL && r->held->nh_magic == RT_NH_MAGIC_LIVE &&
+	    r->held->nh_id == r->held_id &&
+	    r->held->nh_gateway.sin.sin_addr.s_addr == inet_addr("192.0.2.1");
+	rt_read_exit(r->t, s);
+	return NULL;
+}
+
+Test(route, nexthop_ids_wait_for_a_grace_period)
+{
+	struct nh_section_reader r = {0};
+	pthread_t tr;
+
+	r.t = make(1); /* lockless */
+	cr_assert_eq(route_req(r.t, MPSAFE_RTM_ADD, "10.0.0.0", 8, "192.0.2.1",
+	                 1, 0, NULL),
 	    0);
-	s = rt_read_enter(t);
-	held = nh_at(t, "10.1.1.1");
-	held_id = held->nh_id;
-	cr_assert_neq(held_id, 0);
-	/* Its last user goes (on the workqueue) while we are reading. */
-	cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
+	pthread_create(&tr, NULL, nh_section_reader_thread, &r);
+	phase_wait(&r.phase, 1);
+	cr_assert_not_null(r.held);
+	cr_assert_neq(r.held_id, 0);
+	/* Its last user goes (on the workqueue) while the section is open. */
+	cr_assert_eq(route_req(r.t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
 	                 "10.0.0.0", 8, NULL, 0, 0, NULL),
 	    0);
-	/* New next hops never get its id before our section ends. */
+	/* New next hops never get its id before that section ends. */
 	for (int i = 0; i < 300; i++) {
 		char dst[32], gw[32];
-		const struct rt_nexthop *nh;
+		uint16_t id;
+		int s;
 
 		snprintf(dst, sizeof(dst), "11.%d.%d.0", i / 256, i % 256);
 		snprintf(gw, sizeof(gw), "198.51.%d.%d", i / 256, i % 256);
-		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD | MPSAFE_RTM_F_NOWAIT,
-		                 dst, 24, gw, 2, 0, NULL),
+		cr_assert_eq(
+		    route_req(r.t, MPSAFE_RTM_ADD | MPSAFE_RTM_F_NOWAIT, dst,
+		        24, gw, 2, 0, NULL),
 		    0);
-		nh = nh_at(t, dst);
-		cr_assert_neq(nh->nh_id, held_id, "id reused in a section");
+		s = rt_read_enter(r.t);
+		id = nh_at(r.t, dst)->nh_id;
+		rt_read_exit(r.t, s);
+		cr_assert_neq(id, r.held_id, "id reused in a section");
 	}
-	cr_assert_eq(held->nh_magic, RT_NH_MAGIC_LIVE);
-	cr_assert_eq(held->nh_id, held_id);
-	cr_assert_eq(
-	    held->nh_gateway.sin.sin_addr.s_addr, inet_addr("192.0.2.1"));
-	rt_read_exit(t, s);
-	rt_table_destroy(t);
+	atomic_store(&r.phase, 2);
+	pthread_join(tr, NULL);
+	cr_assert(
+	    r.intact, "a next hop changed inside the section that held it");
+	rt_table_destroy(r.t);
 }
 
 /*

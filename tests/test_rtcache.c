@@ -258,6 +258,52 @@ Test(rtcache, nowait_cache_misses_during_change)
 	}
 }
 
+/*
+ * rtcache_validate() never waits for a change, on any cache: the change
+ * advanced the generation when it began, so the cached entry is stale
+ * and validation misses at once (it would wait for ever here, since this
+ * thread holds the count the change waits for).  A fresh lookup through
+ * a cache that may block then waits for the change and sees it.
+ */
+Test(rtcache, validate_during_change_misses_without_waiting)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct route ro;
+		union rt_sockaddr a = sa_of("10.3.3.3");
+		struct changer c = {t, -1};
+		struct rt_entry *held, *rt;
+		pthread_t th;
+
+		rtcache_attach(&ro, t, 0); /* may block */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		rt = rtcache_lookup(&ro, &a.sa);
+		cr_assert_not_null(rt);
+		rtcache_unref(rt, &ro); /* cached, weak */
+		held = rtalloc1(t, &a.sa, 0);
+		cr_assert_not_null(held);
+		pthread_create(&th, NULL, change_thread, &c);
+		while (!(rt_getflags(held) & MPSAFE_RTF_UPDATING))
+			sched_yield();
+		cr_assert_null(rtcache_validate(&ro),
+		    "validation during a change must miss");
+		cr_assert_eq(held->rt_ifindex, 1u);
+		rt_unref(held);
+		rt =
+		    rtcache_update(&ro, 1); /* waits for the change if needed */
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_ifindex, 77u);
+		rtcache_unref(rt, &ro);
+		pthread_join(th, NULL);
+		cr_assert_eq(c.error, 0);
+		rtcache_free(&ro);
+		rt_table_destroy(t);
+	}
+}
+
 struct pt_arg {
 	struct rtcache_perthread *pc;
 	struct route *mine;

@@ -60,18 +60,41 @@
  * seq_cst pairs one side sees the other's store (Dekker), and the
  * broadcast cannot fall between the waiter's check and its sleep since
  * both hold the lock.  The same scheme wakes RTF_UPDATING waiters when
- * t_updating drops to 0 (the table outlives its requests).
+ * t_changes_done moves (the table outlives its requests).
  *
- * RTM_CHANGE (the RTF_UPDATING protocol).  Under t_update_lock (one
- * change at a time): take a count on the entry and set RTF_UPDATING and
- * t_updating under the writer lock, advance the generation; from then
- * on lookups miss (NOWAIT) or wait, and route caches are invalid; then
- * wait for readers: a grace period (lockless lookups, and rt_lookup_noref
- * readers that saw the flag clear), counts down to our own, and psref
- * holders (destroy, then re-init the psref target).  Nobody else looks at
- * the fields now; change them under the writer lock (rwlock-mode
- * rt_lookup_noref readers), clear RTF_UPDATING with a release
- * compare-and-swap, and wake the waiters.
+ * RTM_CHANGE (the RTF_UPDATING protocol).  Under the writer lock: find
+ * the entry (if RTF_UPDATING is already set, another change of it runs:
+ * wait for that one to end and look again), take a count on it, set
+ * RTF_UPDATING, advance the generation; from then on lookups miss
+ * (NOWAIT) or wait, RTM_GET with ret_nrt waits (F_NOWAIT: EWOULDBLOCK),
+ * and route caches are invalid.  Then, without any lock, wait for
+ * readers: a grace period (lockless lookups, and rt_lookup_noref readers
+ * that saw the flag clear), counts down to our own, and psref holders
+ * (destroy, then re-init the psref target).  Retake the writer lock and
+ * check the count once more: a count can still be added while
+ * RTF_UPDATING is set, by RTM_DELETE's ret_nrt, by rt_walktree()'s fn
+ * and by a holder's rt_ref() (a psref holder may turn its psref into a
+ * count before it releases it), and each of those runs under the writer
+ * lock or by a holder; with the lock held, the count ours alone and the
+ * psrefs drained, no holder is left to add one.  If it is not ours
+ * alone, unlock, wait, and check again.  (Until 2026-12-01 the changer
+ * did not check again, and RTM_GET did not wait: a count taken while the
+ * changer drained psrefs saw the fields change under it.)  Nobody else
+ * looks at the fields now; change them under the writer lock
+ * (rwlock-mode rt_lookup_noref readers), clear RTF_UPDATING with a
+ * release compare-and-swap, advance t_changes_done, and wake the
+ * waiters.
+ *
+ * Changes of different entries run at once: RTF_UPDATING, set and
+ * cleared under the writer lock, is the only exclusion, and it is per
+ * entry.  (Until 2026-12-01 a table mutex held across the wait
+ * serialised all changes, as NetBSD's rt_update_prepare() serialises
+ * them system-wide: a thread holding a reference to one entry then
+ * blocked in a change of another behind a change that waited for it.)
+ * A waiter for a change reads t_changes_done and then the entry's flag
+ * again while the entry cannot go away (in the read side, or under the
+ * writer lock); if the flag is still set, the change it saw has yet to
+ * advance the count, so "the count moved" cannot be missed.
  *
  * Changes nobody has read.  Every path that gives a reader an entry, or
  * reads its changeable fields, outside the writer lock first marks it
@@ -305,6 +328,111 @@ rt_wunlock(struct rt_table *t)
 	}
 }
 
+/*
+ * Diagnostic builds: the read sides this thread is in that no other check
+ * sees, per table: the read lock of an RT_SYNC_RWLOCK table taken by
+ * rt_read_enter(), and rt_walktree() of either design (its fn runs under
+ * the read lock, or under the writer mutex).  A pserialize read section
+ * is seen by pserialize_in_read_section().  rtrequest() there would wait
+ * for its own thread's lock (rt_require_outside_read_side()), and so
+ * would a lookup that waits for a change (rt_require_may_wait()).  A few
+ * tables per thread; beyond RT_SIDE_MAX nothing is tracked (no check).
+ */
+#ifdef MPSAFE_DIAGNOSTIC
+#define RT_SIDE_MAX 4
+static _Thread_local struct rt_side {
+	const struct rt_table *rs_table;
+	unsigned rs_depth;
+} rt_side[RT_SIDE_MAX];
+
+static void
+rt_side_enter(const struct rt_table *t)
+{
+	struct rt_side *slot = NULL;
+
+	for (int i = 0; i < RT_SIDE_MAX; i++) {
+		if (rt_side[i].rs_table == t) {
+			rt_side[i].rs_depth++;
+			return;
+		}
+		if (rt_side[i].rs_table == NULL && slot == NULL)
+			slot = &rt_side[i];
+	}
+	if (slot != NULL) {
+		slot->rs_table = t;
+		slot->rs_depth = 1;
+	}
+}
+
+static void
+rt_side_exit(const struct rt_table *t)
+{
+	for (int i = 0; i < RT_SIDE_MAX; i++)
+		if (rt_side[i].rs_table == t) {
+			if (--rt_side[i].rs_depth == 0)
+				rt_side[i].rs_table = NULL;
+			return;
+		}
+}
+
+static bool
+rt_side_in(const struct rt_table *t)
+{
+	for (int i = 0; i < RT_SIDE_MAX; i++)
+		if (rt_side[i].rs_table == t)
+			return true;
+	return false;
+}
+#endif
+
+/*
+ * Diagnostic builds: rtrequest() must not run inside the read side of t
+ * (rt_read_enter(), any pserialize read section, rt_walktree()'s fn),
+ * with MPSAFE_RTM_F_NOWAIT or without: it takes the writer lock, which
+ * on an RT_SYNC_RWLOCK table (and inside a walk, on either) waits for the
+ * caller's own read lock or mutex, and on an RT_SYNC_PSERIALIZE table may
+ * be held by a writer that waits for a grace period (mpsafe_defer()),
+ * which waits for the caller's section.
+ */
+static void
+rt_require_outside_read_side(struct rt_table *t)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	if (rt_side_in(t) || pserialize_in_read_section())
+		mpsafe_panic("rtrequest on table %s inside its read side "
+		             "(rt_read_enter, a read section, or rt_walktree's "
+		             "fn), MPSAFE_RTM_F_NOWAIT or not: the writer lock "
+		             "would wait for the caller itself",
+		    t->t_name);
+#else
+	(void)t;
+#endif
+}
+
+/*
+ * Diagnostic builds: a lookup about to wait for a change (it met
+ * MPSAFE_RTF_UPDATING without MPSAFE_RT_NOWAIT) must be outside the read
+ * side: inside rt_walktree()'s fn or rt_read_enter() the change cannot
+ * take the writer lock to end, and a read section must not block.  Only
+ * the waiting path checks, so the check costs lookups nothing.
+ */
+static void
+rt_require_may_wait(struct rt_table *t)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	if (rt_side_in(t) || pserialize_in_read_section())
+		mpsafe_panic(
+		    "lookup without MPSAFE_RT_NOWAIT on table %s met "
+		    "an entry being changed inside the read side "
+		    "(rt_read_enter, a read section, or rt_walktree's "
+		    "fn): the change needs the lock held there, so the "
+		    "lookup would wait for ever",
+		    t->t_name);
+#else
+	(void)t;
+#endif
+}
+
 int
 rt_reader_enter(struct rt_table *t, bool psref)
 {
@@ -357,12 +485,21 @@ rt_wait_refcnt(struct rt_entry *rt, uint32_t n)
 	atomic_fetch_sub(&rt_waiters, 1);
 }
 
-void
-rt_update_wait(struct rt_table *t)
+/*
+ * rt_update_wait(t, done)
+ *
+ *	Wait until t_changes_done differs from done, which the caller read
+ *	before it saw MPSAFE_RTF_UPDATING still set on an entry it could
+ *	not yet lose (file comment, "RTM_CHANGE"): the change it saw then
+ *	has ended.  Caller must hold no lock of t and be outside the read
+ *	side.  Blocks.
+ */
+static void
+rt_update_wait(struct rt_table *t, uint64_t done)
 {
 	atomic_fetch_add(&rt_waiters, 1); /* seq_cst: pairs with the finish */
 	pthread_mutex_lock(&rt_wait_lock);
-	while (atomic_load(&t->t_updating) != 0) /* seq_cst, as above */
+	while (atomic_load(&t->t_changes_done) == done) /* seq_cst, as above */
 		pthread_cond_wait(&rt_wait_cv, &rt_wait_lock);
 	pthread_mutex_unlock(&rt_wait_lock);
 	atomic_fetch_sub(&rt_waiters, 1);
@@ -883,8 +1020,7 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	t->t_alloc_arg = cfg->rtc_alloc_arg;
 	pthread_rwlock_init(&t->t_rwlock, NULL);
 	pthread_mutex_init(&t->t_wlock, NULL);
-	pthread_mutex_init(&t->t_update_lock, NULL);
-	mpsafe_atomic_init(&t->t_updating, 0);
+	mpsafe_atomic_init(&t->t_changes_done, 0);
 	mpsafe_atomic_init(&t->t_gen[0], 1);
 	mpsafe_atomic_init(&t->t_gen[1], 1);
 	mpsafe_atomic_init(&t->t_dying, 0);
@@ -944,7 +1080,6 @@ fail_nhhash:
 fail_nhvec:
 	pthread_rwlock_destroy(&t->t_rwlock);
 	pthread_mutex_destroy(&t->t_wlock);
-	pthread_mutex_destroy(&t->t_update_lock);
 	if (cfg->rtc_free != NULL)
 		cfg->rtc_free(t, sizeof(*t), cfg->rtc_alloc_arg);
 	else
@@ -1149,7 +1284,6 @@ rt_table_destroy(struct rt_table *t)
 	pserialize_destroy(t->t_psz);
 	pthread_rwlock_destroy(&t->t_rwlock);
 	pthread_mutex_destroy(&t->t_wlock);
-	pthread_mutex_destroy(&t->t_update_lock);
 	{
 		void (*freef)(void *, size_t, void *) = t->t_free;
 		void *arg = t->t_alloc_arg;
@@ -1400,6 +1534,17 @@ rt_nh_publish(
 	return rt_nh_put(t, old, false);
 }
 
+/*
+ * rt_change(t, info, r, ret_nrt)
+ *
+ *	RTM_CHANGE (file comment, "RTM_CHANGE"): wait for another change
+ *	of the entry to end, set MPSAFE_RTF_UPDATING, wait for every holder
+ *	(a grace period, counts, psrefs), then, under the writer lock and
+ *	with the count ours alone, write the fields, publish the next hop
+ *	and clear the flag.  Changes of other entries may run meanwhile.
+ *	Caller must hold no reference to the entry (it would wait for
+ *	itself) and be outside the read side.  Blocks.
+ */
 static int
 rt_change(struct rt_table *t, const struct rt_addrinfo *info,
     const struct rt_req *r, struct rt_entry **ret_nrt)
@@ -1408,20 +1553,35 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	struct rt_nexthop key, *nh, *dead;
 	bool readers;
 
-	pthread_mutex_lock(&t->t_update_lock);
 	rt_wlock(t);
-	rt = rt_hash_find(t, r->fi, r->k, r->plen);
-	if (rt == NULL) {
+	for (;;) {
+		uint64_t done;
+
+		rt = rt_hash_find(t, r->fi, r->k, r->plen);
+		if (rt == NULL) {
+			rt_wunlock(t);
+			return ESRCH;
+		}
+		/* Relaxed: RTF_UPDATING changes only under the writer lock. */
+		if (!(atomic_load_explicit(
+		          &rt->rt_flags, memory_order_relaxed) &
+		        MPSAFE_RTF_UPDATING))
+			break;
+		/*
+		 * Another change of rt: wait until it ends, then look again
+		 * (rt may be gone by then).  seq_cst: pairs with the
+		 * finishing change's advance, made under this lock.
+		 */
+		done = atomic_load(&t->t_changes_done);
 		rt_wunlock(t);
-		pthread_mutex_unlock(&t->t_update_lock);
-		return ESRCH;
+		rt_update_wait(t, done);
+		rt_wlock(t);
 	}
 	/* The new next hop first: ENOMEM leaves everything as it was. */
 	rt_nh_fill(&key, info, r, &rt->rt_rmx);
 	nh = rt_nh_get(t, &key);
 	if (nh == NULL) {
 		rt_wunlock(t);
-		pthread_mutex_unlock(&t->t_update_lock);
 		return ENOMEM;
 	}
 	rt_ref(rt); /* ours: keeps rt alive against a concurrent delete */
@@ -1441,7 +1601,6 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 			continue;
 		readers = (old & MPSAFE_RTF_READ) != 0;
 	}
-	atomic_store(&t->t_updating, 1);
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
 	rt_wunlock(t);
 
@@ -1455,6 +1614,18 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	}
 
 	rt_wlock(t);
+	/*
+	 * Counts added since our wait (RTM_DELETE's ret_nrt, rt_walktree()'s
+	 * fn, a holder's rt_ref()) are added under this lock or by a holder;
+	 * with the lock held and the count ours alone, none can be added
+	 * until we clear the flag (file comment).  seq_cst: as
+	 * rt_wait_refcnt()'s load.
+	 */
+	while (atomic_load(&rt->rt_refcnt) != 1) {
+		rt_wunlock(t);
+		rt_wait_refcnt(rt, 1);
+		rt_wlock(t);
+	}
 	rt_set_fields(rt, &key);
 	{
 		uint32_t cur =
@@ -1478,15 +1649,69 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 		    &cur, fl, memory_order_release, memory_order_relaxed));
 	}
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
-	atomic_store(&t->t_updating, 0); /* seq_cst: pairs with waiters */
+	/*
+	 * seq_cst, after the clear: pairs with the load of a waiter, which
+	 * then reads the flag again (rt_update_wait()), and with its
+	 * registration in rt_waiters (rt_wake_waiters() below).
+	 */
+	atomic_fetch_add(&t->t_changes_done, 1);
 	rt_wunlock(t);
 	rt_nh_retire(dead);
 	rt_wake_waiters();
-	pthread_mutex_unlock(&t->t_update_lock);
 	if (ret_nrt != NULL)
 		*ret_nrt = rt;
 	else
 		rt_unref(rt);
+	return 0;
+}
+
+/*
+ * rt_get(t, r, nowait, ret_nrt)
+ *
+ *	RTM_GET.  Handing out a count on an entry being changed would let
+ *	its holder see the fields change, so, as a lookup does, a GET with
+ *	ret_nrt of such an entry waits for the change and looks again, or
+ *	with F_NOWAIT fails with EWOULDBLOCK (the route exists: not ESRCH).
+ *	Without ret_nrt it only reports presence and never waits.  Blocks
+ *	(the writer lock; the wait).
+ */
+static int
+rt_get(struct rt_table *t, const struct rt_req *r, int nowait,
+    struct rt_entry **ret_nrt)
+{
+	struct rt_entry *rt;
+
+	rt_wlock(t);
+	for (;;) {
+		uint64_t done;
+
+		rt = rt_hash_find(t, r->fi, r->k, r->plen);
+		if (rt == NULL) {
+			rt_wunlock(t);
+			return ESRCH;
+		}
+		if (ret_nrt == NULL)
+			break;
+		/* Relaxed: RTF_UPDATING changes only under the writer lock. */
+		if (!(atomic_load_explicit(
+		          &rt->rt_flags, memory_order_relaxed) &
+		        MPSAFE_RTF_UPDATING)) {
+			rt_ref(rt);
+			break;
+		}
+		if (nowait) {
+			rt_wunlock(t);
+			return EWOULDBLOCK;
+		}
+		/* seq_cst: pairs with the change's advance, under this lock. */
+		done = atomic_load(&t->t_changes_done);
+		rt_wunlock(t);
+		rt_update_wait(t, done);
+		rt_wlock(t);
+	}
+	rt_wunlock(t);
+	if (ret_nrt != NULL)
+		*ret_nrt = rt;
 	return 0;
 }
 
@@ -1497,11 +1722,11 @@ rtrequest(struct rt_table *t, int req, const struct rt_addrinfo *info,
 	int cmd = req & ~MPSAFE_RTM_F_NOWAIT;
 	int nowait = (req & MPSAFE_RTM_F_NOWAIT) != 0;
 	struct rt_req r;
-	struct rt_entry *rt;
 	int error;
 
 	if (t == NULL || info == NULL)
 		return EINVAL;
+	rt_require_outside_read_side(t);
 	if (cmd < MPSAFE_RTM_ADD || cmd > MPSAFE_RTM_GET)
 		return EINVAL;
 	error = rt_check_info(info, cmd, &r);
@@ -1517,16 +1742,7 @@ rtrequest(struct rt_table *t, int req, const struct rt_addrinfo *info,
 			return EWOULDBLOCK;
 		return rt_change(t, info, &r, ret_nrt);
 	default: /* MPSAFE_RTM_GET */
-		rt_wlock(t);
-		rt = rt_hash_find(t, r.fi, r.k, r.plen);
-		if (rt != NULL && ret_nrt != NULL)
-			rt_ref(rt);
-		rt_wunlock(t);
-		if (rt == NULL)
-			return ESRCH;
-		if (ret_nrt != NULL)
-			*ret_nrt = rt;
-		return 0;
+		return rt_get(t, &r, nowait, ret_nrt);
 	}
 }
 
@@ -1538,6 +1754,7 @@ rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k, int flags,
 {
 	bool ps = kind == RT_HOLD_PSREF;
 	struct rt_entry *rt;
+	uint64_t done;
 	uint32_t fl;
 	int s;
 
@@ -1562,10 +1779,24 @@ rt_lookup_hold(struct rt_table *t, int fi, struct lpm_key k, int flags,
 				rt_ref(rt);
 			break;
 		}
-		rt_reader_exit(t, ps, s);
-		if (flags & MPSAFE_RT_NOWAIT)
+		/* Being changed. */
+		if (flags & MPSAFE_RT_NOWAIT) {
+			rt_reader_exit(t, ps, s);
 			return NULL;
-		rt_update_wait(t);
+		}
+		/*
+		 * seq_cst, in the read side (rt cannot go away): the count of
+		 * ended changes, then the flag again.  Still set: the change
+		 * advances the count after our load (file comment).  Clear:
+		 * look again at once.  Only this slow path reads the count.
+		 */
+		done = atomic_load(&t->t_changes_done);
+		fl = atomic_load(&rt->rt_flags);
+		rt_reader_exit(t, ps, s);
+		if (fl & MPSAFE_RTF_UPDATING) {
+			rt_require_may_wait(t);
+			rt_update_wait(t, done);
+		}
 	}
 	rt_reader_exit(t, ps, s);
 	return rt;
@@ -1618,12 +1849,22 @@ rt_release(struct rt_entry *rt, struct rt_hold *hold)
 int
 rt_read_enter(struct rt_table *t)
 {
-	return rt_reader_enter(t, false);
+	int s = rt_reader_enter(t, false);
+
+#ifdef MPSAFE_DIAGNOSTIC
+	if (t->t_sync == RT_SYNC_RWLOCK)
+		rt_side_enter(t); /* a read section is seen without it */
+#endif
+	return s;
 }
 
 void
 rt_read_exit(struct rt_table *t, int s)
 {
+#ifdef MPSAFE_DIAGNOSTIC
+	if (t->t_sync == RT_SYNC_RWLOCK)
+		rt_side_exit(t);
+#endif
 	rt_reader_exit(t, false, s);
 }
 
@@ -1862,9 +2103,15 @@ rt_walktree(
 		pthread_rwlock_rdlock(&t->t_rwlock);
 	else
 		pthread_mutex_lock(&t->t_wlock);
+#ifdef MPSAFE_DIAGNOSTIC
+	rt_side_enter(t); /* fn must not wait for our lock (rtrequest()) */
+#endif
 	for (rt = t->t_list; rt != NULL && error == 0; rt = rt->rt_lnext)
 		if (af == AF_UNSPEC || rt->rt_dst.sa.sa_family == af)
 			error = fn(rt, arg);
+#ifdef MPSAFE_DIAGNOSTIC
+	rt_side_exit(t);
+#endif
 	rt_wunlock(t);
 	return error;
 }

@@ -78,9 +78,14 @@ struct rt_table {
 	bool t_reap_flush;     /* rt_table_destroy(): stop lingering */
 	struct work t_reap_work;
 
-	/* RTM_CHANGE: one at a time; t_updating is 1 during one. */
-	pthread_mutex_t t_update_lock;
-	MPSAFE_ATOMIC(uint32_t) t_updating;
+	/*
+	 * RTM_CHANGE: the number of changes that have ended, advanced
+	 * (seq_cst) under the writer lock after a change clears
+	 * MPSAFE_RTF_UPDATING; read by whoever waits for a change to end
+	 * (route.c, rt_update_wait()).  Changes of different entries run
+	 * at once; RTF_UPDATING keeps a second change of one entry out.
+	 */
+	MPSAFE_ATOMIC(uint64_t) t_changes_done;
 
 	/* Route cache generations per family (seq_cst updates). */
 	MPSAFE_ATOMIC(uint64_t) t_gen[2];
@@ -149,9 +154,9 @@ rt_flags_read(struct rt_entry *rt)
 
 	if (MPSAFE_UNLIKELY(!(fl & MPSAFE_RTF_READ))) {
 		/*
-		 * Acquire, as the load.  Against the changer's fetch_or of
-		 * MPSAFE_RTF_UPDATING no fence is needed: both modify
-		 * rt_flags, so one reads the other's bit.
+		 * Acquire, as the load.  Against the changer's
+		 * compare-and-swap that sets MPSAFE_RTF_UPDATING no fence is
+		 * needed: both modify rt_flags, so one reads the other's bit.
 		 */
 		fl = atomic_fetch_or_explicit(
 		         &rt->rt_flags, MPSAFE_RTF_READ, memory_order_acquire) |
@@ -159,8 +164,5 @@ rt_flags_read(struct rt_entry *rt)
 	}
 	return fl;
 }
-
-/* Wait until no RTM_CHANGE runs on t. */
-void rt_update_wait(struct rt_table *t);
 
 #endif /* MPSAFE_NET_ROUTE_IMPL_H */

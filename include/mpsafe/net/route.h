@@ -36,6 +36,8 @@
  * waits for every holder of the entry, so nobody sees a half-changed
  * entry.  That wait costs a grace period only when a lookup has found
  * the entry since its last change (next-hop lookups do not count).
+ * Changes of different entries run at once; a second change of one
+ * entry waits for the first.
  *
  * Names.  glibc's <net/route.h> defines struct rtentry and RTF_* macros
  * with Linux values (RTF_REJECT is 0x0200 there, 0x8 in NetBSD), and a
@@ -143,8 +145,11 @@ MPSAFE_BEGIN_DECLS
 
 /*
  * Lookup flags (rtalloc1(), rt_lookup(), rtcache_attach()): the caller
- * must not block.  An entry being changed (RTF_UPDATING) is then a miss
- * instead of a wait.
+ * must not wait for a change.  An entry being changed (RTF_UPDATING) is
+ * then a miss instead of a wait.  On an RT_SYNC_RWLOCK table a lookup
+ * still takes the table's read lock, so it may wait behind a writer for
+ * the length of one update (writers never wait for anything while they
+ * hold it); on an RT_SYNC_PSERIALIZE table it takes no lock.
  */
 #define MPSAFE_RT_NOWAIT 0x1
 
@@ -274,7 +279,10 @@ struct rt_nexthop {
  * holding a reference (or inside the read section that found it, see
  * rt_lookup_noref()).  rt_dst and rt_plen never change; the fields marked
  * "RTM_CHANGE" change only while RTF_UPDATING is set and no one holds a
- * reference, so holders see them stable.
+ * reference, so holders see them stable (a count taken during a change,
+ * by rt_ref() or rtrequest()'s ret_nrt, holds the change off until it is
+ * dropped: the changer checks, under the writer lock, that its own count
+ * is the only one before it writes).
  *
  * Layout: what a forwarding lookup reads (flags, output interface,
  * gateway) comes first, in the first 36 bytes, so that it costs one
@@ -390,7 +398,13 @@ MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
  *	   without it the gateway is cleared), interface, the metrics
  *	   rti_inits names, and the flags MPSAFE_RTF_USERMASK, under the
  *	   RTF_UPDATING protocol (waits for every holder of the entry).
- *	 GET: find the entry.
+ *	   Changes of different entries run at once; a change of an entry
+ *	   being changed waits for the first change to end.
+ *	 GET: find the entry.  With ret_nrt, an entry being changed
+ *	   (RTF_UPDATING) is treated as by a lookup: GET waits for the
+ *	   change and looks again, or with F_NOWAIT fails with EWOULDBLOCK
+ *	   (a count must not be handed out while the fields change).
+ *	   Without ret_nrt it reports presence and never waits.
  *	ADD, DELETE and CHANGE invalidate the family's route caches.  If
  *	ret_nrt is not NULL, on success *ret_nrt is the entry with one
  *	reference count, which the caller drops with rt_unref() (after a
@@ -400,13 +414,26 @@ MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
  *	of another family, flags outside MPSAFE_RTF_USERMASK); EAFNOSUPPORT
  *	(family not AF_INET/AF_INET6); EEXIST (ADD of a present route);
  *	ESRCH (DELETE/CHANGE/GET of an absent one); ENOMEM (ADD, table
- *	unchanged); EWOULDBLOCK (CHANGE with F_NOWAIT).  On error the
- *	table is unchanged.
- *	Caller must: for CHANGE, hold no reference to the entry (it waits
- *	for every holder); not be in a read section unless F_NOWAIT.
+ *	unchanged); EWOULDBLOCK (CHANGE with F_NOWAIT; GET with F_NOWAIT
+ *	and ret_nrt of an entry being changed).  On error the table is
+ *	unchanged.
+ *	Caller must:
+ *	 - not be inside a read section (rt_read_enter(), or any pserialize
+ *	   read section) nor in rt_walktree()'s fn on t, with F_NOWAIT or
+ *	   without: every request takes the writer lock, which waits for
+ *	   the caller's own read lock (RT_SYNC_RWLOCK) or walk, and a
+ *	   delete hands trie nodes to mpsafe_defer(), which refuses read
+ *	   sections.  Diagnostic builds abort.  F_NOWAIT only spares the
+ *	   wait for holders and grace periods (a context that must not
+ *	   block at all hands the request to a workqueue);
+ *	 - for CHANGE, and for GET with ret_nrt, hold no reference (count
+ *	   or psref, rtcache_* included) to the entry named if it may be
+ *	   being changed: the change waits for every holder, the GET for
+ *	   the change.  References to other entries are fine.
  *	Blocks: takes the writer lock; DELETE without F_NOWAIT and without
  *	ret_nrt waits for holders and a grace period; CHANGE waits for
- *	holders.  The library frees entries.
+ *	holders (and for a change of the same entry); GET with ret_nrt
+ *	waits for a change of the entry.  The library frees entries.
  */
 MPSAFE_API int rtrequest(struct rt_table *t, int req,
     const struct rt_addrinfo *info, struct rt_entry **ret_nrt);
@@ -421,9 +448,12 @@ MPSAFE_API int rtrequest(struct rt_table *t, int req,
  *	again, or, with MPSAFE_RT_NOWAIT, miss.  An entry deleted during
  *	the call is never returned: the call looks again and finds what
  *	replaced it (the covering route, or none).
- *	Caller must: release with rt_unref(); without MPSAFE_RT_NOWAIT,
- *	not be in a read section.  Blocks only as said (and on the rwlock
- *	in RT_SYNC_RWLOCK tables).
+ *	Caller must: release with rt_unref(); without MPSAFE_RT_NOWAIT, not
+ *	be in a read section nor in rt_walktree()'s fn on t (the change
+ *	would need the lock held there: diagnostic builds abort when the
+ *	lookup meets a change), and hold no reference to an entry it may
+ *	find being changed (the change waits for it).  Blocks only as said
+ *	(and on the rwlock in RT_SYNC_RWLOCK tables).
  */
 MPSAFE_API struct rt_entry *rtalloc1(
     struct rt_table *t, const struct sockaddr *dst, int flags);
@@ -432,7 +462,9 @@ MPSAFE_API struct rt_entry *rtalloc1(
  * rt_ref(rt)
  *
  *	Take one more reference count on rt, which the caller holds a
- *	reference to (of any kind).  Never blocks.
+ *	reference to (of any kind, or rt_walktree()'s call).  A count
+ *	taken on an entry being changed holds the change off until it is
+ *	dropped.  Never blocks.
  */
 MPSAFE_API void rt_ref(struct rt_entry *rt);
 
@@ -479,7 +511,8 @@ MPSAFE_API void rt_release(struct rt_entry *rt, struct rt_hold *hold);
  *
  *	Bracket rt_lookup_noref() calls: a pserialize read section
  *	(RT_SYNC_PSERIALIZE) or the table's read lock (RT_SYNC_RWLOCK).
- *	Inside, the caller must not block nor call rtrequest() on t.
+ *	Inside, the caller must not block nor call rtrequest() on t, not
+ *	even with MPSAFE_RTM_F_NOWAIT (diagnostic builds abort).
  *	rt_read_enter() returns the cookie for rt_read_exit().  On an
  *	RT_SYNC_PSERIALIZE table a read section opened otherwise
  *	(pserialize_read_enter(), m_get_rcvif()) is the same thing and
@@ -680,9 +713,14 @@ MPSAFE_API int rt_nexthop_check_reject(
  *	Call fn(rt, arg) for each entry of family af (AF_UNSPEC: both), in
  *	no particular order, until fn returns non-zero; return that value,
  *	or 0.  EAFNOSUPPORT for another af.  fn may block but must not
- *	call rtrequest() on t; rt is valid during the call only (rt_ref()
- *	to keep it).  Blocks: holds the table's read lock (RWLOCK) or the
- *	writer mutex (PSERIALIZE: writers wait, lookups do not).
+ *	call rtrequest() on t, nor wait for a change of one of t's entries
+ *	(a lookup without MPSAFE_RT_NOWAIT, through rtalloc1(), rt_lookup()
+ *	or a route cache attached without it): the change needs the lock
+ *	the walk holds to end.  Diagnostic builds abort on either.  rt is
+ *	valid during the call only (rt_ref() to keep it; a count on an
+ *	entry being changed holds that change off until it is dropped).
+ *	Blocks: holds the table's read lock (RWLOCK) or the writer mutex
+ *	(PSERIALIZE: writers wait, lookups do not).
  */
 MPSAFE_API int rt_walktree(struct rt_table *t, int af,
     int (*fn)(struct rt_entry *rt, void *arg), void *arg);
@@ -785,7 +823,10 @@ MPSAFE_API void rtcache_attach(struct route *ro, struct rt_table *t, int flags);
  *	entry; returns it with a psref, or NULL (no destination, no
  *	route).  Caller must: hold no reference from ro (diagnostic
  *	builds abort); release with rtcache_unref(rt, ro).  Blocks only
- *	as rtalloc1() does (never with MPSAFE_RT_NOWAIT).
+ *	as rtalloc1() does: an entry being changed makes it wait for the
+ *	change, or miss if ro is MPSAFE_RT_NOWAIT; and on an
+ *	RT_SYNC_RWLOCK table it takes the read lock, NOWAIT or not, so it
+ *	may wait behind a writer (see MPSAFE_RT_NOWAIT).
  */
 MPSAFE_API struct rt_entry *rtcache_init(struct route *ro);
 
@@ -878,9 +919,16 @@ rtcache_lookup_noref(struct route *ro, const struct sockaddr *dst, int *hitp)
  * rtcache_validate(ro)
  *
  *	The cached entry with a psref if ro is still valid (generation
- *	unchanged, entry up), else NULL (the cache is then empty).  Caller
- *	must: hold no reference from ro; release with rtcache_unref().
- *	Blocks while the entry is being changed unless ro is NOWAIT.
+ *	unchanged, entry up), else NULL (the cache is then empty).  Never
+ *	waits for a change, NOWAIT or not: a change advances the
+ *	generation when it begins, so during one the cache is stale and
+ *	this returns NULL; looking up again (rtcache_update(),
+ *	rtcache_lookup()) waits for the change unless ro is NOWAIT.
+ *	(NetBSD's validate waits for RTF_UPDATING itself; here the
+ *	change's advance of the generation comes first, so that case is
+ *	a miss.)  Caller must: hold no reference from ro;
+ *	release with rtcache_unref().  Blocks only on the read lock of an
+ *	RT_SYNC_RWLOCK table (behind a writer); never on a lockless one.
  */
 MPSAFE_API struct rt_entry *rtcache_validate(struct route *ro);
 

@@ -10,6 +10,7 @@
 
 #include <mpsafe/net/route.h>
 
+#include "lpm.h" /* the trie's own checks, below the table's */
 #include "route_helpers.h"
 
 TestSuite(death_route, .timeout = 30);
@@ -224,4 +225,54 @@ Test(death_route, blocking_lookup_inside_walktree_fn_meets_a_change,
 	while (!(rt_getflags(held) & MPSAFE_RTF_UPDATING))
 		sched_yield();
 	(void)rt_walktree(t, AF_INET, walk_blocking_lookup, NULL);
+}
+
+/*
+ * The trie under the table trusts its callers (rt_check_info() refuses
+ * bad prefixes first); diagnostic builds still check what it is given,
+ * since a key with host bits or a length past the family would index
+ * past a node's slots.
+ */
+static void *
+lpm_test_alloc(size_t size, void *arg)
+{
+	(void)arg;
+	return calloc(1, size);
+}
+
+static void
+lpm_test_free(void *p, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	free(p);
+}
+
+static struct lpm lpm6;
+
+static void
+lpm6_setup(void)
+{
+	if (rt_lpm_init(
+	        &lpm6, AF_INET6, lpm_test_alloc, lpm_test_free, NULL, 0) != 0)
+		abort();
+}
+
+/* 2001:db8::1/16: bits set past the prefix. */
+Test(death_route, lpm_insert_key_with_host_bits, .init = lpm6_setup,
+    .signal = SIGABRT)
+{
+	struct lpm_key k = {UINT64_C(0x20010db800000000), 1};
+	static struct rt_entry fake; /* never read: the check comes first */
+
+	(void)rt_lpm_insert(&lpm6, k, 16, (lpm_slot_t)&fake);
+}
+
+Test(death_route, lpm_insert_prefix_longer_than_the_family, .init = lpm6_setup,
+    .signal = SIGABRT)
+{
+	struct lpm_key k = {UINT64_C(0x20010db800000000), 0};
+	static struct rt_entry fake;
+
+	(void)rt_lpm_insert(&lpm6, k, 129, (lpm_slot_t)&fake);
 }

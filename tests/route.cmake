@@ -13,7 +13,8 @@ mpsafe_add_test(NAME test_rtcache SOURCES test_rtcache.c
     LABELS net LIBS mpsafe_net_static)
 if(MPSAFE_DIAGNOSTIC)
 	mpsafe_add_test(NAME death_route SOURCES death_route.c
-	    LABELS net death LIBS mpsafe_net_static)
+	    LABELS net death LIBS mpsafe_net_static
+	    INCLUDES ${PROJECT_SOURCE_DIR}/src/net)
 endif()
 
 # Torture: readers and writers on every design, short by default.

@@ -557,6 +557,93 @@ Test(route, enomem_leaves_table_unchanged)
 	}
 }
 
+#if UINTPTR_MAX > 0xffffffffu
+/*
+ * An allocator whose entries (or trie nodes) come back with bit 56 set,
+ * as a tagged pointer or a 57-bit address would: a trie slot keeps 48
+ * bits of an address, so the table must refuse them (ENOMEM, table
+ * unchanged) rather than store them and decode them truncated.
+ */
+#define TAG_BIT ((uintptr_t)1 << 56)
+enum tag_what { TAG_NONE, TAG_ENTRIES, TAG_NODES };
+
+struct tagger {
+	_Atomic int what;
+	atomic_long live;
+};
+
+static void *
+tag_alloc(size_t size, void *arg)
+{
+	struct tagger *tg = arg;
+	void *p = calloc(1, size);
+	int what = atomic_load(&tg->what);
+	/* A stride-8 node holds 256 slots; the roots were made untagged. */
+	bool tag = (what == TAG_ENTRIES && size == sizeof(struct rt_entry)) ||
+	           (what == TAG_NODES && size > 256 * sizeof(uintptr_t) &&
+	               size < ((size_t)1 << 20));
+
+	if (p == NULL)
+		return NULL;
+	atomic_fetch_add(&tg->live, 1);
+	return tag ? (void *)((uintptr_t)p | TAG_BIT) : p;
+}
+
+static void
+tag_free(void *p, size_t size, void *arg)
+{
+	struct tagger *tg = arg;
+
+	(void)size;
+	atomic_fetch_sub(&tg->live, 1);
+	free((void *)((uintptr_t)p & ~TAG_BIT));
+}
+
+Test(route, allocations_above_48_bits_are_refused)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct tagger tg;
+		struct rt_table_config c = route_designs[d];
+		struct rt_table *t;
+		struct rt_table_stats before, after;
+
+		atomic_init(&tg.what, TAG_NONE);
+		atomic_init(&tg.live, 0);
+		c.rtc_alloc = tag_alloc;
+		c.rtc_free = tag_free;
+		c.rtc_alloc_arg = &tg;
+		cr_assert_eq(rt_table_create(&t, &c), 0);
+		/* The /30 below shares this next hop: no next-hop allocation.
+		 */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		rt_table_stats(t, &before);
+		for (int w = TAG_ENTRIES; w <= TAG_NODES; w++) {
+			atomic_store(&tg.what, w);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.4",
+			                 30, NULL, 1, 0, NULL),
+			    ENOMEM, "%s: tagged %s stored", c.rtc_name,
+			    w == TAG_ENTRIES ? "entry" : "node");
+			rt_table_stats(t, &after);
+			cr_assert_eq(after.rts_entries_inet, 1u);
+			cr_assert_eq(
+			    after.rts_trie_nodes, before.rts_trie_nodes);
+			cr_assert_eq(route_match_plen(t, "10.1.2.5"), 8);
+		}
+		atomic_store(&tg.what, TAG_NONE);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.4", 30, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, "10.1.2.5"), 30);
+		rt_table_destroy(t);
+		cr_assert_eq(atomic_load(&tg.live), 0, "leaked %ld allocations",
+		    atomic_load(&tg.live));
+	}
+}
+#endif
+
 Test(route, get_and_change)
 {
 	FOR_EACH_DESIGN(d)

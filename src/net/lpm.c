@@ -124,6 +124,10 @@ lpm_node_alloc(struct lpm *l, unsigned level, unsigned stride)
 
 	if (n == NULL)
 		return NULL;
+	if (!lpm_slot_fits(n)) { /* unusable in a slot: as out of memory */
+		l->l_free(n, size, l->l_arg);
+		return NULL;
+	}
 	n->ln_level = (uint8_t)level;
 	n->ln_stride = (uint8_t)stride;
 	n->ln_lpm = l;
@@ -292,6 +296,33 @@ lpm_updated(struct lpm *l)
 }
 
 /*
+ * Diagnostic builds: the callers (route.c, rt_check_info()) pass only
+ * prefixes no longer than the family's addresses and keys with no bits
+ * past plen; anything else would index past a node's slots.
+ */
+static void
+lpm_check_prefix(
+    const struct lpm *l, struct lpm_key k, unsigned plen, const char *fn)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	struct lpm_key m;
+
+	if (plen > l->l_maxlen)
+		mpsafe_panic("%s: prefix length %u beyond the family's %u bits",
+		    fn, plen, l->l_maxlen);
+	m = lpm_key_mask(k, plen);
+	if (m.hi != k.hi || m.lo != k.lo)
+		mpsafe_panic(
+		    "%s: key has bits set past its prefix length %u", fn, plen);
+#else
+	(void)l;
+	(void)k;
+	(void)plen;
+	(void)fn;
+#endif
+}
+
+/*
  * rt_lpm_insert(l, k, plen, v): add the entry of entry value v, whose key
  * k has no bits past plen and which is not in the trie yet.  Returns 0,
  * or ENOMEM with nothing changed (the nodes it needs are all allocated
@@ -305,6 +336,7 @@ rt_lpm_insert(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v)
 	unsigned need = 0, level, j;
 	size_t first, count, i;
 
+	lpm_check_prefix(l, k, plen, "rt_lpm_insert");
 	/* Walk the existing nodes towards plen. */
 	while (plen > (unsigned)n->ln_depth + n->ln_stride) {
 		lpm_slot_t s =
@@ -399,6 +431,7 @@ void
 rt_lpm_replace(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
     lpm_slot_t repl)
 {
+	lpm_check_prefix(l, k, plen, "rt_lpm_replace");
 	lpm_pull_prefix(lpm_find_node(l, k, plen), k, plen, v, repl);
 	lpm_updated(l);
 }
@@ -413,8 +446,10 @@ void
 rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
     lpm_slot_t repl)
 {
-	struct lpm_node *n = lpm_find_node(l, k, plen);
+	struct lpm_node *n;
 
+	lpm_check_prefix(l, k, plen, "rt_lpm_delete");
+	n = lpm_find_node(l, k, plen);
 	/* A short prefix never sits in the main trie (see "Short prefixes"). */
 	if (plen >= l->l_split && repl != 0 && lpm_plen(repl) < l->l_split)
 		repl = 0;

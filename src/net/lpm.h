@@ -37,6 +37,19 @@ typedef uintptr_t lpm_slot_t;
 #define LPM_SLOT_ID(s) MPSAFE_RT_SLOT_ID(s)
 #define LPM_SLOT_PTR(s) ((s)&LPM_SLOT_PTRMASK)
 
+/*
+ * Whether an entry or node at p can stand in a slot: every decoder
+ * (LPM_SLOT_PTR(), route.h's inline lookups) keeps only the bits of
+ * LPM_SLOT_PTRMASK, so on 64-bit platforms an address with any bit above
+ * 47 set (a tagged pointer, a 57-bit address space) would come back
+ * truncated.  The trie and the table refuse such allocations (ENOMEM).
+ */
+static inline int
+lpm_slot_fits(const void *p)
+{
+	return ((uintptr_t)p & ~LPM_SLOT_PTRMASK) == 0;
+}
+
 struct lpm;
 
 struct lpm_node {

@@ -132,8 +132,11 @@
  * trie slot of an entry holds rt | id << 48 (rt_nh_slot(); lpm.c, I1),
  * so rt_lookup_nexthop() reads the slot and computes the next hop's
  * address from the id: no load between the slot and the caller's read
- * of the next hop, never the entry; id 0 (32-bit platforms, no id,
- * pointer above 48 bits) falls back to the entry's rt_nh.  Publication:
+ * of the next hop, never the entry; id 0 (32-bit platforms, no id)
+ * falls back to the entry's rt_nh.  An entry or node whose address does
+ * not fit in 48 bits (tagged pointers, a 57-bit address space) cannot
+ * stand in a slot at all: its allocation is refused with ENOMEM
+ * (lpm_slot_fits()).  Publication:
  * a next hop's fields, then the trie slots naming its id (release);
  * lookups load the slot with acquire.  RTM_CHANGE swaps rt_nh
  * (release) and re-stores every slot of the prefix from rt | old id to
@@ -1416,6 +1419,10 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
 	rt = rt_alloc(t, sizeof(*rt));
 	if (rt == NULL)
 		return ENOMEM;
+	if (!lpm_slot_fits(rt)) { /* unusable in a trie slot (lpm.h) */
+		rt_free_mem(t, rt, sizeof(*rt));
+		return ENOMEM;
+	}
 	if (r->fi == RT_INET) {
 		rt->rt_dst.sin.sin_family = AF_INET;
 		memcpy(&rt->rt_dst.sin.sin_addr,

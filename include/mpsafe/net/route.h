@@ -190,7 +190,10 @@ enum rt_refmode {
  * design: RT_SYNC_PSERIALIZE and RT_REF_PSREF.  rtc_alloc/rtc_free, if
  * set, replace calloc()/free() for every allocation of the table (trie
  * nodes, entries, hash buckets): for accounting or fault injection.
- * rtc_alloc returns zeroed memory or NULL.
+ * rtc_alloc returns zeroed memory or NULL.  On 64-bit platforms an
+ * entry or trie node must lie below 2^48 (no pointer tags, no 57-bit
+ * addresses): a trie slot keeps 48 bits of the address, and an
+ * allocation above is refused as ENOMEM.
  */
 struct rt_table_config {
 	enum rt_sync rtc_sync;   /* 0: RT_SYNC_PSERIALIZE */

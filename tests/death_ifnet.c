@@ -110,3 +110,35 @@ Test(death_ifnet, statadd_out_of_range, .signal = SIGABRT)
 
 	if_statadd(ifp, IF_NSTATS, 1);
 }
+
+/*
+ * The global lock is not recursive; if_attach() and if_detach() take it.
+ * Without the check these hang until the timeout instead of aborting.
+ */
+Test(death_ifnet, attach_holding_the_global_lock, .signal = SIGABRT)
+{
+	struct ifnet *ifp = calloc(1, sizeof(*ifp));
+
+	snprintf(ifp->if_xname, sizeof(ifp->if_xname), "g0");
+	IFNET_GLOBAL_LOCK();
+	if_attach(ifp);
+}
+
+Test(death_ifnet, detach_holding_the_global_lock, .signal = SIGABRT)
+{
+	struct ifnet *ifp = attach("g1");
+
+	IFNET_GLOBAL_LOCK();
+	if_detach(ifp);
+}
+
+Test(death_ifnet, global_lock_twice, .signal = SIGABRT)
+{
+	IFNET_GLOBAL_LOCK();
+	IFNET_GLOBAL_LOCK();
+}
+
+Test(death_ifnet, global_unlock_without_holding, .signal = SIGABRT)
+{
+	IFNET_GLOBAL_UNLOCK();
+}

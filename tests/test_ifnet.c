@@ -1,7 +1,9 @@
 /*
  * test_ifnet.c: the interface collection (mpsafe/net/if.h): attach, the
  * index table and its growth, index reuse, lookups by index, name and
- * address, references, the detach that waits for a sleeping holder,
+ * address, references, the detach that waits for a sleeping holder (and
+ * for an address removal in flight), the iterate-and-sleep walk that goes
+ * on past a successor detached meanwhile (interfaces and addresses),
  * addresses, per-thread statistics, and every bad input's error with the
  * collection left unchanged.
  */
@@ -434,4 +436,261 @@ Test(ifnet, default_output_drops)
 	cr_assert_not_null(ifp->if_output);
 	cr_assert_eq(ifp->if_output(ifp, NULL, NULL), ENXIO);
 	detach(ifp);
+}
+
+/* Wait (yielding) until *flag is set; a watchdog: the suite's timeout. */
+static void
+wait_for(_Atomic int *flag)
+{
+	while (!atomic_load(flag))
+		sched_yield();
+}
+
+/*
+ * An address holder may use ifa->ifa_ifp (if.h); when a concurrent
+ * ifa_remove() unlinked the address before if_detach() looked, the
+ * detach must still wait for that holder.  The holder waits for the
+ * detach to return, but no longer than WAIT_MS: with the fix the detach
+ * cannot return first, so the holder always gives up and then checks
+ * that the interface is still being detached.  (A broken detach returns
+ * within two grace periods, far less than WAIT_MS; only on a machine
+ * that stalls the detacher for longer could a broken library pass.)
+ */
+struct inflight {
+	struct ifnet *ifp;
+	struct if_addr *ifa;
+	struct sockaddr_in sin;
+	_Atomic int holding, detached, detached_while_held;
+	_Atomic uint32_t state_seen;
+};
+
+#define WAIT_MS 500
+
+static void *
+inflight_holder_main(void *arg)
+{
+	struct inflight *f = arg;
+	struct psref ref;
+	struct if_addr *ifa = ifa_ifwithaddr_psref((void *)&f->sin, &ref);
+	struct timespec t0, t;
+
+	cr_assert_eq(ifa, f->ifa);
+	atomic_store(&f->holding, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (
+	    !atomic_load(&f->detached) &&
+	    (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 <
+	        WAIT_MS);
+	atomic_store(&f->detached_while_held, atomic_load(&f->detached));
+	/* Allowed while holding the address: ifa_ifp (if_state: the lock). */
+	IFNET_GLOBAL_LOCK();
+	atomic_store(&f->state_seen, ifa->ifa_ifp->if_state);
+	IFNET_GLOBAL_UNLOCK();
+	ifa_release(ifa, &ref);
+	return NULL;
+}
+
+static void *
+inflight_remover_main(void *arg)
+{
+	struct inflight *f = arg;
+
+	cr_assert_eq(ifa_remove(f->ifp, f->ifa), 0); /* waits for the holder */
+	return NULL;
+}
+
+static void *
+inflight_detacher_main(void *arg)
+{
+	struct inflight *f = arg;
+
+	cr_assert_eq(if_detach(f->ifp), 0);
+	atomic_store(&f->detached, 1);
+	return NULL;
+}
+
+Test(ifnet, detach_waits_for_a_removal_in_flight)
+{
+	struct inflight f = {0};
+	pthread_t th, tr, td;
+
+	f.ifp = attach("fly0");
+	f.sin = sin_of("192.0.2.9");
+	f.ifa = ifa_create((void *)&f.sin, NULL);
+	cr_assert_eq(ifa_insert(f.ifp, f.ifa), 0);
+	pthread_create(&th, NULL, inflight_holder_main, &f);
+	wait_for(&f.holding);
+	pthread_create(&tr, NULL, inflight_remover_main, &f);
+	for (;;) { /* until the remover has unlinked the address */
+		int s = pserialize_read_enter();
+		bool found = ifa_ifwithaddr((void *)&f.sin) != NULL;
+
+		pserialize_read_exit(s);
+		if (!found)
+			break;
+		sched_yield();
+	}
+	pthread_create(&td, NULL, inflight_detacher_main, &f);
+	pthread_join(th, NULL);
+	pthread_join(tr, NULL);
+	pthread_join(td, NULL);
+	cr_assert_not(atomic_load(&f.detached_while_held),
+	    "if_detach returned while an address holder could use the "
+	    "interface");
+	cr_assert_eq(atomic_load(&f.state_seen), IFNET_STATE_DETACHING,
+	    "the holder saw if_state %#x",
+	    (unsigned)atomic_load(&f.state_seen));
+	cr_assert_eq(f.ifp->if_state, IFNET_STATE_DETACHED);
+	free(f.ifp);
+}
+
+/*
+ * NetBSD's iterate-and-sleep pattern with two detaches: the holder of a
+ * sleeps outside the read section while a is detached (waiting for it)
+ * and b, a's successor, is detached (nobody holds b) and may be freed.
+ * Back in a read section, the holder releases a and walks on: it must
+ * reach c, never b.  Deterministic: each step waits for the previous one.
+ */
+struct walker {
+	struct ifnet *a;
+	_Atomic int holding, go;
+	struct ifnet *next_seen;
+};
+
+static void *
+walker_main(void *arg)
+{
+	struct walker *w = arg;
+	struct ifnet *ifp;
+	struct psref ref;
+	int s = pserialize_read_enter();
+
+	IFNET_READER_FOREACH (ifp) {
+		if (ifp == w->a)
+			break;
+	}
+	cr_assert_eq(ifp, w->a);
+	if_acquire(ifp, &ref);
+	pserialize_read_exit(s);
+	atomic_store(&w->holding, 1);
+	wait_for(&w->go); /* "sleeps" holding a */
+	s = pserialize_read_enter();
+	if_put(ifp, &ref);
+	w->next_seen = IFNET_READER_NEXT(ifp);
+	pserialize_read_exit(s);
+	return NULL;
+}
+
+static void *
+detach_main(void *arg)
+{
+	cr_assert_eq(if_detach(arg), 0);
+	return NULL;
+}
+
+Test(ifnet, walk_resumes_past_a_detached_successor)
+{
+	struct ifnet *a = attach("wa0"), *b = attach("wb0"), *c = attach("wc0");
+	struct walker w = {.a = a};
+	pthread_t tw, td;
+
+	pthread_create(&tw, NULL, walker_main, &w);
+	wait_for(&w.holding);
+	pthread_create(&td, NULL, detach_main, a); /* waits for the walker */
+	for (;;) {                                 /* until a is unlinked */
+		int s = pserialize_read_enter();
+		bool found = ifunit("wa0") != NULL;
+
+		pserialize_read_exit(s);
+		if (!found)
+			break;
+		sched_yield();
+	}
+	cr_assert_eq(if_detach(b), 0);
+	memset(b, 0x5a, sizeof(*b)); /* its owner may free it now */
+	atomic_store(&w.go, 1);
+	pthread_join(tw, NULL);
+	pthread_join(td, NULL);
+	cr_assert_neq(w.next_seen, b, "the walk went on into detached b");
+	cr_assert_eq(w.next_seen, c);
+	free(a);
+	free(b);
+	detach(c);
+}
+
+/* The same with addresses: a1's holder walks on past removed a2. */
+struct addr_walker {
+	struct ifnet *ifp;
+	struct if_addr *a1;
+	_Atomic int holding, go;
+	struct if_addr *next_seen;
+};
+
+static void *
+addr_walker_main(void *arg)
+{
+	struct addr_walker *w = arg;
+	struct if_addr *ifa;
+	struct psref ref;
+	int s = pserialize_read_enter();
+
+	ifa = IFADDR_READER_FIRST(w->ifp);
+	cr_assert_eq(ifa, w->a1);
+	ifa_acquire(ifa, &ref);
+	pserialize_read_exit(s);
+	atomic_store(&w->holding, 1);
+	wait_for(&w->go); /* "sleeps" holding a1 (and the interface) */
+	s = pserialize_read_enter();
+	ifa_release(ifa, &ref);
+	w->next_seen = IFADDR_READER_NEXT(ifa);
+	pserialize_read_exit(s);
+	return NULL;
+}
+
+static void *
+remove_a1_main(void *arg)
+{
+	struct addr_walker *w = arg;
+
+	cr_assert_eq(ifa_remove(w->ifp, w->a1), 0); /* waits for the walker */
+	return NULL;
+}
+
+Test(ifnet, address_walk_resumes_past_a_removed_successor)
+{
+	struct addr_walker w = {.ifp = attach("aw0")};
+	struct sockaddr_in s1 = sin_of("192.0.2.1"), s2 = sin_of("192.0.2.2"),
+	                   s3 = sin_of("192.0.2.3");
+	struct if_addr *a2 = ifa_create((void *)&s2, NULL),
+	               *a3 = ifa_create((void *)&s3, NULL);
+	pthread_t tw, tr;
+
+	w.a1 = ifa_create((void *)&s1, NULL);
+	cr_assert_eq(ifa_insert(w.ifp, w.a1), 0);
+	cr_assert_eq(ifa_insert(w.ifp, a2), 0);
+	cr_assert_eq(ifa_insert(w.ifp, a3), 0);
+	pthread_create(&tw, NULL, addr_walker_main, &w);
+	wait_for(&w.holding);
+	pthread_create(&tr, NULL, remove_a1_main, &w);
+	for (;;) { /* until a1 is unlinked */
+		int s = pserialize_read_enter();
+		bool first = IFADDR_READER_FIRST(w.ifp) == w.a1;
+
+		pserialize_read_exit(s);
+		if (!first)
+			break;
+		sched_yield();
+	}
+	ifaref(a2); /* keep its memory, to compare pointers only */
+	cr_assert_eq(ifa_remove(w.ifp, a2), 0);
+	atomic_store(&w.go, 1);
+	pthread_join(tw, NULL);
+	pthread_join(tr, NULL);
+	cr_assert_neq(w.next_seen, a2, "the walk went on into removed a2");
+	cr_assert_eq(w.next_seen, a3);
+	ifafree(a2);
+	detach(w.ifp);
 }

@@ -2,11 +2,15 @@
  * torture_ifnet.c: readers resolve packets' receive interfaces (inside a
  * read section and with psrefs held across sleeps), walk the interface
  * list and address lists, and look interfaces up by name and by address,
- * while a churn thread attaches and detaches interfaces (reusing their
- * indexes), replaces addresses, changes MTUs and grows the index table.
+ * while CHURNERS churn threads, each owning its own range of interface
+ * slots, attach and detach interfaces (reusing their indexes), replace
+ * addresses, change MTUs and grow the index table.  With more than one,
+ * detaches overlap: one may unlink and free the successor of an interface
+ * that another is still detaching while a reader holds it (the
+ * iterate-and-sleep case walks on from it).
  *
  * Every interface carries a magic word and a generation.  After
- * if_detach() returns, the churn thread poisons the interface (magic DEAD,
+ * if_detach() returns, its churn thread poisons the interface (magic DEAD,
  * the struct ifnet overwritten) and frees every other one at once (so
  * ASan sees a use after free) or keeps it in a graveyard until the end (so
  * that poison stays visible).  A reader that sees poison, a generation
@@ -45,6 +49,7 @@ TestSuite(torture_ifnet, .timeout = 1800);
 #define DEAD UINT64_C(0xdeaddeaddeaddead)
 #define SLOTS 100 /* interfaces at most: the table grows to 128 */
 #define READERS 3
+#define CHURNERS 2 /* each owns SLOTS / CHURNERS slots */
 #define PACKETS 64
 
 struct tif {
@@ -232,14 +237,15 @@ reader_main(void *arg)
 	return NULL;
 }
 
-static uint64_t next_gen;
-static struct tif *graveyard;
+static _Atomic uint64_t next_gen;
+static pthread_mutex_t graveyard_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tif *graveyard; /* graveyard_lock */
 
 static void
 add_addr(struct tif *t, unsigned slot)
 {
-	uint32_t a =
-	    (10u << 24) | (slot << 16) | (uint32_t)(++next_gen & 0xffff);
+	uint32_t a = (10u << 24) | (slot << 16) |
+	             ((uint32_t)(atomic_fetch_add(&next_gen, 1) + 1) & 0xffff);
 	struct sockaddr_in sin;
 	struct if_addr *ifa;
 
@@ -262,7 +268,8 @@ churn_attach(unsigned slot)
 	snprintf(t->t_if.if_xname, sizeof(t->t_if.if_xname), "tt%u", slot);
 	t->t_if.if_mtu = 1000 + slot;
 	atomic_store_explicit(&t->t_magic, LIVE, memory_order_relaxed);
-	atomic_store_explicit(&t->t_gen, ++next_gen, memory_order_relaxed);
+	atomic_store_explicit(&t->t_gen, atomic_fetch_add(&next_gen, 1) + 1,
+	    memory_order_relaxed);
 	cr_assert_eq(if_attach(&t->t_if), 0);
 	for (unsigned i = slot % 3; i > 0; i--)
 		add_addr(t, slot);
@@ -285,23 +292,27 @@ churn_detach(struct tif *t)
 #endif
 		free(t);
 	} else {
+		pthread_mutex_lock(&graveyard_lock);
 		t->t_grave = graveyard;
 		graveyard = t;
+		pthread_mutex_unlock(&graveyard_lock);
 	}
 #ifdef TORTURE_EXPECT_BROKEN
 	atomic_fetch_add(&detaches, 1);
 #endif
 }
 
+/* Churn thread number arg: slots [arg * N, (arg + 1) * N), N the share. */
 static void *
 churn_main(void *arg)
 {
+	enum { N = SLOTS / CHURNERS };
 	struct tif *slots[SLOTS] = {0};
-	unsigned seed = 99, live = 0;
+	unsigned base = (unsigned)(uintptr_t)arg * N;
+	unsigned seed = 99 + base, live = 0;
 
-	(void)arg;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		unsigned i = rnd(&seed) % SLOTS, op = rnd(&seed) % 8;
+		unsigned i = base + rnd(&seed) % N, op = rnd(&seed) % 8;
 		struct tif *t = slots[i];
 
 		if (op < 4) { /* attach, or detach (its index freed) */
@@ -326,16 +337,16 @@ churn_main(void *arg)
 		} else if (op == 6 && t != NULL) {
 			cr_assert_eq(
 			    if_set_mtu(&t->t_if, 1000 + rnd(&seed)), 0);
-		} else if (op == 7 && live < SLOTS / 4) {
+		} else if (op == 7 && live < N / 4) {
 			/* A burst: the table grows while readers use it. */
-			for (unsigned j = 0; j < SLOTS; j++)
+			for (unsigned j = base; j < base + N; j++)
 				if (slots[j] == NULL) {
 					slots[j] = churn_attach(j);
 					live++;
 				}
 		}
 	}
-	for (unsigned i = 0; i < SLOTS; i++)
+	for (unsigned i = base; i < base + N; i++)
 		if (slots[i] != NULL)
 			churn_detach(slots[i]);
 	return NULL;
@@ -355,7 +366,7 @@ on_fault(int sig)
 
 Test(torture_ifnet, churn_against_readers, EXPECT)
 {
-	pthread_t r[READERS], w;
+	pthread_t r[READERS], w[CHURNERS];
 	double secs = torture_seconds();
 	struct timespec ts = {
 	    (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
@@ -367,12 +378,15 @@ Test(torture_ifnet, churn_against_readers, EXPECT)
 	for (uintptr_t i = 0; i < READERS; i++)
 		cr_assert_eq(
 		    pthread_create(&r[i], NULL, reader_main, (void *)i), 0);
-	cr_assert_eq(pthread_create(&w, NULL, churn_main, NULL), 0);
+	for (uintptr_t i = 0; i < CHURNERS; i++)
+		cr_assert_eq(
+		    pthread_create(&w[i], NULL, churn_main, (void *)i), 0);
 	nanosleep(&ts, NULL);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < READERS; i++)
 		pthread_join(r[i], NULL);
-	pthread_join(w, NULL);
+	for (int i = 0; i < CHURNERS; i++)
+		pthread_join(w[i], NULL);
 	while (graveyard != NULL) {
 		struct tif *t = graveyard;
 

@@ -30,6 +30,38 @@
  * be given to a new interface; a packet holding the old index then finds
  * the new interface (published after it was set up) or NULL, never ifp.
  *
+ * Limbo: walking on from an unlinked entry.  NetBSD's iterate-and-sleep
+ * pattern (find ifp in IFNET_READER_FOREACH, if_acquire(), leave the read
+ * section, sleep, re-enter, if_put(), follow ifp's link) reads the link of
+ * an entry that may have been unlinked while its holder slept.  pslist
+ * keeps an unlinked entry's link, but the entry it names may have been
+ * unlinked since by another detach, one that no reader held and that
+ * therefore finished and was freed: the walk would step into freed
+ * memory.  So each list keeps a writer-side "limbo" of the entries
+ * unlinked but not yet finished (interfaces from if_detach()'s unlink to
+ * its end: ifnet_limbo, global lock; addresses from their unlink to the
+ * end of their removal: if_addr_limbo, IFNET_LOCK), and unlinking an
+ * entry X re-points (release store) every limbo entry whose link is X to
+ * X's successor (pslist_writer_skip()).  Invariant, under the writer's
+ * lock: the link of a limbo entry is NULL or a linked entry.  (Linked
+ * entries link only linked ones; an entry enters limbo with a linked
+ * successor; when that successor is unlinked, the link moves on to its
+ * own linked successor.)  An entry leaves limbo only after the last grace
+ * period of its removal, which follows its last holder, so nobody walks
+ * on from it later.  A holder that loads the link before a re-pointing
+ * lands on X inside a read section that began before X's grace period
+ * ended: X's remover waits for that section (and for any reference it
+ * takes there) before finishing.  Readers are unchanged: they load links
+ * as before; the cost is a scan of the limbo (the detaches in progress)
+ * per unlink.
+ *
+ * Removals the detach must wait for.  ifa_remove() unlinks an address and
+ * then waits, without the interface lock, for its ifa_acquire() holders,
+ * who may still use ifa->ifa_ifp; a concurrent if_detach() no longer sees
+ * that address on the list.  So ifa_remove() counts itself in
+ * if_ifa_removing (under IFNET_LOCK, from the unlink until its end) and
+ * if_detach() waits for the count to drop to 0 before it frees anything.
+ *
  * Statistics.  Each interface has IF_STAT_THREADS + 1 cache-line slots of
  * counters.  A thread takes a slot number on its first count (a bitmap
  * under a mutex) and gives it back when it exits (a pthread key
@@ -63,6 +95,12 @@ struct pslist_head ifnet_pslist = PSLIST_INITIALIZER;
 
 static pthread_mutex_t ifnet_lock = PTHREAD_MUTEX_INITIALIZER;
 static MPSAFE_ATOMIC(int) ifnet_lock_held; /* for if_global_locked() */
+#ifdef MPSAFE_DIAGNOSTIC
+/* Whether the calling thread holds ifnet_lock (its own variable). */
+static __thread bool ifnet_lock_mine;
+#endif
+/* Interfaces unlinked whose if_detach() has not ended (ifnet_lock). */
+static struct ifnet *ifnet_limbo;
 MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
 
 static pserialize_t ifnet_psz;
@@ -125,10 +163,35 @@ ifnet_init(void)
 	return error;
 }
 
+/*
+ * if_assert_not_global_locked(fn): diagnostic builds abort with a message
+ * when the calling thread already holds the global lock, which fn is about
+ * to take (the mutex is not recursive: it would hang silently).
+ */
+static void
+if_assert_not_global_locked(const char *fn)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	if (MPSAFE_UNLIKELY(ifnet_lock_mine))
+		mpsafe_panic(
+		    "%s: the calling thread already holds the global "
+		    "ifnet lock (IFNET_GLOBAL_LOCK); if_attach() and "
+		    "if_detach() take it themselves: call them without "
+		    "it",
+		    fn);
+#else
+	(void)fn;
+#endif
+}
+
 void
 if_global_lock(void)
 {
+	if_assert_not_global_locked("if_global_lock");
 	pthread_mutex_lock(&ifnet_lock);
+#ifdef MPSAFE_DIAGNOSTIC
+	ifnet_lock_mine = true;
+#endif
 	/* Relaxed: for assertions only. */
 	mpsafe_store_relaxed(&ifnet_lock_held, 1);
 }
@@ -136,6 +199,12 @@ if_global_lock(void)
 void
 if_global_unlock(void)
 {
+#ifdef MPSAFE_DIAGNOSTIC
+	if (MPSAFE_UNLIKELY(!ifnet_lock_mine))
+		mpsafe_panic("if_global_unlock: the calling thread does not "
+		             "hold the global ifnet lock");
+	ifnet_lock_mine = false;
+#endif
 	/* Relaxed: for assertions only. */
 	mpsafe_store_relaxed(&ifnet_lock_held, 0);
 	pthread_mutex_unlock(&ifnet_lock);
@@ -229,6 +298,97 @@ if_index_alloc_locked(int *errorp)
 	return idx;
 }
 
+/* --- limbo (see the opening comment) ------------------------------------- */
+
+/*
+ * pslist_writer_skip(removed, gone)
+ *
+ *	removed was unlinked earlier and a holder may still walk on from it;
+ *	gone has just been unlinked (its own link kept).  If removed's link
+ *	is gone, make it gone's successor, so that a walk resumed from
+ *	removed never reaches gone after gone is reclaimed.  The caller
+ *	holds the list's writer lock.  Never blocks.  (A pslist operation
+ *	that pslist.h lacks; kept here until pslist grows one.)
+ */
+static inline void
+pslist_writer_skip(
+    struct pslist_entry *removed, const struct pslist_entry *gone)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	if (MPSAFE_UNLIKELY(removed->ple_prevp != NULL))
+		mpsafe_panic(
+		    "pslist_writer_skip: %p is still linked", (void *)removed);
+#endif
+	/* Relaxed: writers are ordered by the caller's writer lock. */
+	if (mpsafe_load_relaxed(&removed->ple_next) != gone)
+		return;
+	/*
+	 * Release: pairs with the readers' consume load in
+	 * pslist_reader_next(), as pslist_writer_remove()'s store does: a
+	 * reader that reaches the successor through this link sees it
+	 * initialised.
+	 */
+	mpsafe_store_release(
+	    &removed->ple_next, mpsafe_load_relaxed(&gone->ple_next));
+}
+
+/*
+ * if_unlink_locked(ifp): unlink ifp from ifnet_pslist and put it in
+ * ifnet_limbo, re-pointing the limbo interfaces that led to it.  Global
+ * lock held.
+ */
+static void
+if_unlink_locked(struct ifnet *ifp)
+{
+	PSLIST_WRITER_REMOVE(ifp, if_pslist_entry);
+	for (struct ifnet *it = ifnet_limbo; it != NULL; it = it->if_limbo_next)
+		pslist_writer_skip(&it->if_pslist_entry, &ifp->if_pslist_entry);
+	ifp->if_limbo_next = ifnet_limbo;
+	ifnet_limbo = ifp;
+}
+
+/* if_limbo_remove_locked(ifp): take ifp out of ifnet_limbo.  Global lock. */
+static void
+if_limbo_remove_locked(struct ifnet *ifp)
+{
+	struct ifnet **pp = &ifnet_limbo;
+
+	while (*pp != ifp)
+		pp = &(*pp)->if_limbo_next;
+	*pp = ifp->if_limbo_next;
+	ifp->if_limbo_next = NULL;
+}
+
+/*
+ * ifa_unlink_locked(ifp, ifa): unlink ifa from ifp's address list, mark it
+ * removed and put it in ifp's address limbo, re-pointing the limbo
+ * addresses that led to it.  IFNET_LOCK(ifp) held.
+ */
+static void
+ifa_unlink_locked(struct ifnet *ifp, struct if_addr *ifa)
+{
+	PSLIST_WRITER_REMOVE(ifa, ifa_pslist_entry);
+	for (struct if_addr *it = ifp->if_addr_limbo; it != NULL;
+	     it = it->ifa_limbo_next)
+		pslist_writer_skip(
+		    &it->ifa_pslist_entry, &ifa->ifa_pslist_entry);
+	ifa->ifa_limbo_next = ifp->if_addr_limbo;
+	ifp->if_addr_limbo = ifa;
+	ifa->ifa_state = IFA_STATE_REMOVED;
+}
+
+/* ifa_limbo_remove_locked(ifp, ifa): the reverse.  IFNET_LOCK(ifp). */
+static void
+ifa_limbo_remove_locked(struct ifnet *ifp, struct if_addr *ifa)
+{
+	struct if_addr **pp = &ifp->if_addr_limbo;
+
+	while (*pp != ifa)
+		pp = &(*pp)->ifa_limbo_next;
+	*pp = ifa->ifa_limbo_next;
+	ifa->ifa_limbo_next = NULL;
+}
+
 /* --- attach and detach ---------------------------------------------------- */
 
 static bool
@@ -259,6 +419,7 @@ if_attach(struct ifnet *ifp)
 		return EINVAL;
 	if (ifnet_init() != 0)
 		return ENOMEM;
+	if_assert_not_global_locked("if_attach");
 	stats = mpsafe_aligned_alloc(alignof(struct if_stat_slot),
 	    sizeof(*stats) * (IF_STAT_THREADS + 1));
 	if (stats == NULL)
@@ -288,6 +449,10 @@ if_attach(struct ifnet *ifp)
 	if (ifp->if_output == NULL)
 		ifp->if_output = if_nulloutput;
 	pthread_mutex_init(&ifp->if_ioctl_lock, NULL);
+	pthread_cond_init(&ifp->if_ifa_removed, NULL);
+	ifp->if_ifa_removing = 0;
+	ifp->if_addr_limbo = NULL;
+	ifp->if_limbo_next = NULL;
 	PSLIST_INIT(&ifp->if_addr_pslist);
 	PSLIST_ENTRY_INIT(ifp, if_pslist_entry);
 	psref_target_init(&ifp->if_psref, ifnet_psref_class);
@@ -311,17 +476,23 @@ fail:
 }
 
 /*
- * Wait out readers and holders of a chain of unlinked addresses, then
- * free them.  The caller unlinked them (and possibly an interface) before
- * the call.  The first psref_target_destroy() begins with a grace period,
- * which covers every unlink made before it; with no address an explicit
- * one stands in for it.  The grace period after the holders covers a
- * holder that released inside a read section and may still follow the
- * address's list link until that section ends (the iterate-and-sleep
- * pattern).
+ * ifa_reap(ifp, chain)
+ *
+ *	Wait out readers and holders of a chain of addresses of ifp that the
+ *	caller unlinked (ifa_unlink_locked(); possibly an interface too)
+ *	before the call, take them out of ifp's address limbo, and drop the
+ *	list's reference to each.  The first psref_target_destroy() begins
+ *	with a grace period, which covers every unlink made before it; with
+ *	no address an explicit one stands in for it.  The grace period after
+ *	the holders covers a holder that released inside a read section and
+ *	may still follow the address's list link until that section ends
+ *	(the iterate-and-sleep pattern); only after it may the address leave
+ *	the limbo.  Thread context, not in a read section, not holding
+ *	IFNET_LOCK(ifp), which must stay valid (the caller is if_detach(),
+ *	or an ifa_remove() that if_detach() waits for).  Blocks.
  */
 static void
-ifa_reap(struct if_addr *chain)
+ifa_reap(struct ifnet *ifp, struct if_addr *chain)
 {
 	struct if_addr *ifa, *next;
 
@@ -332,6 +503,10 @@ ifa_reap(struct if_addr *chain)
 	for (ifa = chain; ifa != NULL; ifa = ifa->ifa_reap_next)
 		psref_target_destroy(&ifa->ifa_psref, ifa_psref_class);
 	pserialize_perform(ifnet_psz);
+	IFNET_LOCK(ifp);
+	for (ifa = chain; ifa != NULL; ifa = ifa->ifa_reap_next)
+		ifa_limbo_remove_locked(ifp, ifa);
+	IFNET_UNLOCK(ifp);
 	for (ifa = chain; ifa != NULL; ifa = next) {
 		next = ifa->ifa_reap_next;
 		ifa->ifa_reap_next = NULL;
@@ -353,6 +528,7 @@ if_detach(struct ifnet *ifp)
 	if (pserialize_in_read_section())
 		mpsafe_panic("if_detach inside a read section: it waits for "
 		             "a grace period");
+	if_assert_not_global_locked("if_detach");
 
 	/* 1. Unpublish: from now on lookups do not find ifp. */
 	IFNET_GLOBAL_LOCK();
@@ -370,7 +546,7 @@ if_detach(struct ifnet *ifp)
 	 * orders it before ifp is reused or freed.
 	 */
 	mpsafe_store_relaxed(&t->it_ifp[ifp->if_index], NULL);
-	PSLIST_WRITER_REMOVE(ifp, if_pslist_entry);
+	if_unlink_locked(ifp); /* into the limbo until step 5 */
 	IFNET_GLOBAL_UNLOCK();
 
 	/*
@@ -395,26 +571,43 @@ if_detach(struct ifnet *ifp)
 	 * may use ifp until that section ends, and psref_target_destroy()
 	 * does not wait for it.  (NetBSD's if_detach gets this from the
 	 * cross-calls it makes later.)  So ifa_reap() runs even without
-	 * addresses.
+	 * addresses.  Then wait for the ifa_remove() calls still in flight:
+	 * each unlinked its address before we looked, and that address's
+	 * holders may use ifp until the call ends.
 	 */
 	IFNET_LOCK(ifp);
 	while ((ifa = PSLIST_WRITER_FIRST(&ifp->if_addr_pslist, struct if_addr,
 	            ifa_pslist_entry)) != NULL) {
-		PSLIST_WRITER_REMOVE(ifa, ifa_pslist_entry);
-		ifa->ifa_state = IFA_STATE_REMOVED;
+		ifa_unlink_locked(ifp, ifa);
 		ifa->ifa_reap_next = chain;
 		chain = ifa;
 	}
 	IFNET_UNLOCK(ifp);
-	ifa_reap(chain);
+	ifa_reap(ifp, chain);
+	IFNET_LOCK(ifp);
+	while (ifp->if_ifa_removing != 0)
+		pthread_cond_wait(&ifp->if_ifa_removed, &ifp->if_ioctl_lock);
+#ifdef MPSAFE_DIAGNOSTIC
+	if (ifp->if_addr_limbo != NULL)
+		mpsafe_panic("if_detach: %s: address %p is still being "
+		             "removed after every removal ended",
+		    ifp->if_xname, (void *)ifp->if_addr_limbo);
+#endif
+	IFNET_UNLOCK(ifp);
 
-	/* 5. Free what if_attach() set up. */
+	/*
+	 * 5. Free what if_attach() set up.  The grace period in ifa_reap()
+	 * came after the last holder: nobody walks on from ifp any more, so
+	 * it leaves the limbo.
+	 */
 	PSLIST_DESTROY(&ifp->if_addr_pslist);
-	PSLIST_ENTRY_DESTROY(ifp, if_pslist_entry);
+	pthread_cond_destroy(&ifp->if_ifa_removed);
 	pthread_mutex_destroy(&ifp->if_ioctl_lock);
 	mpsafe_free(ifp->if_stats);
 	ifp->if_stats = NULL;
 	IFNET_GLOBAL_LOCK();
+	if_limbo_remove_locked(ifp);
+	PSLIST_ENTRY_DESTROY(ifp, if_pslist_entry);
 	ifp->if_index = 0;
 	ifp->if_state = IFNET_STATE_DETACHED;
 	IFNET_GLOBAL_UNLOCK();
@@ -679,11 +872,15 @@ ifa_remove(struct ifnet *ifp, struct if_addr *ifa)
 		IFNET_UNLOCK(ifp);
 		return ENOENT;
 	}
-	PSLIST_WRITER_REMOVE(ifa, ifa_pslist_entry);
-	ifa->ifa_state = IFA_STATE_REMOVED;
+	ifa_unlink_locked(ifp, ifa);
 	ifa->ifa_reap_next = NULL; /* a chain of one */
+	ifp->if_ifa_removing++;    /* if_detach(ifp) now waits for us */
 	IFNET_UNLOCK(ifp);
-	ifa_reap(ifa);
+	ifa_reap(ifp, ifa);
+	IFNET_LOCK(ifp);
+	if (--ifp->if_ifa_removing == 0)
+		pthread_cond_broadcast(&ifp->if_ifa_removed);
+	IFNET_UNLOCK(ifp);
 	return 0;
 }
 

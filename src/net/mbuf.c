@@ -2,13 +2,16 @@
  * mbuf.c: the packet pool.
  *
  * Packets live on one LIFO free list under a mutex, primed with
- * MBUF_POOL_INITIAL packets on first use.  Invariant: a packet is on the
- * free list iff its m_magic is MBUF_MAGIC_FREE, and mp_count is the list's
- * length.  M_NOWAIT takes from the list only (never malloc()); M_WAITOK
- * falls back to malloc().  Freed packets always return to the list (the
- * pool only grows), so a benchmark that recycles packets reaches a steady
- * state with no allocation.  The receive-interface helpers are inline in
- * mbuf.h: a packet holds an index, never a pointer to an interface.
+ * MBUF_POOL_INITIAL packets by the pool's first use, whichever call it is
+ * (m_gethdr() with either flag, m_pool_reserve(), m_pool_count()): that
+ * one call allocates, under mp_lock.  Invariant: a packet is on the free
+ * list iff its m_magic is MBUF_MAGIC_FREE, and mp_count is the list's
+ * length.  Once the pool is primed, M_NOWAIT takes from the list only
+ * (never malloc()); M_WAITOK falls back to malloc().  Freed packets always
+ * return to the list (the pool only grows), so a benchmark that recycles
+ * packets reaches a steady state with no allocation.  The receive-interface
+ * helpers are inline in mbuf.h: a packet holds an index, never a pointer to an
+ * interface.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -139,6 +139,20 @@ struct ifnet {
 	pthread_mutex_t if_ioctl_lock;     /* IFNET_LOCK */
 	struct if_stat_slot *if_stats;     /* IF_STAT_THREADS + 1 slots */
 	uint32_t if_state;                 /* IFNET_STATE_*: global lock */
+	/*
+	 * Unlinked but still being detached (if.c's "limbo"): the next
+	 * interface on that list; written and read under the global lock.
+	 */
+	struct ifnet *if_limbo_next;
+	/*
+	 * Addresses unlinked from if_addr_pslist whose removal has not
+	 * finished (chained by ifa_limbo_next), the ifa_remove() calls
+	 * between their unlink and their end, and the condition
+	 * if_detach() waits on until that count is 0: all IFNET_LOCK.
+	 */
+	struct if_addr *if_addr_limbo;
+	unsigned if_ifa_removing;
+	pthread_cond_t if_ifa_removed;
 };
 
 /*
@@ -155,7 +169,8 @@ struct if_addr {
 	 * is on the list.  ifa_ifp may be dereferenced by a reader that
 	 * found the address on the list (inside the read section, or with
 	 * an ifa_acquire() reference): if_detach() waits for those before
-	 * it returns.  A holder of an ifaref() reference alone must not use
+	 * it returns, also when a concurrent ifa_remove() unlinked the
+	 * address first.  A holder of an ifaref() reference alone must not use
 	 * ifa_ifp: it uses ifa_ifindex with if_get_byindex().
 	 */
 	struct ifnet *ifa_ifp;
@@ -167,6 +182,7 @@ struct if_addr {
 	MPSAFE_ATOMIC(unsigned) ifa_refcnt; /* ifaref()/ifafree() */
 	uint32_t ifa_state;                 /* IFA_STATE_*: IFNET_LOCK */
 	struct if_addr *ifa_reap_next;      /* removal chain: the remover */
+	struct if_addr *ifa_limbo_next;     /* if_addr_limbo: IFNET_LOCK */
 };
 
 #define IFA_STATE_NEW 0x69666130u      /* "ifa0" */
@@ -206,10 +222,12 @@ MPSAFE_API void if_stat_add_shared(
  * if_global_lock(), if_global_unlock() (IFNET_GLOBAL_LOCK/UNLOCK)
  *
  *	The writers' lock over the interface list and the index table.
- *	Thread context.  Held by if_attach()/if_detach() internally: a
- *	caller holding it must not call them.  if_global_locked(): for
- *	assertions, whether some thread holds it (not necessarily the
- *	caller).
+ *	Thread context.  Not recursive.  Held by if_attach()/if_detach()
+ *	internally: a caller holding it must not call them (diagnostic
+ *	builds abort with a message, as they do when a thread takes it
+ *	twice or unlocks it without holding it; other builds hang).
+ *	if_global_locked(): for assertions, whether some thread holds it
+ *	(not necessarily the caller).
  */
 MPSAFE_API void if_global_lock(void);
 MPSAFE_API void if_global_unlock(void);
@@ -284,12 +302,19 @@ MPSAFE_API int if_attach(struct ifnet *ifp);
  *	wait for every psref holder (psref_target_destroy()), remove each of
  *	its addresses the same way (unlink, grace period, wait for holders,
  *	grace period, drop the list's reference; without addresses one grace
- *	period, for a holder that released inside a read section), free the
- *	statistics.  Threads may be
- *	sleeping with ifp referenced: detach waits for their if_put().
+ *	period, for a holder that released inside a read section), wait for
+ *	every ifa_remove() on ifp still in progress (whose address's holders
+ *	may use ifa_ifp), free the statistics.  Threads may be sleeping
+ *	with ifp or one of its addresses referenced: detach waits for their
+ *	if_put() or ifa_release().  A thread that holds ifp across a sleep
+ *	and then, back in a read section, releases it and walks on along
+ *	the list (IFNET_READER_NEXT) reaches an interface that is still
+ *	attached (or the end), even if the detach of the interface that
+ *	followed ifp has returned meanwhile; the same holds for addresses.
  *	Returns 0, or EINVAL (nothing changed) when ifp is not attached or
  *	is being detached by another thread.  Thread context, not in a read
- *	section, not holding a reference to ifp or the global lock.  Blocks.
+ *	section, not holding a reference to ifp or the global lock
+ *	(diagnostic builds abort with a message on each).  Blocks.
  *	Afterwards the caller may free ifp, or attach it again.
  */
 MPSAFE_API int if_detach(struct ifnet *ifp);
@@ -464,8 +489,13 @@ MPSAFE_API int ifa_insert(struct ifnet *ifp, struct if_addr *ifa);
  *	Unlink ifa from ifp's list, wait for a grace period and for every
  *	ifa_acquire() holder, then drop the list's reference (which frees
  *	ifa unless ifaref() references remain).  Returns 0, or ENOENT when
- *	ifa is not on ifp's list (nothing changed).  Thread context, not in
- *	a read section, not holding a reference to ifa.  Blocks.
+ *	ifa is not on ifp's list (nothing changed).  ifp must not be
+ *	detached before the call has unlinked ifa (the caller holds a
+ *	reference to ifp, or orders the call before if_detach(ifp)); from
+ *	then on an if_detach(ifp) in another thread, which no longer sees
+ *	ifa on the list, waits for this call to end before it returns.
+ *	Thread context, not in a read section, not holding a reference to
+ *	ifa.  Blocks.
  */
 MPSAFE_API int ifa_remove(struct ifnet *ifp, struct if_addr *ifa);
 

@@ -11,8 +11,11 @@
  * not found; an index reused by a newer interface finds that one.
  *
  * This is a small packet: one data buffer of MLEN bytes with a packet
- * header, no chains of clusters.  m_gethdr() takes packets from a pool
- * (M_NOWAIT never calls malloc()), so benchmarks do not measure malloc.
+ * header, no chains of clusters.  m_gethdr() takes packets from a pool, so
+ * benchmarks do not measure malloc.  The pool's first use, whichever call
+ * it is, primes it with MBUF_POOL_INITIAL packets (allocating them); from
+ * then on M_NOWAIT never calls malloc().  Code whose packet path must never
+ * allocate calls m_pool_reserve() at start.
  */
 #ifndef MPSAFE_NET_MBUF_H
 #define MPSAFE_NET_MBUF_H
@@ -33,7 +36,7 @@ MPSAFE_BEGIN_DECLS
 #define MLEN 2048
 /* m_flags */
 #define M_PKTHDR 0x0002 /* m_pkthdr is valid (always, from m_gethdr) */
-/* Packets the pool holds before the first allocation. */
+/* Packets the pool's first use allocates (see m_gethdr()). */
 #define MBUF_POOL_INITIAL 256
 
 struct m_pkthdr {
@@ -62,8 +65,11 @@ struct mbuf {
  *	m_data at the start of its buffer.  how: M_WAITOK (may call
  *	malloc()) or M_NOWAIT (from the pool only).  NULL with errno EINVAL
  *	(bad how), ENOBUFS (M_NOWAIT, pool empty) or ENOMEM.  Never blocks
- *	with M_NOWAIT except briefly on the pool's lock.  Free with
- *	m_freem().
+ *	with M_NOWAIT except briefly on the pool's lock.  Exception: the
+ *	pool's first use (this call with either flag, m_pool_reserve() or
+ *	m_pool_count()) primes it, allocating MBUF_POOL_INITIAL packets
+ *	under the pool's lock; call m_pool_reserve() first where even that
+ *	must not happen on the packet path.  Free with m_freem().
  */
 MPSAFE_API struct mbuf *m_gethdr(int how);
 
@@ -79,8 +85,10 @@ MPSAFE_API void m_freem(struct mbuf *m);
 /*
  * m_pool_reserve(n)
  *
- *	Make sure the pool holds at least n free packets.  Returns 0 or
- *	ENOMEM.  May block (allocates).  m_pool_count(): free packets now.
+ *	Make sure the pool holds at least n free packets (priming it first,
+ *	see m_gethdr()).  Returns 0 or ENOMEM.  May block (allocates).
+ *	m_pool_count(): free packets now (priming the pool on its first
+ *	use).
  */
 MPSAFE_API int m_pool_reserve(size_t n);
 MPSAFE_API size_t m_pool_count(void);

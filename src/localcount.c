@@ -38,9 +38,12 @@
  *   3. under id_lock, add up every record's counter for the id, zeroing
  *      each, and add (sum - BIAS) to lc_total in one atomic RMW; the
  *      result v is the number of references still held;
- *   4. v == 0: store DRAINED, return.  Otherwise sleep until a release
- *      brings lc_total to 0; that release CASes DRAINING to DRAINED and
- *      wakes the drainer through a library-owned futex word.
+ *   4. v == 0: CAS DRAINING to DRAINED and, if a drainer is inside
+ *      drain_wait() on the wait word (a second drain, in builds that
+ *      allow one), wake it as a release would; return.  Otherwise sleep
+ *      until a release brings lc_total to 0; that release CASes DRAINING
+ *      to DRAINED and wakes the drainer through a library-owned futex
+ *      word.
  * A FRESH or SHARED count never used the per-thread counters: drain skips
  * steps 2 and 3 (FRESH: nobody can hold a reference).
  *
@@ -79,7 +82,13 @@
  *  wait word, then the state (both seq_cst), and sleeps only if the word
  *  still holds the value it loaded.  If its state load missed DRAINED,
  *  its word load precedes the increment in the seq_cst order, and the
- *  futex either sees the new value or is woken.
+ *  futex either sees the new value or is woken.  A drainer whose own
+ *  fold reached zero wakes a second drain (builds without contract
+ *  checks) the same way, but only if its seq_cst load of dw_sleepers,
+ *  after its CAS, is not zero: a drainer increments dw_sleepers (seq_cst)
+ *  before its loads, so either that load sees the increment (and wakes
+ *  as above) or it precedes the increment in the seq_cst order, and then
+ *  so does the CAS, and the second drain's state load sees DRAINED.
  *  P4 (no use after free).  A releaser's last access to lc is the RMW or
  *  CAS that let the drainer go (the wait word is the library's, found by
  *  hashing lc's address, not by reading lc).  A fast-path release ends in
@@ -95,7 +104,13 @@
  * fork() the child keeps every record's counters, so references taken by
  * the parent's other threads stay counted and can be released by the
  * child; the id lock is held across fork() so the child never sees a
- * half-done fold or allocation.
+ * half-done fold or allocation.  A count that another thread was draining
+ * at the fork stays DRAINING in the child: if the fold had run, the
+ * child's releases still bring it to DRAINED; if the drain was in its
+ * grace period, nobody folds its counters in the child (the forking
+ * thread may be inside a read section that saw ACTIVE, so the child
+ * cannot fold for it), lc_total keeps its bias and the count is never
+ * DRAINED there.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -144,22 +159,26 @@ static _Atomic(bool) counters_fail;
 
 /*
  * Futex words drainers sleep on, hashed by the count's address (a releaser
- * finds the word without touching the count once it may be freed).  Bumped
- * by the release that drains a count.
+ * finds the word without touching the count once it may be freed).
+ * dw_seq: bumped by whoever moves a count to DRAINED and wakes its
+ * drainers (drain_done()), loaded by drain_wait().  dw_sleepers: the
+ * drainers inside drain_wait() on any count of this word (RMWs by them;
+ * read by a drainer whose own fold reached zero, to wake a second drain
+ * only when one may be there).
  */
 static struct drain_word {
 	_Alignas(MPSAFE_RECORD_ALIGN) _Atomic(uint32_t) dw_seq;
+	_Atomic(uint32_t) dw_sleepers;
 } drain_words[16];
 
-static _Atomic(uint32_t) *
+static struct drain_word *
 drain_word(const struct localcount *lc)
 {
 	uintptr_t h = (uintptr_t)lc;
 
 	h ^= h >> 6;
 	h ^= h >> 11;
-	return &drain_words[h % (sizeof(drain_words) / sizeof(drain_words[0]))]
-	            .dw_seq;
+	return &drain_words[h % (sizeof(drain_words) / sizeof(drain_words[0]))];
 }
 
 static void
@@ -376,27 +395,39 @@ state_panic(const char *fn, const struct localcount *lc, uint32_t st)
 /* --- draining -------------------------------------------------------- */
 
 /*
- * The count reached zero after the fold: let the drainer go.  lc may be
- * freed as soon as the CAS lands; only the library's wait word is touched
- * after it.
+ * drain_done(lc, by_drainer)
+ *
+ *	The count reached zero after the fold: move it to DRAINED and wake
+ *	the threads in drain_wait() on it.  Called by the RMW that reached
+ *	zero (I4): a release (by_drainer false: the drainer may be asleep,
+ *	always wake), or the drainer's own fold (by_drainer true: only a
+ *	second drain, in builds without contract checks, can be waiting, so
+ *	wake only if dw_sleepers says a drainer is in drain_wait(); this
+ *	spares every drain that finds zero a futex system call).  lc may be
+ *	freed as soon as the CAS lands; only the library's wait word is
+ *	touched after it.  Never blocks.
  */
 static void
-drain_done(struct localcount *lc)
+drain_done(struct localcount *lc, bool by_drainer)
 {
-	_Atomic(uint32_t) *w = drain_word(lc);
+	struct drain_word *dw = drain_word(lc);
 	uint32_t st = LC_DRAINING;
 
 	/*
 	 * Seq_cst (a release): the releasers' uses of the object happen
 	 * before the drainer's acquire of DRAINED; ordered before the
-	 * increment of the wait word for P3.
+	 * increment of the wait word, and the load of dw_sleepers, for P3.
 	 */
-	if (atomic_compare_exchange_strong_explicit(&lc->lc_state, &st,
-	        LC_DRAINED, memory_order_seq_cst, memory_order_relaxed)) {
-		/* Seq_cst: pairs with drain_wait()'s loads (P3). */
-		atomic_fetch_add_explicit(w, 1, memory_order_seq_cst);
-		mpsafe_futex_wake(w);
-	}
+	if (!atomic_compare_exchange_strong_explicit(&lc->lc_state, &st,
+	        LC_DRAINED, memory_order_seq_cst, memory_order_relaxed))
+		return;
+	/* Seq_cst: pairs with drain_wait()'s increment, then loads (P3). */
+	if (by_drainer &&
+	    atomic_load_explicit(&dw->dw_sleepers, memory_order_seq_cst) == 0)
+		return;
+	/* Seq_cst: pairs with drain_wait()'s loads (P3). */
+	atomic_fetch_add_explicit(&dw->dw_seq, 1, memory_order_seq_cst);
+	mpsafe_futex_wake(&dw->dw_seq);
 }
 
 /*
@@ -418,7 +449,7 @@ total_add(struct localcount *lc, int64_t delta)
 	if (MPSAFE_LIKELY(v > 0))
 		return;
 	if (v == 0) {
-		drain_done(lc);
+		drain_done(lc, false);
 		return;
 	}
 	MPSAFE_DIAG(0,
@@ -427,25 +458,33 @@ total_add(struct localcount *lc, int64_t delta)
 	    (void *)lc, (long long)v);
 }
 
-/* Sleep until lc is DRAINED. */
+/*
+ * Sleep until lc is DRAINED (counted in dw_sleepers meanwhile, so that a
+ * first drain's own fold knows to wake a second one).
+ */
 static void
 drain_wait(struct localcount *lc)
 {
-	_Atomic(uint32_t) *w = drain_word(lc);
+	struct drain_word *dw = drain_word(lc);
 
+	/* Seq_cst: before the loads below; pairs with drain_done() (P3). */
+	atomic_fetch_add_explicit(&dw->dw_sleepers, 1, memory_order_seq_cst);
 	for (int i = 0;; i++) {
 		/* Seq_cst, both: pair with drain_done() (P3). */
-		uint32_t seq = atomic_load_explicit(w, memory_order_seq_cst);
+		uint32_t seq =
+		    atomic_load_explicit(&dw->dw_seq, memory_order_seq_cst);
 
 		if (atomic_load_explicit(&lc->lc_state, memory_order_seq_cst) ==
 		    LC_DRAINED)
-			return;
+			break;
 		/* The last holder may be waiting for our CPU. */
 		if (i < DRAIN_YIELD_LIMIT)
 			sched_yield();
 		else
-			mpsafe_futex_wait(w, seq);
+			mpsafe_futex_wait(&dw->dw_seq, seq);
 	}
+	/* Relaxed: this drainer saw DRAINED; nobody need wake it now. */
+	atomic_fetch_sub_explicit(&dw->dw_sleepers, 1, memory_order_relaxed);
 }
 
 /* --- slow path of acquire and release -------------------------------- */
@@ -645,8 +684,12 @@ localcount_drain(struct localcount *lc)
 	MPSAFE_DIAG(v == 0,
 	    "localcount_drain of %p: %lld more releases than acquires",
 	    (void *)lc, (long long)-v);
-	/* Relaxed: this thread's own RMW above reached zero (I4). */
-	atomic_store_explicit(&lc->lc_state, LC_DRAINED, memory_order_relaxed);
+	/*
+	 * This thread's own RMW above reached zero (I4).  Not a bare store:
+	 * in builds without contract checks a second drain may be asleep on
+	 * the wait word (it met DRAINING), and only drain_done() wakes it.
+	 */
+	drain_done(lc, true);
 }
 
 /*

@@ -211,8 +211,16 @@ mpsafe_localcount_adjust(struct localcount *lc, int64_t delta)
  *	section that is still open, or already holds a reference to it; lc
  *	is not being drained (diagnostic builds abort if it is).  Any thread
  *	context, in or out of read sections, locks held or not.  Never
- *	blocks; the first acquire of a count, and the first of a thread on
- *	a new block of ids, take a slow path (which may allocate).
+ *	waits for a reference, a drain or a grace period.  Inline and
+ *	lock-free in the usual case (inside a read section, lc active, the
+ *	thread's counters mapped); otherwise a function call: outside a
+ *	read section, on a count's first use, and while the count is
+ *	draining or counts in the shared word (one atomic read-modify-
+ *	write).  A thread's first update of any count maps its 256 KiB
+ *	counter array (a system call; if it fails, lc counts in the shared
+ *	word) and, for a thread not yet registered, registers it, which
+ *	takes the registry's lock and may allocate: that one call may block
+ *	briefly on a library lock, later ones on the same thread do not.
  */
 static inline void
 localcount_acquire(struct localcount *lc)
@@ -226,8 +234,10 @@ localcount_acquire(struct localcount *lc)
  *	Drop a reference to lc, taken by this or any other thread.  If lc
  *	is being drained, the last release wakes the drainer; after that
  *	the caller must not touch the object.  Any thread context.  Never
- *	blocks.  Diagnostic builds abort on a release that makes a drained
- *	count negative (more releases than acquires).
+ *	waits for other threads; costs as localcount_acquire() does (a
+ *	thread's first update of any count may block briefly, see there).
+ *	Diagnostic builds abort on a release that makes a drained count
+ *	negative (more releases than acquires).
  */
 static inline void
 localcount_release(struct localcount *lc)

@@ -14,9 +14,19 @@
  * reclaimer's grace period has freed room (each batch ends with a
  * broadcast on defer_space_cv).  An object larger than the whole limit, a
  * hand-over from a destructor, and one made when no reclaimer thread can
- * start are reclaimed inline, after a grace period of the caller's own.
+ * start are reclaimed inline, after a grace period of the caller's own;
+ * so is the object of a caller already waiting for room when
+ * mpsafe_defer_set_limit() lowers the limit below its size (set_limit
+ * broadcasts defer_space_cv, and the waiter re-checks the limit).
  * No object is dropped and the pending total never passes the limit.
  * mpsafe_defer_try() returns EAGAIN instead of waiting.
+ *
+ * Timed waits (batching, lingering) are on CLOCK_MONOTONIC: a step of
+ * the wall clock does not stretch them.
+ *
+ * Fork.  The child has no reclaimer; the objects the parent's reclaimer
+ * had taken are lost to it (leaked), and its pending total is recomputed
+ * from the objects still on the stack, which its own reclaimer will run.
  *
  * Barrier.  mpsafe_defer_barrier() pushes a marker whose destructor
  * signals it.  Objects handed over before the marker are in the marker's
@@ -64,8 +74,14 @@ static _Atomic(uint64_t) defer_batches;   /* reclaimer only writes */
 static _Atomic(uint64_t) defer_inline_waits;
 
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t defer_cv = PTHREAD_COND_INITIALIZER;       /* reclaimer */
-static pthread_cond_t defer_done_cv = PTHREAD_COND_INITIALIZER;  /* barrier */
+/*
+ * The reclaimer's; on CLOCK_MONOTONIC, so not statically initialised:
+ * defer_cv_init() runs before the first reclaimer starts (defer_cv_ready,
+ * under defer_lock) and in a child after fork().
+ */
+static pthread_cond_t defer_cv;
+static bool defer_cv_ready;                                     /* defer_lock */
+static pthread_cond_t defer_done_cv = PTHREAD_COND_INITIALIZER; /* barrier */
 static pthread_cond_t defer_space_cv = PTHREAD_COND_INITIALIZER; /* limit */
 static _Atomic(int) reclaimer_idle;
 /* Callers waiting on the reclaimer (barriers); they cut its batching short. */
@@ -171,13 +187,32 @@ defer_run_batch(struct mpsafe_defer *batch)
 	atomic_fetch_add_explicit(&defer_reclaimed, n, memory_order_relaxed);
 }
 
-/* The CLOCK_REALTIME time ns from now (pthread_cond_timedwait()'s). */
+/*
+ * Make defer_cv a condition variable whose timed waits run on
+ * CLOCK_MONOTONIC, so that a step of the wall clock neither delays nor
+ * hurries the reclaimer.  Called with defer_lock held, from
+ * reclaimer_start() before the first reclaimer is created (nothing waits
+ * on or signals defer_cv until reclaimer_start() has run), and in a child
+ * after fork().
+ */
+static void
+defer_cv_init(void)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&defer_cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/* The CLOCK_MONOTONIC time ns from now (defer_cv's timed waits). */
 static struct timespec
 reclaimer_deadline(long ns)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_nsec += ns;
 	while (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
@@ -286,6 +321,10 @@ reclaimer_start(void)
 		return true;
 	mpsafe_library_init(); /* fork handlers must exist before a thread */
 	pthread_mutex_lock(&defer_lock);
+	if (!defer_cv_ready) {
+		defer_cv_init();
+		defer_cv_ready = true;
+	}
 	if (!atomic_load_explicit(&reclaimer_running, memory_order_relaxed)) {
 		/* The reclaimer takes no signals of the application's. */
 		sigfillset(&all);
@@ -305,32 +344,46 @@ reclaimer_start(void)
 }
 
 /*
- * Wait for a grace period and run func(d) on the calling thread: the path
- * of last resort, when no reclaimer can take the object.
+ * defer_inline(d, func)
+ *
+ *	Wait for a grace period and run func(d) on the calling thread: the
+ *	path of last resort, when no reclaimer can take the object (the
+ *	caller counts the wait in defer_inline_waits).  Blocks.
  */
 static void
 defer_inline(struct mpsafe_defer *d, void (*func)(struct mpsafe_defer *))
 {
-	atomic_fetch_add_explicit(&defer_inline_waits, 1, memory_order_relaxed);
 	mpsafe_gp_wait();
 	func(d);
 }
 
-/* Wait until size bytes fit under the limit, and reserve them. */
-static void
+/*
+ * defer_wait_for_room(size)
+ *
+ *	Wait until size bytes fit under the limit, and reserve them; true
+ *	then.  False, with nothing reserved, once size is larger than the
+ *	whole limit (mpsafe_defer_set_limit() lowered it meanwhile): such an
+ *	object never fits, and the caller reclaims it inline.  Blocks; not
+ *	on the reclaimer.
+ */
+static bool
 defer_wait_for_room(size_t size)
 {
-	atomic_fetch_add_explicit(&defer_inline_waits, 1, memory_order_relaxed);
+	bool reserved;
+
 	pthread_mutex_lock(&defer_lock);
 	/*
-	 * The reclaimer broadcasts under defer_lock after every batch and
-	 * the room is re-checked under it, so no wake-up is missed.
+	 * The reclaimer broadcasts under defer_lock after every batch, and
+	 * mpsafe_defer_set_limit() after every change of the limit; room and
+	 * limit are re-checked under it, so no wake-up is missed.
 	 */
-	while (!pending_reserve(size)) {
+	while (!(reserved = pending_reserve(size)) &&
+	       size <= mpsafe_defer_get_limit()) {
 		pthread_cond_signal(&defer_cv); /* the reclaimer is needed */
 		pthread_cond_wait(&defer_space_cv, &defer_lock);
 	}
 	pthread_mutex_unlock(&defer_lock);
+	return reserved;
 }
 
 static int
@@ -353,20 +406,27 @@ defer_common(struct mpsafe_defer *d, void (*func)(struct mpsafe_defer *),
 			    &defer_pending, size, memory_order_relaxed);
 		if (!may_wait)
 			return EAGAIN;
+		atomic_fetch_add_explicit(
+		    &defer_inline_waits, 1, memory_order_relaxed);
 		defer_inline(d, func);
 		return 0;
 	}
 	if (!reserved) {
 		/*
-		 * Past the limit.  The reclaimer itself must not wait for the
-		 * room it alone frees, and an object larger than the whole
-		 * limit never fits: both reclaim inline.
+		 * Past the limit: this call waits, for room or for a grace
+		 * period of its own (counted once, relaxed: a statistic).  The
+		 * reclaimer itself must not wait for the room it alone frees,
+		 * and an object larger than the whole limit (now, or once the
+		 * limit is lowered while it waits) never fits: both reclaim
+		 * inline.
 		 */
-		if (in_reclaimer || size > mpsafe_defer_get_limit()) {
+		atomic_fetch_add_explicit(
+		    &defer_inline_waits, 1, memory_order_relaxed);
+		if (in_reclaimer || size > mpsafe_defer_get_limit() ||
+		    !defer_wait_for_room(size)) {
 			defer_inline(d, func);
 			return 0;
 		}
-		defer_wait_for_room(size);
 	}
 	defer_push(d);
 	return 0;
@@ -435,7 +495,16 @@ mpsafe_defer_set_limit(size_t bytes)
 {
 	if (bytes == 0)
 		return EINVAL;
+	/*
+	 * Relaxed: the limit orders nothing.  Stored under defer_lock, then
+	 * a broadcast: a caller waiting for room re-checks the limit under
+	 * the lock (defer_wait_for_room()), and one whose object no longer
+	 * fits at all reclaims it inline instead of waiting for ever.
+	 */
+	pthread_mutex_lock(&defer_lock);
 	atomic_store_explicit(&defer_limit, bytes, memory_order_relaxed);
+	pthread_cond_broadcast(&defer_space_cv);
+	pthread_mutex_unlock(&defer_lock);
 	return 0;
 }
 
@@ -484,19 +553,36 @@ mpsafe_defer_atfork_parent(void)
 }
 
 /*
- * The reclaimer does not exist in the child.  Objects it had taken but not
- * yet reclaimed are lost to the child (a leak, never a use after free);
- * those still on the stack are reclaimed by the child's own reclaimer,
- * started on its next hand-over or barrier.
+ * mpsafe_defer_atfork_child()
+ *
+ *	The reclaimer does not exist in the child.  Objects it had taken but
+ *	not yet reclaimed are lost to the child (a leak, never a use after
+ *	free); those still on the stack are reclaimed by the child's own
+ *	reclaimer, started on its next hand-over or barrier.  So the pending
+ *	total becomes what is on the stack: the lost objects' bytes, and
+ *	those reserved by producers that had not pushed yet (threads the
+ *	child does not have), would otherwise count against the limit for
+ *	ever, and a full limit would block the child's first mpsafe_defer().
+ *	Runs in the child's only thread, defer_lock held since prepare.
  */
 void
 mpsafe_defer_atfork_child(void)
 {
+	size_t pending = 0;
+
+	/* Relaxed, all: the child runs one thread; pushes were complete. */
+	for (struct mpsafe_defer *d =
+	         atomic_load_explicit(&defer_head, memory_order_relaxed);
+	     d != NULL; d = d->md_next)
+		if (d->md_func != defer_marker_done) /* barriers: no bytes */
+			pending += d->md_size;
+	atomic_store_explicit(&defer_pending, pending, memory_order_relaxed);
 	atomic_store_explicit(&reclaimer_running, false, memory_order_relaxed);
 	atomic_store_explicit(&reclaimer_idle, 0, memory_order_relaxed);
 	atomic_store_explicit(&defer_urgent, 0, memory_order_relaxed);
 	in_reclaimer = false;
-	pthread_cond_init(&defer_cv, NULL);
+	defer_cv_init(); /* the parent's may have had waiters */
+	defer_cv_ready = true;
 	pthread_cond_init(&defer_done_cv, NULL);
 	pthread_cond_init(&defer_space_cv, NULL);
 	pthread_mutex_unlock(&defer_lock);

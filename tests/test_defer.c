@@ -2,14 +2,19 @@
  * test_defer.c: deferred reclamation (mpsafe/defer.h): destructors run
  * only after a grace period, in hand-over order, on the reclaimer; the
  * barrier waits for them; the pending-memory limit is never passed and the
- * caller waits instead; bad arguments give errors.
+ * caller waits instead, and a lower limit releases a caller that waits
+ * for room it can no longer get; after fork() the child counts as pending
+ * only what is still on the stack; bad arguments give errors.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mpsafe/defer.h>
 #include <mpsafe/pserialize.h>
@@ -219,4 +224,218 @@ Test(defer, many_producers)
 		pthread_join(t[i], NULL);
 	cr_assert_eq(mpsafe_defer_barrier(), 0);
 	cr_assert_eq(atomic_load(&freed), 4 * n);
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Wait up to seconds for *flag; false if it was not set in time. */
+static bool
+flag_within(_Atomic int *flag, long seconds)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!atomic_load(flag)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= seconds)
+			return false;
+		sleep_ms(1);
+	}
+	return true;
+}
+
+/* Wait up to seconds for freed to reach n; false if it did not. */
+static bool
+freed_within(int n, long seconds)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&freed) < n) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= seconds)
+			return false;
+		sleep_ms(1);
+	}
+	return true;
+}
+
+/* A destructor that counts, for objects the test owns (static). */
+static void
+count_free(struct mpsafe_defer *d)
+{
+	(void)d;
+	atomic_fetch_add(&freed, 1);
+}
+
+/*
+ * An object whose destructor holds the reclaimer until the gate opens:
+ * the batch it is in stays taken off the stack, its bytes pending.
+ */
+struct gate {
+	struct mpsafe_defer g_defer;
+	_Atomic int g_running; /* the destructor has begun */
+	_Atomic int g_open;
+};
+
+static void
+gate_free(struct mpsafe_defer *d)
+{
+	struct gate *g = (struct gate *)d;
+
+	atomic_store(&g->g_running, 1);
+	while (!atomic_load(&g->g_open))
+		sleep_ms(1); /* the test's own pacing, not the library's */
+	atomic_fetch_add(&freed, 1);
+}
+
+static void
+gate_wait_running(struct gate *g)
+{
+	while (!atomic_load(&g->g_running))
+		sched_yield();
+}
+
+/* ThreadSanitizer kills a child of a threaded process that starts a thread. */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+
+/*
+ * fork() while the reclaimer holds a batch: the child has no reclaimer,
+ * and the batch's bytes must not count against its limit (with the
+ * limit full, its first mpsafe_defer() would wait for ever).
+ */
+Test(defer, fork_child_pending_is_what_is_on_the_stack)
+{
+	/* Static: the reclaimer may still hold them if an assertion fails. */
+	static struct gate y, x;
+	static struct mpsafe_defer big, mine;
+	struct mpsafe_defer_stats st;
+	pid_t pid;
+	int status;
+
+	cr_assert_eq(mpsafe_defer_set_limit(1000), 0);
+	/* y holds the reclaimer while x and big are handed over: one batch. */
+	cr_assert_eq(mpsafe_defer(&y.g_defer, gate_free, 0), 0);
+	gate_wait_running(&y);
+	cr_assert_eq(mpsafe_defer(&x.g_defer, gate_free, 1), 0);
+	cr_assert_eq(mpsafe_defer(&big, count_free, 999), 0);
+	atomic_store(&y.g_open, 1);
+	/* The reclaimer takes {x, big}, waits a grace period, runs x. */
+	gate_wait_running(&x);
+	mpsafe_defer_stats(&st);
+	cr_assert_eq(st.pending_bytes, 1000);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		alarm(20); /* a hang fails the test, not the suite's timeout */
+		mpsafe_defer_stats(&st);
+		if (st.pending_bytes != 0)
+			_exit(1); /* x and big are the lost reclaimer's */
+#ifdef UNDER_TSAN
+		_exit(0); /* a hand-over would start the child's reclaimer */
+#endif
+		if (mpsafe_defer(&mine, count_free, 1) != 0)
+			_exit(2);
+		if (mpsafe_defer_barrier() != 0)
+			_exit(3);
+		mpsafe_defer_stats(&st);
+		_exit(st.pending_bytes == 0 ? 0 : 4);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child's defer state was wrong (status %#x: exit 1, it "
+	    "counted the parent's taken batch as pending)",
+	    status);
+	atomic_store(&x.g_open, 1);
+	cr_assert_eq(mpsafe_defer_barrier(), 0);
+	cr_assert_eq(atomic_load(&freed), 3);
+	mpsafe_defer_stats(&st);
+	cr_assert_eq(st.pending_bytes, 0);
+}
+
+/* One mpsafe_defer() on a thread of its own. */
+struct producer {
+	struct mpsafe_defer p_defer;
+	size_t p_size;
+	int p_error;
+	_Atomic int p_done;
+};
+
+static void *
+producer_one_main(void *arg)
+{
+	struct producer *p = arg;
+
+	p->p_error = mpsafe_defer(&p->p_defer, count_free, p->p_size);
+	atomic_store(&p->p_done, 1);
+	return NULL;
+}
+
+/*
+ * A producer waits for room; the limit is then lowered below its
+ * object's size, so no room will ever do.  It must reclaim inline, not
+ * wait for ever.  The reclaimer is held in a destructor meanwhile: only
+ * mpsafe_defer_set_limit() can wake the producer.
+ */
+Test(defer, lowered_limit_releases_a_waiting_producer)
+{
+	/* Static: b's thread and the reclaimer may outlive a failed assert. */
+	static struct gate y;
+	static struct producer b = {.p_size = 600};
+	struct mpsafe_defer_stats st0, st;
+	pthread_t t;
+
+	cr_assert_eq(mpsafe_defer_set_limit(1000), 0);
+	/* y's 600 bytes stay pending while the reclaimer runs it. */
+	cr_assert_eq(mpsafe_defer(&y.g_defer, gate_free, 600), 0);
+	gate_wait_running(&y);
+	mpsafe_defer_stats(&st0);
+	cr_assert_eq(pthread_create(&t, NULL, producer_one_main, &b), 0);
+	/* b found no room (600 + 600 > 1000) and counted its wait. */
+	do {
+		sched_yield();
+		mpsafe_defer_stats(&st);
+	} while (st.inline_waits == st0.inline_waits);
+	cr_assert_eq(mpsafe_defer_set_limit(500), 0);
+	cr_assert(flag_within(&b.p_done, 10),
+	    "mpsafe_defer still waits for room under a limit smaller than "
+	    "its object");
+	cr_assert_eq(b.p_error, 0);
+	cr_assert_eq(atomic_load(&freed), 1, "b's object was not reclaimed");
+	atomic_store(&y.g_open, 1);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(mpsafe_defer_barrier(), 0);
+	cr_assert_eq(atomic_load(&freed), 2);
+	mpsafe_defer_stats(&st);
+	cr_assert_eq(st.pending_bytes, 0);
+}
+
+/*
+ * Destructors run without a barrier to push them: the reclaimer's timed
+ * waits (the batching window after a batch, the linger before idling)
+ * end on their own.  A deadline on another clock than defer_cv's
+ * (CLOCK_MONOTONIC) would make them wait for decades.
+ */
+Test(defer, destructors_run_without_a_barrier)
+{
+	static struct mpsafe_defer a, b;
+
+	cr_assert_eq(mpsafe_defer(&a, count_free, 1), 0);
+	cr_assert(freed_within(1, 10), "the first destructor never ran");
+	/* Handed over during the batching window, or the linger after it. */
+	cr_assert_eq(mpsafe_defer(&b, count_free, 1), 0);
+	cr_assert(freed_within(2, 10),
+	    "the second destructor never ran: a timed wait did not end");
 }

@@ -70,7 +70,11 @@ MPSAFE_API int mpsafe_defer_barrier(void);
  * mpsafe_defer_set_limit(bytes)
  *
  *	Set the bound on pending memory (at least 1); returns EINVAL for 0.
- *	A lower limit than what is pending now applies to later calls.
+ *	A lower limit than what is pending now applies to later calls, and
+ *	to callers of mpsafe_defer() waiting for room: each re-checks, and
+ *	one whose object is now larger than the whole limit reclaims it
+ *	inline after a grace period instead of waiting.  Takes a library
+ *	lock briefly; never waits for a grace period.
  */
 MPSAFE_API int mpsafe_defer_set_limit(size_t bytes);
 MPSAFE_API size_t mpsafe_defer_get_limit(void);

@@ -89,6 +89,7 @@ static inline bool
 gp_section_ended(uint32_t w, uint32_t now)
 {
 	return (now & MPSAFE_READ_NEST) == 0 ||
+	       (now & MPSAFE_READ_NEST) == MPSAFE_READ_NEST ||
 	       (now & ~(MPSAFE_READ_GEN_ONE - 1)) !=
 	           (w & ~(MPSAFE_READ_GEN_ONE - 1));
 }
@@ -152,7 +153,16 @@ gp_run(void)
 
 		MPSAFE_YIELD_POINT(); /* the owner may unregister here */
 		w = atomic_load_explicit(&r->mr_word, memory_order_acquire);
-		if (w & MPSAFE_READ_NEST)
+		/*
+		 * All depth bits set: the word of a thread that is not
+		 * registered, never a section (MPSAFE_NEST_MAX is one less).
+		 * A record can show one only when its owner broke the rules
+		 * (a first registration on the last pthread key destructor
+		 * pass, thread.h): its TLS may then belong to a new thread
+		 * that has not registered; waiting would never end.
+		 */
+		if ((w & MPSAFE_READ_NEST) != 0 &&
+		    (w & MPSAFE_READ_NEST) != MPSAFE_READ_NEST)
 			gp_wait_reader(r, w);
 	}
 }

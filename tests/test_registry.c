@@ -330,6 +330,52 @@ Test(registry, registration_after_the_last_destructor_pass_aborts,
 	pthread_join(t, NULL);
 }
 
+static void *
+set_key_only(void *arg)
+{
+	if (pthread_setspecific(user_key, arg) != 0)
+		abort();
+	return NULL;
+}
+
+static _Atomic int idle_stop;
+
+static void *
+idle_unregistered(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&idle_stop))
+		sched_yield();
+	return NULL;
+}
+
+/*
+ * Broken contract, bounded harm: a thread whose first use of the library
+ * is on the last destructor pass leaves its record registered (the
+ * library cannot tell that pass from an earlier one).  A new thread then
+ * typically reuses its cached stack and TLS, where the word reads "not
+ * registered" until that thread registers.  Grace periods must not wait
+ * on such a word (until 2026-12-01 they waited for ever).
+ */
+Test(registry, first_use_on_the_last_destructor_pass_stalls_no_grace_period)
+{
+	pserialize_t psz = pserialize_create();
+	pthread_t t, u;
+
+	(void)mpsafe_get_ordering(); /* the library's key comes first */
+	cr_assert_eq(pthread_key_create(&user_key, key_read_on_pass), 0);
+	cr_assert_eq(pthread_create(&t, NULL, set_key_only,
+	                 (void *)(uintptr_t)PTHREAD_DESTRUCTOR_ITERATIONS),
+	    0);
+	pthread_join(t, NULL);
+	cr_assert_geq(atomic_load(&key_passes), PTHREAD_DESTRUCTOR_ITERATIONS);
+	cr_assert_eq(pthread_create(&u, NULL, idle_unregistered, NULL), 0);
+	pserialize_perform(psz); /* the watchdog fails a wait for ever */
+	atomic_store(&idle_stop, 1);
+	pthread_join(u, NULL);
+	pserialize_destroy(psz);
+}
+
 /*
  * The mode cannot change while a grace period runs: the writer's barrier
  * and the readers' must be of one mode.  The writer does not register, so

@@ -37,8 +37,11 @@ MPSAFE_BEGIN_DECLS
 
 typedef struct pserialize *pserialize_t;
 
-/* Deepest read-section nesting. */
-#define MPSAFE_NEST_MAX MPSAFE_READ_NEST
+/*
+ * Deepest read-section nesting: one less than the depth field holds,
+ * whose all-ones value marks an unregistered thread.
+ */
+#define MPSAFE_NEST_MAX (MPSAFE_READ_NEST - 1)
 
 /*
  * pserialize_create()
@@ -104,8 +107,11 @@ pserialize_read_enter(void)
 		mpsafe_compiler_barrier(); /* pairs with membarrier() */
 		return (int)w;
 	}
-	/* Nested; or all depth bits set: unregistered, or too deep. */
-	if (MPSAFE_UNLIKELY((w & MPSAFE_READ_NEST) == MPSAFE_READ_NEST))
+	/*
+	 * Nested; or all depth bits set (unregistered); or already at
+	 * MPSAFE_NEST_MAX, where one more would read as unregistered.
+	 */
+	if (MPSAFE_UNLIKELY((w & MPSAFE_READ_NEST) >= MPSAFE_NEST_MAX))
 		return mpsafe_read_enter_slow();
 	if ((w & MPSAFE_READ_NEST) != 0) {
 		w += 1;

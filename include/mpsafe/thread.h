@@ -147,9 +147,14 @@ enum mpsafe_ordering {
  *	Register the calling thread.  Optional: every primitive registers
  *	the thread on first use.  Returns 0, EALREADY if the thread was
  *	registered already (nothing changes), or ENOMEM.  May block briefly
- *	on the registry lock; never waits for a grace period.  Aborts in a
- *	pthread key destructor on the last destructor pass of an exiting
- *	thread: nothing would unregister it (see mpsafe_thread(3)).
+ *	on the registry lock; waits for a grace-period scan to finish only
+ *	when it fails (ENOMEM).  A thread that has used the library before
+ *	may register again in pthread key destructors, except on the last
+ *	destructor pass of its exit, where this aborts: nothing would
+ *	unregister it.  A thread's first use of the library must not be in
+ *	a key destructor at all: the library cannot tell which pass is the
+ *	last, and a record left registered after the thread is gone points
+ *	at its dead thread-local storage (see mpsafe_thread(3)).
  */
 MPSAFE_API int mpsafe_thread_register(void);
 

@@ -12,7 +12,11 @@
  * distribution within tolerance of rtgen_share(), the shares summing to
  * one, unique prefixes without host bits, nesting present, determinism
  * from the seed, lookups that hit, a churn stream that stays valid
- * against a model of the table.
+ * against a model of the table.  Limits: the largest tables of each
+ * family, the most next hops (every index has an address), the smallest
+ * churn stream; comments may hold non-ASCII bytes.  With
+ * MPSAFE_FAULT_INJECTION: every allocation of the generators and the
+ * stream loader fails in turn, each with ENOMEM and nothing leaked.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -26,6 +30,11 @@
 #include <sys/socket.h>
 
 #include <mpsafe/net/route_file.h>
+#ifdef MPSAFE_FAULT_INJECTION
+#include <mpsafe/alloc.h>
+
+#include "leak_check.h"
+#endif
 
 TestSuite(route_file, .timeout = 120);
 
@@ -225,6 +234,34 @@ Test(route_file, malformed_lines)
 	cr_assert_eq(rtfile_parse_line("", 0, 7, 0, &r), EINVAL, "format");
 	cr_assert_eq(
 	    rtfile_parse_line("", 0, RTFILE_TABLE, 0x80, &r), EINVAL, "flags");
+}
+
+/* Any byte but a control character in a comment; non-ASCII nowhere else. */
+Test(route_file, non_ascii_only_in_comments)
+{
+	struct rtfile_record r;
+
+	cr_assert_eq(parse("# caf\xc3\xa9", RTFILE_TABLE, 0, &r), 0,
+	    "UTF-8 in a comment line");
+	cr_assert_eq(r.rr_kind, RTFILE_EMPTY, "comment line");
+	cr_assert_eq(parse("1.0.0.0/24 203.0.113.1 # caf\xc3\xa9 \xff\x80\n",
+	                 RTFILE_TABLE, 0, &r),
+	    0, "non-ASCII in a trailing comment");
+	cr_assert_eq(r.rr_kind, RTFILE_ROUTE, "route");
+	check_prefix(&r.rr_dst, AF_INET, "1.0.0.0", 24);
+	cr_assert_eq(
+	    parse("17 w 2001:db8::/32#\xe2\x82\xac", RTFILE_TRACE, 0, &r), 0,
+	    "trace line with a comment");
+	cr_assert_eq(r.rr_kind, RTFILE_WITHDRAW, "withdraw");
+	/* Outside the comment, and control characters inside it: refused. */
+	cr_assert_eq(parse("1.0.0.0/24 \xc3\xa9 # x", RTFILE_TABLE, 0, &r),
+	    EILSEQ, "non-ASCII before the comment");
+	cr_assert_eq(parse("\xc3\xa9# x", RTFILE_TABLE, 0, &r), EILSEQ,
+	    "non-ASCII first");
+	cr_assert_eq(
+	    parse("# caf\xc3\xa9\x7f", RTFILE_TABLE, 0, &r), EILSEQ, "DEL");
+	cr_assert_eq(
+	    parse("# caf\xc3\xa9\x1b", RTFILE_TABLE, 0, &r), EILSEQ, "ESC");
 }
 
 Test(route_file, host_bits_normalised)
@@ -544,6 +581,57 @@ Test(route_file, table_determinism_and_errors)
 	free(a);
 }
 
+/*
+ * The documented table sizes: 1,860,000 IPv4 prefixes (the /12s run out
+ * just above), 4,000,000 IPv6 ones (the largest in table_limit_v6).
+ */
+Test(route_file, table_limits)
+{
+	struct rtgen_route *rt;
+
+	cr_assert_eq(rtgen_table(AF_INET, 1860000, 1, 3, &rt), 0, "v4 max");
+	free(rt);
+	cr_assert_eq(rtgen_table(AF_INET, 1860001, 1, 3, &rt), EINVAL,
+	    "v4 past the limit");
+	cr_assert_eq(rtgen_table(AF_INET6, 4000001, 1, 3, &rt), EINVAL,
+	    "v6 past the limit");
+}
+
+Test(route_file, table_limit_v6)
+{
+	struct rtgen_route *rt;
+
+	cr_assert_eq(rtgen_table(AF_INET6, 4000000, 1, 3, &rt), 0, "v6 max");
+	free(rt);
+}
+
+/* At most 2^22 - 1 next hops, so that every index has an address. */
+Test(route_file, table_nexthops_limit)
+{
+	const uint32_t hops_max = (UINT32_C(1) << 22) - 1;
+	struct rtgen_route *rt;
+	uint8_t hop[16];
+
+	cr_assert_eq(rtgen_table(AF_INET, 5000, hops_max, 4, &rt), 0, "hops");
+	for (size_t i = 0; i < 5000; i++) {
+		cr_assert_lt(rt[i].rg_nexthop, hops_max, "index");
+		cr_assert_eq(rtgen_nexthop(AF_INET, rt[i].rg_nexthop, hop), 0,
+		    "index %u has an address", (unsigned)rt[i].rg_nexthop);
+		cr_assert_eq(rtgen_nexthop(AF_INET6, rt[i].rg_nexthop, hop), 0,
+		    "index %u has an IPv6 address", (unsigned)rt[i].rg_nexthop);
+	}
+	cr_assert_eq(rtgen_nexthop(AF_INET, hops_max - 1, hop), 0, "last");
+	cr_assert_eq(rtgen_nexthop(AF_INET, hops_max, hop), EINVAL, "past");
+	errno = 0;
+	cr_assert_null(rtgen_churn_create(rt, 5000, hops_max + 1, 1), "churn");
+	cr_assert_eq(errno, EINVAL, "churn: EINVAL");
+	free(rt);
+	cr_assert_eq(rtgen_table(AF_INET, 10, hops_max + 1, 4, &rt), EINVAL,
+	    "more next hops than rtgen_nexthop() maps");
+	cr_assert_eq(rtgen_table(AF_INET6, 10, UINT32_C(1) << 24, 4, &rt),
+	    EINVAL, "2^24 next hops");
+}
+
 Test(route_file, format_round_trip)
 {
 	struct rtgen_route *rt;
@@ -674,6 +762,73 @@ Test(route_file, churn_stays_valid)
 }
 
 /*
+ * The smallest stream: 8 routes (so that up to n / 8 = 1 can be deleted)
+ * and 2 next hops (so that a change has one to go to).  Smaller ones are
+ * refused; the smallest still has all three kinds of update, and every
+ * change changes the next hop.
+ */
+Test(route_file, churn_smallest)
+{
+	struct rtgen_route *rt;
+	struct rtgen_churn *ch;
+	size_t counts[4] = {0};
+	uint32_t hop[8];
+	uint8_t state[8];
+
+	cr_assert_eq(rtgen_table(AF_INET, 8, 2, 21, &rt), 0, "gen");
+	errno = 0;
+	cr_assert_null(rtgen_churn_create(rt, 7, 2, 1), "n = 7");
+	cr_assert_eq(errno, EINVAL, "n = 7: EINVAL");
+	errno = 0;
+	cr_assert_null(rtgen_churn_create(rt, 8, 1, 1), "one next hop");
+	cr_assert_eq(errno, EINVAL, "one next hop: EINVAL");
+	errno = 0;
+	cr_assert_null(rtgen_churn_create(NULL, 8, 2, 1), "NULL");
+	cr_assert_eq(errno, EINVAL, "NULL: EINVAL");
+
+	ch = rtgen_churn_create(rt, 8, 2, 22);
+	cr_assert_not_null(ch, "create");
+	memset(state, 1, sizeof(state));
+	for (size_t i = 0; i < 8; i++)
+		hop[i] = rt[i].rg_nexthop;
+	for (int k = 0; k < 10000; k++) {
+		struct rtgen_update u;
+
+		rtgen_churn_next(ch, &u);
+		cr_assert_lt(u.ru_index, 8u, "index");
+		counts[u.ru_op]++;
+		switch (u.ru_op) {
+		case RTGEN_ADD:
+			cr_assert_eq(state[u.ru_index], 0, "add of a present");
+			cr_assert_eq(
+			    u.ru_nexthop, hop[u.ru_index], "re-add's hop");
+			state[u.ru_index] = 1;
+			break;
+		case RTGEN_DELETE:
+			cr_assert_eq(state[u.ru_index], 1, "delete of absent");
+			state[u.ru_index] = 0;
+			break;
+		case RTGEN_CHANGE:
+			cr_assert_eq(state[u.ru_index], 1, "change of absent");
+			cr_assert_neq(u.ru_nexthop, hop[u.ru_index],
+			    "change to the same hop");
+			cr_assert_lt(u.ru_nexthop, 2u, "hop range");
+			hop[u.ru_index] = u.ru_nexthop;
+			break;
+		default:
+			cr_assert(0, "bad op %d", (int)u.ru_op);
+		}
+	}
+	/* Expected shares at n = 8: 25% changes, 37.5% deletes and adds. */
+	cr_assert(counts[RTGEN_CHANGE] > 2000 && counts[RTGEN_CHANGE] < 3000,
+	    "changes: %zu", counts[RTGEN_CHANGE]);
+	cr_assert_gt(counts[RTGEN_DELETE], 3000u, "deletes");
+	cr_assert_gt(counts[RTGEN_ADD], 3000u, "re-adds");
+	rtgen_churn_destroy(ch);
+	free(rt);
+}
+
+/*
  * Mutated lines (random bytes replaced, inserted, cut), each in a buffer
  * of exactly its length: the parser returns 0 or one of its documented
  * errors, and (under ASan) never reads outside the buffer.
@@ -741,3 +896,101 @@ Test(route_file, mutated_lines)
 		free(b);
 	}
 }
+
+#ifdef MPSAFE_FAULT_INJECTION
+/*
+ * Fail a call's 1st, 2nd ... allocation in turn until it makes fewer and
+ * succeeds: each failure must be ENOMEM (rtgen_churn_create(): NULL and
+ * errno ENOMEM), and nothing may leak.  At least one failure must have
+ * been injected, i.e. the call allocates through mpsafe/alloc.h.
+ */
+static int
+load_count(const struct rtfile_record *rec, void *arg)
+{
+	(void)rec;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+Test(route_file, allocation_failures)
+{
+	static const char text[] = "1.0.0.0/24 203.0.113.1\n2.0.0.0/8\n";
+	unsigned nth, failures;
+
+	/* rtgen_table(). */
+	for (nth = 1, failures = 0;; nth++) {
+		struct rtgen_route *rt = NULL;
+		unsigned made;
+		int error;
+
+		mpsafe_fault_alloc_fail_nth(nth);
+		error = rtgen_table(AF_INET, 1000, 4, 1, &rt);
+		made = mpsafe_fault_alloc_count();
+		mpsafe_fault_alloc_fail_nth(0);
+		if (made < nth) {
+			cr_assert_eq(error, 0, "rtgen_table: %d", error);
+			free(rt);
+			break;
+		}
+		cr_assert_eq(error, ENOMEM, "rtgen_table, allocation %u: %d",
+		    nth, error);
+		failures++;
+	}
+	cr_assert_gt(failures, 0u, "rtgen_table allocates through alloc.h");
+
+	/* rtgen_churn_create(). */
+	{
+		struct rtgen_route *rt;
+
+		cr_assert_eq(rtgen_table(AF_INET, 1000, 4, 1, &rt), 0, "gen");
+		for (nth = 1, failures = 0;; nth++) {
+			struct rtgen_churn *ch;
+			unsigned made;
+
+			errno = 0;
+			mpsafe_fault_alloc_fail_nth(nth);
+			ch = rtgen_churn_create(rt, 1000, 4, 2);
+			made = mpsafe_fault_alloc_count();
+			mpsafe_fault_alloc_fail_nth(0);
+			if (made < nth) {
+				cr_assert_not_null(ch, "churn");
+				rtgen_churn_destroy(ch);
+				break;
+			}
+			cr_assert_null(ch, "churn, allocation %u", nth);
+			cr_assert_eq(errno, ENOMEM, "churn: errno %d", errno);
+			failures++;
+		}
+		cr_assert_gt(failures, 0u, "churn allocates through alloc.h");
+		free(rt);
+	}
+
+	/* rtfile_load_stream(). */
+	for (nth = 1, failures = 0;; nth++) {
+		FILE *fp =
+		    fmemopen((void *)(uintptr_t)text, sizeof(text) - 1, "r");
+		size_t n = 0;
+		unsigned made;
+		int error;
+
+		cr_assert_not_null(fp, "fmemopen");
+		mpsafe_fault_alloc_fail_nth(nth);
+		error = rtfile_load_stream(
+		    fp, RTFILE_TABLE, 0, load_count, &n, NULL);
+		made = mpsafe_fault_alloc_count();
+		mpsafe_fault_alloc_fail_nth(0);
+		fclose(fp);
+		if (made < nth) {
+			cr_assert_eq(error, 0, "load: %d", error);
+			cr_assert_eq(n, 2u, "records");
+			break;
+		}
+		cr_assert_eq(
+		    error, ENOMEM, "load, allocation %u: %d", nth, error);
+		cr_assert_eq(n, 0u, "no record before the failure");
+		failures++;
+	}
+	cr_assert_gt(failures, 0u, "the loader allocates through alloc.h");
+	assert_no_leak();
+}
+#endif /* MPSAFE_FAULT_INJECTION */

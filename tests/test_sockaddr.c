@@ -1,14 +1,22 @@
 /*
  * test_sockaddr.c: the sockaddr helpers (mpsafe/net/sockaddr.h): init,
  * pool allocation with and without waiting, copy, dup, compare, format,
- * and every bad input's error.
+ * and every bad input's error; a second free of a sockaddr still in its
+ * pool aborts.  With MPSAFE_FAULT_INJECTION: a pool's first use allocates
+ * (primes it), and after that, or after a reservation, M_NOWAIT never
+ * does.  Each test runs in its own process, so every pool starts unused.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <string.h>
 
 #include <mpsafe/net/sockaddr.h>
+#ifdef MPSAFE_FAULT_INJECTION
+#include <mpsafe/alloc.h>
+#endif
 
 TestSuite(sockaddr, .timeout = 30);
 
@@ -196,3 +204,58 @@ Test(sockaddr, format)
 	cr_assert_eq(sockaddr_format(NULL, buf, sizeof(buf)), EINVAL);
 	cr_assert_eq(sockaddr_format((void *)&a, buf, 0), EINVAL);
 }
+
+/* The double free sockaddr_free() promises to catch: one still pooled. */
+Test(sockaddr, second_free_in_pool_aborts, .signal = SIGABRT)
+{
+	struct sockaddr *sa = sockaddr_alloc(AF_INET6, M_WAITOK);
+
+	cr_assert_not_null(sa);
+	sockaddr_free(sa);
+	cr_assert_geq(sockaddr_pool_count(AF_INET6), 1);
+	sockaddr_free(sa);
+}
+
+#ifdef MPSAFE_FAULT_INJECTION
+/*
+ * A pool's first use allocates SOCKADDR_POOL_INITIAL sockaddrs, whichever
+ * call it is (M_NOWAIT included); later M_NOWAIT allocations never
+ * allocate, nor do those a start-up reservation made room for.
+ */
+Test(sockaddr, first_use_primes_the_pool)
+{
+	enum { RESERVED = 200 };
+	static struct sockaddr *held[RESERVED];
+	struct sockaddr *a, *b;
+
+	mpsafe_fault_alloc_fail_nth(UINT_MAX); /* count, never fail */
+	a = sockaddr_alloc(AF_INET, M_NOWAIT);
+	cr_assert_not_null(a);
+	cr_assert_eq(mpsafe_fault_alloc_count(), SOCKADDR_POOL_INITIAL,
+	    "first M_NOWAIT allocation primes the pool: %u allocations",
+	    mpsafe_fault_alloc_count());
+	mpsafe_fault_alloc_fail_nth(UINT_MAX);
+	b = sockaddr_alloc(AF_INET, M_NOWAIT);
+	cr_assert_not_null(b);
+	cr_assert_eq(mpsafe_fault_alloc_count(), 0, "then none");
+	sockaddr_free(a);
+	sockaddr_free(b);
+
+	mpsafe_fault_alloc_fail_nth(UINT_MAX);
+	cr_assert_eq(sockaddr_pool_count(AF_INET6), SOCKADDR_POOL_INITIAL);
+	cr_assert_eq(mpsafe_fault_alloc_count(), SOCKADDR_POOL_INITIAL,
+	    "pool_count on an unused pool primes it");
+
+	/* Reserved at start-up: no allocation, even one armed to fail. */
+	cr_assert_eq(sockaddr_pool_reserve(AF_INET6, RESERVED), 0);
+	mpsafe_fault_alloc_fail_nth(1);
+	for (size_t i = 0; i < RESERVED; i++) {
+		held[i] = sockaddr_alloc(AF_INET6, M_NOWAIT);
+		cr_assert_not_null(held[i], "reserved allocation %zu", i);
+	}
+	cr_assert_eq(mpsafe_fault_alloc_count(), 0, "M_NOWAIT allocated");
+	mpsafe_fault_alloc_fail_nth(0);
+	for (size_t i = 0; i < RESERVED; i++)
+		sockaddr_free(held[i]);
+}
+#endif /* MPSAFE_FAULT_INJECTION */

@@ -4,12 +4,14 @@
  *
  * Parser.  A line is checked as a whole before any field is read: after
  * dropping one trailing "\n" and then one "\r", it must be at most
- * RTFILE_LINE_MAX bytes (E2BIG) and hold only printable ASCII and tabs
- * (EILSEQ: catches NUL bytes, stray carriage returns, newlines inside
- * the buffer and non-ASCII bytes).  The part before the first '#' is then
- * split into at most five blank-separated fields; each field is a (pointer,
- * length) pair inside the line, copied into a small NUL-terminated stack
- * buffer only after its length has been checked, so no read ever goes
+ * RTFILE_LINE_MAX bytes (E2BIG), hold no control character but tabs
+ * anywhere (EILSEQ: catches NUL bytes, DEL, stray carriage returns and
+ * newlines inside the buffer) and no byte above 0x7f before its first
+ * '#' (EILSEQ; the comment after it may hold any such byte, UTF-8 text
+ * for one).  The part before the first '#' is then split into at most
+ * five blank-separated fields; each field is a (pointer, length) pair
+ * inside the line, copied into a small NUL-terminated stack buffer only
+ * after its length has been checked, so no read ever goes
  * past buf[len - 1] and inet_pton() only sees bounded strings.
  * Invariant: a record is reported only when every field parsed and
  * nothing is left over.
@@ -26,7 +28,9 @@
  * rtgen_table() turns the per-length shares below (per 100,000 entries)
  * into counts that sum to n (largest remainders), refuses a request
  * where some length would need more than half of its possible distinct
- * prefixes (so that rejection sampling always ends quickly), and then
+ * prefixes (so that rejection sampling always ends quickly; for IPv4 the
+ * /12s bind first, past 1,861,488 prefixes, so the documented limit
+ * RTGEN_MAX_V4 sits just below that), and then
  * generates lengths in increasing order.  Each new prefix is, with
  * probability RTGEN_NEST_PERCENT, a random more-specific of a random
  * prefix generated earlier (hence strictly shorter), otherwise a random
@@ -41,6 +45,8 @@
  * deleted one or changes a present route's next hop to a different one;
  * the deleted set is kept between 0 and n / 8 routes, so a random index
  * is present with probability at least 7/8 and picking one ends quickly.
+ * n >= 8 (so the bound is at least 1) and nexthops >= 2 (so a change has
+ * a different next hop to go to) are checked at creation.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,6 +56,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/net/route_file.h>
 
 /* Longest address text inet_pton() can accept, plus one. */
@@ -212,10 +219,19 @@ rtfile_parse_line(const char *buf, size_t len, int format, unsigned flags,
 		len--;
 	if (len > RTFILE_LINE_MAX)
 		return E2BIG;
+	end = len;
+	{
+		const char *hash = memchr(buf, '#', len);
+
+		if (hash != NULL)
+			end = (size_t)(hash - buf);
+	}
+	/* Control characters nowhere; non-ASCII only in the comment. */
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)buf[i];
 
-		if ((c < 0x20 && c != '\t') || c >= 0x7f)
+		if ((c < 0x20 && c != '\t') || c == 0x7f ||
+		    (c > 0x7f && i < end))
 			return EILSEQ;
 	}
 
@@ -226,13 +242,6 @@ rtfile_parse_line(const char *buf, size_t len, int format, unsigned flags,
 	rec->rr_sec = 0;
 	rec->rr_nsec = 0;
 
-	end = len;
-	{
-		const char *hash = memchr(buf, '#', len);
-
-		if (hash != NULL)
-			end = (size_t)(hash - buf);
-	}
 	for (i = 0; i < end;) {
 		size_t start;
 
@@ -386,7 +395,7 @@ rtfile_load_stream(FILE *fp, int format, unsigned flags,
 
 	if (fp == NULL || loader_init(&ld, format, flags, cb, arg) != 0)
 		return EINVAL;
-	buf = malloc(STREAM_CHUNK);
+	buf = mpsafe_malloc(STREAM_CHUNK);
 	if (buf == NULL)
 		return ENOMEM;
 	while (rv == 0 && !eof) {
@@ -431,7 +440,7 @@ rtfile_load_stream(FILE *fp, int format, unsigned flags,
 			have = 0;
 		}
 	}
-	free(buf);
+	mpsafe_free(buf);
 	return loader_done(&ld, rv, err);
 }
 
@@ -497,7 +506,8 @@ struct share {
  * IPv4: the length mix of a full BGP view (about 54% /24, 96% /24 or
  * shorter, /22 and /23 next, then /19-/21), after the per-length counts
  * of a real router dump quoted by DPDK's LPM tests; /8-/16 are scaled
- * down to what the 221 usable /8s can hold uniquely at 1.8M prefixes.
+ * down to what the 221 usable /8s can hold uniquely at RTGEN_MAX_V4
+ * prefixes.
  */
 static const struct share shares4[] = {
     {8, 2},
@@ -570,6 +580,17 @@ static const struct share shares6[] = {
 
 #define NSHARES4 (sizeof(shares4) / sizeof(shares4[0]))
 #define NSHARES6 (sizeof(shares6) / sizeof(shares6[0]))
+
+/*
+ * Limits of route_file.h: largest tables (IPv4: the /12s' capacity, see
+ * the opening comment), next-hop indices rtgen_nexthop() can map (22
+ * bits, less the all-ones one), smallest churn table (n / 8 >= 1, so
+ * deletes happen).
+ */
+#define RTGEN_MAX_V4 1860000
+#define RTGEN_MAX_V6 4000000
+#define RTGEN_NEXTHOPS_MAX ((UINT32_C(1) << 22) - 1)
+#define RTGEN_CHURN_MIN 8
 
 /* Percent of new prefixes drawn inside an earlier, shorter one. */
 #define RTGEN_NEST_PERCENT 35
@@ -715,8 +736,8 @@ rtgen_table(int family, size_t n, uint32_t nexthops, uint64_t seed,
 	uint64_t rng = seed;
 
 	if ((family != AF_INET && family != AF_INET6) || n == 0 ||
-	    n > 4000000 || nexthops == 0 || nexthops > (1u << 24) ||
-	    routesp == NULL)
+	    n > (family == AF_INET ? RTGEN_MAX_V4 : RTGEN_MAX_V6) ||
+	    nexthops == 0 || nexthops > RTGEN_NEXTHOPS_MAX || routesp == NULL)
 		return EINVAL;
 	shares_of(family, &sh, &nsh);
 	for (size_t i = 0; i < nsh; i++) {
@@ -740,15 +761,16 @@ rtgen_table(int family, size_t n, uint32_t nexthops, uint64_t seed,
 		if (counts[i] > capacity(family, sh[i].plen) / 2)
 			return EINVAL;
 
-	routes = calloc(n, sizeof(*routes));
+	/* From the C library's allocator, so the caller may free() it. */
+	routes = mpsafe_calloc(n, sizeof(*routes));
 	while (cap < 2 * n)
 		cap <<= 1;
-	ps.ps_slot = calloc(cap, sizeof(*ps.ps_slot));
+	ps.ps_slot = mpsafe_calloc(cap, sizeof(*ps.ps_slot));
 	ps.ps_mask = cap - 1;
 	ps.ps_routes = routes;
 	if (routes == NULL || ps.ps_slot == NULL) {
-		free(routes);
-		free(ps.ps_slot);
+		mpsafe_free(routes);
+		mpsafe_free(ps.ps_slot);
 		return ENOMEM;
 	}
 
@@ -784,7 +806,7 @@ rtgen_table(int family, size_t n, uint32_t nexthops, uint64_t seed,
 			done++;
 		}
 	}
-	free(ps.ps_slot);
+	mpsafe_free(ps.ps_slot);
 	*routesp = routes;
 	return 0;
 }
@@ -794,7 +816,7 @@ rtgen_nexthop(int family, uint32_t index, uint8_t *addr)
 {
 	uint32_t v = index + 1;
 
-	if (addr == NULL || index >= (1u << 22) - 1)
+	if (addr == NULL || index >= RTGEN_NEXTHOPS_MAX)
 		return EINVAL;
 	if (family == AF_INET) {
 		/* 100.64.0.0/10 */
@@ -866,19 +888,20 @@ rtgen_churn_create(const struct rtgen_route *routes, size_t n,
 {
 	struct rtgen_churn *ch;
 
-	if (routes == NULL || n == 0 || nexthops == 0) {
+	if (routes == NULL || n < RTGEN_CHURN_MIN || nexthops < 2 ||
+	    nexthops > RTGEN_NEXTHOPS_MAX) {
 		errno = EINVAL;
 		return NULL;
 	}
-	ch = calloc(1, sizeof(*ch));
+	ch = mpsafe_calloc(1, sizeof(*ch));
 	if (ch == NULL)
 		return NULL;
 	ch->ch_n = n;
 	ch->ch_nexthops = nexthops;
 	ch->ch_rng = seed;
-	ch->ch_present = malloc(n);
-	ch->ch_nexthop = malloc(n * sizeof(*ch->ch_nexthop));
-	ch->ch_deleted = malloc((n / 8 + 1) * sizeof(*ch->ch_deleted));
+	ch->ch_present = mpsafe_malloc(n);
+	ch->ch_nexthop = mpsafe_malloc(n * sizeof(*ch->ch_nexthop));
+	ch->ch_deleted = mpsafe_malloc((n / 8 + 1) * sizeof(*ch->ch_deleted));
 	if (ch->ch_present == NULL || ch->ch_nexthop == NULL ||
 	    ch->ch_deleted == NULL) {
 		rtgen_churn_destroy(ch);
@@ -914,14 +937,12 @@ rtgen_churn_next(struct rtgen_churn *ch, struct rtgen_update *u)
 		i = rng_below(&ch->ch_rng, ch->ch_n);
 	while (!ch->ch_present[i]);
 	u->ru_index = i;
-	if (roll < 40 || ch->ch_n / 8 == 0) {
+	if (roll < 40) {
+		/* A different next hop (nexthops >= 2, see create). */
 		uint32_t nh =
-		    ch->ch_nexthops > 1
-		        ? (uint32_t)rng_below(&ch->ch_rng, ch->ch_nexthops - 1)
-		        : 0;
+		    (uint32_t)rng_below(&ch->ch_rng, ch->ch_nexthops - 1);
 
-		/* A different next hop when there is one to change to. */
-		if (ch->ch_nexthops > 1 && nh >= ch->ch_nexthop[i])
+		if (nh >= ch->ch_nexthop[i])
 			nh++;
 		ch->ch_nexthop[i] = nh;
 		u->ru_op = RTGEN_CHANGE;
@@ -939,8 +960,8 @@ rtgen_churn_destroy(struct rtgen_churn *ch)
 {
 	if (ch == NULL)
 		return;
-	free(ch->ch_present);
-	free(ch->ch_nexthop);
-	free(ch->ch_deleted);
-	free(ch);
+	mpsafe_free(ch->ch_present);
+	mpsafe_free(ch->ch_nexthop);
+	mpsafe_free(ch->ch_deleted);
+	mpsafe_free(ch);
 }

@@ -8,15 +8,21 @@
  *
  * so sockaddr_free() finds the pool without trusting the family field (the
  * caller may have overwritten it) and catches a pointer that never came
- * from here, or a double free (the magic says "free").  Each family has
- * one pool: a LIFO free list under a mutex.  Invariants: a block is on its
- * pool's free list iff its magic is SB_MAGIC_FREE; sp_count is the length
- * of that list; the list never holds more than sp_keep blocks (the larger
- * of SOCKADDR_POOL_KEEP and the largest reservation), extra frees go back
- * to malloc.  M_NOWAIT allocations only take from the list, so they never
- * call malloc() and fail (ENOBUFS) when it is empty; M_WAITOK ones fall
- * back to malloc().  The pools are not on any packet fast path (routes and
- * addresses allocate sockaddrs when they change), so one lock is enough.
+ * from here, or a double free of a block still on its pool's list (the
+ * magic says "free"; a block that went back to malloc is gone, and a
+ * second free of it is not caught).  Each family has one pool: a LIFO
+ * free list under a mutex.  Invariants: a block is on its pool's free
+ * list iff its magic is SB_MAGIC_FREE; sp_count is the length of that
+ * list; the list never holds more than sp_keep blocks (the larger of
+ * SOCKADDR_POOL_KEEP and the largest reservation), extra frees go back to
+ * malloc.  The pool's first use (sockaddr_alloc(), _pool_reserve() or
+ * _pool_count()) primes it under its lock with SOCKADDR_POOL_INITIAL
+ * fresh blocks (a failure there is absorbed: the pool holds fewer).
+ * After that, M_NOWAIT allocations only take from the list, so they
+ * never call malloc() and fail (ENOBUFS) when it is empty; M_WAITOK ones
+ * fall back to malloc().  The pools are not on any packet fast path
+ * (routes and addresses allocate sockaddrs when they change), so one
+ * lock is enough.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -30,7 +30,10 @@
  *   ERANGE       prefix length beyond the family's, timestamp overflow
  *   EAFNOSUPPORT next hop of the other family
  *   E2BIG        a line longer than RTFILE_LINE_MAX bytes
- *   EILSEQ       a NUL byte or another control character inside a line
+ *   EILSEQ       a NUL byte or another control character (DEL included,
+ *                tab excepted) anywhere in a line, or a non-ASCII byte
+ *                (0x80 and above) outside a comment; a comment may hold
+ *                any other byte (UTF-8 text, for one)
  * The parser reads only the bytes it is given (no NUL terminator needed)
  * and never allocates.
  *
@@ -171,11 +174,15 @@ struct rtgen_route {
  *	hops drawn from [0, nexthops).  IPv4 prefixes lie in 1.0.0.0 to
  *	223.255.255.255 outside 10/8 and 127/8; IPv6 ones in 2000::/3.
  *	The same arguments give the same table, in the same order:
- *	shortest prefixes first.  *routesp receives a malloc'ed array of n
- *	routes, which the caller frees with free().  Returns 0, EINVAL
- *	(bad family, n = 0, more prefixes than the distribution can hold
- *	uniquely: n above 4,000,000, nexthops = 0 or above 2^24) or
- *	ENOMEM.  Blocks (allocates; about 0.6 s of CPU for 1,000,000 IPv4).
+ *	shortest prefixes first.  *routesp receives an array of n routes
+ *	taken through mpsafe_calloc() (mpsafe/alloc.h, so fault injection
+ *	reaches it) from the C library's allocator, which the caller frees
+ *	with free().  Returns 0, EINVAL (bad family, n = 0, more prefixes
+ *	than the distribution can hold uniquely: n above 1,860,000 for
+ *	AF_INET, where the /12s run out, or above 4,000,000 for AF_INET6;
+ *	nexthops = 0 or above 2^22 - 1, the indices rtgen_nexthop() maps)
+ *	or ENOMEM.  Blocks (allocates; about 0.6 s of CPU for 1,000,000
+ *	IPv4).
  */
 MPSAFE_API int rtgen_table(int family, size_t n, uint32_t nexthops,
     uint64_t seed, struct rtgen_route **routesp);
@@ -232,12 +239,15 @@ struct rtgen_churn;
  * rtgen_churn_create(routes, n, nexthops, seed)
  *
  *	An endless update stream over the table routes[0..n-1], all
- *	present at the start: about 40% changes of next hop (drawn from
- *	[0, nexthops)), 30% deletes, 30% re-adds of deleted prefixes (the
- *	way BGP withdraws and re-announces), each one valid against the
- *	state the earlier ones leave.  The stream keeps no pointer to
- *	routes.  Returns NULL with errno EINVAL (n = 0, nexthops = 0) or
- *	ENOMEM.  Free with rtgen_churn_destroy().
+ *	present at the start: about 40% changes of next hop (each to a
+ *	different one, drawn from [0, nexthops)), 30% deletes, 30% re-adds
+ *	of deleted prefixes (the way BGP withdraws and re-announces), each
+ *	one valid against the state the earlier ones leave.  At most n / 8
+ *	routes are deleted at a time, so small tables see fewer changes
+ *	(about 25% for n below 16).  The stream keeps no pointer to
+ *	routes.  Returns NULL with errno EINVAL (NULL routes, n below 8,
+ *	nexthops below 2 or above 2^22 - 1) or ENOMEM.  Free with
+ *	rtgen_churn_destroy().
  */
 MPSAFE_API struct rtgen_churn *rtgen_churn_create(
     const struct rtgen_route *routes, size_t n, uint32_t nexthops,

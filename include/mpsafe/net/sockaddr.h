@@ -9,9 +9,12 @@
  *
  * Differences from NetBSD:
  *  - sockaddr_alloc(af, flags) takes no length (the family gives it) and
- *    allocates from a per-family pool of right-sized sockaddrs: with
- *    M_NOWAIT it never calls malloc() and returns NULL (errno ENOBUFS) when
- *    the pool is empty; sockaddr_pool_reserve() fills the pool ahead.
+ *    allocates from a per-family pool of right-sized sockaddrs.  The
+ *    pool's first use, whichever call it is, primes it with
+ *    SOCKADDR_POOL_INITIAL sockaddrs (allocating them); from then on
+ *    M_NOWAIT never calls malloc() and returns NULL (errno ENOBUFS) when
+ *    the pool is empty.  Code that must never allocate calls
+ *    sockaddr_pool_reserve() at start-up, which also fills the pool ahead.
  *    Only sockaddrs from sockaddr_alloc()/sockaddr_dup() may be handed to
  *    sockaddr_free().
  *  - sockaddr_copy() returns an errno value and refuses to copy between
@@ -40,7 +43,7 @@ MPSAFE_BEGIN_DECLS
 /* Longest text sockaddr_format() writes, terminator included. */
 #define SOCKADDR_FORMAT_MAX 64
 
-/* Sockaddrs each family's pool holds before the first allocation. */
+/* Sockaddrs a family's pool allocates on its first use (sockaddr_alloc). */
 #define SOCKADDR_POOL_INITIAL 64
 
 /*
@@ -79,8 +82,12 @@ MPSAFE_API void sockaddr_in6_init(struct sockaddr_in6 *sin6,
  *	NULL with errno EAFNOSUPPORT (unknown af), EINVAL (neither or both
  *	of M_WAITOK and M_NOWAIT), ENOBUFS (M_NOWAIT and the pool is empty)
  *	or ENOMEM.  With M_NOWAIT it never blocks except briefly on the
- *	pool's lock; with M_WAITOK it may call malloc().  The caller frees
- *	the sockaddr with sockaddr_free().
+ *	pool's lock; with M_WAITOK it may call malloc().  Exception: the
+ *	pool's first use (this call with either flag, sockaddr_dup(),
+ *	sockaddr_pool_reserve() or sockaddr_pool_count()) primes it,
+ *	allocating SOCKADDR_POOL_INITIAL sockaddrs under the pool's lock;
+ *	call sockaddr_pool_reserve() at start-up where even that must not
+ *	happen later.  The caller frees the sockaddr with sockaddr_free().
  */
 MPSAFE_API struct sockaddr *sockaddr_alloc(sa_family_t af, int flags);
 
@@ -98,8 +105,10 @@ MPSAFE_API struct sockaddr *sockaddr_dup(const struct sockaddr *src, int flags);
  *
  *	Give back a sockaddr from sockaddr_alloc() or sockaddr_dup() to its
  *	pool (or to malloc when the pool is full).  NULL is ignored.  A
- *	sockaddr that did not come from them, or one freed twice, aborts
- *	with a message.  Never blocks except briefly on the pool's lock.
+ *	sockaddr that did not come from them, or a second free of one still
+ *	in its pool, aborts with a message; a second free of one that went
+ *	back to malloc (its pool was full) reads freed memory and may go
+ *	unnoticed.  Never blocks except briefly on the pool's lock.
  */
 MPSAFE_API void sockaddr_free(struct sockaddr *sa);
 
@@ -161,7 +170,9 @@ MPSAFE_API int sockaddr_pool_reserve(sa_family_t af, size_t n);
  * sockaddr_pool_count(af)
  *
  *	For tests and statistics: the free sockaddrs in af's pool now (0 for
- *	an unknown family).  Never blocks except briefly on the pool's lock.
+ *	an unknown family).  Never blocks except briefly on the pool's lock,
+ *	but on the pool's first use it primes the pool (allocates, see
+ *	sockaddr_alloc()).
  */
 MPSAFE_API size_t sockaddr_pool_count(sa_family_t af);
 

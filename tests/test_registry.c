@@ -359,8 +359,18 @@ idle_unregistered(void *arg)
  */
 Test(registry, first_use_on_the_last_destructor_pass_stalls_no_grace_period)
 {
-	pserialize_t psz = pserialize_create();
+	pserialize_t psz;
 	pthread_t t, u;
+
+#if defined(__SANITIZE_THREAD__)
+	/*
+	 * ThreadSanitizer finishes a thread's own state in a key destructor
+	 * too; instrumented code on what it took for the last pass crashes
+	 * inside its runtime (the broken contract this test covers).
+	 */
+	cr_skip_test("the thread's last destructor pass outlives TSan's");
+#endif
+	psz = pserialize_create();
 
 	(void)mpsafe_get_ordering(); /* the library's key comes first */
 	cr_assert_eq(pthread_key_create(&user_key, key_read_on_pass), 0);

@@ -19,6 +19,8 @@
 #include <mpsafe/defer.h>
 #include <mpsafe/pserialize.h>
 
+#include "wait_flag.h"
+
 TestSuite(defer, .timeout = 60);
 
 struct obj {
@@ -232,22 +234,6 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
-}
-
-/* Wait up to seconds for *flag; false if it was not set in time. */
-static bool
-flag_within(_Atomic int *flag, long seconds)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!atomic_load(flag)) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= seconds)
-			return false;
-		sleep_ms(1);
-	}
-	return true;
 }
 
 /* Wait up to seconds for freed to reach n; false if it did not. */

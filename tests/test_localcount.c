@@ -26,6 +26,7 @@
 #include <mpsafe/thread.h>
 
 #include "thread_state.h"
+#include "wait_flag.h"
 
 /* Library-private test hook (src/localcount.c; linked statically). */
 void mpsafe_localcount_test_limits(uint32_t max_ids, bool fail_counters);
@@ -683,22 +684,6 @@ tid_drainer_main(void *arg)
 	localcount_drain(d->lc);
 	atomic_store(&d->done, 1);
 	return NULL;
-}
-
-/* Wait up to seconds for *flag; false if it was not set in time. */
-static bool
-flag_within(_Atomic int *flag, long seconds)
-{
-	struct timespec t0, t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!atomic_load(flag)) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= seconds)
-			return false;
-		sleep_ms(1);
-	}
-	return true;
 }
 
 /*

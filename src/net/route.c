@@ -1542,6 +1542,43 @@ rt_nh_publish(
 }
 
 /*
+ * rt_find_settled(t, r, nowait, rtp)
+ *
+ *	The entry of r's prefix, once no change of it runs: if
+ *	MPSAFE_RTF_UPDATING is set, drop the writer lock, wait for that
+ *	change to end (rt_update_wait()) and look again, since the entry may
+ *	be gone by then; with nowait, fail with EWOULDBLOCK instead.  The
+ *	writer lock is held on entry and on return.  Returns 0 with *rtp
+ *	set, ESRCH, or EWOULDBLOCK.  Blocks unless nowait.
+ */
+static int
+rt_find_settled(struct rt_table *t, const struct rt_req *r, int nowait,
+    struct rt_entry **rtp)
+{
+	for (;;) {
+		struct rt_entry *rt = rt_hash_find(t, r->fi, r->k, r->plen);
+		uint64_t done;
+
+		if (rt == NULL)
+			return ESRCH;
+		/* Relaxed: RTF_UPDATING changes only under the writer lock. */
+		if (!(atomic_load_explicit(
+		          &rt->rt_flags, memory_order_relaxed) &
+		        MPSAFE_RTF_UPDATING)) {
+			*rtp = rt;
+			return 0;
+		}
+		if (nowait)
+			return EWOULDBLOCK;
+		/* seq_cst: pairs with the change's advance, under this lock. */
+		done = atomic_load(&t->t_changes_done);
+		rt_wunlock(t);
+		rt_update_wait(t, done);
+		rt_wlock(t);
+	}
+}
+
+/*
  * rt_change(t, info, r, ret_nrt)
  *
  *	RTM_CHANGE (file comment, "RTM_CHANGE"): wait for another change
@@ -1559,30 +1596,13 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	struct rt_entry *rt;
 	struct rt_nexthop key, *nh, *dead;
 	bool readers;
+	int error;
 
 	rt_wlock(t);
-	for (;;) {
-		uint64_t done;
-
-		rt = rt_hash_find(t, r->fi, r->k, r->plen);
-		if (rt == NULL) {
-			rt_wunlock(t);
-			return ESRCH;
-		}
-		/* Relaxed: RTF_UPDATING changes only under the writer lock. */
-		if (!(atomic_load_explicit(
-		          &rt->rt_flags, memory_order_relaxed) &
-		        MPSAFE_RTF_UPDATING))
-			break;
-		/*
-		 * Another change of rt: wait until it ends, then look again
-		 * (rt may be gone by then).  seq_cst: pairs with the
-		 * finishing change's advance, made under this lock.
-		 */
-		done = atomic_load(&t->t_changes_done);
+	error = rt_find_settled(t, r, false, &rt);
+	if (error != 0) {
 		rt_wunlock(t);
-		rt_update_wait(t, done);
-		rt_wlock(t);
+		return error;
 	}
 	/* The new next hop first: ENOMEM leaves everything as it was. */
 	rt_nh_fill(&key, info, r, &rt->rt_rmx);
@@ -1687,39 +1707,21 @@ rt_get(struct rt_table *t, const struct rt_req *r, int nowait,
     struct rt_entry **ret_nrt)
 {
 	struct rt_entry *rt;
+	int error;
 
 	rt_wlock(t);
-	for (;;) {
-		uint64_t done;
-
-		rt = rt_hash_find(t, r->fi, r->k, r->plen);
-		if (rt == NULL) {
-			rt_wunlock(t);
-			return ESRCH;
-		}
-		if (ret_nrt == NULL)
-			break;
-		/* Relaxed: RTF_UPDATING changes only under the writer lock. */
-		if (!(atomic_load_explicit(
-		          &rt->rt_flags, memory_order_relaxed) &
-		        MPSAFE_RTF_UPDATING)) {
+	if (ret_nrt == NULL) {
+		error =
+		    rt_hash_find(t, r->fi, r->k, r->plen) != NULL ? 0 : ESRCH;
+	} else {
+		error = rt_find_settled(t, r, nowait, &rt);
+		if (error == 0) {
 			rt_ref(rt);
-			break;
+			*ret_nrt = rt;
 		}
-		if (nowait) {
-			rt_wunlock(t);
-			return EWOULDBLOCK;
-		}
-		/* seq_cst: pairs with the change's advance, under this lock. */
-		done = atomic_load(&t->t_changes_done);
-		rt_wunlock(t);
-		rt_update_wait(t, done);
-		rt_wlock(t);
 	}
 	rt_wunlock(t);
-	if (ret_nrt != NULL)
-		*ret_nrt = rt;
-	return 0;
+	return error;
 }
 
 int

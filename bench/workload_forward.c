@@ -233,6 +233,12 @@ fw_table_get(enum fw_kind k, size_t n)
 		}
 		free(fw_routes);
 		fw_routes = NULL;
+		if (n > RTGEN_MAX_INET) {
+			bench_warn("--table-size %zu: the generator makes at "
+			           "most %d IPv4 prefixes",
+			    n, RTGEN_MAX_INET);
+			return NULL;
+		}
 		error =
 		    rtgen_table(AF_INET, n, FW_NEXTHOPS, FW_SEED, &fw_routes);
 		if (error != 0) {

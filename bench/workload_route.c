@@ -215,6 +215,12 @@ rb_data_get(int family, size_t n)
 	free(d->sins);
 	free(d->flows);
 	memset(d, 0, sizeof(*d));
+	if (n > (family == AF_INET ? RTGEN_MAX_INET : RTGEN_MAX_INET6)) {
+		bench_warn("--table-size %zu: the generator makes at most %d "
+		           "IPv4 and %d IPv6 prefixes",
+		    n, RTGEN_MAX_INET, RTGEN_MAX_INET6);
+		return NULL;
+	}
 	error = rtgen_table(family, n, RB_NEXTHOPS, RB_SEED, &d->routes);
 	if (error != 0) {
 		bench_warn("generating %zu prefixes: %s", n, strerror(error));

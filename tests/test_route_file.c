@@ -589,19 +589,21 @@ Test(route_file, table_limits)
 {
 	struct rtgen_route *rt;
 
-	cr_assert_eq(rtgen_table(AF_INET, 1860000, 1, 3, &rt), 0, "v4 max");
+	cr_assert_eq(
+	    rtgen_table(AF_INET, RTGEN_MAX_INET, 1, 3, &rt), 0, "v4 max");
 	free(rt);
-	cr_assert_eq(rtgen_table(AF_INET, 1860001, 1, 3, &rt), EINVAL,
-	    "v4 past the limit");
-	cr_assert_eq(rtgen_table(AF_INET6, 4000001, 1, 3, &rt), EINVAL,
-	    "v6 past the limit");
+	cr_assert_eq(rtgen_table(AF_INET, RTGEN_MAX_INET + 1, 1, 3, &rt),
+	    EINVAL, "v4 past the limit");
+	cr_assert_eq(rtgen_table(AF_INET6, RTGEN_MAX_INET6 + 1, 1, 3, &rt),
+	    EINVAL, "v6 past the limit");
 }
 
 Test(route_file, table_limit_v6)
 {
 	struct rtgen_route *rt;
 
-	cr_assert_eq(rtgen_table(AF_INET6, 4000000, 1, 3, &rt), 0, "v6 max");
+	cr_assert_eq(
+	    rtgen_table(AF_INET6, RTGEN_MAX_INET6, 1, 3, &rt), 0, "v6 max");
 	free(rt);
 }
 

@@ -30,7 +30,7 @@
  * where some length would need more than half of its possible distinct
  * prefixes (so that rejection sampling always ends quickly; for IPv4 the
  * /12s bind first, past 1,861,488 prefixes, so the documented limit
- * RTGEN_MAX_V4 sits just below that), and then
+ * RTGEN_MAX_INET sits just below that), and then
  * generates lengths in increasing order.  Each new prefix is, with
  * probability RTGEN_NEST_PERCENT, a random more-specific of a random
  * prefix generated earlier (hence strictly shorter), otherwise a random
@@ -506,7 +506,7 @@ struct share {
  * IPv4: the length mix of a full BGP view (about 54% /24, 96% /24 or
  * shorter, /22 and /23 next, then /19-/21), after the per-length counts
  * of a real router dump quoted by DPDK's LPM tests; /8-/16 are scaled
- * down to what the 221 usable /8s can hold uniquely at RTGEN_MAX_V4
+ * down to what the 221 usable /8s can hold uniquely at RTGEN_MAX_INET
  * prefixes.
  */
 static const struct share shares4[] = {
@@ -582,13 +582,12 @@ static const struct share shares6[] = {
 #define NSHARES6 (sizeof(shares6) / sizeof(shares6[0]))
 
 /*
- * Limits of route_file.h: largest tables (IPv4: the /12s' capacity, see
- * the opening comment), next-hop indices rtgen_nexthop() can map (22
- * bits, less the all-ones one), smallest churn table (n / 8 >= 1, so
- * deletes happen).
+ * Limits of route_file.h: largest tables (RTGEN_MAX_INET and
+ * RTGEN_MAX_INET6, in the header; IPv4: the /12s' capacity, see the
+ * opening comment), next-hop indices rtgen_nexthop() can map (22 bits,
+ * less the all-ones one), smallest churn table (n / 8 >= 1, so deletes
+ * happen).
  */
-#define RTGEN_MAX_V4 1860000
-#define RTGEN_MAX_V6 4000000
 #define RTGEN_NEXTHOPS_MAX ((UINT32_C(1) << 22) - 1)
 #define RTGEN_CHURN_MIN 8
 
@@ -736,7 +735,7 @@ rtgen_table(int family, size_t n, uint32_t nexthops, uint64_t seed,
 	uint64_t rng = seed;
 
 	if ((family != AF_INET && family != AF_INET6) || n == 0 ||
-	    n > (family == AF_INET ? RTGEN_MAX_V4 : RTGEN_MAX_V6) ||
+	    n > (family == AF_INET ? RTGEN_MAX_INET : RTGEN_MAX_INET6) ||
 	    nexthops == 0 || nexthops > RTGEN_NEXTHOPS_MAX || routesp == NULL)
 		return EINVAL;
 	shares_of(family, &sh, &nsh);

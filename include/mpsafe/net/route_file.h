@@ -54,6 +54,13 @@ MPSAFE_BEGIN_DECLS
 /* Longest line accepted, newline excluded (bytes). */
 #define RTFILE_LINE_MAX 256
 
+/*
+ * Largest tables rtgen_table() generates: IPv4 where the /12s run out,
+ * IPv6 a round bound well inside 2000::/3.
+ */
+#define RTGEN_MAX_INET 1860000
+#define RTGEN_MAX_INET6 4000000
+
 /* Formats (the format argument). */
 #define RTFILE_TABLE 1 /* prefix [next-hop] */
 #define RTFILE_TRACE 2 /* timestamp a|w prefix [next-hop] */
@@ -178,8 +185,9 @@ struct rtgen_route {
  *	taken through mpsafe_calloc() (mpsafe/alloc.h, so fault injection
  *	reaches it) from the C library's allocator, which the caller frees
  *	with free().  Returns 0, EINVAL (bad family, n = 0, more prefixes
- *	than the distribution can hold uniquely: n above 1,860,000 for
- *	AF_INET, where the /12s run out, or above 4,000,000 for AF_INET6;
+ *	than the distribution can hold uniquely: n above RTGEN_MAX_INET
+ *	(1,860,000) for AF_INET, where the /12s run out, or above
+ *	RTGEN_MAX_INET6 (4,000,000) for AF_INET6;
  *	nexthops = 0 or above 2^22 - 1, the indices rtgen_nexthop() maps)
  *	or ENOMEM.  Blocks (allocates; about 0.6 s of CPU for 1,000,000
  *	IPv4).

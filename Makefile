@@ -39,7 +39,7 @@ SAN_LAUNCH = $(shell bits=$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 
 	if [ "$$bits" -gt 28 ] && command -v setarch >/dev/null; then \
 	echo "setarch $$(uname -m) -R"; fi)
 
-.PHONY: help deps build debug test test-debug test-tsan test-asan \
+.PHONY: help deps build debug test test-debug test-release test-tsan test-asan \
 	test-fuzz fuzz stress-long torture torture-aarch64 portability bench bench-full results format format-check install clean
 
 help:
@@ -48,8 +48,9 @@ help:
 	@echo "  make deps          install missing build dependencies (Debian 12; apt-get)"
 	@echo "  make build         configure and build the release preset (build/release)"
 	@echo "  make debug         configure and build the debug preset (build/debug)"
-	@echo "  make test          all CI test tiers: debug, then tsan and asan presets"
+	@echo "  make test          all CI test tiers: debug, release, tsan, asan, fuzz"
 	@echo "  make test-debug    only the debug preset's tests"
+	@echo "  make test-release  only the release preset's tests (no contract checks)"
 	@echo "  make test-tsan     only the tsan preset's tests"
 	@echo "  make test-asan     only the asan (address+undefined) preset's tests"
 	@echo "  make test-fuzz     the short fuzz run of make test (10 s per harness)"
@@ -99,6 +100,13 @@ debug: build-debug
 test-debug: build-debug
 	$(CTEST) --preset debug $(CTEST_EXCLUDE) --parallel $(JOBS)
 
+# The release preset as users build it (-O2, no contract checks): the
+# unit, stress and net tests against the code paths MPSAFE_DIAGNOSTIC
+# compiles out (death tests need the checks and are not built there; the
+# models do not depend on the build and run in test-debug).
+test-release: build-release
+	$(CTEST) --preset release -LE '^(stress-long|model)$$' --parallel $(JOBS)
+
 test-tsan: build-tsan
 	$(SAN_LAUNCH) $(CTEST) --preset tsan $(CTEST_EXCLUDE) --parallel $(JOBS)
 
@@ -122,10 +130,11 @@ fuzz: configure-fuzz
 # failing preset.
 test: deps
 	$(MAKE) --no-print-directory test-debug
+	$(MAKE) --no-print-directory test-release
 	$(MAKE) --no-print-directory test-tsan
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
-	@echo "make test: debug, tsan, asan and fuzz presets passed"
+	@echo "make test: debug, release, tsan, asan and fuzz presets passed"
 
 stress-long: build-release
 	$(CTEST) --preset stress-long --parallel 1

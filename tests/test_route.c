@@ -1608,6 +1608,65 @@ Test(route, count_from_psref_holder_during_change_holds_it_off)
 	late_count_holds_change_off(LATE_RT_REF);
 }
 
+/*
+ * A psref holder turns its psref into a count (rt_ref()) while a delete's
+ * destruction waits for psref holders, then lets the psref go: the
+ * destruction waits for the count too, blocking (the deleter) or not
+ * (the reaper).  (It used to free the entry under the count.)
+ */
+Test(route, count_from_psref_holder_during_destroy_holds_it_off)
+{
+	FOR_EACH_DESIGN(d)
+	for (int nowait = 0; nowait < 2; nowait++) {
+		struct rt_table *t = make(d);
+		struct deleter dl = {t, "10.0.0.0", 8, 0, -1};
+		union rt_sockaddr a = sa_of("10.2.3.4");
+		struct rt_table_stats st;
+		struct rt_entry *held;
+		struct route ro;
+		pthread_t th;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		rtcache_attach(&ro, t, 0);
+		held = rtcache_lookup(&ro, &a.sa);
+		cr_assert_not_null(held);
+		if (nowait)
+			cr_assert_eq(
+			    route_req(t,
+			        MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
+			        "10.0.0.0", 8, NULL, 0, 0, NULL),
+			    0);
+		else
+			pthread_create(&th, NULL, delete_thread, &dl);
+		wait_draining(held);
+		rt_ref(held);
+		rtcache_unref(held, &ro); /* the psref drain may end now */
+		pause_ms(50);
+		cr_assert_eq(held->rt_ifindex, 1u,
+		    "%s: the entry was destroyed under a count (%s)",
+		    route_designs[d].rtc_name, nowait ? "reaper" : "deleter");
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_dying, 1u);
+		if (!nowait)
+			cr_assert_eq(atomic_load(&dl.done), 0,
+			    "%s: the delete returned under a count",
+			    route_designs[d].rtc_name);
+		rt_unref(held);
+		if (!nowait) {
+			pthread_join(th, NULL);
+			cr_assert_eq(dl.error, 0);
+		}
+		do {
+			rt_table_stats(t, &st);
+			sched_yield();
+		} while (st.rts_dying != 0);
+		rtcache_free(&ro);
+		rt_table_destroy(t);
+	}
+}
+
 struct changer_of {
 	struct rt_table *t;
 	const char *dst;

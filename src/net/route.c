@@ -20,8 +20,13 @@
  *     entry have ended, so every count and psref on it has been taken;
  *  2. wait until rt_refcnt is 0 (rt_unref() wakes us, see below);
  *  3. psref_target_destroy(): waits for psref holders (route caches,
- *     RT_REF_PSREF lookups);
+ *     RT_REF_PSREF lookups), then wait until rt_refcnt is 0 again: a
+ *     psref holder may have turned its psref into a count (rt_ref())
+ *     during that wait, and nothing else can add one now (the entry is
+ *     unreachable, and no psref can be taken on a draining target);
  *  4. poison and free.
+ * (Until 2026-12-01 step 3 did not wait for counts again, and an entry
+ * was freed under a count taken from a psref during the drain.)
  * The deleter runs it, blocking, unless it passed MPSAFE_RTM_F_NOWAIT or
  * asked for the entry back (it then holds a count, so it must not wait
  * for itself): the reaper runs it then.
@@ -1098,6 +1103,7 @@ rt_destroy_held(struct rt_table *t, struct rt_entry *rt)
 {
 	rt_wait_refcnt(rt, 0);
 	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
+	rt_wait_refcnt(rt, 0); /* counts taken by psref holders meanwhile */
 	{
 		struct rt_nexthop *dead;
 

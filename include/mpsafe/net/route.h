@@ -416,10 +416,10 @@ MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
  *	length out of range, bits set past the prefix, gateway missing or
  *	of another family, flags outside MPSAFE_RTF_USERMASK); EAFNOSUPPORT
  *	(family not AF_INET/AF_INET6); EEXIST (ADD of a present route);
- *	ESRCH (DELETE/CHANGE/GET of an absent one); ENOMEM (ADD, table
- *	unchanged); EWOULDBLOCK (CHANGE with F_NOWAIT; GET with F_NOWAIT
- *	and ret_nrt of an entry being changed).  On error the table is
- *	unchanged.
+ *	ESRCH (DELETE/CHANGE/GET of an absent one); ENOMEM (ADD or
+ *	CHANGE, table unchanged); EWOULDBLOCK (CHANGE with F_NOWAIT;
+ *	GET with F_NOWAIT and ret_nrt of an entry being changed).  On
+ *	error the table is unchanged.
  *	Caller must:
  *	 - not be inside a read section (rt_read_enter(), or any pserialize
  *	   read section) nor in rt_walktree()'s fn on t, with F_NOWAIT or

@@ -93,6 +93,12 @@ static _Atomic(int) defer_urgent;
 #define DEFER_LINGER_NS 10000000L
 static _Atomic(bool) reclaimer_running; /* set under defer_lock */
 static __thread bool in_reclaimer;
+/*
+ * Bytes of the batch the reclaimer is running that it has not yet taken
+ * off defer_pending (the reclaimer's alone: a fork child whose only
+ * thread is the reclaimer counts them, see mpsafe_defer_atfork_child()).
+ */
+static size_t defer_batch_owed;
 
 struct defer_marker {
 	struct mpsafe_defer dm_defer;
@@ -164,6 +170,8 @@ defer_run_batch(struct mpsafe_defer *batch)
 		next = d->md_next;
 		d->md_next = fifo;
 		fifo = d;
+		if (d->md_func != defer_marker_done)
+			defer_batch_owed += d->md_size;
 	}
 	for (d = fifo; d != NULL; d = next) {
 		next = d->md_next; /* d may be freed by its destructor */
@@ -172,6 +180,7 @@ defer_run_batch(struct mpsafe_defer *batch)
 			 */
 			atomic_fetch_sub_explicit(
 			    &defer_pending, bytes, memory_order_relaxed);
+			defer_batch_owed -= bytes;
 			bytes = 0;
 		} else {
 			bytes += d->md_size;
@@ -184,6 +193,7 @@ defer_run_batch(struct mpsafe_defer *batch)
 	 * shared with every producer.  Relaxed: it bounds memory only.
 	 */
 	atomic_fetch_sub_explicit(&defer_pending, bytes, memory_order_relaxed);
+	defer_batch_owed -= bytes;
 	atomic_fetch_add_explicit(&defer_reclaimed, n, memory_order_relaxed);
 }
 
@@ -563,6 +573,11 @@ mpsafe_defer_atfork_parent(void)
  *	those reserved by producers that had not pushed yet (threads the
  *	child does not have), would otherwise count against the limit for
  *	ever, and a full limit would block the child's first mpsafe_defer().
+ *	If a destructor forked, the child's only thread is the reclaimer,
+ *	which goes on with its batch and then takes the batch's bytes off
+ *	the count: they are counted, and the reclaimer stays the child's.
+ *	(Until 2026-12-01 they were not, and the count wrapped below zero:
+ *	every later mpsafe_defer() in the child waited for ever.)
  *	Runs in the child's only thread, defer_lock held since prepare.
  */
 void
@@ -576,11 +591,13 @@ mpsafe_defer_atfork_child(void)
 	     d != NULL; d = d->md_next)
 		if (d->md_func != defer_marker_done) /* barriers: no bytes */
 			pending += d->md_size;
+	if (in_reclaimer)
+		pending += defer_batch_owed; /* forked by a destructor */
 	atomic_store_explicit(&defer_pending, pending, memory_order_relaxed);
-	atomic_store_explicit(&reclaimer_running, false, memory_order_relaxed);
+	atomic_store_explicit(
+	    &reclaimer_running, in_reclaimer, memory_order_relaxed);
 	atomic_store_explicit(&reclaimer_idle, 0, memory_order_relaxed);
 	atomic_store_explicit(&defer_urgent, 0, memory_order_relaxed);
-	in_reclaimer = false;
 	defer_cv_init(); /* the parent's may have had waiters */
 	defer_cv_ready = true;
 	pthread_cond_init(&defer_done_cv, NULL);

@@ -354,6 +354,82 @@ Test(defer, fork_child_pending_is_what_is_on_the_stack)
 	cr_assert_eq(st.pending_bytes, 0);
 }
 
+/*
+ * fork() from a destructor: the child's only thread is the reclaimer, in
+ * the middle of a batch.  The child's check runs on a thread of its
+ * own, after a barrier (which the reclaimer answers once the batch is
+ * over): nothing may be left pending, and there must be room.
+ */
+static _Atomic int fork_status = -1;
+
+static void *
+fork_child_check(void *arg)
+{
+	static struct mpsafe_defer probe;
+	struct mpsafe_defer_stats st;
+
+	(void)arg;
+	if (mpsafe_defer_barrier() != 0)
+		_exit(2);
+	mpsafe_defer_stats(&st);
+	if (st.pending_bytes != 0)
+		_exit(1); /* the batch's bytes were taken off twice */
+	if (mpsafe_defer_try(&probe, count_free, 1) != 0)
+		_exit(3);
+	if (mpsafe_defer_barrier() != 0)
+		_exit(4);
+	_exit(0);
+}
+
+static void
+fork_free(struct mpsafe_defer *d)
+{
+	int status;
+	pid_t pid;
+
+	(void)d;
+	pid = fork();
+	if (pid == 0) {
+		pthread_t t;
+
+		alarm(20); /* a hang fails the test, not the suite's timeout */
+		if (pthread_create(&t, NULL, fork_child_check, NULL) != 0)
+			_exit(5);
+		return; /* on with the batch, as the child's reclaimer */
+	}
+	if (pid > 0 && waitpid(pid, &status, 0) == pid)
+		atomic_store(&fork_status, status);
+	atomic_fetch_add(&freed, 1);
+}
+
+Test(defer, fork_in_destructor)
+{
+	static struct gate y;
+	static struct mpsafe_defer f, a, b;
+	int status;
+
+	if (getenv("MPSAFE_TEST_EMULATED") != NULL)
+		cr_skip_test("fork of a threaded program under qemu-user");
+#ifdef UNDER_TSAN
+	cr_skip_test("the child starts a thread (ThreadSanitizer kills it)");
+#endif
+	cr_assert_eq(mpsafe_defer_set_limit(1000), 0);
+	/* y holds the reclaimer while f, a and b are handed over. */
+	cr_assert_eq(mpsafe_defer(&y.g_defer, gate_free, 0), 0);
+	gate_wait_running(&y);
+	cr_assert_eq(mpsafe_defer(&f, fork_free, 100), 0);
+	cr_assert_eq(mpsafe_defer(&a, count_free, 400), 0);
+	cr_assert_eq(mpsafe_defer(&b, count_free, 400), 0);
+	atomic_store(&y.g_open, 1);
+	cr_assert_eq(mpsafe_defer_barrier(), 0);
+	cr_assert_eq(atomic_load(&freed), 4);
+	status = atomic_load(&fork_status);
+	cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child's defer state was wrong (status %#x: exit 1, the "
+	    "batch's bytes were taken off its count twice)",
+	    status);
+}
+
 /* One mpsafe_defer() on a thread of its own. */
 struct producer {
 	struct mpsafe_defer p_defer;

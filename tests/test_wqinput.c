@@ -721,6 +721,66 @@ Test(wqinput, create_refuses_rings_whose_size_overflows)
 	cr_assert_eq(error, ENOMEM);
 }
 
+/*
+ * wqinput_destroy() while a drain is in progress: the drain is held
+ * after its first queue caught up (the destroy then has processed the
+ * packet it waited for).  Destroy must not free the wqinput while the
+ * drain is still in it: it used to return here, and the drain then read
+ * the freed queues (ASan: heap-use-after-free in wqinput_drain).
+ */
+static struct gate drain_gate = GATE_INITIALIZER;
+
+static void
+drain_hold_hook(enum wqinput_test_point point)
+{
+	if (point == WQINPUT_TP_DRAIN_QUEUE_DONE)
+		gate_pass(&drain_gate);
+}
+
+static void *
+drainer_main(void *arg)
+{
+	wqinput_drain(arg);
+	return NULL;
+}
+
+Test(wqinput, destroy_waits_for_a_drain_in_progress)
+{
+	struct destroyer d;
+	pthread_t td, tx;
+
+	reset_counters();
+	gate_reset(&drain_gate);
+	atomic_init(&d.done, 0);
+	d.wqi = wqinput_create("wqdrdestroy", input_func);
+	cr_assert_not_null(d.wqi);
+	wqinput_test_hook(drain_hold_hook);
+	cr_assert_eq(pthread_create(&tx, NULL, drainer_main, d.wqi), 0);
+	gate_wait_blocked(&drain_gate, 1);
+	cr_assert_eq(pthread_create(&td, NULL, destroyer_main, &d), 0);
+	sleep_ms(50);
+	cr_assert_not(atomic_load(&d.done),
+	    "wqinput_destroy returned while a drain was in progress");
+	gate_open(&drain_gate);
+	pthread_join(tx, NULL);
+	pthread_join(td, NULL);
+	wqinput_test_hook(NULL);
+	cr_assert(atomic_load(&d.done));
+}
+
+/* Fewer queues than CPUs are never made: each CPU needs its queue. */
+Test(wqinput, create_never_with_fewer_queues_than_cpus)
+{
+	struct wqinput *wqi;
+
+	wqinput_test_ncpu(1);
+	wqi = wqinput_create_limit("wqfewer", input_func, 16, NULL);
+	wqinput_test_ncpu(0);
+	cr_assert_not_null(wqi);
+	cr_assert_eq(wqinput_nqueues(wqi), mpsafe_ncpu());
+	wqinput_destroy(wqi);
+}
+
 /* The override itself: extra queues are harmless, and unused. */
 Test(wqinput, create_with_more_queues_than_cpus)
 {

@@ -86,8 +86,12 @@
  * effects happen before wqinput_drain() returns.
  *
  * wqinput_destroy() destroys the workqueue, which runs every queued
- * q_work, so every accepted packet is processed, then checks that the
- * rings are empty and frees them.
+ * q_work, so every accepted packet is processed and every drainer's
+ * target reached, then waits until the drains in progress have returned
+ * (wqi_drainers, under wqi_drain_lock: a woken drainer still takes the
+ * lock and reads the queues), checks that the rings are empty and frees
+ * them.  (Until 2026-12-01 it did not wait, and a drain woken by the
+ * last packets used the freed wqinput.)
  *
  * Sizes.  The ring is n * cap slots for n CPUs: creation checks that the
  * product fits in a size_t (it need not with a 32-bit size_t) and fails
@@ -163,6 +167,7 @@ struct wqinput {
 	/* Drainers sleep on wqi_drain_cv; see "Drain" above. */
 	pthread_mutex_t wqi_drain_lock;
 	pthread_cond_t wqi_drain_cv;
+	unsigned wqi_drainers; /* drains in progress; wqi_drain_lock */
 	struct wqi_queue wqi_queues[];
 };
 
@@ -341,7 +346,7 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 	}
 #ifdef MPSAFE_FAULT_INJECTION
 	/* Relaxed: see wqinput_test_ncpu. */
-	if (atomic_load_explicit(&wqi_test_ncpu, memory_order_relaxed) != 0)
+	if (atomic_load_explicit(&wqi_test_ncpu, memory_order_relaxed) > n)
 		n = atomic_load_explicit(&wqi_test_ncpu, memory_order_relaxed);
 #endif
 	while (cap < limit)
@@ -515,6 +520,9 @@ wqinput_drain(struct wqinput *wqi)
 		mpsafe_panic("wqinput_drain(%s) from its input function: it "
 		             "would wait for itself",
 		    wqi->wqi_name);
+	pthread_mutex_lock(&wqi->wqi_drain_lock);
+	wqi->wqi_drainers++;
+	pthread_mutex_unlock(&wqi->wqi_drain_lock);
 	for (unsigned i = 0; i < wqi->wqi_nqueues; i++) {
 		struct wqi_queue *q = &wqi->wqi_queues[i];
 
@@ -524,7 +532,12 @@ wqinput_drain(struct wqinput *wqi)
 		 */
 		wqi_drain_queue(wqi, q,
 		    atomic_load_explicit(&q->q_tail, memory_order_relaxed));
+		WQI_TEST_POINT(WQINPUT_TP_DRAIN_QUEUE_DONE);
 	}
+	pthread_mutex_lock(&wqi->wqi_drain_lock);
+	if (--wqi->wqi_drainers == 0)
+		pthread_cond_broadcast(&wqi->wqi_drain_cv); /* a destroyer */
+	pthread_mutex_unlock(&wqi->wqi_drain_lock);
 }
 
 unsigned
@@ -584,6 +597,11 @@ wqinput_destroy(struct wqinput *wqi)
 	wqi_check(wqi, "wqinput_destroy");
 	/* Runs every queued q_work: every accepted packet is processed. */
 	workqueue_destroy(wqi->wqi_wq);
+	/* Every drainer's target is reached: wait for them to leave. */
+	pthread_mutex_lock(&wqi->wqi_drain_lock);
+	while (wqi->wqi_drainers != 0)
+		pthread_cond_wait(&wqi->wqi_drain_cv, &wqi->wqi_drain_lock);
+	pthread_mutex_unlock(&wqi->wqi_drain_lock);
 	for (unsigned i = 0; i < wqi->wqi_nqueues; i++) {
 		struct wqi_queue *q = &wqi->wqi_queues[i];
 

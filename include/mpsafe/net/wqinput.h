@@ -132,9 +132,10 @@ MPSAFE_API void wqinput_stats_total(
 /*
  * wqinput_destroy(wqi)
  *
- *	Process every packet queued, stop the workers and free wqi, which
- *	is poisoned.  No wqinput_input() may be in progress or follow.  Not
- *	from func.  Blocks.
+ *	Process every packet queued, wait for the wqinput_drain() calls in
+ *	progress to return, stop the workers and free wqi, which is
+ *	poisoned.  No wqinput_input() may be in progress, and no call on
+ *	wqi may follow.  Not from func.  Blocks.
  */
 MPSAFE_API void wqinput_destroy(struct wqinput *wqi);
 
@@ -150,14 +151,18 @@ MPSAFE_API void wqinput_destroy(struct wqinput *wqi);
  *	two steps while the test runs others.  NULL removes the hook.
  * wqinput_test_ncpu(n)
  *	From now on wqinput_create_limit() makes n queues instead of
- *	mpsafe_ncpu() (0 restores that); queues beyond mpsafe_ncpu() are
- *	never used.  For testing the size checks of creation.
+ *	mpsafe_ncpu() when n is larger (0, or an n not larger, restores
+ *	mpsafe_ncpu(): every CPU needs its queue); queues beyond
+ *	mpsafe_ncpu() are never used.  For testing the size checks of
+ *	creation.
  */
 enum wqinput_test_point {
 	WQINPUT_TP_REFUSED = 1, /* input: the queue is full, not yet counted */
 	WQINPUT_TP_CLAIMED,     /* input: position claimed, slot not filled */
 	WQINPUT_TP_ACTIVATED,   /* input: q_active set, work not enqueued */
-	WQINPUT_TP_DRAIN_WAIT   /* drain: a queue is behind; about to wait */
+	WQINPUT_TP_DRAIN_WAIT,  /* drain: a queue is behind; about to wait */
+	WQINPUT_TP_DRAIN_QUEUE_DONE /* drain: a queue caught up, next not begun
+	                             */
 };
 typedef void wqinput_test_hook_fn(enum wqinput_test_point point);
 MPSAFE_API void wqinput_test_hook(wqinput_test_hook_fn *hook);

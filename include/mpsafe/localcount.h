@@ -131,6 +131,10 @@ MPSAFE_API void localcount_fini(struct localcount *lc);
  *	acquire and release takes the slow path), adds up all threads'
  *	counters, and sleeps until the total is zero, woken by the last
  *	release.  One-shot: afterwards only localcount_fini() is allowed.
+ *	A second drain is a contract violation: builds with
+ *	MPSAFE_DIAGNOSTIC abort; others let it wait as the first does, and
+ *	then localcount_fini() (and freeing lc) must wait until every drain
+ *	has returned.
  *	Thread context, not inside a read section (aborts in every build:
  *	the grace period would wait for the caller), not holding a reference
  *	to lc (it would wait for ever).  Blocks.

@@ -36,7 +36,10 @@
  * Writers (attach, detach, address insertion and removal) run in thread
  * context, outside read sections, and may block; they serialise among
  * themselves on the global ifnet lock (IFNET_GLOBAL_LOCK()) and, for an
- * interface's addresses, on that interface's lock (IFNET_LOCK()).
+ * interface's addresses, on that interface's lock (IFNET_LOCK()).  Lock
+ * order: IFNET_GLOBAL_LOCK() before IFNET_LOCK() (if_detach() takes both
+ * in that order); never call if_attach() or if_detach() holding the
+ * global lock or any interface's IFNET_LOCK().
  */
 #ifndef MPSAFE_NET_IF_H
 #define MPSAFE_NET_IF_H
@@ -308,9 +311,11 @@ MPSAFE_API int if_attach(struct ifnet *ifp);
  *	with ifp or one of its addresses referenced: detach waits for their
  *	if_put() or ifa_release().  A thread that holds ifp across a sleep
  *	and then, back in a read section, releases it and walks on along
- *	the list (IFNET_READER_NEXT) reaches an interface that is still
- *	attached (or the end), even if the detach of the interface that
- *	followed ifp has returned meanwhile; the same holds for addresses.
+ *	the list (IFNET_READER_NEXT) reaches an interface that is attached,
+ *	or whose detach has begun and waits for this read section (and any
+ *	reference taken in it) before it returns, or the end, even if the
+ *	detach of the interface that followed ifp has returned meanwhile;
+ *	the same holds for addresses.
  *	Returns 0, or EINVAL (nothing changed) when ifp is not attached or
  *	is being detached by another thread.  Thread context, not in a read
  *	section, not holding a reference to ifp or the global lock
@@ -411,7 +416,10 @@ MPSAFE_API bool if_held(const struct ifnet *ifp);
  * if_set_mtu(ifp, mtu), if_set_flags(ifp, flags)
  *
  *	Change an attached interface's MTU or flags (taking IFNET_LOCK).
- *	Return 0 or EINVAL (mtu 0, or ifp not attached).  May block briefly.
+ *	Return 0 or EINVAL (mtu 0, or ifp's detach has begun).  The caller
+ *	keeps if_detach(ifp) from returning during the call (a reference,
+ *	or its own ordering): ifp's lock is destroyed by then.  May block
+ *	briefly.
  */
 MPSAFE_API int if_set_mtu(struct ifnet *ifp, unsigned mtu);
 MPSAFE_API int if_set_flags(struct ifnet *ifp, int flags);
@@ -476,10 +484,11 @@ MPSAFE_API struct if_addr *ifa_create(
  * ifa_insert(ifp, ifa)
  *
  *	Publish ifa at the tail of ifp's address list; the list takes over
- *	the creator's reference.  Returns 0; EINVAL when ifp is not attached
- *	or ifa was inserted before; EEXIST when ifp already has the same
- *	address.  On error nothing changed and the caller keeps its
- *	reference.  Thread context.  May block (IFNET_LOCK).
+ *	the creator's reference.  Returns 0; EINVAL when ifp's detach has
+ *	begun (the caller keeps if_detach(ifp) from returning during the
+ *	call, as for if_set_mtu()) or ifa was inserted before; EEXIST when ifp
+ *already has the same address.  On error nothing changed and the caller keeps
+ *its reference.  Thread context.  May block (IFNET_LOCK).
  */
 MPSAFE_API int ifa_insert(struct ifnet *ifp, struct if_addr *ifa);
 

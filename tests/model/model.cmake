@@ -107,4 +107,17 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=deadlock -DBROKEN_DRAIN_WAIT_ORDER)
 	mpsafe_model_test(localcount_broken_done_wake_first localcount
 	    expect-fail=deadlock -DBROKEN_DONE_WAKE_FIRST)
+
+	# localcount: a second drain of the same count (builds without
+	# contract checks wait in it): every drainer must be woken.
+	mpsafe_model_test(localcount_two_drainers_membarrier localcount
+	    expect-pass -DTWO_DRAINERS)
+	mpsafe_model_test(localcount_two_drainers_fence localcount
+	    expect-pass -DTWO_DRAINERS -DFENCE_MODE)
+	mpsafe_model_test(localcount_broken_fold_done_store localcount
+	    expect-fail=deadlock -DTWO_DRAINERS -DBROKEN_FOLD_DONE_STORE)
+	mpsafe_model_test(localcount_broken_done_sleepers_first localcount
+	    expect-fail=deadlock -DTWO_DRAINERS -DBROKEN_DONE_SLEEPERS_FIRST)
+	mpsafe_model_test(localcount_broken_sleepers_after_loads localcount
+	    expect-fail=deadlock -DTWO_DRAINERS -DBROKEN_SLEEPERS_AFTER_LOADS)
 endif()

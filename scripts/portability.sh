@@ -4,6 +4,9 @@
 #  1. gcc and clang: the whole tree (library, network stack, tests,
 #     benchmarks) builds with warnings as errors (build/port-gcc,
 #     build/port-clang).
+#  1b. the fallbacks of a platform without futex(2) and membarrier(2)
+#     (build/port-fallbacks: the parking-lot sleep, fence mode only):
+#     builds, and the tests run.
 #  2. i386 (-m32, preset i386): builds with warnings as errors; the tests
 #     run, natively or, where the kernel cannot run 32-bit programs, under
 #     qemu-i386.
@@ -41,6 +44,20 @@ for cc in gcc clang; do
 done
 
 # i386: can this kernel run 32-bit programs?
+# The fallbacks a platform without Linux's futex(2) and membarrier(2)
+# gets (the parking-lot sleep of src/futex.c, fence mode only): the
+# probes' cache entries preset to "absent", then the tests, which no
+# other tier runs against this build.
+say "fallbacks (no futex, no membarrier): build and tests"
+cmake -S . -B build/port-fallbacks -DCMAKE_BUILD_TYPE=Debug \
+    -DMPSAFE_WERROR=ON -DMPSAFE_DIAGNOSTIC=ON -DMPSAFE_FAULT_INJECTION=ON \
+    -DMPSAFE_BUILD_BENCH=OFF -D_mpsafe_have_futex_h=OFF \
+    -DMPSAFE_HAVE_LINUX_MEMBARRIER_H=OFF >/dev/null
+cmake --build build/port-fallbacks --parallel "$jobs" >/dev/null
+ctest --test-dir build/port-fallbacks -LE '^(stress-long|model)$' \
+    --parallel "$jobs" --output-on-failure
+say "fallbacks: tests passed"
+
 probe=$(mktemp -d "${TMPDIR:-/tmp}/port.XXXXXX")
 trap 'rm -rf "$probe"' EXIT
 echo 'int main(void) { return 0; }' >"$probe/p.c"

@@ -9,10 +9,14 @@
  * "parking lot": a small table of mutex and condition-variable pairs,
  * hashed by address.  The waiter checks the word under the bucket's mutex
  * and the waker broadcasts under it, so a wake between the check and the
- * sleep cannot be lost.
+ * sleep cannot be lost.  A fork child re-initialises the table: the
+ * parent's sleepers, absent from the child, would otherwise stay counted
+ * in a bucket's condition variable (glibc's broadcast then blocks for
+ * ever), and a bucket mutex another thread held would stay locked.
  */
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mpsafe_impl.h"
@@ -36,6 +40,12 @@ mpsafe_futex_wake(_Atomic(uint32_t) *addr)
 	    SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+void
+mpsafe_futex_atfork_child(void)
+{
+	/* The kernel keeps no sleepers of the parent's in the child. */
+}
+
 #else /* portable parking lot */
 #include <pthread.h>
 
@@ -48,6 +58,7 @@ static struct park_bucket {
 } park_table[PARK_BUCKETS];
 
 static pthread_once_t park_once = PTHREAD_ONCE_INIT;
+static bool park_ready; /* park_init() has run (read by the fork child) */
 
 static void
 park_init(void)
@@ -56,6 +67,18 @@ park_init(void)
 		pthread_mutex_init(&park_table[i].pb_lock, NULL);
 		pthread_cond_init(&park_table[i].pb_cv, NULL);
 	}
+	park_ready = true;
+}
+
+void
+mpsafe_futex_atfork_child(void)
+{
+	/* The child's only thread; park_init() is complete if it ran. */
+	if (park_ready)
+		for (int i = 0; i < PARK_BUCKETS; i++) {
+			pthread_mutex_init(&park_table[i].pb_lock, NULL);
+			pthread_cond_init(&park_table[i].pb_cv, NULL);
+		}
 }
 
 static struct park_bucket *

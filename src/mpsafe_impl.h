@@ -89,6 +89,8 @@ void mpsafe_defer_atfork_child(void);
 /* futex.c: sleep while *addr == val; wake sleepers on addr. */
 void mpsafe_futex_wait(_Atomic(uint32_t) *addr, uint32_t val);
 void mpsafe_futex_wake(_Atomic(uint32_t) *addr);
+/* In a fork child, first: forget the parent's sleepers (futex.c). */
+void mpsafe_futex_atfork_child(void);
 
 /* membarrier.c */
 int mpsafe_membarrier_setup(void);

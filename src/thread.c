@@ -258,6 +258,7 @@ registry_atfork_child(void)
 	/* Relaxed stores below: the child runs one thread, no scan. */
 	struct mpsafe_thread *t;
 
+	mpsafe_futex_atfork_child();
 	registry_used = 0;
 	atomic_store_explicit(
 	    &mpsafe_reader_self.mr_waiters, 0, memory_order_relaxed);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpsafe/pserialize.h>
@@ -148,6 +149,64 @@ Test(registry, environment_forces_fence_mode)
 	/* Criterion runs each test in a fresh process: the mode is unset. */
 	setenv("MPSAFE_ORDERING", "fence", 1);
 	cr_assert_eq(mpsafe_get_ordering(), MPSAFE_ORDERING_FENCE);
+}
+
+static void *
+perform_main(void *arg)
+{
+	pserialize_perform(arg);
+	return NULL;
+}
+
+/*
+ * fork() while a writer sleeps on the forking thread's read section,
+ * then, in the child, grace periods that sleep on the same word and are
+ * woken by the section's exit.  With the portable sleep (no futex: the
+ * build a non-Linux platform gets, run by `make portability`) the
+ * parent's sleeper stayed counted in its bucket's condition variable,
+ * and the child's second wake-up blocked for ever.  The pauses give the
+ * writers time to go to sleep (they spin and yield first); a writer
+ * that has not slept yet makes the round pass without reaching the case.
+ */
+Test(registry, fork_while_a_writer_sleeps)
+{
+	pserialize_t psz = pserialize_create();
+	struct timespec pause = {0, 100 * 1000 * 1000};
+	pthread_t w;
+	pid_t pid;
+	int s, status;
+
+	if (getenv("MPSAFE_TEST_EMULATED") != NULL)
+		cr_skip_test("fork of a threaded program under qemu-user");
+#if defined(__SANITIZE_THREAD__)
+	cr_skip_test("the child starts threads (ThreadSanitizer kills it)");
+#endif
+	s = pserialize_read_enter();
+	cr_assert_eq(pthread_create(&w, NULL, perform_main, psz), 0);
+	nanosleep(&pause, NULL);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		alarm(20); /* a hang fails the test, not the suite's timeout */
+		for (int round = 0; round < 3; round++) {
+			pthread_t w2;
+
+			if (pthread_create(&w2, NULL, perform_main, psz) != 0)
+				_exit(2);
+			nanosleep(&pause, NULL);
+			pserialize_read_exit(s); /* wakes w2 */
+			pthread_join(w2, NULL);
+			s = pserialize_read_enter();
+		}
+		pserialize_read_exit(s);
+		_exit(0);
+	}
+	pserialize_read_exit(s);
+	pthread_join(w, NULL);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child hung or failed (status %#x)", status);
+	pserialize_destroy(psz);
 }
 
 static _Atomic int fork_readers_stop;

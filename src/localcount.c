@@ -231,8 +231,11 @@ mpsafe_localcount_record_init(struct mpsafe_thread *t)
 void *
 mpsafe_localcount_record_counters(struct mpsafe_thread *t)
 {
-	/* Relaxed: the registering thread owns t; earlier owners' stores
-	 * were published with the record's release. */
+	/*
+	 * Relaxed: the registering thread owns t; an earlier owner's
+	 * stores happen before, through registry_lock (unlocked in its
+	 * record_release(), locked in our record_alloc()).
+	 */
 	return atomic_load_explicit(
 	    &thread_dir(t)->lcd_counters, memory_order_relaxed);
 }

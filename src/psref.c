@@ -71,16 +71,20 @@
  * Thread exit with references held is a broken contract (thread.c first
  * gives the program's own pthread key destructors, which may release
  * them, every pass but the last): diagnostic builds abort; other builds
- * drop the references held in slots (the thread can no longer use the
- * objects) and wake their destroyers, but abort if some are on the
- * overflow list (their struct psref is likely in a stack frame that is
- * gone).
+ * drop the references held in slots (the thread is gone and can no
+ * longer use the objects) and wake their destroyers, but abort if some
+ * are on the overflow list (their struct psref is likely in a stack
+ * frame that is gone).  An explicit mpsafe_thread_unregister() with
+ * references held is refused (EBUSY; diagnostic builds abort): that
+ * thread goes on running and may still use the objects.
  *
- * fork() during a destroy: the child keeps the class's draining count
- * and the target's draining mark of a destroy that no thread of the
- * child runs; that target cannot be destroyed again in the child (its
- * class then is never freed), and releases in its class take the slow
- * wake path.  Do not fork while destroying.
+ * fork() during a destroy: the child keeps the library-wide draining
+ * count (mpsafe_psref_draining_all) and the target's draining mark of a
+ * destroy that no thread of the child runs.  In the child that target
+ * cannot be destroyed again, so its class is never freed (diagnostic
+ * builds abort on the class destroy); every release, in any class,
+ * checks the draining list on its way out; and mpsafe_set_ordering()
+ * returns EBUSY for good.  Do not fork while destroying.
  */
 #include <errno.h>
 #include <stdalign.h>
@@ -450,8 +454,8 @@ mpsafe_psref_release_slow(struct psref *psref,
 		    psref, target, class, "the psref refers to another target");
 	if (target->prt_class != class)
 		release_broken(psref, target, class,
-		    "the target belongs to another class (a destroyer of "
-		    "this target would never be woken)");
+		    "the target belongs to another class (the class "
+		    "passed must be the target's)");
 	if (psref->psref_slot != PSREF_SLOT_OVERFLOW)
 		release_broken(psref, target, class,
 		    "the reference is not held (its slot was reused: "

@@ -431,6 +431,13 @@ mpsafe_thread_unregister(void)
 		    self_depth());
 		return EBUSY;
 	}
+	if (mpsafe_psref_thread_held(t) != 0) {
+		/* The thread goes on: its references must stay counted. */
+		MPSAFE_DIAG(0,
+		    "mpsafe_thread_unregister holding %u psref reference(s)",
+		    mpsafe_psref_thread_held(t));
+		return EBUSY;
+	}
 	/* Keep counting exit passes (see the top). */
 	(void)pthread_setspecific(registry_key, KEY_PARKED);
 	record_release(t, "unregistered");

@@ -467,6 +467,31 @@ Test(psref, release_of_a_zeroed_psref_when_unregistered_aborts,
 	psref_release(&p, &o.o_target, c);
 }
 
+#ifndef MPSAFE_DIAGNOSTIC
+/*
+ * Unregistering with a reference held is refused (diagnostic builds
+ * abort: death_psref): the thread goes on and may still use the object,
+ * so its reference must stay counted.  It used to be dropped, and a
+ * destroy then returned while the thread still held the object.
+ */
+Test(psref, unregister_holding_a_reference_is_refused)
+{
+	struct psref_class *c = psref_class_create("test");
+	struct obj o = {0};
+	struct psref p;
+
+	psref_target_init(&o.o_target, c);
+	take(&p, &o, c);
+	cr_assert_eq(mpsafe_thread_unregister(), EBUSY);
+	cr_assert(mpsafe_thread_registered());
+	cr_assert(psref_held(&o.o_target, c));
+	psref_release(&p, &o.o_target, c);
+	cr_assert_eq(mpsafe_thread_unregister(), 0);
+	psref_target_destroy(&o.o_target, c);
+	psref_class_destroy(c);
+}
+#endif
+
 static void *
 destroy_main(void *arg)
 {

@@ -162,8 +162,9 @@ MPSAFE_API int mpsafe_thread_register(void);
  * mpsafe_thread_unregister()
  *
  *	Unregister the calling thread, which must not be inside a read
- *	section.  Returns 0, EINVAL if the thread was not registered, or
- *	EBUSY if it is inside a read section (diagnostic builds abort).
+ *	section or hold a psref.  Returns 0, EINVAL if the thread was not
+ *	registered, or EBUSY if it is inside a read section or holds a
+ *	psref (diagnostic builds abort).
  *	Threads that exit are unregistered automatically.
  */
 MPSAFE_API int mpsafe_thread_unregister(void);

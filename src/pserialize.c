@@ -29,9 +29,9 @@
  * Waiting.  The writer spins briefly on a word, then yields its CPU a few
  * times (a reader preempted inside its section may be waiting for one);
  * then it raises the
- * record's mt_waiters, issues another barrier and sleeps on the word with a
+ * record's mr_waiters, issues another barrier and sleeps on the word with a
  * futex.  The barrier pairs with the reader's exit, which stores mr_word
- * and then (compiler barrier, or fence) loads mt_waiters: either the
+ * and then (compiler barrier, or fence) loads mr_waiters: either the
  * reader's store is visible to the writer's re-check, or the reader sees
  * the raised count and wakes the writer.  There is no timed polling.
  *

@@ -80,8 +80,12 @@ MPSAFE_API MPSAFE_COLD MPSAFE_NORETURN void mpsafe_read_exit_broken(int s);
  * pserialize_read_enter()
  *
  *	Enter a read section; returns a cookie for pserialize_read_exit().
- *	Never blocks, takes no lock, makes no system call.  Registers the
- *	calling thread on first use.
+ *	Never blocks, takes no lock, makes no system call, except on the
+ *	calling thread's first use, which registers it (a library lock, an
+ *	allocation).  A signal handler may open read sections only on a
+ *	thread that registered before the handler could run, and not while
+ *	that thread registers, unregisters or exits (registration is not
+ *	async-signal-safe).
  */
 static inline int
 pserialize_read_enter(void)

@@ -104,7 +104,8 @@ MPSAFE_API void lltable_destroy(struct lltable *llt);
  *	LLE_VALID is set when len > 0), adding it if absent.  Returns 0;
  *	EINVAL (NULL llt or l3addr, len over LLT_ADDR_MAX, NULL lladdr
  *	with len > 0, flags outside LLE_USERMASK); EAFNOSUPPORT (l3addr
- *	not of the table's family); ENOMEM (table unchanged).  Writers
+ *	not of the table's family); ENOMEM (table unchanged); EDEADLK
+ *	(called inside a read section; diagnostic builds abort).  Writers
  *	exclude each other.  Blocks (a lock; with LLT_SYNC_PSERIALIZE it
  *	may wait for room under the deferred-reclamation limit).  Not in a
  *	read section.
@@ -116,7 +117,8 @@ MPSAFE_API int lla_update(struct lltable *llt, const struct sockaddr *l3addr,
  * lla_delete(llt, l3addr)
  *
  *	Remove the entry for l3addr.  Returns 0, EINVAL (NULL argument),
- *	EAFNOSUPPORT (wrong family) or ESRCH (no such entry).  Blocks as
+ *	EAFNOSUPPORT (wrong family), ESRCH (no such entry) or EDEADLK
+ *	(inside a read section; diagnostic builds abort).  Blocks as
  *	lla_update().  Not in a read section.
  */
 MPSAFE_API int lla_delete(struct lltable *llt, const struct sockaddr *l3addr);

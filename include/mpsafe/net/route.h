@@ -992,7 +992,10 @@ MPSAFE_API const struct sockaddr *rtcache_getdst(const struct route *ro);
  * Per-thread caches for a forwarding path (NetBSD's rtcache_percpu_*,
  * keyed by thread since userspace cannot pin a CPU): each thread that
  * calls rtcache_perthread_getref() gets its own struct route, attached
- * with MPSAFE_RT_NOWAIT, created on first use.
+ * with MPSAFE_RT_NOWAIT, created on first use and kept until
+ * rtcache_perthread_free(), also after the thread exits (about 160 bytes
+ * per thread that ever called getref): meant for long-lived forwarding
+ * threads, not for threads made per task.
  */
 struct rtcache_perthread; /* opaque */
 

@@ -226,8 +226,10 @@ median(double *v, unsigned n)
 
 /*
  * Fill r->res with the median of each figure over r->reps[0..n-1], taken
- * figure by figure; violations are summed; spread is the largest over
- * the smallest metric value, best the smallest.
+ * figure by figure over the runs that have it (has_*: a run that timed
+ * nothing does not count as 0; the figure is absent only if no run has
+ * it); violations are summed; spread is the largest over the smallest
+ * metric value, best the smallest.
  */
 static void
 combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
@@ -238,30 +240,48 @@ combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
 
 	*res = rep[0];
 	res->violations = 0;
-#define MEDIAN_OF(field)                             \
-	do {                                         \
-		for (unsigned i = 0; i < n; i++)     \
-			v[i] = (double)rep[i].field; \
-		res->field = median(v, n);           \
+	/* has: the runs' flag for the figure (true: every run has it). */
+#define MEDIAN_OF(field, has)                                  \
+	do {                                                   \
+		unsigned m = 0;                                \
+		for (unsigned i = 0; i < n; i++)               \
+			if (has)                               \
+				v[m++] = (double)rep[i].field; \
+		if (m > 0)                                     \
+			res->field = median(v, m);             \
 	} while (0)
-#define MEDIAN_OF_U64(field)                                  \
-	do {                                                  \
-		for (unsigned i = 0; i < n; i++)              \
-			v[i] = (double)rep[i].field;          \
-		res->field = (uint64_t)llround(median(v, n)); \
+#define MEDIAN_OF_U64(field, has)                                     \
+	do {                                                          \
+		unsigned m = 0;                                       \
+		for (unsigned i = 0; i < n; i++)                      \
+			if (has)                                      \
+				v[m++] = (double)rep[i].field;        \
+		if (m > 0)                                            \
+			res->field = (uint64_t)llround(median(v, m)); \
 	} while (0)
-	MEDIAN_OF(seconds);
-	MEDIAN_OF(ops_per_sec);
-	MEDIAN_OF(ns_per_op);
-	MEDIAN_OF_U64(ops);
-	MEDIAN_OF_U64(lat_p50_ns);
-	MEDIAN_OF_U64(lat_p99_ns);
-	MEDIAN_OF_U64(pending_peak_bytes);
-	MEDIAN_OF_U64(writer_ops);
-	MEDIAN_OF_U64(mem_bytes);
-	MEDIAN_OF_U64(mem_prefixes);
+#define ANY_HAS(flag)                             \
+	do {                                      \
+		for (unsigned i = 0; i < n; i++)  \
+			res->flag |= rep[i].flag; \
+	} while (0)
+	ANY_HAS(has_ns_per_op);
+	ANY_HAS(has_lat);
+	ANY_HAS(has_pending);
+	ANY_HAS(has_writer_ops);
+	ANY_HAS(has_mem);
+	MEDIAN_OF(seconds, true);
+	MEDIAN_OF(ops_per_sec, rep[i].has_ns_per_op);
+	MEDIAN_OF(ns_per_op, rep[i].has_ns_per_op);
+	MEDIAN_OF_U64(ops, true);
+	MEDIAN_OF_U64(lat_p50_ns, rep[i].has_lat);
+	MEDIAN_OF_U64(lat_p99_ns, rep[i].has_lat);
+	MEDIAN_OF_U64(pending_peak_bytes, rep[i].has_pending);
+	MEDIAN_OF_U64(writer_ops, rep[i].has_writer_ops);
+	MEDIAN_OF_U64(mem_bytes, rep[i].has_mem);
+	MEDIAN_OF_U64(mem_prefixes, rep[i].has_mem);
 #undef MEDIAN_OF
 #undef MEDIAN_OF_U64
+#undef ANY_HAS
 	for (unsigned i = 0; i < n; i++) {
 		double m = result_metric(w, &rep[i]);
 

@@ -27,14 +27,18 @@
 #   destroy-latency psref, localcount, refcount, rwlock, ck-hp, 1 holder,
 #                   0.5 s x 3
 #   workqueue       workqueue, mutex-queue, producers 1,2, 0.5 s x 3
-#                   (ratios in its own table are against mutex-queue)
+#                   (ratios in mpsafe-bench's own table are against
+#                   mutex-queue; summary.txt's, with no row of the
+#                   summary's baseline, against the first strategy,
+#                   workqueue)
 #   ifnet           psref, refcount, rwlock, churn every 1 ms, 0.5 s x 3
 #                   (ratios on ns per lookup, against psref; p50/p99 are
 #                   the detach latency)
 #   route-lookup    when built with DPDK, dpdk-lpm and dpdk-fib (first,
-#                   see below), then rwlock, refcount, psref, pserialize,
-#                   pserialize-nh (next-hop lookups on a pserialize
-#                   table of their own); one generated
+#                   see below), then rwlock, rwlock-nh (next-hop lookups
+#                   on rwlock's table, under its read lock), refcount,
+#                   psref, pserialize, pserialize-nh (next-hop lookups on
+#                   a pserialize table of their own); one generated
 #                   1M-prefix IPv4 table per design, built once; churn
 #                   thread at 1000 updates/s; 0.5 s x 3
 #   route-bulk      pserialize, pserialize-nh and, when built with DPDK,
@@ -72,7 +76,9 @@
 # defer; read-side and grace-period also against pserialize, and
 # read-side has a psref/localcount block), psref (hold, ifnet,
 # destroy-latency) and pserialize (route-lookup, route-bulk, rtcache,
-# route-mem6; then a block of the routing table's figures) and none
+# route-mem6; then a block of the routing table's figures; summary.txt's
+# route-lookup table, whose baseline has no row there, takes its ratios
+# against the first strategy, dpdk-lpm when built with DPDK) and none
 # without churn
 # (forward, then a block of its own figures).
 #
@@ -150,7 +156,7 @@ waiting=refcount,rwlock,pserialize,psref,localcount,urcu-memb,urcu-qsbr
 waiting=$waiting,urcu-bp,ck-epoch,ck-brlock
 deferring=pserialize,urcu-memb,ck-epoch,ck-hp
 holding=psref,localcount,refcount,rwlock,ck-hp
-routing=rwlock,refcount,psref,pserialize,pserialize-nh
+routing=rwlock,rwlock-nh,refcount,psref,pserialize,pserialize-nh
 rt_size=${MPSAFE_BENCH_ROUTE_PREFIXES:-1000000}
 fw_size=${MPSAFE_BENCH_FORWARD_PREFIXES:-1000000}
 forwarding=none,biglock,rwlock,refcount,psref,pserialize

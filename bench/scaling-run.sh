@@ -19,8 +19,9 @@
 #                   thread counts above 1; 1 s
 #   grace-period    pserialize, psref, urcu-memb, rwlock; 0.5 s
 #   destroy-latency psref, localcount, refcount, rwlock, ck-hp; 0.5 s x 5
-#   route-lookup    rwlock, refcount, psref, pserialize, pserialize-nh,
-#                   dpdk-fib (when built with DPDK); 1M prefixes, churn
+#   route-lookup    rwlock, refcount, psref, pserialize, rwlock-nh,
+#                   pserialize-nh, dpdk-fib (when built with DPDK); 1M
+#                   prefixes, churn
 #                   1000/s; 0.5 s
 #   route-bulk      pserialize, pserialize-nh, dpdk-fib; 0.5 s
 #   rtcache         psref, pserialize; 0.5 s
@@ -59,6 +60,9 @@ bench() {
 
 routing=rwlock,refcount,psref,pserialize
 bulk=pserialize
+if $bin --list | grep -q '^  rwlock-nh '; then
+	routing=$routing,rwlock-nh
+fi
 if $bin --list | grep -q '^  pserialize-nh '; then
 	routing=$routing,pserialize-nh
 	bulk=$bulk,pserialize-nh

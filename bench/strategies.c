@@ -14,6 +14,7 @@
 	X(none)                \
 	X(refcount)            \
 	X(rwlock)              \
+	X(rwlock_nh)           \
 	X(pserialize)          \
 	X(pserialize_nh)       \
 	X(pserialize_pair)     \

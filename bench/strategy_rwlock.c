@@ -151,3 +151,20 @@ const struct bench_strategy strategy_rwlock = {
     .hold_release = rwlock_hold_release,
     .destroy = rwlock_destroy,
 };
+
+/*
+ * The routing table's locked design read through its next-hop lookup
+ * (rt_lookup_nexthop() under the table's read lock, see
+ * bench/workload_route.c): the same work as pserialize-nh's lookup, with
+ * the lock.  Routing workloads only, so no generic read side here.
+ */
+const struct bench_strategy strategy_rwlock_nh = {
+    .name = "rwlock-nh",
+    .description = "rwlock routing table, next-hop lookups "
+                   "(rt_lookup_nexthop) under the table's read lock "
+                   "(route-lookup, route-bulk only)",
+    .init = rwlock_init,
+    .fini = rwlock_fini,
+    .thread_register = rwlock_thread_register,
+    .thread_unregister = rwlock_thread_unregister,
+};

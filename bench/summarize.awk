@@ -507,13 +507,23 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 			    p > 0 && x > 0 ? ratio(x / p) : "", "")
 		}
 		# Next-hop lookups (pserialize-nh, the same table) against
-		# pserialize's entry lookups, the locked designs (single
-		# lookups) and DPDK's rte_lpm and rte_fib.
+		# the rwlock table's next-hop lookups (rwlock-nh: the same
+		# work), pserialize's entry lookups, the locked designs' entry
+		# lookups (one dependent miss more) and DPDK's rte_lpm and
+		# rte_fib.
 		for (s = 1; s <= 2; s++) {
 			w = s == 1 ? "route-lookup" : "route-bulk"
 			x = ns_of(w, "pserialize-nh", t, "")
 			if (x <= 0)
 				continue
+			j = find_row(w, "rwlock-nh", t)
+			if (j > 0) {
+				d = ns_of(w, "rwlock-nh", t, "")
+				p = ns_of(w, "pserialize-nh", t, get(j, "date"))
+				route_line(w " thr " t ": pserialize-nh faster " \
+				    "than rwlock-nh, same work (x)", \
+				    p > 0 && d > 0 ? ratio(d / p) : "", "")
+			}
 			p = ns_of(w, "pserialize", t, "")
 			if (p > 0)
 				route_line(w " thr " t ": pserialize-nh faster " \
@@ -528,7 +538,8 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 				p = ns_of(w, "pserialize-nh", t, get(j, "date"))
 				if (q <= 3)
 					route_line(w " thr " t ": pserialize-nh " \
-					    "faster than " names[q] " (x)", \
+					    "faster than " names[q] "'s entry " \
+					    "lookup (x)", \
 					    p > 0 && d > 0 ? ratio(d / p) : "", "")
 				else
 					route_line(w " thr " t ": pserialize-nh " \
@@ -540,7 +551,8 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 		p = ns_of("route-bulk", "pserialize", t, "")
 		if (p > 0 && x > 0)
 			route_line("route-bulk thr " t ": pserialize bulk " \
-			    "faster than single (x)", ratio(x / p), "")
+			    "faster than single, other invocation (x)", \
+			    ratio(x / p), "")
 		x = ns_of("rtcache", "pserialize", t, "")
 		d = ns_of("rtcache", "pserialize-pair", t, "")
 		if (x > 0 && d > 0)
@@ -557,11 +569,16 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 			    get(s, "threads") != t || get(s, "lat_p50_ns") == "")
 				continue
 			route_line("route-lookup thr " t ": " get(s, "strategy") \
-			    " update p50 / p99 (us), pending peak (KiB)", \
-			    sprintf("%.1f / %.1f, %s", get(s, "lat_p50_ns") / 1000, \
+			    " update p50 / p99 (us), pending peak (KiB), " \
+			    "updates/s", \
+			    sprintf("%.1f / %.1f, %s, %s", \
+			    get(s, "lat_p50_ns") / 1000, \
 			    get(s, "lat_p99_ns") / 1000, \
 			    get(s, "pending_peak_bytes") == "" ? "-" : \
-			    sprintf("%.0f", get(s, "pending_peak_bytes") / 1024)), "")
+			    sprintf("%.0f", get(s, "pending_peak_bytes") / 1024), \
+			    get(s, "seconds") > 0 ? \
+			    sprintf("%.0f", get(s, "writer_ops") / get(s, "seconds")) \
+			    : "-"), "")
 		}
 	}
 	for (j = 1; j <= nrows; j++) {

@@ -59,6 +59,12 @@
  *               gateway (route-lookup; route-bulk:
  *               rt_lookup_nexthop_bulk()); the FIB-style lookup that
  *               reads no entry when the slot carries the next hop's id.
+ *   rwlock-nh   rwlock's table read through its next hops:
+ *               rt_lookup_nexthop() under the table's read lock (route-
+ *               bulk: rt_lookup_nexthop_bulk() with the lock held across
+ *               the batch); pserialize-nh's work with the lock, so the
+ *               two compare like for like (rwlock, refcount and psref
+ *               read the entry too: one more dependent miss).
  *   dpdk-lpm    rte_lpm (route-lookup, route-mem; see strategy_dpdk_lpm.c).
  *   dpdk-fib    rte_fib DIR24_8: rte_lpm's lookup table with a trie as
  *               its rule store (fast loads and updates); its lookup is
@@ -130,6 +136,7 @@ enum rb_kind {
 	RB_PSREF,
 	RB_PSERIALIZE,
 	RB_PSERIALIZE_NH, /* pserialize-nh: next-hop lookups */
+	RB_RWLOCK_NH,     /* rwlock-nh: next-hop lookups, read lock */
 	RB_PAIR,          /* pserialize-pair: rtcache's read section alone */
 	RB_DPDK,          /* dpdk-lpm */
 	RB_DPDK_FIB,      /* dpdk-fib */
@@ -153,6 +160,7 @@ rb_kind_of(const struct bench_strategy *s)
 	    {"psref", RB_PSREF},
 	    {"pserialize", RB_PSERIALIZE},
 	    {"pserialize-nh", RB_PSERIALIZE_NH},
+	    {"rwlock-nh", RB_RWLOCK_NH},
 	    {"pserialize-pair", RB_PAIR},
 	    {"dpdk-lpm", RB_DPDK},
 	    {"dpdk-fib", RB_DPDK_FIB},
@@ -180,7 +188,7 @@ rb_config(enum rb_kind k, struct rt_table_config *c)
 		c->rtc_sync = RT_SYNC_PSERIALIZE;
 		c->rtc_ref = RT_REF_PSREF;
 		break;
-	default: /* rwlock, psref: NetBSD's design */
+	default: /* rwlock, rwlock-nh, psref: NetBSD's design */
 		c->rtc_sync = RT_SYNC_RWLOCK;
 		c->rtc_ref = RT_REF_REFCOUNT;
 		break;
@@ -624,7 +632,7 @@ rb_bulk_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 			a = buf;
 		}
 		p += k;
-		if (r->kind == RB_PSERIALIZE_NH) {
+		if (r->kind == RB_PSERIALIZE_NH || r->kind == RB_RWLOCK_NH) {
 			const struct rt_nexthop *nhs[RB_BULK];
 
 			s = rt_read_enter(t);
@@ -709,6 +717,19 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 			else
 				miss++;
 			pserialize_read_exit(s);
+		}
+		break;
+	case RB_RWLOCK_NH:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			int s = rt_read_enter(t); /* the read lock */
+			const struct rt_nexthop *nh = rt_lookup_nexthop(
+			    t, AF_INET, d->addrs + 4 * (p & mask));
+
+			if (nh != NULL)
+				sum += nh->nh_gateway.sin.sin_addr.s_addr;
+			else
+				miss++;
+			rt_read_exit(t, s);
 		}
 		break;
 	case RB_REFCOUNT:
@@ -954,8 +975,9 @@ rb_supports_lookup(const struct bench_strategy *s)
 		return "built without DPDK";
 #endif
 	if (k == RB_NONE)
-		return "not a routing-table design (rwlock, refcount, psref, "
-		       "pserialize, pserialize-nh, dpdk-lpm, dpdk-fib)";
+		return "not a routing-table design (rwlock, rwlock-nh, "
+		       "refcount, psref, pserialize, pserialize-nh, dpdk-lpm, "
+		       "dpdk-fib)";
 	if (k == RB_PAIR)
 		return "rtcache's baseline, no lookup";
 	return NULL;
@@ -967,9 +989,9 @@ rb_supports_bulk(const struct bench_strategy *s)
 	enum rb_kind k = rb_kind_of(s);
 
 	if (k != RB_PSERIALIZE && k != RB_PSERIALIZE_NH && k != RB_RWLOCK &&
-	    !rb_is_dpdk(k))
+	    k != RB_RWLOCK_NH && !rb_is_dpdk(k))
 		return "no bulk lookup (pserialize, pserialize-nh, rwlock, "
-		       "dpdk-fib, dpdk-lpm)";
+		       "rwlock-nh, dpdk-fib, dpdk-lpm)";
 	return rb_supports_lookup(s);
 }
 
@@ -978,7 +1000,8 @@ rb_supports_cache(const struct bench_strategy *s)
 {
 	enum rb_kind k = rb_kind_of(s);
 
-	if (k == RB_NONE || k == RB_PSERIALIZE_NH || rb_is_dpdk(k))
+	if (k == RB_NONE || k == RB_PSERIALIZE_NH || k == RB_RWLOCK_NH ||
+	    rb_is_dpdk(k))
 		return "not a routing-table design with route caches "
 		       "(rwlock, refcount, psref, pserialize)";
 	return NULL;
@@ -989,6 +1012,8 @@ rb_supports_mem(const struct bench_strategy *s)
 {
 	if (rb_kind_of(s) == RB_PSERIALIZE_NH)
 		return "the pserialize table (route-mem measures it)";
+	if (rb_kind_of(s) == RB_RWLOCK_NH)
+		return "the rwlock table (route-mem measures it)";
 	return rb_supports_lookup(s);
 }
 

@@ -321,10 +321,17 @@ run(int fence)
 #define EXPECT .signal = 0
 #endif
 
+/*
+ * Teeth without membarrier(2) (the fallbacks build of make portability):
+ * the membarrier run would skip, and a skipped test expecting SIGABRT
+ * fails; the fence run keeps its teeth.
+ */
+#if !defined(TORTURE_EXPECT_BROKEN) || defined(MPSAFE_TEST_HAVE_MEMBARRIER)
 Test(torture_psref, membarrier, EXPECT)
 {
 	run(0);
 }
+#endif
 
 Test(torture_psref, fence, EXPECT)
 {

@@ -5,8 +5,10 @@
  * waits for a grace period, and frees it.  With PATTERN_UNSAFE the writer
  * skips the grace period: the reader, still inside the section that
  * found the frotz, reads the poison of a retired object.  A second frotz
- * is retired without waiting: mpsafe_defer() frees it after a grace
- * period, on the library's reclaimer thread.
+ * is retired without waiting for a grace period: mpsafe_defer() frees it
+ * after one, on the library's reclaimer thread.  (mpsafe_defer() may still
+ * wait when the memory pending reclamation passes the limit; a writer that
+ * must never block calls mpsafe_defer_try() and handles EAGAIN.)
  * Built and run by the example_pattern_publish tests.
  */
 #include <stdatomic.h>
@@ -87,7 +89,11 @@ frotz_free_deferred(struct mpsafe_defer *d)
 	free(f);
 }
 
-/* Retire without waiting: the library frees f after a grace period. */
+/*
+ * Retire without waiting for a grace period: the library frees f after
+ * one.  May still block while the memory pending reclamation is past the
+ * limit; mpsafe_defer_try() never blocks and returns EAGAIN instead.
+ */
 static int
 frotz_retire_nowait(struct frotz *f)
 {

@@ -69,7 +69,11 @@ main(void)
 	/* 3. The fast path: no reference, valid inside the read section. */
 	s = rt_read_enter(t);
 	rt = rt_lookup_noref(t, AF_INET, &dst.sin_addr);
-	error = rt == NULL || rt->rt_ifindex != 2;
+	/* While a change is in progress only rt_dst and rt_plen are stable. */
+	if (rt != NULL && !(rt_getflags(rt) & MPSAFE_RTF_UPDATING))
+		error = rt->rt_ifindex != 2;
+	else
+		error = 1; /* no route, or one being changed: a miss */
 	rt_read_exit(t, s);
 	if (error)
 		return 1;

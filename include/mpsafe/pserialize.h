@@ -66,7 +66,8 @@ MPSAFE_API void pserialize_destroy(pserialize_t psz);
  *	begun when the call began has ended.  The caller serialises its
  *	writers (normally by holding the lock that guards the data; readers
  *	never take it, so holding it here is fine).  Thread context, not
- *	inside a read section (diagnostic builds abort).  Blocks: spins
+ *	inside a read section (every build aborts: the call would wait for
+ *	its own section).  Blocks: spins
  *	briefly, then sleeps until the last reader it waits for leaves.
  *	Concurrent callers share grace periods.
  */

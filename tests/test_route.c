@@ -1793,6 +1793,48 @@ assert_nh_matches(const struct rt_nexthop *nh, const struct rt_entry *rt)
 	cr_assert_eq(nh, rt_getnexthop(rt));
 }
 
+/*
+ * Equal gateways share a next hop whatever else their sockaddrs carry:
+ * only the family and address (IPv6: and scope) are kept.  A port or
+ * sin_zero bytes used to make them distinct, using up next-hop ids.
+ */
+Test(route, gateway_port_and_padding_ignored)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		union rt_sockaddr dst = sa_of("20.0.0.0"),
+		                  g = sa_of("192.0.2.1");
+		struct rt_addrinfo info;
+		union rt_sockaddr x = sa_of("10.1.1.1"), y = sa_of("20.1.1.1");
+		struct rt_entry *a, *b;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8,
+		                 "192.0.2.1", 1, 0, NULL),
+		    0);
+		g.sin.sin_port = htons(80);
+		memset(g.sin.sin_zero, 0x5a, sizeof(g.sin.sin_zero));
+		memset(&info, 0, sizeof(info));
+		info.rti_dst = &dst.sa;
+		info.rti_plen = 8;
+		info.rti_flags = MPSAFE_RTF_GATEWAY;
+		info.rti_ifindex = 1;
+		info.rti_gateway = &g.sa;
+		cr_assert_eq(rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), 0);
+		a = rtalloc1(t, &x.sa, 0);
+		b = rtalloc1(t, &y.sa, 0);
+		cr_assert_not_null(a);
+		cr_assert_not_null(b);
+		cr_assert_eq(rt_getnexthop(a), rt_getnexthop(b),
+		    "%s: equal gateways, distinct next hops",
+		    route_designs[d].rtc_name);
+		cr_assert_eq(b->rt_gateway.sin.sin_port, 0);
+		rt_unref(a);
+		rt_unref(b);
+		rt_table_destroy(t);
+	}
+}
+
 Test(route, nexthops_shared_and_distinct)
 {
 	FOR_EACH_DESIGN(d)

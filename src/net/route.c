@@ -394,26 +394,29 @@ rt_side_in(const struct rt_table *t)
 #endif
 
 /*
- * Diagnostic builds: rtrequest() must not run inside the read side of t
- * (rt_read_enter(), any pserialize read section, rt_walktree()'s fn),
- * with MPSAFE_RTM_F_NOWAIT or without: it takes the writer lock, which
- * on an RT_SYNC_RWLOCK table (and inside a walk, on either) waits for the
- * caller's own read lock or mutex, and on an RT_SYNC_PSERIALIZE table may
- * be held by a writer that waits for a grace period (mpsafe_defer()),
- * which waits for the caller's section.
+ * Diagnostic builds: rtrequest(), rt_table_stats() and rt_walktree() (fn
+ * names which) must not run inside the read side of t (rt_read_enter(),
+ * any pserialize read section, rt_walktree()'s fn), with
+ * MPSAFE_RTM_F_NOWAIT or without: they take the writer lock (a walk on an
+ * RT_SYNC_PSERIALIZE table: the writer mutex), which on an RT_SYNC_RWLOCK
+ * table (and inside a walk, on either) waits for the caller's own read
+ * lock or mutex, and on an RT_SYNC_PSERIALIZE table may be held by a
+ * writer that waits for a grace period (mpsafe_defer()), which waits for
+ * the caller's section.
  */
 static void
-rt_require_outside_read_side(struct rt_table *t)
+rt_require_outside_read_side(struct rt_table *t, const char *fn)
 {
 #ifdef MPSAFE_DIAGNOSTIC
 	if (rt_side_in(t) || pserialize_in_read_section())
-		mpsafe_panic("rtrequest on table %s inside its read side "
+		mpsafe_panic("%s on table %s inside its read side "
 		             "(rt_read_enter, a read section, or rt_walktree's "
-		             "fn), MPSAFE_RTM_F_NOWAIT or not: the writer lock "
-		             "would wait for the caller itself",
-		    t->t_name);
+		             "fn): the writer lock would wait for the caller "
+		             "itself",
+		    fn, t->t_name);
 #else
 	(void)t;
+	(void)fn;
 #endif
 }
 
@@ -1306,6 +1309,7 @@ void
 rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 {
 	memset(st, 0, sizeof(*st));
+	rt_require_outside_read_side(t, "rt_table_stats");
 	rt_wlock(t);
 	st->rts_entries_inet = t->t_nentries[RT_INET];
 	st->rts_entries_inet6 = t->t_nentries[RT_INET6];
@@ -1387,13 +1391,26 @@ rt_nh_fill(struct rt_nexthop *key, const struct rt_addrinfo *info,
 	key->nh_fi = (uint8_t)r->fi;
 	key->nh_flags = r->flags & MPSAFE_RTF_NHMASK;
 	key->nh_ifindex = info->rti_ifindex;
+	/*
+	 * The gateway's family and address (IPv6: and scope) only: a port,
+	 * sin_zero or flow label left in the caller's sockaddr would make
+	 * equal gateways distinct next hops, and come back from rt_getgate().
+	 */
 	if (r->flags & MPSAFE_RTF_GATEWAY) {
-		if (r->fi == RT_INET)
-			memcpy(&key->nh_gateway.sin, info->rti_gateway,
-			    sizeof(struct sockaddr_in));
-		else
-			memcpy(&key->nh_gateway.sin6, info->rti_gateway,
-			    sizeof(struct sockaddr_in6));
+		if (r->fi == RT_INET) {
+			struct sockaddr_in g;
+
+			memcpy(&g, info->rti_gateway, sizeof(g));
+			key->nh_gateway.sin.sin_family = AF_INET;
+			key->nh_gateway.sin.sin_addr = g.sin_addr;
+		} else {
+			struct sockaddr_in6 g;
+
+			memcpy(&g, info->rti_gateway, sizeof(g));
+			key->nh_gateway.sin6.sin6_family = AF_INET6;
+			key->nh_gateway.sin6.sin6_addr = g.sin6_addr;
+			key->nh_gateway.sin6.sin6_scope_id = g.sin6_scope_id;
+		}
 	} else {
 		key->nh_gateway.sa.sa_family = AF_UNSPEC;
 	}
@@ -1741,7 +1758,7 @@ rtrequest(struct rt_table *t, int req, const struct rt_addrinfo *info,
 
 	if (t == NULL || info == NULL)
 		return EINVAL;
-	rt_require_outside_read_side(t);
+	rt_require_outside_read_side(t, "rtrequest");
 	if (cmd < MPSAFE_RTM_ADD || cmd > MPSAFE_RTM_GET)
 		return EINVAL;
 	error = rt_check_info(info, cmd, &r);
@@ -2114,6 +2131,7 @@ rt_walktree(
 
 	if (af != AF_UNSPEC && rt_afidx(af) < 0)
 		return EAFNOSUPPORT;
+	rt_require_outside_read_side(t, "rt_walktree");
 	if (t->t_sync == RT_SYNC_RWLOCK)
 		pthread_rwlock_rdlock(&t->t_rwlock);
 	else

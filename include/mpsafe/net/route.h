@@ -384,7 +384,10 @@ MPSAFE_API void rt_table_destroy(struct rt_table *t);
 /*
  * rt_table_stats(t, st)
  *
- *	Fill *st.  Blocks briefly (takes the writer lock).
+ *	Fill *st.  Blocks briefly (takes the writer lock).  Not inside
+ *	the read side of t (rt_read_enter(), a read section, rt_walktree()'s
+ *	fn): the writer lock would wait for the caller; diagnostic builds
+ *	abort.
  */
 MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
 
@@ -432,7 +435,10 @@ MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
  *	 - for CHANGE, and for GET with ret_nrt, hold no reference (count
  *	   or psref, rtcache_* included) to the entry named if it may be
  *	   being changed: the change waits for every holder, the GET for
- *	   the change.  References to other entries are fine.
+ *	   the change;
+ *	 - for DELETE without F_NOWAIT and without ret_nrt, hold no
+ *	   reference to the entry named: the destruction waits for every
+ *	   holder.  References to other entries are fine.
  *	Blocks: takes the writer lock; DELETE without F_NOWAIT and without
  *	ret_nrt waits for holders and a grace period; CHANGE waits for
  *	holders (and for a change of the same entry); GET with ret_nrt
@@ -715,8 +721,11 @@ MPSAFE_API int rt_nexthop_check_reject(
  *
  *	Call fn(rt, arg) for each entry of family af (AF_UNSPEC: both), in
  *	no particular order, until fn returns non-zero; return that value,
- *	or 0.  EAFNOSUPPORT for another af.  fn may block but must not
- *	call rtrequest() on t, nor wait for a change of one of t's entries
+ *	or 0.  EAFNOSUPPORT for another af.  Not inside the read side of t
+ *	(rt_read_enter(), a read section, another walk's fn), as
+ *	rt_table_stats().  fn may block but must not call rtrequest(),
+ *	rt_table_stats() or rt_walktree() on t, nor wait for a change of
+ *	one of t's entries
  *	(a lookup without MPSAFE_RT_NOWAIT, through rtalloc1(), rt_lookup()
  *	or a route cache attached without it): the change needs the lock
  *	the walk holds to end.  Diagnostic builds abort on either.  rt is

@@ -454,8 +454,12 @@ mpsafe_psref_release_slow(struct psref *psref,
 		    psref, target, class, "the psref refers to another target");
 	if (target->prt_class != class)
 		release_broken(psref, target, class,
-		    "the target belongs to another class (the class "
-		    "passed must be the target's)");
+		    target->prt_class == NULL
+		        ? "the target is dead: destroyed (did "
+		          "psref_target_destroy return while this reference "
+		          "was held?) or overwritten since the acquire"
+		        : "the target belongs to another class (the class "
+		          "passed must be the target's)");
 	if (psref->psref_slot != PSREF_SLOT_OVERFLOW)
 		release_broken(psref, target, class,
 		    "the reference is not held (its slot was reused: "

@@ -124,22 +124,17 @@ Test(death, underflow_found_by_drain, .signal = SIGABRT)
 	localcount_drain(&lc);
 }
 
-/* A release that takes a draining count below zero. */
-Test(death, one_release_too_many_while_draining, .signal = SIGABRT)
-{
-	static struct localcount lc;
-	pthread_t t;
-
-	localcount_init(&lc);
-	localcount_acquire(&lc);
-	pthread_create(&t, NULL, drain_main, &lc);
-	while (atomic_load(&lc.lc_state) == LOCALCOUNT_STATE_ACTIVE)
-		sched_yield();
-	localcount_release(&lc); /* the last one: the drain may return */
-	localcount_release(&lc); /* one too many */
-	for (;;)
-		sched_yield();
-}
+/*
+ * No test for total_add()'s "the count of %p fell to %lld" check
+ * (src/localcount.c): a release meets it only when the shared total is
+ * already zero while the count still reads DRAINING, that is, between the
+ * release (or drain fold) that reached zero and its move of the state to
+ * DRAINED.  Only two racing releases get there; one release too many
+ * after the last is found by release_after_drain's check (the state is
+ * DRAINED by then) or, before the fold, by underflow_found_by_drain's.  No
+ * test hook holds a release inside that window, so there is no
+ * deterministic test of it.
+ */
 
 Test(death, release_after_drain, .signal = SIGABRT)
 {
@@ -179,6 +174,13 @@ Test(death, drain_uninitialised, .signal = SIGABRT)
 	struct localcount lc = {0};
 
 	localcount_drain(&lc);
+}
+
+Test(death, fini_uninitialised, .signal = SIGABRT)
+{
+	struct localcount lc = {0};
+
+	localcount_fini(&lc);
 }
 
 Test(death, acquire_null, .signal = SIGABRT)

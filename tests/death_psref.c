@@ -114,10 +114,25 @@ Test(death_psref, release_of_another_target, .init = setup, .signal = SIGABRT)
 	psref_release(&ref, &other, c);
 }
 
+/*
+ * A release of a target found dead (prt_class NULL, as psref_target_destroy
+ * leaves it on return): here written by hand, as a destroy that did not
+ * wait for this reference would have left it.
+ */
+Test(death_psref, release_of_a_destroyed_target, .init = setup,
+    .signal = SIGABRT)
+{
+	take(&ref, &target);
+	target.prt_class = NULL;
+	psref_release(&ref, &target, c);
+}
+
+/* The releasing thread has used the library: it is registered. */
 static void *
-release_main(void *arg)
+release_registered_main(void *arg)
 {
 	(void)arg;
+	pserialize_read_exit(pserialize_read_enter());
 	psref_release(&ref, &target, c);
 	return NULL;
 }
@@ -127,7 +142,26 @@ Test(death_psref, release_on_another_thread, .init = setup, .signal = SIGABRT)
 	pthread_t t;
 
 	take(&ref, &target);
-	pthread_create(&t, NULL, release_main, NULL);
+	pthread_create(&t, NULL, release_registered_main, NULL);
+	pthread_join(t, NULL);
+}
+
+/* The releasing thread never used the library: it is not registered. */
+static void *
+release_unregistered_main(void *arg)
+{
+	(void)arg;
+	psref_release(&ref, &target, c);
+	return NULL;
+}
+
+Test(death_psref, release_on_an_unregistered_thread, .init = setup,
+    .signal = SIGABRT)
+{
+	pthread_t t;
+
+	take(&ref, &target);
+	pthread_create(&t, NULL, release_unregistered_main, NULL);
 	pthread_join(t, NULL);
 }
 

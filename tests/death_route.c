@@ -103,6 +103,40 @@ Test(death_route, perthread_putref_while_held, .init = setup, .signal = SIGABRT)
 	rtcache_perthread_putref(pc);
 }
 
+/* rtcache_copy() from a cache that holds a reference (every build). */
+Test(death_route, rtcache_copy_from_a_cache_holding_a_reference, .init = setup,
+    .signal = SIGABRT)
+{
+	struct route copy;
+	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
+
+	cr_assert_not_null(rt);
+	rtcache_attach(&copy, t, 0);
+	rtcache_copy(&copy, &ro);
+}
+
+/* rtcache_copy() into a cache that holds a reference (every build). */
+Test(death_route, rtcache_copy_into_a_cache_holding_a_reference, .init = setup,
+    .signal = SIGABRT)
+{
+	struct route other;
+	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
+
+	cr_assert_not_null(rt);
+	rtcache_attach(&other, t, 0);
+	rtcache_copy(&ro, &other);
+}
+
+/* A second getref on the same thread before putref. */
+Test(death_route, perthread_nested_getref, .init = setup, .signal = SIGABRT)
+{
+	struct rtcache_perthread *pc = rtcache_perthread_alloc(t);
+
+	cr_assert_not_null(pc);
+	cr_assert_not_null(rtcache_perthread_getref(pc));
+	(void)rtcache_perthread_getref(pc);
+}
+
 /* rtcache_lookup_noref() on a cache that still holds a reference. */
 Test(death_route, noref_lookup_before_rtcache_unref, .init = setup,
     .signal = SIGABRT)

@@ -16,6 +16,13 @@ mpsafe_add_test(NAME torture_lltable_long SOURCES torture_lltable.c
 set_property(TEST torture_lltable_long APPEND PROPERTY
     ENVIRONMENT MPSAFE_TORTURE_SECONDS=60)
 
+# Death tests of wqinput and lltable (wqinput.h, lltable.h): they need
+# the contract checks (MPSAFE_DIAGNOSTIC), as every death test.
+if(MPSAFE_DIAGNOSTIC)
+	mpsafe_add_test(NAME death_net SOURCES death_net.c
+	    LABELS net death LIBS mpsafe_net_static)
+endif()
+
 # Redirect parsers (mpsafe/net/redirect.h): truncated and lying headers.
 mpsafe_add_test(NAME test_redirect SOURCES test_redirect.c
     LABELS net unit LIBS mpsafe_net_static)

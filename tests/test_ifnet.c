@@ -261,6 +261,10 @@ Test(ifnet, table_grows_and_indexes_are_reused)
 struct holder {
 	unsigned idx;
 	_Atomic int held, release, done;
+	/* Set by the holder just before if_put(). */
+	_Atomic int released;
+	/* released, as the detacher read it right after if_detach(). */
+	_Atomic int released_at_return;
 	struct ifnet *ifp;
 };
 
@@ -279,6 +283,7 @@ holder_main(void *arg)
 		nanosleep(&ts, NULL);
 		cr_assert_eq(ifp->if_mtu, 1500);
 	}
+	atomic_store(&h->released, 1);
 	if_put(ifp, &ref);
 	return NULL;
 }
@@ -289,6 +294,7 @@ detacher_main(void *arg)
 	struct holder *h = arg;
 
 	cr_assert_eq(if_detach(h->ifp), 0);
+	atomic_store(&h->released_at_return, atomic_load(&h->released));
 	atomic_store(&h->done, 1);
 	return NULL;
 }
@@ -319,7 +325,8 @@ Test(ifnet, detach_waits_for_a_sleeping_holder)
 	atomic_store(&h.release, 1);
 	pthread_join(td, NULL);
 	pthread_join(th, NULL);
-	cr_assert(atomic_load(&h.done));
+	cr_assert(atomic_load(&h.released_at_return),
+	    "if_detach returned before the holder's if_put");
 	cr_assert_eq(h.ifp->if_index, 0);
 	free(h.ifp);
 }

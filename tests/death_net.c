@@ -1,0 +1,102 @@
+/*
+ * death_net.c: the rules of wqinput.h and lltable.h whose breach aborts
+ * (SIGABRT) with a message naming it.  Built with MPSAFE_DIAGNOSTIC, as
+ * the other death tests: wqinput_drain() from its input function and
+ * lltable_destroy() in a read section abort in every build, lla_delete()
+ * in a read section only in these (other builds return EDEADLK).
+ */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include <mpsafe/net/lltable.h>
+#include <mpsafe/net/wqinput.h>
+#include <mpsafe/pserialize.h>
+
+TestSuite(death_net, .timeout = 30);
+
+#define SA(p) ((const struct sockaddr *)(const void *)(p))
+
+/* --- wqinput ------------------------------------------------------------- */
+
+static struct wqinput *_Atomic wqi;
+
+/* The input function drains its own wqinput: it would wait for itself. */
+static void
+draining_input(struct mbuf *m, int off, int proto)
+{
+	(void)m;
+	(void)off;
+	(void)proto;
+	wqinput_drain(atomic_load(&wqi));
+}
+
+Test(death_net, wqinput_drain_from_its_input_function, .signal = SIGABRT)
+{
+	static char pkt[64]; /* the packet is opaque to wqinput: any pointer */
+	struct wqinput *w = wqinput_create("deathdrain", draining_input);
+
+	cr_assert_not_null(w);
+	atomic_store(&wqi, w);
+	cr_assert_eq(wqinput_input(w, (struct mbuf *)(void *)pkt, 0, 0), 0);
+	/* The worker aborts the process. */
+	for (;;) {
+		struct timespec ts = {0, 10000000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* --- lltable ------------------------------------------------------------- */
+
+static struct lltable *
+table_with_an_entry(enum lltable_sync sync, struct sockaddr_in *a)
+{
+	static const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+	struct lltable *llt;
+
+	*a = (struct sockaddr_in){.sin_family = AF_INET};
+	cr_assert_eq(inet_pton(AF_INET, "192.0.2.1", &a->sin_addr), 1);
+	cr_assert_eq(lltable_create(&llt, AF_INET, 1, sync, 0), 0);
+	cr_assert_eq(lla_update(llt, SA(a), mac, sizeof(mac), 0), 0);
+	return llt;
+}
+
+Test(death_net, lltable_destroy_inside_a_read_section, .signal = SIGABRT)
+{
+	struct sockaddr_in a;
+	struct lltable *llt = table_with_an_entry(LLT_SYNC_PSERIALIZE, &a);
+
+	(void)pserialize_read_enter();
+	lltable_destroy(llt);
+}
+
+Test(death_net, lltable_destroy_inside_a_read_section_rwlock, .signal = SIGABRT)
+{
+	struct sockaddr_in a;
+	struct lltable *llt = table_with_an_entry(LLT_SYNC_RWLOCK, &a);
+
+	(void)pserialize_read_enter();
+	lltable_destroy(llt);
+}
+
+Test(death_net, lla_delete_inside_a_read_section, .signal = SIGABRT)
+{
+	struct sockaddr_in a;
+	struct lltable *llt = table_with_an_entry(LLT_SYNC_PSERIALIZE, &a);
+
+	(void)pserialize_read_enter();
+	(void)lla_delete(llt, SA(&a));
+}
+
+Test(death_net, lla_delete_inside_a_read_section_rwlock, .signal = SIGABRT)
+{
+	struct sockaddr_in a;
+	struct lltable *llt = table_with_an_entry(LLT_SYNC_RWLOCK, &a);
+
+	(void)pserialize_read_enter();
+	(void)lla_delete(llt, SA(&a));
+}

@@ -240,24 +240,18 @@ combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
 
 	*res = rep[0];
 	res->violations = 0;
-	/* has: the runs' flag for the figure (true: every run has it). */
-#define MEDIAN_OF(field, has)                                  \
+	/*
+	 * has: the runs' flag for the figure (true: every run has it);
+	 * conv: what turns the median into the field's type.
+	 */
+#define MEDIAN_OF(field, has, conv)                            \
 	do {                                                   \
 		unsigned m = 0;                                \
 		for (unsigned i = 0; i < n; i++)               \
 			if (has)                               \
 				v[m++] = (double)rep[i].field; \
 		if (m > 0)                                     \
-			res->field = median(v, m);             \
-	} while (0)
-#define MEDIAN_OF_U64(field, has)                                     \
-	do {                                                          \
-		unsigned m = 0;                                       \
-		for (unsigned i = 0; i < n; i++)                      \
-			if (has)                                      \
-				v[m++] = (double)rep[i].field;        \
-		if (m > 0)                                            \
-			res->field = (uint64_t)llround(median(v, m)); \
+			res->field = conv(median(v, m));       \
 	} while (0)
 #define ANY_HAS(flag)                             \
 	do {                                      \
@@ -269,18 +263,17 @@ combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
 	ANY_HAS(has_pending);
 	ANY_HAS(has_writer_ops);
 	ANY_HAS(has_mem);
-	MEDIAN_OF(seconds, true);
-	MEDIAN_OF(ops_per_sec, rep[i].has_ns_per_op);
-	MEDIAN_OF(ns_per_op, rep[i].has_ns_per_op);
-	MEDIAN_OF_U64(ops, true);
-	MEDIAN_OF_U64(lat_p50_ns, rep[i].has_lat);
-	MEDIAN_OF_U64(lat_p99_ns, rep[i].has_lat);
-	MEDIAN_OF_U64(pending_peak_bytes, rep[i].has_pending);
-	MEDIAN_OF_U64(writer_ops, rep[i].has_writer_ops);
-	MEDIAN_OF_U64(mem_bytes, rep[i].has_mem);
-	MEDIAN_OF_U64(mem_prefixes, rep[i].has_mem);
+	MEDIAN_OF(seconds, true, (double));
+	MEDIAN_OF(ops_per_sec, rep[i].has_ns_per_op, (double));
+	MEDIAN_OF(ns_per_op, rep[i].has_ns_per_op, (double));
+	MEDIAN_OF(ops, true, (uint64_t)llround);
+	MEDIAN_OF(lat_p50_ns, rep[i].has_lat, (uint64_t)llround);
+	MEDIAN_OF(lat_p99_ns, rep[i].has_lat, (uint64_t)llround);
+	MEDIAN_OF(pending_peak_bytes, rep[i].has_pending, (uint64_t)llround);
+	MEDIAN_OF(writer_ops, rep[i].has_writer_ops, (uint64_t)llround);
+	MEDIAN_OF(mem_bytes, rep[i].has_mem, (uint64_t)llround);
+	MEDIAN_OF(mem_prefixes, rep[i].has_mem, (uint64_t)llround);
 #undef MEDIAN_OF
-#undef MEDIAN_OF_U64
 #undef ANY_HAS
 	for (unsigned i = 0; i < n; i++) {
 		double m = result_metric(w, &rep[i]);

@@ -221,6 +221,60 @@ Test(
 	(void)rt_walktree(t, AF_INET, walk_request, NULL);
 }
 
+static int
+walk_stats(struct rt_entry *rt, void *arg)
+{
+	struct rt_table_stats st;
+
+	(void)rt;
+	(void)arg;
+	rt_table_stats(t, &st);
+	return 1;
+}
+
+static int
+walk_nested(struct rt_entry *rt, void *arg)
+{
+	(void)rt;
+	return rt_walktree(t, AF_INET, walk_stats, arg);
+}
+
+/*
+ * rt_table_stats() and a nested rt_walktree() in a walk's fn wait for the
+ * lock the walk holds (both hung, on the lockless table, before the
+ * check); lockless design, whose walk holds the writer mutex.
+ */
+static void
+lockless_setup(void)
+{
+	if (rt_table_create(&t, &route_designs[1]) != 0)
+		abort();
+	if (route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL, 1, 0, NULL) != 0)
+		abort();
+}
+
+Test(death_route, stats_inside_walktree_fn, .init = lockless_setup,
+    .signal = SIGABRT)
+{
+	(void)rt_walktree(t, AF_INET, walk_stats, NULL);
+}
+
+Test(death_route, walktree_inside_walktree_fn, .init = lockless_setup,
+    .signal = SIGABRT)
+{
+	(void)rt_walktree(t, AF_INET, walk_nested, NULL);
+}
+
+Test(death_route, stats_inside_read_section, .init = lockless_setup,
+    .signal = SIGABRT)
+{
+	struct rt_table_stats st;
+	int s = rt_read_enter(t);
+
+	rt_table_stats(t, &st);
+	rt_read_exit(t, s);
+}
+
 static void *
 change_slash8(void *arg)
 {

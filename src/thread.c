@@ -61,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mpsafe/alloc.h>
 
@@ -107,6 +108,34 @@ static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 /* Owner only: passes of registry_key_destructor() on this thread. */
 static __thread unsigned exit_passes;
 
+/*
+ * Test builds (MPSAFE_FAULT_INJECTION): a death test names the rule it
+ * breaks in MPSAFE_TEST_PANIC_EXPECT (tests/death_expect.h); a panic
+ * whose message does not contain it exits with status 125 instead of
+ * aborting, so the test, which expects SIGABRT, fails: an abort from
+ * another check than the one the test is about no longer passes.
+ */
+#ifdef MPSAFE_FAULT_INJECTION
+static void
+panic_check_expected(const char *fmt, va_list ap)
+{
+	const char *want = getenv("MPSAFE_TEST_PANIC_EXPECT");
+	char msg[2048];
+
+	if (want == NULL)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (strstr(msg, want) != NULL)
+		return;
+	fprintf(stderr,
+	    "mpsafe: test: the panic above is not the one expected (its "
+	    "message lacks \"%s\")\n",
+	    want);
+	fflush(stderr);
+	_exit(125);
+}
+#endif
+
 void
 mpsafe_panic(const char *fmt, ...)
 {
@@ -118,6 +147,11 @@ mpsafe_panic(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	fflush(stderr);
+#ifdef MPSAFE_FAULT_INJECTION
+	va_start(ap, fmt);
+	panic_check_expected(fmt, ap);
+	va_end(ap);
+#endif
 	abort();
 }
 

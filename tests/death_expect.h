@@ -1,0 +1,23 @@
+/*
+ * tests/death_expect.h: a death test names the rule it breaks.
+ *
+ * death_expect(phrase), first in a test that expects SIGABRT: in test
+ * builds (MPSAFE_FAULT_INJECTION) the library's mpsafe_panic() then
+ * aborts only if its message contains phrase; another panic exits with
+ * status 125 and the test fails.  Criterion's .signal = SIGABRT alone
+ * accepts any abort, and two death tests once passed on a check other
+ * than the one they named.  Each test runs in a process of its own, so
+ * the setting ends with it.
+ */
+#ifndef MPSAFE_TESTS_DEATH_EXPECT_H
+#define MPSAFE_TESTS_DEATH_EXPECT_H
+
+#include <stdlib.h>
+
+static inline void
+death_expect(const char *phrase)
+{
+	setenv("MPSAFE_TEST_PANIC_EXPECT", phrase, 1);
+}
+
+#endif /* MPSAFE_TESTS_DEATH_EXPECT_H */

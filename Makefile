@@ -103,9 +103,11 @@ test-debug: build-debug
 # The release preset as users build it (-O2, no contract checks): the
 # unit, stress and net tests against the code paths MPSAFE_DIAGNOSTIC
 # compiles out (death tests need the checks and are not built there; the
-# models do not depend on the build and run in test-debug).
+# models do not depend on the build and run in test-debug).  Not through
+# the test preset: its label filter replaces a -LE given here.
 test-release: build-release
-	$(CTEST) --preset release -LE '^(stress-long|model)$$' --parallel $(JOBS)
+	$(CTEST) --test-dir build/release -LE '^(stress-long|model)$$' \
+	    --output-on-failure --parallel $(JOBS)
 
 test-tsan: build-tsan
 	$(SAN_LAUNCH) $(CTEST) --preset tsan $(CTEST_EXCLUDE) --parallel $(JOBS)

@@ -9,17 +9,20 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include <mpsafe/defer.h>
 #include <mpsafe/pserialize.h>
 #include <mpsafe/thread.h>
 
+#include "death_expect.h"
 #include "thread_state.h"
 
 TestSuite(death, .timeout = 30);
 
 Test(death, perform_inside_read_section, .signal = SIGABRT)
 {
+	death_expect("pserialize_perform inside a read section");
 	pserialize_t psz = pserialize_create();
 	(void)pserialize_read_enter();
 	pserialize_perform(psz);
@@ -27,11 +30,13 @@ Test(death, perform_inside_read_section, .signal = SIGABRT)
 
 Test(death, exit_without_enter, .signal = SIGABRT)
 {
+	death_expect("without a matching pserialize_read_enter");
 	pserialize_read_exit(1);
 }
 
 Test(death, exit_twice, .signal = SIGABRT)
 {
+	death_expect("without a matching pserialize_read_enter");
 	int s = pserialize_read_enter();
 	pserialize_read_exit(s);
 	pserialize_read_exit(s);
@@ -39,6 +44,7 @@ Test(death, exit_twice, .signal = SIGABRT)
 
 Test(death, exit_out_of_order, .signal = SIGABRT)
 {
+	death_expect("does not match the innermost pserialize_read_enter");
 	int s1 = pserialize_read_enter();
 	int s2 = pserialize_read_enter();
 	pserialize_read_exit(s1);
@@ -47,6 +53,7 @@ Test(death, exit_out_of_order, .signal = SIGABRT)
 
 Test(death, nesting_overflow, .signal = SIGABRT)
 {
+	death_expect("read sections nested deeper than");
 	for (unsigned i = 0; i <= MPSAFE_NEST_MAX; i++)
 		(void)pserialize_read_enter();
 }
@@ -61,6 +68,7 @@ exit_inside_section(void *arg)
 
 Test(death, thread_exit_inside_read_section, .signal = SIGABRT)
 {
+	death_expect("thread exited inside a read section");
 	pthread_t t;
 
 	pthread_create(&t, NULL, exit_inside_section, NULL);
@@ -69,6 +77,7 @@ Test(death, thread_exit_inside_read_section, .signal = SIGABRT)
 
 Test(death, unregister_inside_read_section, .signal = SIGABRT)
 {
+	death_expect("mpsafe_thread_unregister inside a read section");
 	(void)pserialize_read_enter();
 	(void)mpsafe_thread_unregister();
 }
@@ -106,6 +115,7 @@ reader_main(void *arg)
 
 Test(death, destroy_while_perform_in_progress, .signal = SIGABRT)
 {
+	death_expect("pserialize_destroy while pserialize_perform");
 	struct inflight f = {.psz = pserialize_create()};
 	pthread_t r, w;
 
@@ -136,6 +146,7 @@ Test(death, destroy_while_perform_in_progress, .signal = SIGABRT)
 #ifndef UNDER_SANITIZER
 Test(death, perform_after_destroy, .signal = SIGABRT)
 {
+	death_expect("used after pserialize_destroy");
 	pserialize_t psz = pserialize_create();
 	pserialize_destroy(psz);
 	pserialize_perform(psz);
@@ -144,6 +155,7 @@ Test(death, perform_after_destroy, .signal = SIGABRT)
 
 Test(death, perform_null, .signal = SIGABRT)
 {
+	death_expect("pserialize_perform: NULL pserialize_t");
 	pserialize_perform(NULL);
 }
 
@@ -155,6 +167,7 @@ dtor(struct mpsafe_defer *d)
 
 Test(death, defer_inside_read_section, .signal = SIGABRT)
 {
+	death_expect("mpsafe_defer inside a read section");
 	static struct mpsafe_defer d;
 
 	(void)pserialize_read_enter();
@@ -163,6 +176,7 @@ Test(death, defer_inside_read_section, .signal = SIGABRT)
 
 Test(death, defer_barrier_inside_read_section, .signal = SIGABRT)
 {
+	death_expect("mpsafe_defer_barrier inside a read section");
 	(void)pserialize_read_enter();
 	(void)mpsafe_defer_barrier();
 }
@@ -171,11 +185,18 @@ static void
 barrier_in_destructor(struct mpsafe_defer *d)
 {
 	(void)d;
+	/*
+	 * The check's message names a read section and a destructor alike:
+	 * outside a read section, only the destructor can be what it finds.
+	 */
+	if (pserialize_in_read_section())
+		_exit(1);
 	(void)mpsafe_defer_barrier(); /* would wait for itself */
 }
 
 Test(death, defer_barrier_from_destructor, .signal = SIGABRT)
 {
+	death_expect("or a deferred destructor would wait for itself");
 	static struct mpsafe_defer d;
 
 	(void)mpsafe_defer(&d, barrier_in_destructor, sizeof(d));

@@ -14,6 +14,8 @@
 #include <mpsafe/net/sockaddr.h>
 #include <mpsafe/pserialize.h>
 
+#include "death_expect.h"
+
 TestSuite(death_ifnet, .timeout = 30);
 
 static struct ifnet *
@@ -29,6 +31,7 @@ attach(const char *name)
 
 Test(death_ifnet, detach_inside_a_read_section, .signal = SIGABRT)
 {
+	death_expect("if_detach inside a read section");
 	struct ifnet *ifp = attach("d0");
 
 	(void)pserialize_read_enter();
@@ -37,6 +40,7 @@ Test(death_ifnet, detach_inside_a_read_section, .signal = SIGABRT)
 
 Test(death_ifnet, detach_while_holding_a_reference, .signal = SIGABRT)
 {
+	death_expect("(class ifnet) by a thread that holds a reference to it");
 	struct ifnet *ifp = attach("d1");
 	struct psref ref;
 
@@ -46,6 +50,7 @@ Test(death_ifnet, detach_while_holding_a_reference, .signal = SIGABRT)
 
 Test(death_ifnet, ifa_remove_holding_a_reference, .signal = SIGABRT)
 {
+	death_expect("(class ifa) by a thread that holds a reference to it");
 	struct ifnet *ifp = attach("d2");
 	struct sockaddr_in sin;
 	struct if_addr *ifa;
@@ -60,6 +65,7 @@ Test(death_ifnet, ifa_remove_holding_a_reference, .signal = SIGABRT)
 
 Test(death_ifnet, if_put_twice, .signal = SIGABRT)
 {
+	death_expect("(class ifnet): released twice");
 	struct ifnet *ifp = attach("d3");
 	struct psref ref;
 
@@ -70,6 +76,7 @@ Test(death_ifnet, if_put_twice, .signal = SIGABRT)
 
 Test(death_ifnet, rcvif_of_a_packet_without_header, .signal = SIGABRT)
 {
+	death_expect("is not a packet with a header (M_PKTHDR)");
 	struct mbuf *m = m_gethdr(M_WAITOK);
 	int s;
 
@@ -79,6 +86,7 @@ Test(death_ifnet, rcvif_of_a_packet_without_header, .signal = SIGABRT)
 
 Test(death_ifnet, m_freem_twice, .signal = SIGABRT)
 {
+	death_expect("did not come from m_gethdr, or is freed twice");
 	struct mbuf *m = m_gethdr(M_WAITOK);
 
 	m_freem(m);
@@ -87,6 +95,7 @@ Test(death_ifnet, m_freem_twice, .signal = SIGABRT)
 
 Test(death_ifnet, sockaddr_free_twice, .signal = SIGABRT)
 {
+	death_expect("did not come from sockaddr_alloc, or is freed twice");
 	struct sockaddr *sa = sockaddr_alloc(AF_INET, M_WAITOK);
 
 	sockaddr_free(sa);
@@ -95,6 +104,7 @@ Test(death_ifnet, sockaddr_free_twice, .signal = SIGABRT)
 
 Test(death_ifnet, sockaddr_free_of_a_foreign_sockaddr, .signal = SIGABRT)
 {
+	death_expect("did not come from sockaddr_alloc");
 	/* Room before the sockaddr, so that the check reads our memory. */
 	struct {
 		char pad[64];
@@ -106,6 +116,7 @@ Test(death_ifnet, sockaddr_free_of_a_foreign_sockaddr, .signal = SIGABRT)
 
 Test(death_ifnet, statadd_out_of_range, .signal = SIGABRT)
 {
+	death_expect("out of range");
 	struct ifnet *ifp = attach("d4");
 
 	if_statadd(ifp, IF_NSTATS, 1);
@@ -117,6 +128,8 @@ Test(death_ifnet, statadd_out_of_range, .signal = SIGABRT)
  */
 Test(death_ifnet, attach_holding_the_global_lock, .signal = SIGABRT)
 {
+	death_expect("if_attach: the calling thread already holds the global "
+	             "ifnet lock");
 	struct ifnet *ifp = calloc(1, sizeof(*ifp));
 
 	snprintf(ifp->if_xname, sizeof(ifp->if_xname), "g0");
@@ -126,6 +139,8 @@ Test(death_ifnet, attach_holding_the_global_lock, .signal = SIGABRT)
 
 Test(death_ifnet, detach_holding_the_global_lock, .signal = SIGABRT)
 {
+	death_expect("if_detach: the calling thread already holds the global "
+	             "ifnet lock");
 	struct ifnet *ifp = attach("g1");
 
 	IFNET_GLOBAL_LOCK();
@@ -134,11 +149,14 @@ Test(death_ifnet, detach_holding_the_global_lock, .signal = SIGABRT)
 
 Test(death_ifnet, global_lock_twice, .signal = SIGABRT)
 {
+	death_expect("if_global_lock: the calling thread already holds the "
+	             "global ifnet lock");
 	IFNET_GLOBAL_LOCK();
 	IFNET_GLOBAL_LOCK();
 }
 
 Test(death_ifnet, global_unlock_without_holding, .signal = SIGABRT)
 {
+	death_expect("does not hold the global ifnet lock");
 	IFNET_GLOBAL_UNLOCK();
 }

@@ -14,6 +14,8 @@
 #include <mpsafe/pserialize.h>
 #include <mpsafe/psref.h>
 
+#include "death_expect.h"
+
 TestSuite(death_lifecycle, .timeout = 30);
 
 static atomic_int ready;
@@ -43,6 +45,7 @@ cancel_when_ready(void *(*fn)(void *), void *arg)
 
 Test(death_lifecycle, cancel_inside_read_section, .signal = SIGABRT)
 {
+	death_expect("thread exited inside a read section");
 	cancel_when_ready(cancelled_in_section, NULL);
 }
 
@@ -68,6 +71,7 @@ cancelled_holding(void *arg)
 
 Test(death_lifecycle, cancel_holding_psref, .signal = SIGABRT)
 {
+	death_expect("thread exited holding");
 	static struct held h;
 
 	h.h_class = psref_class_create("death");

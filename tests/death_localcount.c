@@ -13,6 +13,8 @@
 #include <mpsafe/localcount.h>
 #include <mpsafe/pserialize.h>
 
+#include "death_expect.h"
+
 TestSuite(death, .timeout = 30);
 
 static void *
@@ -31,6 +33,7 @@ drain_main(void *arg)
 
 Test(death, acquire_while_draining, .signal = SIGABRT)
 {
+	death_expect("after localcount_drain began");
 	static struct localcount lc;
 	pthread_t t;
 
@@ -44,6 +47,7 @@ Test(death, acquire_while_draining, .signal = SIGABRT)
 
 Test(death, acquire_after_drain, .signal = SIGABRT)
 {
+	death_expect("a drained count takes no new reference");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -55,6 +59,7 @@ Test(death, acquire_after_drain, .signal = SIGABRT)
 
 Test(death, acquire_after_drain_of_unused_count, .signal = SIGABRT)
 {
+	death_expect("a drained count takes no new reference");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -64,6 +69,7 @@ Test(death, acquire_after_drain_of_unused_count, .signal = SIGABRT)
 
 Test(death, fini_before_drain, .signal = SIGABRT)
 {
+	death_expect("acquired or released must be drained first");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -74,6 +80,7 @@ Test(death, fini_before_drain, .signal = SIGABRT)
 
 Test(death, fini_before_drain_with_reference_held, .signal = SIGABRT)
 {
+	death_expect("acquired or released must be drained first");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -83,6 +90,7 @@ Test(death, fini_before_drain_with_reference_held, .signal = SIGABRT)
 
 Test(death, fini_while_draining, .signal = SIGABRT)
 {
+	death_expect("while localcount_drain is waiting for its references");
 	static struct localcount lc;
 	pthread_t t;
 
@@ -96,6 +104,7 @@ Test(death, fini_while_draining, .signal = SIGABRT)
 
 Test(death, fini_twice, .signal = SIGABRT)
 {
+	death_expect("was destroyed by localcount_fini (use after fini)");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -105,6 +114,7 @@ Test(death, fini_twice, .signal = SIGABRT)
 
 Test(death, acquire_after_fini, .signal = SIGABRT)
 {
+	death_expect("was destroyed by localcount_fini (use after fini)");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -115,6 +125,7 @@ Test(death, acquire_after_fini, .signal = SIGABRT)
 /* More releases than acquires, found when drain adds the counters up. */
 Test(death, underflow_found_by_drain, .signal = SIGABRT)
 {
+	death_expect("more releases than acquires");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -138,6 +149,7 @@ Test(death, underflow_found_by_drain, .signal = SIGABRT)
 
 Test(death, release_after_drain, .signal = SIGABRT)
 {
+	death_expect("after localcount_drain returned: more releases");
 	struct localcount lc;
 	pthread_t t;
 
@@ -151,6 +163,7 @@ Test(death, release_after_drain, .signal = SIGABRT)
 
 Test(death, drain_twice, .signal = SIGABRT)
 {
+	death_expect("localcount_drain called twice");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -162,6 +175,7 @@ Test(death, drain_twice, .signal = SIGABRT)
 
 Test(death, drain_inside_read_section, .signal = SIGABRT)
 {
+	death_expect("localcount_drain inside a read section");
 	struct localcount lc;
 
 	localcount_init(&lc);
@@ -171,6 +185,7 @@ Test(death, drain_inside_read_section, .signal = SIGABRT)
 
 Test(death, drain_uninitialised, .signal = SIGABRT)
 {
+	death_expect("is not an initialised localcount");
 	struct localcount lc = {0};
 
 	localcount_drain(&lc);
@@ -178,6 +193,7 @@ Test(death, drain_uninitialised, .signal = SIGABRT)
 
 Test(death, fini_uninitialised, .signal = SIGABRT)
 {
+	death_expect("is not an initialised localcount");
 	struct localcount lc = {0};
 
 	localcount_fini(&lc);
@@ -185,20 +201,24 @@ Test(death, fini_uninitialised, .signal = SIGABRT)
 
 Test(death, acquire_null, .signal = SIGABRT)
 {
+	death_expect("localcount_acquire: NULL localcount");
 	localcount_acquire(NULL);
 }
 
 Test(death, release_null, .signal = SIGABRT)
 {
+	death_expect("localcount_release: NULL localcount");
 	localcount_release(NULL);
 }
 
 Test(death, drain_null, .signal = SIGABRT)
 {
+	death_expect("localcount_drain: NULL localcount");
 	localcount_drain(NULL);
 }
 
 Test(death, fini_null, .signal = SIGABRT)
 {
+	death_expect("localcount_fini: NULL localcount");
 	localcount_fini(NULL);
 }

@@ -21,6 +21,8 @@
 #include <mpsafe/pserialize.h>
 #include <mpsafe/pslist.h>
 
+#include "death_expect.h"
+
 #ifndef MPSAFE_DIAGNOSTIC
 #error "death_pslist.c needs MPSAFE_DIAGNOSTIC"
 #endif
@@ -51,6 +53,7 @@ setup(void)
 
 Test(death_pslist, insert_head_never_initialised, .signal = SIGABRT)
 {
+	death_expect("is already in a list, or was never initialised");
 	struct obj x;
 
 	setup();
@@ -60,12 +63,14 @@ Test(death_pslist, insert_head_never_initialised, .signal = SIGABRT)
 
 Test(death_pslist, insert_head_already_linked, .signal = SIGABRT)
 {
+	death_expect("is already in a list, or was never initialised");
 	setup();
 	PSLIST_WRITER_INSERT_HEAD(&head, &b, o_entry);
 }
 
 Test(death_pslist, reinsert_removed_without_entry_init, .signal = SIGABRT)
 {
+	death_expect("a removed entry keeps its next link");
 	setup();
 	PSLIST_WRITER_REMOVE(&a, o_entry);
 	PSLIST_WRITER_INSERT_HEAD(&head, &a, o_entry);
@@ -73,6 +78,7 @@ Test(death_pslist, reinsert_removed_without_entry_init, .signal = SIGABRT)
 
 Test(death_pslist, insert_destroyed_entry, .signal = SIGABRT)
 {
+	death_expect("was destroyed (PSLIST_ENTRY_DESTROY): PSLIST_ENTRY_INIT");
 	setup();
 	PSLIST_ENTRY_DESTROY(&c, o_entry);
 	PSLIST_WRITER_INSERT_HEAD(&head, &c, o_entry);
@@ -80,12 +86,14 @@ Test(death_pslist, insert_destroyed_entry, .signal = SIGABRT)
 
 Test(death_pslist, insert_after_with_linked_new, .signal = SIGABRT)
 {
+	death_expect("is already in a list, or was never initialised");
 	setup();
 	PSLIST_WRITER_INSERT_AFTER(&b, &a, o_entry);
 }
 
 Test(death_pslist, insert_before_with_removed_new, .signal = SIGABRT)
 {
+	death_expect("a removed entry keeps its next link");
 	setup();
 	PSLIST_WRITER_REMOVE(&a, o_entry);
 	PSLIST_WRITER_INSERT_BEFORE(&b, &a, o_entry);
@@ -95,6 +103,7 @@ Test(death_pslist, insert_before_with_removed_new, .signal = SIGABRT)
 
 Test(death_pslist, insert_after_unlinked_neighbour, .signal = SIGABRT)
 {
+	death_expect("is not in a list (never inserted, or removed)");
 	struct obj x;
 
 	setup();
@@ -104,6 +113,7 @@ Test(death_pslist, insert_after_unlinked_neighbour, .signal = SIGABRT)
 
 Test(death_pslist, insert_before_unlinked_neighbour, .signal = SIGABRT)
 {
+	death_expect("is not in a list (never inserted, or removed)");
 	struct obj x;
 
 	setup();
@@ -113,6 +123,7 @@ Test(death_pslist, insert_before_unlinked_neighbour, .signal = SIGABRT)
 
 Test(death_pslist, insert_after_removed_neighbour, .signal = SIGABRT)
 {
+	death_expect("is not in a list (never inserted, or removed)");
 	setup();
 	PSLIST_WRITER_REMOVE(&a, o_entry);
 	PSLIST_WRITER_INSERT_AFTER(&a, &c, o_entry);
@@ -120,6 +131,7 @@ Test(death_pslist, insert_after_removed_neighbour, .signal = SIGABRT)
 
 Test(death_pslist, insert_before_destroyed_neighbour, .signal = SIGABRT)
 {
+	death_expect("was destroyed (PSLIST_ENTRY_DESTROY) and is in no list");
 	setup();
 	PSLIST_WRITER_REMOVE(&b, o_entry);
 	PSLIST_ENTRY_DESTROY(&b, o_entry);
@@ -130,6 +142,7 @@ Test(death_pslist, insert_before_destroyed_neighbour, .signal = SIGABRT)
 
 Test(death_pslist, remove_twice, .signal = SIGABRT)
 {
+	death_expect("is not in a list (never inserted, or removed)");
 	setup();
 	PSLIST_WRITER_REMOVE(&a, o_entry);
 	PSLIST_WRITER_REMOVE(&a, o_entry);
@@ -137,6 +150,7 @@ Test(death_pslist, remove_twice, .signal = SIGABRT)
 
 Test(death_pslist, remove_never_inserted, .signal = SIGABRT)
 {
+	death_expect("is not in a list (never inserted, or removed)");
 	setup();
 	PSLIST_WRITER_REMOVE(&c, o_entry);
 }
@@ -145,12 +159,14 @@ Test(death_pslist, remove_never_inserted, .signal = SIGABRT)
 
 Test(death_pslist, destroy_non_empty_list, .signal = SIGABRT)
 {
+	death_expect("is not empty");
 	setup();
 	PSLIST_DESTROY(&head);
 }
 
 Test(death_pslist, destroy_list_twice, .signal = SIGABRT)
 {
+	death_expect("destroyed twice");
 	struct pslist_head h;
 
 	PSLIST_INIT(&h);
@@ -160,6 +176,7 @@ Test(death_pslist, destroy_list_twice, .signal = SIGABRT)
 
 Test(death_pslist, insert_into_destroyed_list, .signal = SIGABRT)
 {
+	death_expect("is a destroyed list");
 	struct pslist_head h;
 
 	setup();
@@ -172,12 +189,14 @@ Test(death_pslist, insert_into_destroyed_list, .signal = SIGABRT)
 
 Test(death_pslist, destroy_linked_entry, .signal = SIGABRT)
 {
+	death_expect("is still in a list");
 	setup();
 	PSLIST_ENTRY_DESTROY(&b, o_entry);
 }
 
 Test(death_pslist, destroy_linked_first_entry, .signal = SIGABRT)
 {
+	death_expect("is still in a list");
 	setup();
 	PSLIST_ENTRY_DESTROY(&a, o_entry);
 }
@@ -190,6 +209,7 @@ Test(death_pslist, destroy_linked_first_entry, .signal = SIGABRT)
  */
 Test(death_pslist, reader_reaches_destroyed_entry, .signal = SIGABRT)
 {
+	death_expect("destroyed while a reader could still reach it");
 	struct obj *o;
 	int s;
 
@@ -205,6 +225,7 @@ Test(death_pslist, reader_reaches_destroyed_entry, .signal = SIGABRT)
 
 Test(death_pslist, reader_foreach_reaches_destroyed_entry, .signal = SIGABRT)
 {
+	death_expect("destroyed while a reader could still reach it");
 	struct obj *o;
 	int s, n = 0;
 
@@ -221,6 +242,7 @@ Test(death_pslist, reader_foreach_reaches_destroyed_entry, .signal = SIGABRT)
 
 Test(death_pslist, reader_first_of_destroyed_list, .signal = SIGABRT)
 {
+	death_expect("destroyed while a reader could still reach it");
 	struct pslist_head h = PSLIST_INITIALIZER;
 
 	PSLIST_DESTROY(&h);
@@ -229,6 +251,7 @@ Test(death_pslist, reader_first_of_destroyed_list, .signal = SIGABRT)
 
 Test(death_pslist, writer_next_of_destroyed_entry, .signal = SIGABRT)
 {
+	death_expect("is a destroyed list");
 	setup();
 	PSLIST_ENTRY_DESTROY(&c, o_entry);
 	(void)PSLIST_WRITER_NEXT(&c, struct obj, o_entry);

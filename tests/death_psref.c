@@ -13,6 +13,8 @@
 #include <mpsafe/psref.h>
 #include <mpsafe/pserialize.h>
 
+#include "death_expect.h"
+
 TestSuite(death_psref, .timeout = 30);
 
 static struct psref_class *c;
@@ -39,11 +41,13 @@ take(struct psref *p, struct psref_target *t)
 Test(
     death_psref, acquire_outside_read_section, .init = setup, .signal = SIGABRT)
 {
+	death_expect("outside a read section: take the reference inside");
 	psref_acquire(&ref, &target, c);
 }
 
 Test(death_psref, acquire_with_a_psref_in_use, .init = setup, .signal = SIGABRT)
 {
+	death_expect("holds one reference at a time");
 	take(&ref, &target);
 	take(&ref, &other);
 }
@@ -51,6 +55,7 @@ Test(death_psref, acquire_with_a_psref_in_use, .init = setup, .signal = SIGABRT)
 Test(death_psref, acquire_of_uninitialised_target, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("the target is not initialised or was destroyed");
 	struct psref_target t;
 
 	memset(&t, 0, sizeof(t));
@@ -81,6 +86,7 @@ hold_main(void *arg)
 
 Test(death_psref, acquire_of_draining_target, .init = setup, .signal = SIGABRT)
 {
+	death_expect("that is being destroyed: unpublish it");
 	pthread_t h, d;
 
 	pthread_create(&h, NULL, hold_main, NULL);
@@ -95,6 +101,7 @@ Test(death_psref, acquire_of_draining_target, .init = setup, .signal = SIGABRT)
 
 Test(death_psref, release_twice, .init = setup, .signal = SIGABRT)
 {
+	death_expect("released twice");
 	take(&ref, &target);
 	psref_release(&ref, &target, c);
 	psref_release(&ref, &target, c);
@@ -102,6 +109,7 @@ Test(death_psref, release_twice, .init = setup, .signal = SIGABRT)
 
 Test(death_psref, release_never_acquired, .init = setup, .signal = SIGABRT)
 {
+	death_expect("this psref was never acquired");
 	struct psref p;
 
 	memset(&p, 0x5a, sizeof(p));
@@ -110,6 +118,7 @@ Test(death_psref, release_never_acquired, .init = setup, .signal = SIGABRT)
 
 Test(death_psref, release_of_another_target, .init = setup, .signal = SIGABRT)
 {
+	death_expect("the psref refers to another target");
 	take(&ref, &target);
 	psref_release(&ref, &other, c);
 }
@@ -122,6 +131,7 @@ Test(death_psref, release_of_another_target, .init = setup, .signal = SIGABRT)
 Test(death_psref, release_of_a_destroyed_target, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("the target is dead");
 	take(&ref, &target);
 	target.prt_class = NULL;
 	psref_release(&ref, &target, c);
@@ -139,6 +149,7 @@ release_registered_main(void *arg)
 
 Test(death_psref, release_on_another_thread, .init = setup, .signal = SIGABRT)
 {
+	death_expect("released on another thread");
 	pthread_t t;
 
 	take(&ref, &target);
@@ -158,6 +169,7 @@ release_unregistered_main(void *arg)
 Test(death_psref, release_on_an_unregistered_thread, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("the calling thread is not registered");
 	pthread_t t;
 
 	take(&ref, &target);
@@ -167,24 +179,28 @@ Test(death_psref, release_on_an_unregistered_thread, .init = setup,
 
 Test(death_psref, destroy_while_holding, .init = setup, .signal = SIGABRT)
 {
+	death_expect("by a thread that holds a reference to it");
 	take(&ref, &target);
 	psref_target_destroy(&target, c);
 }
 
 Test(death_psref, destroy_inside_read_section, .init = setup, .signal = SIGABRT)
 {
+	death_expect("psref_target_destroy inside a read section");
 	(void)pserialize_read_enter();
 	psref_target_destroy(&target, c);
 }
 
 Test(death_psref, destroy_twice, .init = setup, .signal = SIGABRT)
 {
+	death_expect("not initialised, or destroyed already");
 	psref_target_destroy(&target, c);
 	psref_target_destroy(&target, c);
 }
 
 Test(death_psref, concurrent_destroys, .init = setup, .signal = SIGABRT)
 {
+	death_expect("being destroyed by another thread");
 	pthread_t h, d;
 
 	pthread_create(&h, NULL, hold_main, NULL);
@@ -209,6 +225,7 @@ exit_holding_main(void *arg)
 Test(death_psref, thread_exit_holding_a_reference, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("thread exited holding");
 	pthread_t t;
 
 	pthread_create(&t, NULL, exit_holding_main, NULL);
@@ -218,6 +235,7 @@ Test(death_psref, thread_exit_holding_a_reference, .init = setup,
 Test(death_psref, unregister_holding_a_reference, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("mpsafe_thread_unregister holding");
 	take(&ref, &target);
 	(void)mpsafe_thread_unregister();
 }
@@ -225,12 +243,14 @@ Test(death_psref, unregister_holding_a_reference, .init = setup,
 Test(death_psref, class_destroy_with_live_targets, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("targets alive");
 	psref_class_destroy(c);
 }
 
 Test(
     death_psref, copy_of_a_reference_not_held, .init = setup, .signal = SIGABRT)
 {
+	death_expect("that the calling thread does not hold");
 	struct psref p;
 
 	take(&ref, &target);
@@ -240,6 +260,7 @@ Test(
 
 Test(death_psref, release_with_another_class, .init = setup, .signal = SIGABRT)
 {
+	death_expect("the target belongs to another class");
 	struct psref_class *c2 = psref_class_create("other");
 
 	take(&ref, &target);
@@ -248,6 +269,7 @@ Test(death_psref, release_with_another_class, .init = setup, .signal = SIGABRT)
 
 Test(death_psref, copy_into_a_psref_in_use, .init = setup, .signal = SIGABRT)
 {
+	death_expect("psref_copy into psref");
 	struct psref p;
 
 	take(&ref, &target);

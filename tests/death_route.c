@@ -13,6 +13,8 @@
 #include "lpm.h" /* the trie's own checks, below the table's */
 #include "route_helpers.h"
 
+#include "death_expect.h"
+
 TestSuite(death_route, .timeout = 30);
 
 static struct rt_table *t;
@@ -34,6 +36,7 @@ setup(void)
 Test(death_route, second_lookup_before_rtcache_unref, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("second lookup on route cache");
 	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
 
 	cr_assert_not_null(rt);
@@ -43,6 +46,7 @@ Test(death_route, second_lookup_before_rtcache_unref, .init = setup,
 Test(death_route, validate_before_rtcache_unref, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("rtcache_validate: second lookup");
 	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
 
 	cr_assert_not_null(rt);
@@ -51,6 +55,7 @@ Test(death_route, validate_before_rtcache_unref, .init = setup,
 
 Test(death_route, rtcache_free_while_held, .init = setup, .signal = SIGABRT)
 {
+	death_expect("still holds a reference (call rtcache_unref first)");
 	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
 
 	cr_assert_not_null(rt);
@@ -60,6 +65,7 @@ Test(death_route, rtcache_free_while_held, .init = setup, .signal = SIGABRT)
 Test(death_route, rtcache_unref_of_a_foreign_entry, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("was not obtained through route cache");
 	struct rt_entry *rt = rtalloc1(t, &a.sa, 0);
 
 	cr_assert_not_null(rt);
@@ -68,6 +74,7 @@ Test(death_route, rtcache_unref_of_a_foreign_entry, .init = setup,
 
 Test(death_route, rt_unref_more_than_taken, .init = setup, .signal = SIGABRT)
 {
+	death_expect("below zero (released more than taken)");
 	struct rt_entry *rt = rtalloc1(t, &a.sa, 0);
 
 	cr_assert_not_null(rt);
@@ -77,6 +84,7 @@ Test(death_route, rt_unref_more_than_taken, .init = setup, .signal = SIGABRT)
 
 Test(death_route, rt_release_of_an_empty_hold, .init = setup, .signal = SIGABRT)
 {
+	death_expect("holds no reference");
 	struct rt_hold h;
 	struct rt_entry *rt = rtalloc1(t, &a.sa, 0);
 
@@ -86,6 +94,7 @@ Test(death_route, rt_release_of_an_empty_hold, .init = setup, .signal = SIGABRT)
 
 Test(death_route, cache_not_attached, .signal = SIGABRT)
 {
+	death_expect("not attached (rtcache_attach)");
 	struct route bad;
 
 	memset(&bad, 0, sizeof(bad));
@@ -95,6 +104,7 @@ Test(death_route, cache_not_attached, .signal = SIGABRT)
 
 Test(death_route, perthread_putref_while_held, .init = setup, .signal = SIGABRT)
 {
+	death_expect("still holds a reference (call rtcache_unref first)");
 	struct rtcache_perthread *pc = rtcache_perthread_alloc(t);
 	struct route *r = rtcache_perthread_getref(pc);
 	struct rt_entry *rt = rtcache_lookup(r, &a.sa);
@@ -107,6 +117,7 @@ Test(death_route, perthread_putref_while_held, .init = setup, .signal = SIGABRT)
 Test(death_route, rtcache_copy_from_a_cache_holding_a_reference, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("still holds a reference (call rtcache_unref first)");
 	struct route copy;
 	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
 
@@ -119,6 +130,7 @@ Test(death_route, rtcache_copy_from_a_cache_holding_a_reference, .init = setup,
 Test(death_route, rtcache_copy_into_a_cache_holding_a_reference, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("still holds a reference (call rtcache_unref first)");
 	struct route other;
 	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
 
@@ -130,6 +142,7 @@ Test(death_route, rtcache_copy_into_a_cache_holding_a_reference, .init = setup,
 /* A second getref on the same thread before putref. */
 Test(death_route, perthread_nested_getref, .init = setup, .signal = SIGABRT)
 {
+	death_expect("nested getref on this thread");
 	struct rtcache_perthread *pc = rtcache_perthread_alloc(t);
 
 	cr_assert_not_null(pc);
@@ -141,6 +154,7 @@ Test(death_route, perthread_nested_getref, .init = setup, .signal = SIGABRT)
 Test(death_route, noref_lookup_before_rtcache_unref, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("rtcache_lookup_noref: second lookup");
 	struct rt_entry *rt = rtcache_lookup(&ro, &a.sa);
 	int s;
 
@@ -154,12 +168,14 @@ Test(death_route, noref_lookup_before_rtcache_unref, .init = setup,
 Test(death_route, noref_lookup_outside_read_section, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("outside a read section (rt_read_enter)");
 	(void)rt_lookup_noref(t, AF_INET, &a.sin.sin_addr);
 }
 
 Test(death_route, nexthop_lookup_outside_read_section, .init = setup,
     .signal = SIGABRT)
 {
+	death_expect("outside a read section (rt_read_enter)");
 	(void)rt_lookup_nexthop(t, AF_INET, &a.sin.sin_addr);
 }
 
@@ -197,12 +213,14 @@ rtrequest_in_section(size_t design)
 Test(
     death_route, rtrequest_nowait_inside_read_section_rwlock, .signal = SIGABRT)
 {
+	death_expect("rtrequest on table");
 	rtrequest_in_section(0); /* netbsd: RT_SYNC_RWLOCK */
 }
 
 Test(death_route, rtrequest_nowait_inside_read_section_lockless,
     .signal = SIGABRT)
 {
+	death_expect("rtrequest on table");
 	rtrequest_in_section(1); /* lockless: RT_SYNC_PSERIALIZE */
 }
 
@@ -218,6 +236,7 @@ walk_request(struct rt_entry *rt, void *arg)
 Test(
     death_route, rtrequest_inside_walktree_fn, .init = setup, .signal = SIGABRT)
 {
+	death_expect("rtrequest on table");
 	(void)rt_walktree(t, AF_INET, walk_request, NULL);
 }
 
@@ -256,18 +275,21 @@ lockless_setup(void)
 Test(death_route, stats_inside_walktree_fn, .init = lockless_setup,
     .signal = SIGABRT)
 {
+	death_expect("rt_table_stats on table");
 	(void)rt_walktree(t, AF_INET, walk_stats, NULL);
 }
 
 Test(death_route, walktree_inside_walktree_fn, .init = lockless_setup,
     .signal = SIGABRT)
 {
+	death_expect("rt_walktree on table");
 	(void)rt_walktree(t, AF_INET, walk_nested, NULL);
 }
 
 Test(death_route, stats_inside_read_section, .init = lockless_setup,
     .signal = SIGABRT)
 {
+	death_expect("rt_table_stats on table");
 	struct rt_table_stats st;
 	int s = rt_read_enter(t);
 
@@ -305,6 +327,7 @@ walk_blocking_lookup(struct rt_entry *rt, void *arg)
 Test(death_route, blocking_lookup_inside_walktree_fn_meets_a_change,
     .init = setup, .signal = SIGABRT)
 {
+	death_expect("met an entry being changed inside the read side");
 	struct rt_entry *held = rtalloc1(t, &a.sa, 0);
 	pthread_t th;
 
@@ -350,6 +373,7 @@ lpm6_setup(void)
 Test(death_route, lpm_insert_key_with_host_bits, .init = lpm6_setup,
     .signal = SIGABRT)
 {
+	death_expect("key has bits set past its prefix length");
 	struct lpm_key k = {UINT64_C(0x20010db800000000), 1};
 	static struct rt_entry fake; /* never read: the check comes first */
 
@@ -359,6 +383,7 @@ Test(death_route, lpm_insert_key_with_host_bits, .init = lpm6_setup,
 Test(death_route, lpm_insert_prefix_longer_than_the_family, .init = lpm6_setup,
     .signal = SIGABRT)
 {
+	death_expect("beyond the family's");
 	struct lpm_key k = {UINT64_C(0x20010db800000000), 0};
 	static struct rt_entry fake;
 

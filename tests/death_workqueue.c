@@ -14,6 +14,8 @@
 
 #include <mpsafe/workqueue.h>
 
+#include "death_expect.h"
+
 TestSuite(death, .timeout = 30);
 
 static _Atomic int gate_closed = 1;
@@ -39,6 +41,7 @@ nop_func(struct work *wk, void *arg)
 
 Test(death, enqueue_twice, .signal = SIGABRT)
 {
+	death_expect("is already queued");
 	static struct work hold, wk;
 	struct workqueue *wq;
 
@@ -52,6 +55,7 @@ Test(death, enqueue_twice, .signal = SIGABRT)
 
 Test(death, enqueue_twice_on_two_cpus, .signal = SIGABRT)
 {
+	death_expect("is already queued");
 	static struct work hold[2], wk;
 	struct workqueue *wq;
 
@@ -75,6 +79,7 @@ wait_in_func(struct work *wk, void *arg)
 
 Test(death, wait_from_own_worker, .signal = SIGABRT)
 {
+	death_expect("from a worker of the same workqueue");
 	static struct work wk;
 
 	workqueue_create(&self_wq, "dwait", wait_in_func, NULL, 0, 0);
@@ -95,6 +100,7 @@ wait_other_in_func(struct work *wk, void *arg)
 
 Test(death, wait_from_own_worker_percpu, .signal = SIGABRT)
 {
+	death_expect("from a worker of the same workqueue");
 	static struct work wk;
 
 	workqueue_create(
@@ -114,6 +120,7 @@ destroy_in_func(struct work *wk, void *arg)
 
 Test(death, destroy_from_work_function, .signal = SIGABRT)
 {
+	death_expect("from a work function of the same workqueue");
 	static struct work wk;
 
 	workqueue_create(&self_wq, "ddestroy", destroy_in_func, NULL, 0, 0);
@@ -131,6 +138,7 @@ destroy_main(void *arg)
 
 Test(death, enqueue_during_destroy, .signal = SIGABRT)
 {
+	death_expect("workqueue_destroy has begun");
 	static struct work hold;
 	struct workqueue *wq;
 	pthread_t t;
@@ -156,6 +164,7 @@ Test(death, enqueue_during_destroy, .signal = SIGABRT)
 
 Test(death, cpu_given_without_percpu, .signal = SIGABRT)
 {
+	death_expect("created without WQ_PERCPU");
 	static struct work wk;
 	struct workqueue *wq;
 
@@ -165,6 +174,7 @@ Test(death, cpu_given_without_percpu, .signal = SIGABRT)
 
 Test(death, bogus_cpu_info, .signal = SIGABRT)
 {
+	death_expect("is not a struct cpu_info from mpsafe_cpu_lookup()");
 	static struct work wk;
 	static char junk[64];
 	struct workqueue *wq;
@@ -175,6 +185,7 @@ Test(death, bogus_cpu_info, .signal = SIGABRT)
 
 Test(death, enqueue_null_workqueue, .signal = SIGABRT)
 {
+	death_expect("workqueue_enqueue: NULL workqueue");
 	static struct work wk;
 
 	workqueue_enqueue(NULL, &wk, NULL);
@@ -182,6 +193,7 @@ Test(death, enqueue_null_workqueue, .signal = SIGABRT)
 
 Test(death, enqueue_null_work, .signal = SIGABRT)
 {
+	death_expect("workqueue_enqueue(dnull): NULL work");
 	struct workqueue *wq;
 
 	workqueue_create(&wq, "dnull", nop_func, NULL, 0, 0);
@@ -200,6 +212,7 @@ Test(death, enqueue_null_work, .signal = SIGABRT)
 #ifndef UNDER_SANITIZER
 Test(death, enqueue_after_destroy, .signal = SIGABRT)
 {
+	death_expect("is not a live workqueue (used after workqueue_destroy)");
 	static struct work wk;
 	struct workqueue *wq;
 
@@ -210,6 +223,7 @@ Test(death, enqueue_after_destroy, .signal = SIGABRT)
 
 Test(death, wait_after_destroy, .signal = SIGABRT)
 {
+	death_expect("is not a live workqueue (used after workqueue_destroy)");
 	static struct work wk;
 	struct workqueue *wq;
 
@@ -220,6 +234,7 @@ Test(death, wait_after_destroy, .signal = SIGABRT)
 
 Test(death, destroy_twice, .signal = SIGABRT)
 {
+	death_expect("is not a live workqueue (used after workqueue_destroy)");
 	struct workqueue *wq;
 
 	workqueue_create(&wq, "dtwiced", nop_func, NULL, 0, 0);

@@ -20,6 +20,8 @@
 #include <mpsafe/pserialize.h>
 #include <mpsafe/thread.h>
 
+#include "death_expect.h"
+
 TestSuite(psref, .timeout = 60);
 
 struct obj {
@@ -460,6 +462,7 @@ Test(psref, release_in_a_later_pthread_key_destructor)
 Test(psref, release_of_a_zeroed_psref_when_unregistered_aborts,
     .signal = SIGABRT)
 {
+	death_expect("this psref was never acquired");
 	struct psref_class *c = psref_class_create("test");
 	struct obj o = {0};
 	struct psref p;

@@ -21,6 +21,8 @@
 #include <mpsafe/pserialize.h>
 #include <mpsafe/thread.h>
 
+#include "death_expect.h"
+
 TestSuite(registry, .timeout = 60);
 
 Test(registry, implicit_registration_on_first_read_section)
@@ -379,6 +381,7 @@ Test(registry, reregistered_in_a_later_pthread_key_destructor)
 Test(registry, registration_after_the_last_destructor_pass_aborts,
     .signal = SIGABRT)
 {
+	death_expect("after the library's last thread-exit pass");
 	pthread_t t;
 
 	(void)mpsafe_get_ordering(); /* the library starts */

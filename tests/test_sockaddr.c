@@ -16,6 +16,8 @@
 #include <mpsafe/net/sockaddr.h>
 #ifdef MPSAFE_FAULT_INJECTION
 #include <mpsafe/alloc.h>
+
+#include "death_expect.h"
 #endif
 
 TestSuite(sockaddr, .timeout = 30);
@@ -208,6 +210,7 @@ Test(sockaddr, format)
 /* The double free sockaddr_free() promises to catch: one still pooled. */
 Test(sockaddr, second_free_in_pool_aborts, .signal = SIGABRT)
 {
+	death_expect("did not come from sockaddr_alloc, or is freed twice");
 	struct sockaddr *sa = sockaddr_alloc(AF_INET6, M_WAITOK);
 
 	cr_assert_not_null(sa);

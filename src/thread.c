@@ -116,8 +116,8 @@ static __thread unsigned exit_passes;
  * another check than the one the test is about no longer passes.
  */
 #ifdef MPSAFE_FAULT_INJECTION
-static void
-panic_check_expected(const char *fmt, va_list ap)
+static MPSAFE_PRINTFLIKE(1, 0) void panic_check_expected(
+    const char *fmt, va_list ap)
 {
 	const char *want = getenv("MPSAFE_TEST_PANIC_EXPECT");
 	char msg[2048];

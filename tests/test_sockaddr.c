@@ -16,9 +16,9 @@
 #include <mpsafe/net/sockaddr.h>
 #ifdef MPSAFE_FAULT_INJECTION
 #include <mpsafe/alloc.h>
+#endif
 
 #include "death_expect.h"
-#endif
 
 TestSuite(sockaddr, .timeout = 30);
 

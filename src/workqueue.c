@@ -530,10 +530,14 @@ wq_worker_setup(struct wq_queue *q)
 	const struct workqueue *wq = q->q_wq;
 	char name[16];
 
-	if (wq->wq_flags & WQ_PERCPU)
-		snprintf(
-		    name, sizeof(name), "%.10s/%u", wq->wq_name, q->q_index);
-	else
+	if (wq->wq_flags & WQ_PERCPU) {
+		char suffix[12];
+		int n = snprintf(suffix, sizeof(suffix), "/%u", q->q_index);
+
+		/* The name is cut by the suffix's length, not a fixed 10. */
+		snprintf(name, sizeof(name), "%.*s%s",
+		    (int)(sizeof(name) - 1) - n, wq->wq_name, suffix);
+	} else
 		snprintf(name, sizeof(name), "%.15s", wq->wq_name);
 	(void)pthread_setname_np(pthread_self(), name);
 	if (q->q_cpu >= 0) {

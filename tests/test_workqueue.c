@@ -120,6 +120,48 @@ Test(workqueue, create_destroy)
 	workqueue_destroy(wq);
 }
 
+#ifdef __linux__ /* workers are named only there */
+/* Records its worker's thread name. */
+static void
+name_func(struct work *wk, void *arg)
+{
+	(void)wk;
+	if (pthread_getname_np(pthread_self(), arg, 16) != 0)
+		strcpy(arg, "(unknown)");
+}
+
+/*
+ * Worker names: "name", or "name/index" with the name cut by the
+ * suffix's length only (a 13-character name and "/0" fit 15).
+ */
+Test(workqueue, worker_names_fit_the_limit)
+{
+	static const struct {
+		const char *create, *expect;
+		int flags;
+	} cases[] = {
+	    {"abcdefghijklm", "abcdefghijklm/0", WQ_PERCPU},
+	    {"abcdefghijklmnopq", "abcdefghijklm/0", WQ_PERCPU},
+	    {"abcdefghijklmnopq", "abcdefghijklmno", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct workqueue *wq;
+		struct work wk;
+		char name[16] = "";
+
+		cr_assert_eq(workqueue_create(&wq, cases[i].create, name_func,
+		                 name, 0, cases[i].flags),
+		    0);
+		workqueue_enqueue(wq, &wk,
+		    (cases[i].flags & WQ_PERCPU) ? mpsafe_cpu_lookup(0) : NULL);
+		workqueue_wait(wq, &wk);
+		cr_assert_str_eq(name, cases[i].expect, "case %zu", i);
+		workqueue_destroy(wq);
+	}
+}
+#endif
+
 Test(workqueue, create_bad_arguments)
 {
 	struct workqueue *wq = NULL;

@@ -726,7 +726,9 @@ Test(wqinput, create_refuses_rings_whose_size_overflows)
  * after its first queue caught up (the destroy then has processed the
  * packet it waited for).  Destroy must not free the wqinput while the
  * drain is still in it: it used to return here, and the drain then read
- * the freed queues (ASan: heap-use-after-free in wqinput_drain).
+ * the freed queues (ASan: heap-use-after-free in wqinput_drain).  The
+ * contract still forbids the overlap (a drain not yet inside cannot be
+ * seen); this tests the safeguard for one that is.
  */
 static struct gate drain_gate = GATE_INITIALIZER;
 

@@ -83,8 +83,9 @@ struct work {
  *
  *	Create a workqueue whose workers call func(wk, arg) for each item
  *	wk enqueued, and store it in *wqp.  name names the worker threads
- *	("name" or "name/<cpu index>", cut to the 15 characters Linux
- *	allows).  prio is ignored.  flags: WQ_MPSAFE, WQ_PERCPU, WQ_FPU.
+ *	("name", or "name/<cpu index>" with the name cut so that the
+ *	whole fits the 15 characters Linux allows).  prio is ignored.
+ *	flags: WQ_MPSAFE, WQ_PERCPU, WQ_FPU.
  *	Returns 0; EINVAL for a NULL wqp, name or func or an unknown flag;
  *	ENOMEM; or the error of pthread_create() (EAGAIN...), in which case
  *	the workers already started have been stopped and joined and
@@ -120,9 +121,10 @@ MPSAFE_API void workqueue_enqueue(
  *	the caller may then read or free what it wrote.  wk may
  *	have been freed by its function, and its memory reused: it is only
  *	compared, never read.  Nobody (the caller, another thread, wk's own
- *	function) may enqueue wk again during the wait.  Not from a worker
- *	of wq (diagnostic builds abort; other builds do not wait for the
- *	caller's own queue).  Blocks.
+ *	function) may enqueue wk again during the wait, on any CPU's queue
+ *	(NetBSD allows a WQ_PERCPU item to be re-enqueued on another CPU).
+ *	Not from a worker of wq (diagnostic builds abort; other builds do
+ *	not wait for the caller's own queue).  Blocks.
  */
 MPSAFE_API void workqueue_wait(struct workqueue *wq, struct work *wk);
 

@@ -8,7 +8,9 @@
  * wqinput_input(wqi, m, off, proto) instead.  The packet goes on a bounded
  * queue of the CPU the caller runs on, and that CPU's worker (a WQ_PERCPU
  * workqueue) later calls func(m, off, proto).  The caller never blocks:
- * when the queue is full the packet is dropped, and counted.
+ * when the queue is full the packet is dropped, and counted.  A wqinput
+ * does not survive fork(): the child has none of its workers and must
+ * not use it.
  *
  * Differences from NetBSD (see wqinput(3)):
  *  - The packet type is struct mbuf, declared but not defined here (the
@@ -132,10 +134,13 @@ MPSAFE_API void wqinput_stats_total(
 /*
  * wqinput_destroy(wqi)
  *
- *	Process every packet queued, wait for the wqinput_drain() calls in
- *	progress to return, stop the workers and free wqi, which is
- *	poisoned.  No wqinput_input() may be in progress, and no call on
- *	wqi may follow.  Not from func.  Blocks.
+ *	Process every packet queued, stop the workers and free wqi, which
+ *	is poisoned.  No wqinput_input() or wqinput_drain() may be in
+ *	progress, and no call on wqi may follow: the caller makes sure of
+ *	that (destroy does wake and wait for a drain already asleep in
+ *	wqi, but cannot see one that has entered wqinput_drain() and not
+ *	yet reached wqi's lock, so it cannot be relied on).  Not from func.
+ *	Blocks.
  */
 MPSAFE_API void wqinput_destroy(struct wqinput *wqi);
 

@@ -156,7 +156,9 @@ Test(workqueue, worker_names_fit_the_limit)
 		workqueue_enqueue(wq, &wk,
 		    (cases[i].flags & WQ_PERCPU) ? mpsafe_cpu_lookup(0) : NULL);
 		workqueue_wait(wq, &wk);
-		cr_assert_str_eq(name, cases[i].expect, "case %zu", i);
+		cr_assert(strcmp(name, cases[i].expect) == 0,
+		    "case %zu: worker named \"%s\", expected \"%s\"", i, name,
+		    cases[i].expect);
 		workqueue_destroy(wq);
 	}
 }

@@ -247,7 +247,7 @@ reclaimer_batch_window(void)
 	while (atomic_load_explicit(&defer_urgent, memory_order_relaxed) == 0 &&
 	       atomic_load_explicit(&defer_pending, memory_order_relaxed) <
 	           mpsafe_defer_get_limit() / 4) {
-		if (pthread_cond_timedwait(&defer_cv, &defer_lock, &until) != 0)
+		if (mpsafe_cond_timedwait(&defer_cv, &defer_lock, &until) != 0)
 			break;
 	}
 }
@@ -266,7 +266,7 @@ reclaimer_linger(void)
 	while (
 	    atomic_load_explicit(&defer_urgent, memory_order_relaxed) == 0 &&
 	    atomic_load_explicit(&defer_head, memory_order_relaxed) == NULL) {
-		if (pthread_cond_timedwait(&defer_cv, &defer_lock, &until) != 0)
+		if (mpsafe_cond_timedwait(&defer_cv, &defer_lock, &until) != 0)
 			break;
 	}
 }
@@ -310,7 +310,7 @@ reclaimer_main(void *arg)
 		pthread_mutex_lock(&defer_lock);
 		while (atomic_load_explicit(
 		           &defer_head, memory_order_seq_cst) == NULL)
-			pthread_cond_wait(&defer_cv, &defer_lock);
+			mpsafe_cond_wait(&defer_cv, &defer_lock);
 		pthread_mutex_unlock(&defer_lock);
 		atomic_store_explicit(&reclaimer_idle, 0, memory_order_relaxed);
 	}
@@ -390,7 +390,7 @@ defer_wait_for_room(size_t size)
 	while (!(reserved = pending_reserve(size)) &&
 	       size <= mpsafe_defer_get_limit()) {
 		pthread_cond_signal(&defer_cv); /* the reclaimer is needed */
-		pthread_cond_wait(&defer_space_cv, &defer_lock);
+		mpsafe_cond_wait(&defer_space_cv, &defer_lock);
 	}
 	pthread_mutex_unlock(&defer_lock);
 	return reserved;
@@ -494,7 +494,7 @@ mpsafe_defer_barrier(void)
 	pthread_mutex_lock(&defer_lock);
 	pthread_cond_signal(&defer_cv); /* ends a batching window */
 	while (!m.dm_done)
-		pthread_cond_wait(&defer_done_cv, &defer_lock);
+		mpsafe_cond_wait(&defer_done_cv, &defer_lock);
 	pthread_mutex_unlock(&defer_lock);
 	atomic_fetch_sub_explicit(&defer_urgent, 1, memory_order_relaxed);
 	return 0;

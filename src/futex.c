@@ -13,6 +13,10 @@
  * parent's sleepers, absent from the child, would otherwise stay counted
  * in a bucket's condition variable (glibc's broadcast then blocks for
  * ever), and a bucket mutex another thread held would stay locked.
+ * Each bucket's critical section runs with the thread's signals blocked:
+ * a read section in a signal handler (pserialize(3) allows it) may wake
+ * a writer from inside the handler, and would otherwise deadlock on the
+ * bucket mutex that the code it interrupted holds.
  */
 #include <limits.h>
 #include <stdatomic.h>
@@ -48,6 +52,7 @@ mpsafe_futex_atfork_child(void)
 
 #else /* portable parking lot */
 #include <pthread.h>
+#include <signal.h>
 
 #define PARK_BUCKETS 64
 
@@ -92,25 +97,45 @@ park_bucket(const void *addr)
 	return &park_table[h % PARK_BUCKETS];
 }
 
+/* Lock b with every signal blocked; *old receives the previous mask. */
+static void
+park_lock(struct park_bucket *b, sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, old);
+	pthread_mutex_lock(&b->pb_lock);
+}
+
+static void
+park_unlock(struct park_bucket *b, const sigset_t *old)
+{
+	pthread_mutex_unlock(&b->pb_lock);
+	(void)pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 void
 mpsafe_futex_wait(_Atomic(uint32_t) *addr, uint32_t val)
 {
 	struct park_bucket *b = park_bucket(addr);
+	sigset_t old;
 
-	pthread_mutex_lock(&b->pb_lock);
+	park_lock(b, &old);
 	/* Relaxed: the bucket mutex orders this against the waker. */
 	if (atomic_load_explicit(addr, memory_order_relaxed) == val)
-		pthread_cond_wait(&b->pb_cv, &b->pb_lock);
-	pthread_mutex_unlock(&b->pb_lock);
+		mpsafe_cond_wait(&b->pb_cv, &b->pb_lock);
+	park_unlock(b, &old);
 }
 
 void
 mpsafe_futex_wake(_Atomic(uint32_t) *addr)
 {
 	struct park_bucket *b = park_bucket(addr);
+	sigset_t old;
 
-	pthread_mutex_lock(&b->pb_lock);
+	park_lock(b, &old);
 	pthread_cond_broadcast(&b->pb_cv);
-	pthread_mutex_unlock(&b->pb_lock);
+	park_unlock(b, &old);
 }
 #endif

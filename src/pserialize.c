@@ -189,7 +189,7 @@ mpsafe_gp_wait(void)
 	target = (gp_seq + 3) & ~(uint64_t)1;
 	while (gp_seq < target) {
 		if (gp_seq & 1) {
-			pthread_cond_wait(&gp_cv, &gp_lock);
+			mpsafe_cond_wait(&gp_cv, &gp_lock);
 			continue;
 		}
 		gp_seq++;
@@ -218,7 +218,7 @@ mpsafe_gp_wait_running(void)
 	pthread_mutex_lock(&gp_lock);
 	seq = gp_seq;
 	while ((seq & 1) && gp_seq == seq)
-		pthread_cond_wait(&gp_cv, &gp_lock);
+		mpsafe_cond_wait(&gp_cv, &gp_lock);
 	pthread_mutex_unlock(&gp_lock);
 }
 

@@ -155,6 +155,51 @@ mpsafe_panic(const char *fmt, ...)
 	abort();
 }
 
+/*
+ * No library call is a cancellation point.  pthread_cond_wait(),
+ * pthread_cond_timedwait() and pthread_join() are: a thread cancelled in
+ * one inside the library would unwind holding the library's mutex (a
+ * cancelled condition wait takes it back first) with its state half
+ * changed, and every later call would hang on that mutex.  NetBSD's
+ * kernel primitives know no cancellation; here each wait turns it off
+ * for its duration, so a cancellation requested meanwhile stays pending
+ * and acts at the caller's next cancellation point, after the library
+ * call has returned.  Only slow paths wait.
+ */
+int
+mpsafe_cond_wait(pthread_cond_t *cv, pthread_mutex_t *m)
+{
+	int old, error;
+
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	error = pthread_cond_wait(cv, m);
+	(void)pthread_setcancelstate(old, NULL);
+	return error;
+}
+
+int
+mpsafe_cond_timedwait(
+    pthread_cond_t *cv, pthread_mutex_t *m, const struct timespec *until)
+{
+	int old, error;
+
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	error = pthread_cond_timedwait(cv, m, until);
+	(void)pthread_setcancelstate(old, NULL);
+	return error;
+}
+
+int
+mpsafe_join(pthread_t t, void **ret)
+{
+	int old, error;
+
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	error = pthread_join(t, ret);
+	(void)pthread_setcancelstate(old, NULL);
+	return error;
+}
+
 enum mpsafe_ordering
 mpsafe_ordering_now(void)
 {

@@ -673,7 +673,7 @@ workqueue_create(struct workqueue **wqp, const char *name,
 		for (unsigned i = 0; i < started; i++)
 			wq_stop(&wq->wq_queues[i]);
 		for (unsigned i = 0; i < started; i++)
-			pthread_join(wq->wq_queues[i].q_thread, NULL);
+			mpsafe_join(wq->wq_queues[i].q_thread, NULL);
 		for (unsigned i = 0; i < inited; i++)
 			pthread_mutex_destroy(&wq->wq_queues[i].q_lock);
 		atomic_store_explicit(
@@ -755,7 +755,7 @@ workqueue_destroy(struct workqueue *wq)
 	for (unsigned i = 0; i < wq->wq_nqueues; i++)
 		wq_stop(&wq->wq_queues[i]);
 	for (unsigned i = 0; i < wq->wq_nqueues; i++)
-		pthread_join(wq->wq_queues[i].q_thread, NULL);
+		mpsafe_join(wq->wq_queues[i].q_thread, NULL);
 	for (unsigned i = 0; i < wq->wq_nqueues; i++)
 		pthread_mutex_destroy(&wq->wq_queues[i].q_lock);
 

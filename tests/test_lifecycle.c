@@ -13,6 +13,8 @@
  *    its record is reused.  (Exit or cancellation inside a read section,
  *    or holding a psref, is a contract violation: death_lifecycle.c checks
  *    the diagnostic; builds without checks end the section, checked here.)
+ *  - A thread cancelled while it waits for a grace period leaves the
+ *    library usable: the cancellation acts after the call returns.
  *  - Many generations of threads register, use the primitives and exit
  *    while a writer runs grace periods: the registry stays as long as the
  *    most threads registered at once.
@@ -42,6 +44,8 @@
 #include <mpsafe/psref.h>
 #include <mpsafe/thread.h>
 #include <mpsafe/workqueue.h>
+
+#include "thread_state.h"
 
 /* Library-private (src/thread.c; linked statically): the registry list. */
 struct mpsafe_thread *mpsafe_registry_first(void);
@@ -413,6 +417,98 @@ Test(lifecycle, exit_and_cancel_while_registered)
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(registry_length(), len);
 	pserialize_destroy(psz);
+}
+
+/*
+ * No library call is a cancellation point.  A thread cancelled while it
+ * waits for a grace period another thread is running (pserialize_perform
+ * sharing it, or mpsafe_thread_unregister waiting for the scan to end)
+ * used to unwind out of the library's condition wait holding the grace
+ * period lock: the running grace period, and every later one, then hung
+ * (this test's watchdog).  The cancellation must act after the call.
+ */
+static atomic_int gpc_in_section, gpc_release;
+static _Atomic long gpc_tid[2];
+
+static void *
+gpc_reader(void *arg)
+{
+	int s = pserialize_read_enter();
+
+	(void)arg;
+	atomic_store(&gpc_in_section, 1);
+	while (!atomic_load(&gpc_release))
+		sched_yield();
+	pserialize_read_exit(s);
+	return NULL;
+}
+
+/* arg: 0 the grace period's runner, 1 the thread that waits for it. */
+static void *
+gpc_perform(void *arg)
+{
+	atomic_store(&gpc_tid[(intptr_t)arg], thread_state_self());
+	pserialize_perform(psz);
+	pthread_testcancel();
+	return NULL;
+}
+
+static void *
+gpc_unregister(void *arg)
+{
+	(void)arg;
+	if (mpsafe_thread_register() != 0)
+		return NULL;
+	atomic_store(&gpc_tid[1], thread_state_self());
+	(void)mpsafe_thread_unregister();
+	pthread_testcancel();
+	return NULL;
+}
+
+static void
+cancel_while_a_grace_period_runs(void *(*victim)(void *))
+{
+	pthread_t r, a, b;
+	void *ret;
+
+	atomic_store(&gpc_in_section, 0);
+	atomic_store(&gpc_release, 0);
+	atomic_store(&gpc_tid[0], -1);
+	atomic_store(&gpc_tid[1], -1);
+	psz = pserialize_create();
+	cr_assert_not_null(psz);
+	cr_assert_eq(pthread_create(&r, NULL, gpc_reader, NULL), 0);
+	while (!atomic_load(&gpc_in_section))
+		sched_yield();
+	cr_assert_eq(pthread_create(&a, NULL, gpc_perform, (void *)0), 0);
+	while (atomic_load(&gpc_tid[0]) == -1)
+		sched_yield();
+	if (!thread_state_wait_asleep(atomic_load(&gpc_tid[0])))
+		cr_skip_test("thread states cannot be read here");
+	/* a sleeps on the reader: its grace period runs. */
+	cr_assert_eq(pthread_create(&b, NULL, victim, (void *)1), 0);
+	while (atomic_load(&gpc_tid[1]) == -1)
+		sched_yield();
+	cr_assert(thread_state_wait_asleep(atomic_load(&gpc_tid[1])));
+	cr_assert_eq(pthread_cancel(b), 0);
+	atomic_store(&gpc_release, 1);
+	cr_assert_eq(pthread_join(b, &ret), 0);
+	cr_assert_eq(ret, PTHREAD_CANCELED,
+	    "the cancellation was lost, not deferred to after the call");
+	cr_assert_eq(pthread_join(a, NULL), 0);
+	cr_assert_eq(pthread_join(r, NULL), 0);
+	pserialize_perform(psz); /* hung when b left the lock held */
+	pserialize_destroy(psz);
+}
+
+Test(lifecycle, cancel_while_perform_waits_for_a_grace_period)
+{
+	cancel_while_a_grace_period_runs(gpc_perform);
+}
+
+Test(lifecycle, cancel_while_unregister_waits_for_a_scan)
+{
+	cancel_while_a_grace_period_runs(gpc_unregister);
 }
 
 #ifndef MPSAFE_DIAGNOSTIC

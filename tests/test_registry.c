@@ -2,8 +2,9 @@
  * test_registry.c: the thread registry shared by all primitives: implicit
  * and explicit registration, thread exit (also with the program's own
  * pthread key destructors using read sections), record reuse across many
- * short threads, the ordering-mode switch (and when it is refused), and
- * fork() with readers running.
+ * short threads, the ordering-mode switch (and when it is refused),
+ * fork() with readers running, and read sections in signal handlers that
+ * wake writers.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -486,5 +487,103 @@ Test(registry, ordering_switch_refused_during_a_grace_period)
 	atomic_store(&gp_writer_stop, 1);
 	pthread_join(t, NULL);
 	cr_assert(busy, "the mode changed while a grace period ran");
+	pserialize_destroy(psz);
+}
+
+/*
+ * Read sections in a signal handler of a registered thread, whose exits
+ * wake a sleeping writer while the interrupted code's own exit may be in
+ * the middle of waking it.  Without futex(2) (the portability tier's
+ * fallback build) the wake takes a parking-lot mutex, and a handler that
+ * interrupted its own thread's wake deadlocked on it within seconds: the
+ * joins below then hang and the watchdog fails the test.
+ */
+static atomic_int sig_stop, sig_registered;
+static atomic_ulong sig_sections;
+static pthread_t sig_reader_thread;
+
+static void
+sig_handler(int sig)
+{
+	int s = pserialize_read_enter();
+
+	(void)sig;
+	pserialize_read_exit(s);
+	atomic_fetch_add_explicit(&sig_sections, 1, memory_order_relaxed);
+}
+
+static void
+sig_spin(unsigned n)
+{
+	for (volatile unsigned i = 0; i < n; i++)
+		continue;
+}
+
+static void *
+sig_reader(void *arg)
+{
+	sigset_t usr1;
+
+	(void)arg;
+	cr_assert_eq(mpsafe_thread_register(), 0);
+	atomic_store(&sig_registered, 1); /* the handler may run from now */
+	while (!atomic_load(&sig_stop)) {
+		int s = pserialize_read_enter();
+
+		sig_spin(20000); /* long enough that the writer sleeps */
+		pserialize_read_exit(s);
+	}
+	/* A signal still pending must not run after the unregistration. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	cr_assert_eq(pthread_sigmask(SIG_BLOCK, &usr1, NULL), 0);
+	cr_assert_eq(mpsafe_thread_unregister(), 0);
+	return NULL;
+}
+
+static void *
+sig_writer(void *arg)
+{
+	while (!atomic_load(&sig_stop))
+		pserialize_perform(arg);
+	return NULL;
+}
+
+static void *
+sig_sender(void *arg)
+{
+	(void)arg;
+	/* A handler's section on an unregistered thread breaks the rule. */
+	while (!atomic_load(&sig_registered))
+		sched_yield();
+	while (!atomic_load(&sig_stop)) {
+		pthread_kill(sig_reader_thread, SIGUSR1);
+		sig_spin(200);
+	}
+	return NULL;
+}
+
+Test(registry, read_sections_in_a_signal_handler_wake_writers)
+{
+	struct sigaction sa = {.sa_handler = sig_handler}, old;
+	const struct timespec run = {2, 0};
+	pserialize_t psz = pserialize_create();
+	pthread_t w, k;
+
+	cr_assert_not_null(psz);
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, &old), 0);
+	atomic_store(&sig_stop, 0);
+	cr_assert_eq(
+	    pthread_create(&sig_reader_thread, NULL, sig_reader, NULL), 0);
+	cr_assert_eq(pthread_create(&w, NULL, sig_writer, psz), 0);
+	cr_assert_eq(pthread_create(&k, NULL, sig_sender, NULL), 0);
+	nanosleep(&run, NULL); /* the test's length, not a synchronisation */
+	atomic_store(&sig_stop, 1);
+	cr_assert_eq(pthread_join(k, NULL), 0);
+	cr_assert_eq(pthread_join(sig_reader_thread, NULL), 0);
+	cr_assert_eq(pthread_join(w, NULL), 0);
+	cr_assert_gt(atomic_load(&sig_sections), 0, "no handler ran");
+	cr_assert_eq(sigaction(SIGUSR1, &old, NULL), 0);
 	pserialize_destroy(psz);
 }

@@ -17,7 +17,11 @@
  *  - The int returned by pserialize_read_enter() is the thread's read
  *    state after the call, not an IPL; pass it back, unchanged, to the
  *    matching pserialize_read_exit().  Sections nest at most
- *    MPSAFE_NEST_MAX deep; deeper nesting, and exits out of order, abort.
+ *    MPSAFE_NEST_MAX deep; deeper nesting aborts, and so do exits out
+ *    of order in diagnostic builds (other builds trust the cookie: the
+ *    thread stays inside a section, and grace periods wait for ever).
+ *  - No call is a cancellation point (pthread_cancel() acts after the
+ *    call returns).
  *  - pserialize_perform() sleeps when readers are slow, and is woken by the
  *    last of them; concurrent callers share grace periods.
  *  - Deferred reclamation, which NetBSD leaves to each subsystem, is

@@ -23,9 +23,11 @@
 #ifndef MPSAFE_THREAD_H
 #define MPSAFE_THREAD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <mpsafe/atomic.h>
 #include <mpsafe/export.h>
@@ -204,6 +206,17 @@ MPSAFE_API MPSAFE_NORETURN void mpsafe_panic(const char *fmt, ...)
 /* Library-private slow paths called from inline fast paths. */
 MPSAFE_API MPSAFE_COLD struct mpsafe_thread *mpsafe_thread_attach(void);
 MPSAFE_API MPSAFE_COLD void mpsafe_thread_wake_writers(struct mpsafe_reader *);
+
+/*
+ * Library-private (core and network stack): pthread_cond_wait(),
+ * pthread_cond_timedwait() and pthread_join() with cancellation turned
+ * off for their duration, so that no library call is a cancellation
+ * point (see thread.c).
+ */
+MPSAFE_API int mpsafe_cond_wait(pthread_cond_t *cv, pthread_mutex_t *m);
+MPSAFE_API int mpsafe_cond_timedwait(
+    pthread_cond_t *cv, pthread_mutex_t *m, const struct timespec *until);
+MPSAFE_API int mpsafe_join(pthread_t t, void **ret);
 
 /*
  * mpsafe_thread_self(): the calling thread's record, registering the

@@ -491,7 +491,7 @@ rt_wait_refcnt(struct rt_entry *rt, uint32_t n)
 	atomic_fetch_add(&rt_waiters, 1); /* seq_cst: pairs with rt_unref */
 	pthread_mutex_lock(&rt_wait_lock);
 	while (atomic_load(&rt->rt_refcnt) > n) /* seq_cst, as above */
-		pthread_cond_wait(&rt_wait_cv, &rt_wait_lock);
+		mpsafe_cond_wait(&rt_wait_cv, &rt_wait_lock);
 	pthread_mutex_unlock(&rt_wait_lock);
 	atomic_fetch_sub(&rt_waiters, 1);
 }
@@ -511,7 +511,7 @@ rt_update_wait(struct rt_table *t, uint64_t done)
 	atomic_fetch_add(&rt_waiters, 1); /* seq_cst: pairs with the finish */
 	pthread_mutex_lock(&rt_wait_lock);
 	while (atomic_load(&t->t_changes_done) == done) /* seq_cst, as above */
-		pthread_cond_wait(&rt_wait_cv, &rt_wait_lock);
+		mpsafe_cond_wait(&rt_wait_cv, &rt_wait_lock);
 	pthread_mutex_unlock(&rt_wait_lock);
 	atomic_fetch_sub(&rt_waiters, 1);
 }
@@ -1160,7 +1160,7 @@ rt_reap_linger(struct rt_table *t)
 		ts.tv_nsec -= 1000000000L;
 	}
 	t->t_reap_lingering = true;
-	pthread_cond_timedwait(&t->t_reap_cv, &t->t_reap_lock, &ts);
+	mpsafe_cond_timedwait(&t->t_reap_cv, &t->t_reap_lock, &ts);
 	t->t_reap_lingering = false;
 }
 

@@ -51,6 +51,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,8 +400,13 @@ rtfile_load_stream(FILE *fp, int format, unsigned flags,
 	if (buf == NULL)
 		return ENOMEM;
 	while (rv == 0 && !eof) {
-		size_t got = fread(buf + have, 1, STREAM_CHUNK - have, fp),
-		       pos = 0;
+		size_t got, pos = 0;
+		int cs;
+
+		/* Not a cancellation point (it would leak buf): thread.c. */
+		(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+		got = fread(buf + have, 1, STREAM_CHUNK - have, fp);
+		(void)pthread_setcancelstate(cs, NULL);
 
 		if (got == 0) {
 			if (ferror(fp)) {

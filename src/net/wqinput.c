@@ -507,7 +507,7 @@ wqi_drain_queue(struct wqinput *wqi, struct wqi_queue *q, uint64_t t)
 		if (atomic_load_explicit(
 		        &q->q_processed, memory_order_seq_cst) >= t)
 			break;
-		pthread_cond_wait(&wqi->wqi_drain_cv, &wqi->wqi_drain_lock);
+		mpsafe_cond_wait(&wqi->wqi_drain_cv, &wqi->wqi_drain_lock);
 	}
 	pthread_mutex_unlock(&wqi->wqi_drain_lock);
 }
@@ -600,7 +600,7 @@ wqinput_destroy(struct wqinput *wqi)
 	/* Every drainer's target is reached: wait for them to leave. */
 	pthread_mutex_lock(&wqi->wqi_drain_lock);
 	while (wqi->wqi_drainers != 0)
-		pthread_cond_wait(&wqi->wqi_drain_cv, &wqi->wqi_drain_lock);
+		mpsafe_cond_wait(&wqi->wqi_drain_cv, &wqi->wqi_drain_lock);
 	pthread_mutex_unlock(&wqi->wqi_drain_lock);
 	for (unsigned i = 0; i < wqi->wqi_nqueues; i++) {
 		struct wqi_queue *q = &wqi->wqi_queues[i];

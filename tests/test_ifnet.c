@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -434,6 +435,68 @@ Test(ifnet, per_thread_statistics_add_up)
 	if_statinc(ifp, if_ipackets);
 	cr_assert_eq(if_stat_get(ifp, if_ipackets), (uint64_t)T * N + 1);
 	detach(ifp);
+}
+
+/*
+ * A thread that counts in a key destructor running after the library's
+ * (its key created later) has given its slot back, and a new thread may
+ * have taken it: the exiting thread must count in the shared slot, not in
+ * the new owner's (two writers with plain stores lose counts).
+ */
+static struct ifnet *late_ifp;
+static pthread_key_t late_key;
+static sem_t late_freed, late_taken;
+static int late_slot_exiting, late_slot_new;
+
+static void
+late_destructor(void *arg)
+{
+	(void)arg;
+	sem_post(&late_freed); /* the library's destructor has run */
+	sem_wait(&late_taken);
+	if_statinc(late_ifp, if_opackets);
+	late_slot_exiting = if_stat_self;
+}
+
+static void *
+late_exiting_main(void *arg)
+{
+	(void)arg;
+	if_statinc(late_ifp, if_opackets);
+	cr_assert_eq(pthread_setspecific(late_key, late_ifp), 0);
+	return NULL;
+}
+
+static void *
+late_new_main(void *arg)
+{
+	(void)arg;
+	sem_wait(&late_freed);
+	if_statinc(late_ifp, if_opackets);
+	late_slot_new = if_stat_self;
+	sem_post(&late_taken);
+	return NULL;
+}
+
+Test(ifnet, counts_after_the_slot_is_given_back_go_to_the_shared_slot)
+{
+	pthread_t a, b;
+
+	late_ifp = attach("stat1"); /* creates the library's key first */
+	cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+	cr_assert_eq(sem_init(&late_freed, 0, 0), 0);
+	cr_assert_eq(sem_init(&late_taken, 0, 0), 0);
+	cr_assert_eq(pthread_create(&b, NULL, late_new_main, NULL), 0);
+	cr_assert_eq(pthread_create(&a, NULL, late_exiting_main, NULL), 0);
+	cr_assert_eq(pthread_join(a, NULL), 0);
+	cr_assert_eq(pthread_join(b, NULL), 0);
+	cr_assert_neq(late_slot_exiting, late_slot_new,
+	    "an exiting thread counted in the slot of a new thread (%d)",
+	    late_slot_new);
+	cr_assert_eq(late_slot_exiting, IF_STAT_THREADS);
+	cr_assert_eq(if_stat_get(late_ifp, if_opackets), 3);
+	pthread_key_delete(late_key);
+	detach(late_ifp);
 }
 
 Test(ifnet, default_output_drops)

@@ -113,11 +113,18 @@ static uint64_t stat_slots_used;
 static pthread_key_t stat_slot_key;
 __thread int if_stat_self = -1;
 
+/*
+ * The exiting thread's key destructor: give its slot back.  Counts the
+ * thread makes later in its exit (a program's key destructor that runs
+ * after this one) go to the shared slot: the slot may already be
+ * another thread's, and a slot has one writer.
+ */
 static void
 stat_slot_exit(void *arg)
 {
 	unsigned slot = (unsigned)(uintptr_t)arg - 1;
 
+	if_stat_self = IF_STAT_THREADS;
 	pthread_mutex_lock(&stat_slots_lock);
 	stat_slots_used &= ~(UINT64_C(1) << slot);
 	pthread_mutex_unlock(&stat_slots_lock);
@@ -586,7 +593,7 @@ if_detach(struct ifnet *ifp)
 	ifa_reap(ifp, chain);
 	IFNET_LOCK(ifp);
 	while (ifp->if_ifa_removing != 0)
-		pthread_cond_wait(&ifp->if_ifa_removed, &ifp->if_ioctl_lock);
+		mpsafe_cond_wait(&ifp->if_ifa_removed, &ifp->if_ioctl_lock);
 #ifdef MPSAFE_DIAGNOSTIC
 	if (ifp->if_addr_limbo != NULL)
 		mpsafe_panic("if_detach: %s: address %p is still being "

@@ -106,9 +106,11 @@
  * child; the id lock is held across fork() so the child never sees a
  * half-done fold or allocation.  A count that another thread was draining
  * at the fork stays DRAINING in the child: if the fold had run, the
- * child's releases still bring it to DRAINED; if the drain was in its
- * grace period, nobody folds its counters in the child (the forking
- * thread may be inside a read section that saw ACTIVE, so the child
+ * child's releases still bring it to DRAINED, unless the fold itself
+ * found zero (the drainer, between the id lock's release and
+ * drain_done(), was to mark it, and no release is left to); if the
+ * drain was in its grace period, nobody folds its counters in the child (the
+ * forking thread may be inside a read section that saw ACTIVE, so the child
  * cannot fold for it), lc_total keeps its bias and the count is never
  * DRAINED there.
  */

@@ -438,7 +438,16 @@ MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
  *	   the change;
  *	 - for DELETE without F_NOWAIT and without ret_nrt, hold no
  *	   reference to the entry named: the destruction waits for every
- *	   holder.  References to other entries are fine.
+ *	   holder;
+ *	 - while holding references to other entries, make no such waiting
+ *	   request (CHANGE, blocking DELETE, GET with ret_nrt) unless no
+ *	   holder of the entry named can be waiting, directly or through
+ *	   others, for one of the caller's references: a holder waits like
+ *	   a reader and a request like a writer, and threads whose holds
+ *	   and requests cross deadlock (T1 holds A and changes B, T2 holds
+ *	   B and changes A).  The simple rule: release references first,
+ *	   or delete with F_NOWAIT and look up with MPSAFE_RT_NOWAIT.
+ *	   CHANGE has no form that does not wait (F_NOWAIT: EWOULDBLOCK).
  *	Blocks: takes the writer lock; DELETE without F_NOWAIT and without
  *	ret_nrt waits for holders and a grace period; CHANGE waits for
  *	holders (and for a change of the same entry); GET with ret_nrt

@@ -205,7 +205,7 @@ struct workqueue {
 	_Atomic(uint32_t) wq_magic;
 	/* Set when workqueue_destroy begins (diagnostic check only). */
 	_Atomic(uint32_t) wq_dying;
-	char wq_name[WORKQUEUE_NAMELEN];
+	char wq_name[WORKQUEUE_NAMELEN + 1]; /* NUL included */
 	struct wq_queue wq_queues[];
 };
 

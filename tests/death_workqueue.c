@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <mpsafe/workqueue.h>
@@ -242,3 +243,41 @@ Test(death, destroy_twice, .signal = SIGABRT)
 	workqueue_destroy(wq);
 }
 #endif
+
+/*
+ * WORKQUEUE_NAMELEN: "Longest name kept (longer names are truncated)".
+ * The name shows in diagnostic messages; the phrase ends with the text
+ * that follows the name, so a name cut shorter does not match.  A
+ * workqueue named with n characters breaks a rule whose message names it.
+ */
+static void
+enqueue_cpu_without_percpu_named(size_t n)
+{
+	static char name[WORKQUEUE_NAMELEN + 2];
+	static char phrase[WORKQUEUE_NAMELEN + 64];
+	static struct work wk;
+	struct workqueue *wq;
+
+	for (size_t i = 0; i < n; i++)
+		name[i] = (char)('a' + i % 26);
+	name[n] = '\0';
+	snprintf(
+	    phrase, sizeof(phrase), "workqueue_enqueue(%s): a CPU given", name);
+	death_expect(phrase);
+	cr_assert_eq(workqueue_create(&wq, name, nop_func, NULL, 0, 0), 0);
+	workqueue_enqueue(wq, &wk, mpsafe_cpu_lookup(0));
+}
+
+Test(death, name_one_shorter_than_namelen_is_kept, .signal = SIGABRT)
+{
+	enqueue_cpu_without_percpu_named(WORKQUEUE_NAMELEN - 1);
+}
+
+/*
+ * At the limit itself: a name of WORKQUEUE_NAMELEN characters is the
+ * longest kept, so it too appears whole.
+ */
+Test(death, name_of_namelen_characters_is_kept, .signal = SIGABRT)
+{
+	enqueue_cpu_without_percpu_named(WORKQUEUE_NAMELEN);
+}

@@ -163,7 +163,7 @@ struct wqinput {
 	uint32_t wqi_cap; /* ring slots: a power of two >= wqi_limit */
 	unsigned wqi_nqueues;
 	struct wqi_slot *wqi_rings;
-	char wqi_name[WORKQUEUE_NAMELEN];
+	char wqi_name[WORKQUEUE_NAMELEN + 1]; /* NUL included */
 	/* Drainers sleep on wqi_drain_cv; see "Drain" above. */
 	pthread_mutex_t wqi_drain_lock;
 	pthread_cond_t wqi_drain_cv;

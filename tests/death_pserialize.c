@@ -53,9 +53,29 @@ Test(death, exit_out_of_order, .signal = SIGABRT)
 
 Test(death, nesting_overflow, .signal = SIGABRT)
 {
-	death_expect("read sections nested deeper than");
-	for (unsigned i = 0; i <= MPSAFE_NEST_MAX; i++)
+	/* Exactly at the limit: none of the first MPSAFE_NEST_MAX panics. */
+	death_expect("no panic is expected before MPSAFE_NEST_MAX");
+	for (unsigned i = 0; i < MPSAFE_NEST_MAX; i++)
 		(void)pserialize_read_enter();
+	death_expect("read sections nested deeper than");
+	(void)pserialize_read_enter();
+}
+
+/*
+ * The same in the fence ordering mode (its own fast path), at the exact
+ * limit: the MPSAFE_NEST_MAX enters up to it do not abort, the one past
+ * it does.
+ */
+Test(death, nesting_overflow_fence, .signal = SIGABRT)
+{
+	cr_assert_eq(mpsafe_set_ordering(MPSAFE_ORDERING_FENCE), 0);
+	/* A panic before the limit fails the test (exit status 125). */
+	death_expect("no panic is expected before MPSAFE_NEST_MAX");
+	for (unsigned i = 0; i < MPSAFE_NEST_MAX; i++)
+		(void)pserialize_read_enter();
+	cr_assert(pserialize_in_read_section());
+	death_expect("read sections nested deeper than");
+	(void)pserialize_read_enter();
 }
 
 static void *

@@ -276,3 +276,31 @@ Test(death_psref, copy_into_a_psref_in_use, .init = setup, .signal = SIGABRT)
 	take(&p, &other);
 	psref_copy(&p, &ref, c);
 }
+
+/*
+ * "name is kept, truncated to 15 characters, for diagnostic messages":
+ * a 15-character name appears whole in a message, and a 16-character one
+ * loses exactly its last character (the phrase ends with the text that
+ * follows the name, so a longer or shorter name does not match).
+ */
+static void
+destroy_live_class_named(const char *name)
+{
+	struct psref_class *k = psref_class_create(name);
+	static struct psref_target t;
+
+	psref_target_init(&t, k);
+	psref_class_destroy(k);
+}
+
+Test(death_psref, class_name_of_15_characters_is_kept, .signal = SIGABRT)
+{
+	death_expect("class abcdefghijklmno with 1 targets alive");
+	destroy_live_class_named("abcdefghijklmno");
+}
+
+Test(death_psref, class_name_of_16_characters_is_cut_to_15, .signal = SIGABRT)
+{
+	death_expect("class abcdefghijklmno with 1 targets alive");
+	destroy_live_class_named("abcdefghijklmnop");
+}

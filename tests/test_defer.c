@@ -504,3 +504,154 @@ Test(defer, destructors_run_without_a_barrier)
 	cr_assert(freed_within(2, 10),
 	    "the second destructor never ran: a timed wait did not end");
 }
+
+/*
+ * "Set the bound on pending memory (at least 1); returns EINVAL for 0":
+ * both sides of the smallest limit.
+ */
+Test(defer, smallest_limit_is_one_byte)
+{
+	cr_assert_eq(mpsafe_defer_set_limit(0), EINVAL);
+	cr_assert_eq(mpsafe_defer_get_limit(), MPSAFE_DEFER_LIMIT_DEFAULT,
+	    "a refused limit changed the limit");
+	cr_assert_eq(mpsafe_defer_set_limit(1), 0);
+	cr_assert_eq(mpsafe_defer_get_limit(), 1);
+	/* A one-byte object fits the one-byte limit; a second does not. */
+	struct holder h = {0};
+	pthread_t t;
+	struct obj *a = obj_new(-1), *b = obj_new(-1);
+
+	cr_assert_eq(pthread_create(&t, NULL, holder_main, &h), 0);
+	while (!atomic_load(&h.entered))
+		sched_yield();
+	cr_assert_eq(mpsafe_defer_try(&a->o_defer, obj_free, 1), 0);
+	cr_assert_eq(mpsafe_defer_try(&b->o_defer, obj_free, 1), EAGAIN);
+	atomic_store(&h.release, 1);
+	pthread_join(t, NULL);
+	cr_assert_eq(mpsafe_defer(&b->o_defer, obj_free, 1), 0);
+	cr_assert_eq(mpsafe_defer_barrier(), 0);
+	cr_assert_eq(atomic_load(&freed), 2);
+}
+
+/*
+ * "returns EAGAIN ... when the pending total would pass the limit": a
+ * total that reaches the limit exactly does not pass it; one byte more
+ * does.  Grace periods are held back so what is handed over stays
+ * pending.
+ */
+Test(defer, try_fills_the_limit_exactly)
+{
+	struct holder h = {0};
+	pthread_t t;
+	struct obj *a = obj_new(-1), *b = obj_new(-1);
+	struct mpsafe_defer_stats st;
+
+	cr_assert_eq(mpsafe_defer_set_limit(100), 0);
+	cr_assert_eq(pthread_create(&t, NULL, holder_main, &h), 0);
+	while (!atomic_load(&h.entered))
+		sched_yield();
+	cr_assert_eq(mpsafe_defer_try(&a->o_defer, obj_free, 60), 0);
+	/* 60 + 41 = 101 passes the limit. */
+	cr_assert_eq(mpsafe_defer_try(&b->o_defer, obj_free, 41), EAGAIN);
+	/* 60 + 40 = 100 reaches it. */
+	cr_assert_eq(mpsafe_defer_try(&b->o_defer, obj_free, 40), 0);
+	mpsafe_defer_stats(&st);
+	cr_assert_eq(st.pending_bytes, 100);
+	cr_assert_eq(atomic_load(&freed), 0);
+	atomic_store(&h.release, 1);
+	pthread_join(t, NULL);
+	cr_assert_eq(mpsafe_defer_barrier(), 0);
+	cr_assert_eq(atomic_load(&freed), 2);
+}
+
+/*
+ * "an object larger than the whole limit ... is reclaimed inline after a
+ * grace period": at limit + 1 bytes the destructor has run when
+ * mpsafe_defer() returns, and mpsafe_defer_try() refuses it; an object of
+ * exactly the limit is an ordinary hand-over (it returns while a reader
+ * still holds grace periods back, its destructor not yet run).
+ */
+Test(defer, object_of_the_whole_limit_is_handed_over_one_more_is_inline)
+{
+	/* Static: a's thread may outlive a failed assertion. */
+	static struct holder h;
+	static struct producer a = {.p_size = 100};
+	pthread_t t, pt;
+	struct obj *b = obj_new(-1);
+	struct mpsafe_defer_stats st0, st;
+
+	cr_assert_eq(mpsafe_defer_set_limit(100), 0);
+	mpsafe_defer_stats(&st0);
+	cr_assert_eq(mpsafe_defer_try(&b->o_defer, obj_free, 101), EAGAIN);
+	cr_assert_eq(mpsafe_defer(&b->o_defer, obj_free, 101), 0);
+	cr_assert_eq(atomic_load(&freed), 1,
+	    "an object larger than the limit was not reclaimed inline");
+	mpsafe_defer_stats(&st);
+	cr_assert_eq(st.inline_waits, st0.inline_waits + 1);
+	cr_assert_eq(st.pending_bytes, 0);
+
+	cr_assert_eq(pthread_create(&t, NULL, holder_main, &h), 0);
+	while (!atomic_load(&h.entered))
+		sched_yield();
+	/*
+	 * Reclaimed inline (or made to wait for room), it would wait for
+	 * the reader, which leaves only after the check: the producer
+	 * thread would still be inside mpsafe_defer().
+	 */
+	cr_assert_eq(pthread_create(&pt, NULL, producer_one_main, &a), 0);
+	cr_assert(flag_within(&a.p_done, 10),
+	    "an object of exactly the limit was not simply handed over");
+	cr_assert_eq(pthread_join(pt, NULL), 0);
+	cr_assert_eq(a.p_error, 0);
+	mpsafe_defer_stats(&st);
+	cr_assert_eq(st.pending_bytes, 100);
+	cr_assert_eq(st.inline_waits, st0.inline_waits + 1,
+	    "an object of exactly the limit had to wait");
+	cr_assert_eq(atomic_load(&freed), 1);
+	atomic_store(&h.release, 1);
+	pthread_join(t, NULL);
+	cr_assert_eq(mpsafe_defer_barrier(), 0);
+	cr_assert_eq(atomic_load(&freed), 2);
+}
+
+#ifndef MPSAFE_DIAGNOSTIC
+/*
+ * "Not inside a read section (returns EDEADLK; diagnostic builds abort)"
+ * and "Not inside a read section nor from a destructor (returns
+ * EDEADLK ...)": without contract checks the calls are refused, nothing
+ * is handed over, and just outside the section they work.  (Diagnostic
+ * builds: death_pserialize's defer_inside_read_section and
+ * defer_barrier_*.)
+ */
+static _Atomic int barrier_in_destructor = -1;
+
+static void
+barrier_free(struct mpsafe_defer *d)
+{
+	atomic_store(&barrier_in_destructor, mpsafe_defer_barrier());
+	free(d);
+	atomic_fetch_add(&freed, 1);
+}
+
+Test(defer, inside_read_section_is_refused)
+{
+	struct obj *o = obj_new(-1);
+	struct mpsafe_defer *d = malloc(sizeof(*d));
+	struct mpsafe_defer_stats st;
+	int s;
+
+	cr_assert_not_null(d);
+	s = pserialize_read_enter();
+	cr_assert_eq(mpsafe_defer(&o->o_defer, obj_free, sizeof(*o)), EDEADLK);
+	cr_assert_eq(mpsafe_defer_barrier(), EDEADLK);
+	pserialize_read_exit(s);
+	mpsafe_defer_stats(&st);
+	cr_assert_eq(st.pending_bytes, 0, "a refused object was handed over");
+	cr_assert_eq(atomic_load(&freed), 0);
+	cr_assert_eq(mpsafe_defer(&o->o_defer, obj_free, sizeof(*o)), 0);
+	cr_assert_eq(mpsafe_defer(d, barrier_free, sizeof(*d)), 0);
+	cr_assert_eq(mpsafe_defer_barrier(), 0);
+	cr_assert_eq(atomic_load(&freed), 2);
+	cr_assert_eq(atomic_load(&barrier_in_destructor), EDEADLK);
+}
+#endif

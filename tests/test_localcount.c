@@ -478,6 +478,83 @@ Test(localcount, fallback_without_id)
 	localcount_fini(&lc);
 }
 
+/*
+ * "At most LOCALCOUNT_IDS objects have per-thread counters at once; the
+ * others count in a shared word": with the real limit (no test hook),
+ * exactly LOCALCOUNT_IDS live counts all get distinct ids, the next one
+ * gets none and still counts correctly, and once a count is destroyed its
+ * id goes to the next count.
+ */
+static struct localcount all_ids[LOCALCOUNT_IDS];
+
+Test(localcount, ids_run_out_after_exactly_localcount_ids)
+{
+	static uint8_t seen[LOCALCOUNT_IDS];
+	struct localcount extra;
+	struct drainer d;
+	_Atomic int last = 0;
+	uint32_t freed_id;
+
+	for (unsigned i = 0; i < LOCALCOUNT_IDS; i++) {
+		cr_assert_eq(localcount_init(&all_ids[i]), 0);
+		uint32_t id = all_ids[i].lc_id;
+		cr_assert_lt(id, LOCALCOUNT_IDS, "count %u of %u got no id",
+		    i + 1, LOCALCOUNT_IDS);
+		cr_assert_eq(seen[id]++, 0, "id %u given twice", id);
+	}
+
+	/* One more than the ids: the shared word, with the same rules. */
+	cr_assert_eq(localcount_init(&extra), 0);
+	cr_assert_eq(extra.lc_id, UINT32_MAX);
+	apply(&extra, 2);
+	apply_on_thread(&extra, -1);
+	drainer_start(&d, &extra, &last);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	apply_on_thread(&extra, -1);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&extra);
+
+	/* A freed id is given again. */
+	freed_id = all_ids[LOCALCOUNT_IDS / 2].lc_id;
+	localcount_fini(&all_ids[LOCALCOUNT_IDS / 2]); /* never used */
+	cr_assert_eq(localcount_init(&extra), 0);
+	cr_assert_eq(extra.lc_id, freed_id);
+	localcount_fini(&extra);
+	for (unsigned i = 0; i < LOCALCOUNT_IDS; i++)
+		if (i != LOCALCOUNT_IDS / 2)
+			localcount_fini(&all_ids[i]);
+}
+
+/*
+ * Read sections nest at most MPSAFE_NEST_MAX deep: an acquire at exactly
+ * that depth is inside the section that found the object, and counts.
+ */
+Test(localcount, acquire_at_the_deepest_read_section)
+{
+	static int cookies[MPSAFE_NEST_MAX];
+	struct localcount lc;
+	struct drainer d;
+	_Atomic int last = 0;
+
+	cr_assert_eq(localcount_init(&lc), 0);
+	apply(&lc, 1); /* the thread's counters are mapped */
+	apply(&lc, -1);
+	for (unsigned i = 0; i < MPSAFE_NEST_MAX; i++)
+		cookies[i] = pserialize_read_enter();
+	localcount_acquire(&lc);
+	for (unsigned i = MPSAFE_NEST_MAX; i-- > 0;)
+		pserialize_read_exit(cookies[i]);
+	drainer_start(&d, &lc, &last);
+	drainer_assert_waiting(&d);
+	atomic_store(&last, 1);
+	apply_on_thread(&lc, -1);
+	drainer_join(&d);
+	cr_assert(d.flag_at_return);
+	localcount_fini(&lc);
+}
+
 /* No memory for a counter array: that thread counts in the shared word. */
 Test(localcount, fallback_without_counters)
 {

@@ -69,6 +69,22 @@ Test(pserialize, deep_nesting_up_to_the_limit)
 	cr_assert(pserialize_not_in_read_section());
 }
 
+/* The same in the fence ordering mode, whose fast path differs. */
+Test(pserialize, deep_nesting_up_to_the_limit_fence)
+{
+	static int cookies[MPSAFE_NEST_MAX];
+
+	set_mode(1);
+	for (unsigned i = 0; i < MPSAFE_NEST_MAX; i++)
+		cookies[i] = pserialize_read_enter();
+	cr_assert(pserialize_in_read_section());
+	cr_assert(mpsafe_thread_registered());
+	for (unsigned i = MPSAFE_NEST_MAX; i-- > 0;) {
+		pserialize_read_exit(cookies[i]);
+		cr_assert_eq(pserialize_in_read_section(), i > 0);
+	}
+}
+
 /* A reader that enters, says so, and leaves only when told. */
 struct holder {
 	_Atomic int entered;
@@ -81,7 +97,7 @@ static void *
 holder_main(void *arg)
 {
 	struct holder *h = arg;
-	int s[4];
+	int s[MPSAFE_NEST_MAX]; /* 128 KiB of the thread's stack at most */
 
 	for (int i = 0; i < h->nest; i++)
 		s[i] = pserialize_read_enter();
@@ -161,6 +177,21 @@ Test(pserialize, perform_waits_for_reader_fence)
 Test(pserialize, perform_waits_for_nested_reader)
 {
 	perform_waits_for_reader(0, 3);
+}
+
+/*
+ * "Sections nest at most MPSAFE_NEST_MAX deep": a reader at exactly that
+ * depth is inside a section for the grace period too (the deepest level
+ * must not read as "unregistered", which a grace period skips).
+ */
+Test(pserialize, perform_waits_for_reader_at_nest_max_membarrier)
+{
+	perform_waits_for_reader(0, MPSAFE_NEST_MAX);
+}
+
+Test(pserialize, perform_waits_for_reader_at_nest_max_fence)
+{
+	perform_waits_for_reader(1, MPSAFE_NEST_MAX);
 }
 
 /*

@@ -309,6 +309,31 @@ Test(pslist, reinsert_after_entry_init)
 	pserialize_destroy(psz);
 }
 
+/*
+ * The edge of the re-insertion check (pslist.h): "re-inserting it
+ * without a new PSLIST_ENTRY_INIT is caught (except for an entry that was
+ * last: its links look fresh, as in NetBSD)".  The entry that was last is
+ * the one case let through, in every build, and the list stays sound;
+ * the one before it is caught (death_pslist's
+ * reinsert_removed_without_entry_init).
+ */
+Test(pslist, reinsert_of_removed_last_entry_is_let_through)
+{
+	struct pslist_head head;
+	pserialize_t psz = pserialize_create();
+
+	cr_assert_not_null(psz);
+	build_1234(&head);
+	PSLIST_WRITER_REMOVE(&objs[4], o_entry);
+	pserialize_perform(psz);
+	cr_assert_null(objs[4].o_entry.ple_prevp);
+	cr_assert_null(atomic_load_explicit(
+	    &objs[4].o_entry.ple_next, memory_order_relaxed));
+	PSLIST_WRITER_INSERT_HEAD(&head, &objs[4], o_entry);
+	EXPECT(&head, 4, 1, 2, 3);
+	pserialize_destroy(psz);
+}
+
 /* The functions and container helpers behind the macros. */
 Test(pslist, functions_and_container_helpers)
 {

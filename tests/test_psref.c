@@ -174,6 +174,93 @@ Test(psref, more_references_than_slots)
 	free(p);
 }
 
+/* The calling thread's slot table (library-private, see psref.h). */
+static struct psref_thread *
+own_table(void)
+{
+	return (struct psref_thread *)
+	    mpsafe_reader_self.mr_private[MPSAFE_PRIV_PSREF];
+}
+
+/*
+ * "Each registered thread has PSREF_THREAD_SLOTS (64) slots for the
+ * references it holds at once": exactly that many references all get a
+ * slot (the ones past PSREF_FAST_SLOTS too), none goes on the overflow
+ * list; the next one does; and once a slot is free again the next
+ * reference takes it, not the overflow list.
+ */
+Test(psref, exactly_slots_references_fill_the_slots)
+{
+	enum { N = PSREF_THREAD_SLOTS };
+	struct psref_class *c = psref_class_create("test");
+	static struct obj o[N + 2];
+	static struct psref p[N + 2];
+	struct psref_thread *pt;
+
+	for (int i = 0; i < N + 2; i++)
+		psref_target_init(&o[i].o_target, c);
+	for (int i = 0; i < N; i++) {
+		take(&p[i], &o[i], c);
+		cr_assert_neq(p[i].psref_slot, PSREF_SLOT_OVERFLOW,
+		    "reference %d of %d went to the overflow list", i + 1, N);
+	}
+	pt = own_table();
+	cr_assert_not_null(pt);
+	cr_assert_eq(pt->pt_overflow, 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(p[i].psref_slot, (uintptr_t)&pt->pt_slot[i],
+		    "reference %d is not in slot %d", i, i);
+
+	/* One more than the slots: the overflow list. */
+	take(&p[N], &o[N], c);
+	cr_assert_eq(p[N].psref_slot, PSREF_SLOT_OVERFLOW);
+	cr_assert_eq(pt->pt_overflow, 1);
+	cr_assert(psref_held(&o[N].o_target, c));
+
+	/* A slot freed (the last one) is taken again before the overflow. */
+	psref_release(&p[N - 1], &o[N - 1].o_target, c);
+	take(&p[N + 1], &o[N + 1], c);
+	cr_assert_eq(p[N + 1].psref_slot, (uintptr_t)&pt->pt_slot[N - 1]);
+	cr_assert_eq(pt->pt_overflow, 1);
+
+	psref_release(&p[N], &o[N].o_target, c);
+	cr_assert_eq(pt->pt_overflow, 0);
+	psref_release(&p[N + 1], &o[N + 1].o_target, c);
+	for (int i = 0; i < N - 1; i++)
+		psref_release(&p[i], &o[i].o_target, c);
+	for (int i = 0; i < N + 2; i++) {
+		cr_assert_not(psref_held(&o[i].o_target, c), "target %d", i);
+		psref_target_destroy(&o[i].o_target, c);
+	}
+	psref_class_destroy(c);
+}
+
+/*
+ * Read sections nest at most MPSAFE_NEST_MAX deep: at exactly that depth
+ * the thread is inside a section, so psref_acquire() (whose diagnostic
+ * check requires one) is allowed, and the reference works.
+ */
+Test(psref, acquire_at_the_deepest_read_section)
+{
+	static int cookies[MPSAFE_NEST_MAX];
+	struct psref_class *c = psref_class_create("test");
+	struct obj a = {0};
+	struct psref p;
+
+	psref_target_init(&a.o_target, c);
+	for (unsigned i = 0; i < MPSAFE_NEST_MAX; i++)
+		cookies[i] = pserialize_read_enter();
+	psref_acquire(&p, &a.o_target, c);
+	cr_assert(psref_held(&a.o_target, c));
+	for (unsigned i = MPSAFE_NEST_MAX; i-- > 0;)
+		pserialize_read_exit(cookies[i]);
+	cr_assert(psref_held(&a.o_target, c));
+	psref_release(&p, &a.o_target, c);
+	cr_assert_not(psref_held(&a.o_target, c));
+	psref_target_destroy(&a.o_target, c);
+	psref_class_destroy(c);
+}
+
 Test(psref, copy_makes_an_independent_reference)
 {
 	struct psref_class *c = psref_class_create("test");

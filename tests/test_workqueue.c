@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -141,7 +142,11 @@ Test(workqueue, worker_names_fit_the_limit)
 		int flags;
 	} cases[] = {
 	    {"abcdefghijklm", "abcdefghijklm/0", WQ_PERCPU},
+	    {"abcdefghijklmn", "abcdefghijklm/0", WQ_PERCPU},
 	    {"abcdefghijklmnopq", "abcdefghijklm/0", WQ_PERCPU},
+	    /* Exactly the 15 characters Linux allows, and one more. */
+	    {"abcdefghijklmno", "abcdefghijklmno", 0},
+	    {"abcdefghijklmnop", "abcdefghijklmno", 0},
 	    {"abcdefghijklmnopq", "abcdefghijklmno", 0},
 	};
 
@@ -162,7 +167,68 @@ Test(workqueue, worker_names_fit_the_limit)
 		workqueue_destroy(wq);
 	}
 }
+
+/*
+ * A two-digit CPU index takes one more character from the name: on CPU
+ * 10, a 12-character name and "/10" fill the 15; a 13-character one loses
+ * its last.  Needs more than 10 CPUs.
+ */
+Test(workqueue, worker_names_fit_the_limit_with_two_digit_cpus)
+{
+	static const struct {
+		const char *create, *expect;
+	} cases[] = {
+	    {"abcdefghijkl", "abcdefghijkl/10"},
+	    {"abcdefghijklm", "abcdefghijkl/10"},
+	};
+
+	if (mpsafe_ncpu() <= 10)
+		cr_skip_test(
+		    "needs more than 10 CPUs (have %u)", mpsafe_ncpu());
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct workqueue *wq;
+		struct work wk;
+		char name[16] = "";
+
+		cr_assert_eq(workqueue_create(&wq, cases[i].create, name_func,
+		                 name, 0, WQ_PERCPU),
+		    0);
+		workqueue_enqueue(wq, &wk, mpsafe_cpu_lookup(10));
+		workqueue_wait(wq, &wk);
+		cr_assert(strcmp(name, cases[i].expect) == 0,
+		    "case %zu: worker named \"%s\", expected \"%s\"", i, name,
+		    cases[i].expect);
+		workqueue_destroy(wq);
+	}
+}
 #endif
+
+/*
+ * "flags: WQ_MPSAFE, WQ_PERCPU, WQ_FPU ... EINVAL for ... an unknown
+ * flag": every known flag together is accepted; the first bit past them,
+ * and the sign bit, are refused and leave *wqp alone.
+ */
+Test(workqueue, create_flags_at_the_limit)
+{
+	struct workqueue *wq = NULL;
+	const int known = WQ_MPSAFE | WQ_PERCPU | WQ_FPU;
+	const int first_unknown = (known + 1) & ~known;
+
+	cr_assert_eq(first_unknown, 0x08);
+	cr_assert_eq(workqueue_create(&wq, "x", nop_func, NULL, 0, known), 0);
+	cr_assert_not_null(wq);
+	workqueue_destroy(wq);
+	wq = NULL;
+	cr_assert_eq(workqueue_create(
+	                 &wq, "x", nop_func, NULL, 0, known | first_unknown),
+	    EINVAL);
+	cr_assert_eq(
+	    workqueue_create(&wq, "x", nop_func, NULL, 0, first_unknown),
+	    EINVAL);
+	cr_assert_eq(
+	    workqueue_create(&wq, "x", nop_func, NULL, 0, INT_MIN), EINVAL);
+	cr_assert_null(wq);
+}
 
 Test(workqueue, create_bad_arguments)
 {

@@ -140,7 +140,10 @@ void
 mpsafe_panic(const char *fmt, ...)
 {
 	va_list ap;
+	int cs;
 
+	/* stdio's write() is a cancellation point: the abort must happen. */
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	fputs("mpsafe: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -2,7 +2,8 @@
  * death_lifecycle.c: a thread cancelled inside a read section, or while
  * holding a psref, breaks a contract; diagnostic builds must abort with a
  * message naming it (rather than let grace periods wait for ever or a
- * destroy free a target still referenced).
+ * destroy free a target still referenced); and a panic with a
+ * cancellation pending still aborts.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -78,4 +79,29 @@ Test(death_lifecycle, cancel_holding_psref, .signal = SIGABRT)
 	cr_assert_not_null(h.h_class);
 	psref_target_init(&h.h_target, h.h_class);
 	cancel_when_ready(cancelled_holding, &h);
+}
+
+/*
+ * A panic with a cancellation pending still aborts: its message goes
+ * through stdio, whose write() is a cancellation point, and the thread
+ * used to be cancelled there (no message, no abort, locks left held).
+ */
+static void *
+panic_with_cancel_pending(void *arg)
+{
+	(void)arg;
+	pthread_cancel(pthread_self()); /* deferred: pending from now on */
+	psref_target_destroy(NULL, NULL);
+	return NULL;
+}
+
+Test(death_lifecycle, panic_with_a_cancellation_pending_aborts,
+    .signal = SIGABRT)
+{
+	pthread_t t;
+
+	death_expect("NULL target or not a live class");
+	cr_assert_eq(
+	    pthread_create(&t, NULL, panic_with_cancel_pending, NULL), 0);
+	pthread_join(t, NULL);
 }

@@ -247,6 +247,49 @@ Test(fault, map_zeroed)
 	mpsafe_fault_alloc_fail_nth(0);
 }
 
+/*
+ * mpsafe_aligned_alloc(): an align that is not a power of two (0, 3, 48)
+ * is EINVAL and not counted; size rounds up to align; a size that
+ * overflows when rounded is ENOMEM; the one-shot fault fails exactly the
+ * nth allocation, and n = 0 disarms.
+ */
+Test(fault, aligned_alloc)
+{
+	static const size_t bad[] = {0, 3, 48, ((size_t)1 << 12) + 1};
+	unsigned char *p;
+
+	mpsafe_fault_alloc_fail_nth(2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		cr_assert_null(
+		    mpsafe_aligned_alloc(bad[i], 64), "align %zu", bad[i]);
+		cr_assert_eq(errno, EINVAL, "align %zu", bad[i]);
+	}
+	errno = 0;
+	cr_assert_null(mpsafe_aligned_alloc(64, SIZE_MAX - 10));
+	cr_assert_eq(errno, ENOMEM, "a size that wraps when rounded up");
+	cr_assert_eq(mpsafe_fault_alloc_count(), 0, "refusals were counted");
+	p = mpsafe_aligned_alloc(64, 1); /* the first: succeeds */
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % 64, 0);
+	p[0] = 1;
+	p[63] = 2; /* the size was rounded up to the alignment */
+	mpsafe_free(p);
+	errno = 0;
+	cr_assert_null(mpsafe_aligned_alloc(64, 1), "the second must fail");
+	cr_assert_eq(errno, ENOMEM);
+	p = mpsafe_aligned_alloc(4096, 4096); /* one shot: now it works */
+	cr_assert_not_null(p);
+	cr_assert_eq((uintptr_t)p % 4096, 0);
+	mpsafe_free(p);
+	cr_assert_eq(mpsafe_fault_alloc_count(), 3);
+	mpsafe_fault_alloc_fail_nth(1);
+	mpsafe_fault_alloc_fail_nth(0); /* disarmed before it fired */
+	p = mpsafe_aligned_alloc(64, 1);
+	cr_assert_not_null(p, "n = 0 did not disarm");
+	mpsafe_free(p);
+}
+
 /* --- constructors of the primitives -------------------------------------- */
 
 Test(fault, pserialize_create)

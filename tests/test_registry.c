@@ -3,8 +3,8 @@
  * and explicit registration, thread exit (also with the program's own
  * pthread key destructors using read sections), record reuse across many
  * short threads, the ordering-mode switch (and when it is refused),
- * fork() with readers running, and read sections in signal handlers that
- * wake writers.
+ * fork() with readers running, read sections in signal handlers that
+ * wake writers, and handlers that run while their thread waits.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include <mpsafe/thread.h>
 
 #include "death_expect.h"
+#include "thread_state.h"
 
 TestSuite(registry, .timeout = 60);
 
@@ -585,5 +586,66 @@ Test(registry, read_sections_in_a_signal_handler_wake_writers)
 	cr_assert_eq(pthread_join(w, NULL), 0);
 	cr_assert_gt(atomic_load(&sig_sections), 0, "no handler ran");
 	cr_assert_eq(sigaction(SIGUSR1, &old, NULL), 0);
+	pserialize_destroy(psz);
+}
+
+/*
+ * A signal handler runs while its thread sleeps in a grace period, as it
+ * does with futex(2): here the handler is what ends the wait (it tells
+ * the reader to leave).  The fallback build's sleep once ran with every
+ * signal blocked, and the wait never ended (the watchdog fails it).
+ */
+static atomic_int hs_stop, hs_in_section;
+static _Atomic long hs_tid = -1;
+
+static void
+hs_handler(int sig)
+{
+	(void)sig;
+	atomic_store(&hs_stop, 1);
+}
+
+static void *
+hs_reader(void *arg)
+{
+	int s = pserialize_read_enter();
+
+	(void)arg;
+	atomic_store(&hs_in_section, 1);
+	while (!atomic_load(&hs_stop))
+		sched_yield();
+	pserialize_read_exit(s);
+	return NULL;
+}
+
+static void *
+hs_writer(void *arg)
+{
+	atomic_store(&hs_tid, thread_state_self());
+	pserialize_perform(arg);
+	return NULL;
+}
+
+Test(registry, a_handler_runs_while_its_thread_waits_for_a_grace_period)
+{
+	struct sigaction sa = {.sa_handler = hs_handler}, old;
+	pserialize_t psz = pserialize_create();
+	pthread_t r, w;
+
+	cr_assert_not_null(psz);
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR2, &sa, &old), 0);
+	cr_assert_eq(pthread_create(&r, NULL, hs_reader, NULL), 0);
+	while (!atomic_load(&hs_in_section))
+		sched_yield();
+	cr_assert_eq(pthread_create(&w, NULL, hs_writer, psz), 0);
+	while (atomic_load(&hs_tid) == -1)
+		sched_yield();
+	if (!thread_state_wait_asleep(atomic_load(&hs_tid)))
+		cr_skip_test("thread states cannot be read here");
+	cr_assert_eq(pthread_kill(w, SIGUSR2), 0);
+	cr_assert_eq(pthread_join(w, NULL), 0); /* hung: handler never ran */
+	cr_assert_eq(pthread_join(r, NULL), 0);
+	cr_assert_eq(sigaction(SIGUSR2, &old, NULL), 0);
 	pserialize_destroy(psz);
 }

@@ -2127,11 +2127,13 @@ rt_walktree(
     struct rt_table *t, int af, int (*fn)(struct rt_entry *, void *), void *arg)
 {
 	struct rt_entry *rt;
-	int error = 0;
+	int error = 0, cs;
 
 	if (af != AF_UNSPEC && rt_afidx(af) < 0)
 		return EAFNOSUPPORT;
 	rt_require_outside_read_side(t, "rt_walktree");
+	/* fn runs under the lock: not cancelled there (thread.c). */
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	if (t->t_sync == RT_SYNC_RWLOCK)
 		pthread_rwlock_rdlock(&t->t_rwlock);
 	else
@@ -2146,6 +2148,7 @@ rt_walktree(
 	rt_side_exit(t);
 #endif
 	rt_wunlock(t);
+	(void)pthread_setcancelstate(cs, NULL);
 	return error;
 }
 

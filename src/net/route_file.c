@@ -392,21 +392,18 @@ rtfile_load_stream(FILE *fp, int format, unsigned flags,
 	char *buf;
 	size_t have = 0;
 	bool skipping = false, eof = false;
-	int rv = 0;
+	int rv = 0, cs;
 
 	if (fp == NULL || loader_init(&ld, format, flags, cb, arg) != 0)
 		return EINVAL;
 	buf = mpsafe_malloc(STREAM_CHUNK);
 	if (buf == NULL)
 		return ENOMEM;
+	/* Not a cancellation point, cb included (it would leak buf). */
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	while (rv == 0 && !eof) {
-		size_t got, pos = 0;
-		int cs;
-
-		/* Not a cancellation point (it would leak buf): thread.c. */
-		(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
-		got = fread(buf + have, 1, STREAM_CHUNK - have, fp);
-		(void)pthread_setcancelstate(cs, NULL);
+		size_t got = fread(buf + have, 1, STREAM_CHUNK - have, fp),
+		       pos = 0;
 
 		if (got == 0) {
 			if (ferror(fp)) {
@@ -446,6 +443,7 @@ rtfile_load_stream(FILE *fp, int format, unsigned flags,
 			have = 0;
 		}
 	}
+	(void)pthread_setcancelstate(cs, NULL);
 	mpsafe_free(buf);
 	return loader_done(&ld, rv, err);
 }

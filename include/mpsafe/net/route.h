@@ -741,7 +741,8 @@ MPSAFE_API int rt_nexthop_check_reject(
  *	valid during the call only (rt_ref() to keep it; a count on an
  *	entry being changed holds that change off until it is dropped).
  *	Blocks: holds the table's read lock (RWLOCK) or the writer mutex
- *	(PSERIALIZE: writers wait, lookups do not).
+ *	(PSERIALIZE: writers wait, lookups do not).  fn runs with
+ *	cancellation off (a cancelled fn would leave the lock held).
  */
 MPSAFE_API int rt_walktree(struct rt_table *t, int af,
     int (*fn)(struct rt_entry *rt, void *arg), void *arg);

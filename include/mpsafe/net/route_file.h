@@ -143,7 +143,8 @@ MPSAFE_API int rtfile_load_buf(const char *buf, size_t len, int format,
  *
  *	rtfile_load_buf() over the lines read from fp until end of file.
  *	Returns as rtfile_load_buf(), or EIO when reading fp fails.  The
- *	caller owns fp (not closed).  Blocks reading fp.
+ *	caller owns fp (not closed).  Blocks reading fp.  Not a
+ *	cancellation point: the reads and cb run with cancellation off.
  */
 MPSAFE_API int rtfile_load_stream(FILE *fp, int format, unsigned flags,
     int (*cb)(const struct rtfile_record *, void *), void *arg,

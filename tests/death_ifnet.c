@@ -93,6 +93,16 @@ Test(death_ifnet, m_freem_twice, .signal = SIGABRT)
 	m_freem(m);
 }
 
+/* m_freem() of a packet that did not come from m_gethdr() (mbuf(3)). */
+Test(death_ifnet, m_freem_of_a_foreign_packet, .signal = SIGABRT)
+{
+	death_expect("did not come from m_gethdr, or is freed twice");
+	static struct mbuf fake;
+
+	fake.m_flags = M_PKTHDR;
+	m_freem(&fake);
+}
+
 Test(death_ifnet, sockaddr_free_twice, .signal = SIGABRT)
 {
 	death_expect("did not come from sockaddr_alloc, or is freed twice");

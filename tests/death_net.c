@@ -53,6 +53,64 @@ Test(death_net, wqinput_drain_from_its_input_function, .signal = SIGABRT)
 	}
 }
 
+/*
+ * Every build aborts on a NULL wqinput and on any use of a wqinput after
+ * wqinput_destroy() (wqinput(3)).
+ */
+Test(death_net, wqinput_input_on_a_null_wqinput, .signal = SIGABRT)
+{
+	death_expect("wqinput_input: NULL wqinput");
+	static char pkt[64];
+
+	(void)wqinput_input(NULL, (struct mbuf *)(void *)pkt, 0, 0);
+}
+
+Test(death_net, wqinput_drain_of_a_null_wqinput, .signal = SIGABRT)
+{
+	death_expect("wqinput_drain: NULL wqinput");
+	wqinput_drain(NULL);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+/* Under a sanitizer, the sanitizer reports these uses after free itself. */
+#ifndef UNDER_SANITIZER
+static void
+nop_input(struct mbuf *m, int off, int proto)
+{
+	(void)m;
+	(void)off;
+	(void)proto;
+}
+
+Test(death_net, wqinput_input_after_destroy, .signal = SIGABRT)
+{
+	death_expect("is not a live wqinput (used after wqinput_destroy)");
+	static char pkt[64];
+	struct wqinput *w = wqinput_create("deathafter", nop_input);
+
+	cr_assert_not_null(w);
+	wqinput_destroy(w);
+	(void)wqinput_input(w, (struct mbuf *)(void *)pkt, 0, 0);
+}
+
+Test(death_net, wqinput_destroy_twice, .signal = SIGABRT)
+{
+	death_expect("is not a live wqinput (used after wqinput_destroy)");
+	struct wqinput *w = wqinput_create("deathtwice", nop_input);
+
+	cr_assert_not_null(w);
+	wqinput_destroy(w);
+	wqinput_destroy(w);
+}
+#endif /* !UNDER_SANITIZER */
+
 /* --- lltable ------------------------------------------------------------- */
 
 static struct lltable *

@@ -194,6 +194,75 @@ Test(lltable, bad_input_changes_nothing)
 		bad_input_changes_nothing(designs[i]);
 }
 
+/*
+ * Limits at their bounds, both sides, in both designs: a link-layer
+ * address of exactly LLT_ADDR_MAX bytes is kept whole and one more is
+ * EINVAL; flags of exactly LLE_USERMASK are taken and the first bit past
+ * it is EINVAL; len 0 with a NULL address is an unresolved entry (no
+ * LLE_VALID); a table of LLT_BUCKETS_MAX chains (and of one below, rounded
+ * up to it) is created and one more is EINVAL.
+ */
+static void
+limits_at_their_bounds(enum lltable_sync sync)
+{
+	struct lltable *llt = NULL;
+	struct sockaddr_in a = sin_of("192.0.2.9"), b = sin_of("192.0.2.10");
+	uint8_t big[LLT_ADDR_MAX + 1];
+	struct lla_info info;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(0xc0 + i);
+	cr_assert_eq(lltable_create(&llt, AF_INET, 1, sync, 0), 0);
+	cr_assert_eq(lla_update(llt, SA(&a), big, LLT_ADDR_MAX, 0), 0);
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), 0);
+	cr_assert_eq(info.lli_len, LLT_ADDR_MAX);
+	cr_assert_eq(memcmp(info.lli_addr, big, LLT_ADDR_MAX), 0);
+	cr_assert(info.lli_flags & LLE_VALID);
+	cr_assert_eq(lla_update(llt, SA(&a), big, LLT_ADDR_MAX + 1, 0), EINVAL);
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), 0);
+	cr_assert_eq(info.lli_len, LLT_ADDR_MAX, "refused update changed it");
+
+	cr_assert_eq(lla_update(llt, SA(&b), mac1, 6, LLE_USERMASK), 0);
+	cr_assert_eq(lla_lookup(llt, SA(&b), &info), 0);
+	cr_assert_eq(info.lli_flags, LLE_USERMASK);
+	cr_assert_eq(lla_update(llt, SA(&b), mac2, 6,
+	                 (LLE_USERMASK << 1) & ~LLE_USERMASK),
+	    EINVAL);
+	cr_assert_eq(lla_lookup(llt, SA(&b), &info), 0);
+	cr_assert_eq(memcmp(info.lli_addr, mac1, 6), 0);
+	/* Unresolved: no address, no LLE_VALID. */
+	cr_assert_eq(lla_update(llt, SA(&b), NULL, 0, LLE_STATIC), 0);
+	cr_assert_eq(lla_lookup(llt, SA(&b), &info), 0);
+	cr_assert_eq(info.lli_len, 0);
+	cr_assert_eq(info.lli_flags, LLE_STATIC);
+	cr_assert_eq(lltable_count(llt), 2);
+	lltable_destroy(llt);
+
+	llt = NULL;
+	cr_assert_eq(
+	    lltable_create(&llt, AF_INET6, 1, sync, LLT_BUCKETS_MAX), 0);
+	cr_assert_not_null(llt);
+	lltable_destroy(llt);
+	llt = NULL;
+	cr_assert_eq(
+	    lltable_create(&llt, AF_INET, 1, sync, LLT_BUCKETS_MAX - 1), 0);
+	cr_assert_eq(lla_update(llt, SA(&a), mac1, 6, 0), 0);
+	cr_assert_eq(lla_lookup(llt, SA(&a), &info), 0);
+	lltable_destroy(llt);
+	llt = NULL;
+	cr_assert_eq(
+	    lltable_create(&llt, AF_INET, 1, sync, LLT_BUCKETS_MAX + 1),
+	    EINVAL);
+	cr_assert_null(llt);
+	mpsafe_defer_barrier();
+}
+
+Test(lltable, limits_at_their_bounds)
+{
+	for (size_t i = 0; i < sizeof(designs) / sizeof(designs[0]); i++)
+		limits_at_their_bounds(designs[i]);
+}
+
 /* A lookup may run inside the caller's read section (lockless design). */
 Test(lltable, lookup_inside_read_section)
 {

@@ -60,6 +60,37 @@ Test(mbuf, pool)
 	cr_assert_eq(errno, EINVAL);
 }
 
+/*
+ * The pool at its bounds: its first use (here m_gethdr(M_NOWAIT))
+ * primes it with exactly MBUF_POOL_INITIAL packets, so exactly that many
+ * M_NOWAIT packets are handed out and the next is ENOBUFS; from empty, a
+ * reservation of n makes (at least) n M_NOWAIT packets possible.
+ */
+Test(mbuf, pool_at_its_bounds)
+{
+	enum { RES = 40 };
+	static struct mbuf *held[MBUF_POOL_INITIAL + RES];
+	size_t n = 0;
+	struct mbuf *m;
+
+	while (n < MBUF_POOL_INITIAL + 1 && (m = m_gethdr(M_NOWAIT)) != NULL)
+		held[n++] = m;
+	cr_assert_eq(n, MBUF_POOL_INITIAL, "first use primed %zu", n);
+	cr_assert_null(m_gethdr(M_NOWAIT));
+	cr_assert_eq(errno, ENOBUFS);
+	cr_assert_eq(m_pool_count(), 0);
+	cr_assert_eq(m_pool_reserve(RES), 0);
+	cr_assert_geq(m_pool_count(), RES);
+	while (n < MBUF_POOL_INITIAL + RES && (m = m_gethdr(M_NOWAIT)) != NULL)
+		held[n++] = m;
+	cr_assert_eq(n, MBUF_POOL_INITIAL + RES,
+	    "a reservation of %d from empty gave %zu", RES,
+	    n - MBUF_POOL_INITIAL);
+	while (n > 0)
+		m_freem(held[--n]);
+	cr_assert_geq(m_pool_count(), MBUF_POOL_INITIAL + RES);
+}
+
 Test(mbuf, rcvif_in_a_read_section)
 {
 	struct ifnet *ifp = attach("rx0"), *got;

@@ -170,6 +170,73 @@ Test(redirect, icmp_bad_type_code_checksum)
 	cr_assert_eq(icmp_redirect_build(msg, sizeof(msg), 4, &gw, &dst), 0);
 }
 
+/*
+ * ICMP limits at their bounds, both sides: code 3 (the highest) is
+ * built and parsed, code 4 is refused by both; an inner header of IHL 15
+ * (60 bytes, the longest) followed by its 8 bytes of payload parses, one
+ * byte less is EMSGSIZE; the builders fit in a buffer of exactly the
+ * message's length and refuse one byte less.
+ */
+Test(redirect, icmp_limits_at_their_bounds)
+{
+	struct in_addr gw = {htonl(0x0a000001)}, dst = {htonl(0x0a000100)};
+	struct in6_addr gw6, dst6;
+	const uint8_t mac[6] = {1, 2, 3, 4, 5, 6};
+	struct redirect_info ri;
+	uint8_t msg[128], big[128];
+	size_t len;
+
+	len = icmp_redirect_build(msg, sizeof(msg), 3, &gw, &dst);
+	cr_assert_eq(len, ICMP_REDIRECT_MINLEN, "code 3 not built");
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), 0);
+	cr_assert_eq(ri.ri_code, 3);
+	msg[1] = 4;
+	fix_cksum(msg, len);
+	cr_assert_eq(parse_exact(AF_INET, msg, len, &ri), EPROTO);
+	cr_assert_eq(icmp_redirect_build(msg, sizeof(msg), 4, &gw, &dst), 0);
+
+	/* IHL 15: 40 bytes of options (end of list) in the inner header. */
+	len = icmp_redirect_build(msg, sizeof(msg), 0, &gw, &dst);
+	memset(big, 0, sizeof(big));
+	memcpy(big, msg, 28);
+	memcpy(big + 68, msg + 28, 8);
+	big[8] = 0x4f;
+	fix_cksum(big, 76);
+	memset(&ri, 0, sizeof(ri));
+	cr_assert_eq(parse_exact(AF_INET, big, 76, &ri), 0, "IHL 15 refused");
+	cr_assert_eq(ri.ri_dst.ri_dst4.s_addr, dst.s_addr);
+	cr_assert_eq(ri.ri_gw.ri_gw4.s_addr, gw.s_addr);
+	fix_cksum(big, 75);
+	cr_assert_eq(parse_exact(AF_INET, big, 75, &ri), EMSGSIZE);
+
+	/* Builders: exact fit, one byte short. */
+	cr_assert_eq(
+	    icmp_redirect_build(msg, ICMP_REDIRECT_MINLEN, 0, &gw, &dst),
+	    ICMP_REDIRECT_MINLEN);
+	cr_assert_eq(
+	    icmp_redirect_build(msg, ICMP_REDIRECT_MINLEN - 1, 0, &gw, &dst),
+	    0);
+	inet_pton(AF_INET6, "fe80::1", &gw6);
+	inet_pton(AF_INET6, "2001:db8:1::", &dst6);
+	cr_assert_eq(icmp6_redirect_build(
+	                 msg, ICMP6_REDIRECT_MINLEN, &gw6, &dst6, NULL, 0),
+	    ICMP6_REDIRECT_MINLEN);
+	cr_assert_eq(icmp6_redirect_build(
+	                 msg, ICMP6_REDIRECT_MINLEN + 8, &gw6, &dst6, mac, 6),
+	    ICMP6_REDIRECT_MINLEN + 8);
+	cr_assert_eq(
+	    parse_exact(AF_INET6, msg, ICMP6_REDIRECT_MINLEN + 8, &ri), 0);
+	cr_assert_eq(icmp6_redirect_build(
+	                 msg, ICMP6_REDIRECT_MINLEN + 7, &gw6, &dst6, mac, 6),
+	    0);
+	/* The longest link-layer address the builder takes: 14 bytes. */
+	cr_assert_eq(
+	    icmp6_redirect_build(msg, sizeof(msg), &gw6, &dst6, big, 14),
+	    ICMP6_REDIRECT_MINLEN + 16);
+	cr_assert_eq(
+	    icmp6_redirect_build(msg, sizeof(msg), &gw6, &dst6, big, 15), 0);
+}
+
 Test(redirect, icmp6_good_message_with_lladdr)
 {
 	struct in6_addr gw, dst;

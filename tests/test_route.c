@@ -460,6 +460,78 @@ Test(route, bad_input)
 	}
 }
 
+/*
+ * Prefix lengths at their bounds, in every request: 0 and the family's
+ * longest (RT_PLEN_MAX_INET, RT_PLEN_MAX_INET6) are routes, -1 names the
+ * longest (a host route), and one past either end is EINVAL for ADD,
+ * DELETE, CHANGE and GET alike, leaving the table unchanged.
+ */
+Test(route, prefix_length_bounds)
+{
+	static const struct {
+		const char *dst, *probe;
+		int max;
+	} fam[] = {
+	    {"10.1.2.3", "10.1.2.3", RT_PLEN_MAX_INET},
+	    {"2001:db8::7", "2001:db8::7", RT_PLEN_MAX_INET6},
+	};
+	static const int reqs[] = {MPSAFE_RTM_ADD, MPSAFE_RTM_DELETE,
+	    MPSAFE_RTM_CHANGE, MPSAFE_RTM_GET};
+
+	cr_assert_eq(RT_PLEN_MAX_INET, 32);
+	cr_assert_eq(RT_PLEN_MAX_INET6, 128);
+	FOR_EACH_DESIGN(d)
+	for (size_t f = 0; f < 2; f++) {
+		struct rt_table *t = make(d);
+		const char *any = f == 0 ? "0.0.0.0" : "::";
+		struct rt_table_stats st;
+		struct rt_entry *rt = NULL;
+
+		/* The longest, spelt out. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, fam[f].dst,
+		                 fam[f].max, NULL, 1, 0, NULL),
+		    0, "%s: /%d refused", route_designs[d].rtc_name,
+		    fam[f].max);
+		cr_assert_eq(route_match_plen(t, fam[f].probe), fam[f].max);
+		/* -1 names the same route. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, fam[f].dst, -1, NULL,
+		                 1, 0, NULL),
+		    EEXIST);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_GET, fam[f].dst, -1, NULL,
+		                 0, 0, &rt),
+		    0);
+		cr_assert_eq(rt_getplen(rt), (unsigned)fam[f].max);
+		rt_unref(rt);
+		/* The shortest. */
+		cr_assert_eq(
+		    route_req(t, MPSAFE_RTM_ADD, any, 0, NULL, 2, 0, NULL), 0);
+		/* One past either end, every request. */
+		for (size_t r = 0; r < sizeof(reqs) / sizeof(reqs[0]); r++) {
+			cr_assert_eq(route_req(t, reqs[r], fam[f].dst,
+			                 fam[f].max + 1, NULL, 1, 0, NULL),
+			    EINVAL, "%s: req %d /%d", route_designs[d].rtc_name,
+			    reqs[r], fam[f].max + 1);
+			cr_assert_eq(
+			    route_req(t, reqs[r], any, -2, NULL, 1, 0, NULL),
+			    EINVAL, "req %d /-2", reqs[r]);
+		}
+		rt_table_stats(t, &st);
+		cr_assert_eq(
+		    f == 0 ? st.rts_entries_inet : st.rts_entries_inet6, 2u);
+		cr_assert_eq(route_match_plen(t, fam[f].probe), fam[f].max);
+		/* The longest and the shortest delete by their lengths. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, fam[f].dst,
+		                 fam[f].max, NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, fam[f].probe), 0);
+		cr_assert_eq(
+		    route_req(t, MPSAFE_RTM_DELETE, any, 0, NULL, 0, 0, NULL),
+		    0);
+		cr_assert_eq(route_match_plen(t, fam[f].probe), -1);
+		rt_table_destroy(t);
+	}
+}
+
 /* An allocator that fails once its budget is spent. */
 struct budget {
 	atomic_long left;
@@ -559,17 +631,18 @@ Test(route, enomem_leaves_table_unchanged)
 
 #if UINTPTR_MAX > 0xffffffffu
 /*
- * An allocator whose entries (or trie nodes) come back with bit 56 set,
- * as a tagged pointer or a 57-bit address would: a trie slot keeps 48
- * bits of an address, so the table must refuse them (ENOMEM, table
- * unchanged) rather than store them and decode them truncated.
+ * An allocator whose entries (or trie nodes) come back with a bit at or
+ * above 48 set (48, the limit itself, 56 as a tagged pointer or a 57-bit
+ * address would, and 63): a trie slot keeps 48 bits of an address, so the
+ * table must refuse them (ENOMEM, table unchanged) rather than store them
+ * and decode them truncated.
  */
-#define TAG_BIT ((uintptr_t)1 << 56)
 enum tag_what { TAG_NONE, TAG_ENTRIES, TAG_NODES };
 
 struct tagger {
 	_Atomic int what;
 	atomic_long live;
+	uintptr_t bit; /* set in tagged addresses */
 };
 
 static void *
@@ -586,7 +659,7 @@ tag_alloc(size_t size, void *arg)
 	if (p == NULL)
 		return NULL;
 	atomic_fetch_add(&tg->live, 1);
-	return tag ? (void *)((uintptr_t)p | TAG_BIT) : p;
+	return tag ? (void *)((uintptr_t)p | tg->bit) : p;
 }
 
 static void
@@ -596,13 +669,16 @@ tag_free(void *p, size_t size, void *arg)
 
 	(void)size;
 	atomic_fetch_sub(&tg->live, 1);
-	free((void *)((uintptr_t)p & ~TAG_BIT));
+	free((void *)((uintptr_t)p & ~tg->bit));
 }
 
 Test(route, allocations_above_48_bits_are_refused)
 {
+	/* The lowest bit at or above 2^48, a middle one, the highest. */
+	static const unsigned bits[] = {48, 56, 63};
+
 	FOR_EACH_DESIGN(d)
-	{
+	for (size_t b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
 		struct tagger tg;
 		struct rt_table_config c = route_designs[d];
 		struct rt_table *t;
@@ -610,6 +686,7 @@ Test(route, allocations_above_48_bits_are_refused)
 
 		atomic_init(&tg.what, TAG_NONE);
 		atomic_init(&tg.live, 0);
+		tg.bit = (uintptr_t)1 << bits[b];
 		c.rtc_alloc = tag_alloc;
 		c.rtc_free = tag_free;
 		c.rtc_alloc_arg = &tg;
@@ -624,8 +701,8 @@ Test(route, allocations_above_48_bits_are_refused)
 			atomic_store(&tg.what, w);
 			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.1.2.4",
 			                 30, NULL, 1, 0, NULL),
-			    ENOMEM, "%s: tagged %s stored", c.rtc_name,
-			    w == TAG_ENTRIES ? "entry" : "node");
+			    ENOMEM, "%s: tagged %s (bit %u) stored", c.rtc_name,
+			    w == TAG_ENTRIES ? "entry" : "node", bits[b]);
 			rt_table_stats(t, &after);
 			cr_assert_eq(after.rts_entries_inet, 1u);
 			cr_assert_eq(
@@ -1761,6 +1838,123 @@ Test(route, change_while_another_waits_for_the_caller)
 	}
 }
 
+/*
+ * rtrequest()'s rule for threads that hold references to other entries:
+ * the safe form is to delete with MPSAFE_RTM_F_NOWAIT and to look up
+ * with MPSAFE_RT_NOWAIT while holding.  Two threads whose holds and
+ * deletes cross (T1 holds 10/8 and deletes 20/8, T2 holds 20/8 and
+ * deletes 10/8, both holding before either deletes): both deletes return
+ * 0 without waiting for the other's hold, the entries stay intact for
+ * their holders, and once both let go the reaper destroys them.  A
+ * delete that waited for holders would deadlock here (caught by the
+ * bounded wait below).  Held through rtalloc1() (a count) and through
+ * rt_lookup() (the table's rtc_ref: a psref in two designs).
+ */
+struct crossed_deleter {
+	struct rt_table *t;
+	pthread_barrier_t *both_hold;
+	atomic_int *release;
+	const char *hold_addr; /* looked up and held */
+	const char *del_dst;   /* deleted while holding, /8 */
+	int via;               /* 0: rtalloc1(), 1: rt_lookup() */
+	struct rt_entry *held;
+	atomic_int deleted;
+	int error;
+	unsigned held_ifindex; /* read after the other's delete */
+	uint32_t held_flags;
+};
+
+static void *
+crossed_deleter_thread(void *arg)
+{
+	struct crossed_deleter *c = arg;
+	union rt_sockaddr a = sa_of(c->hold_addr);
+	struct rt_hold hold;
+
+	c->held = c->via == 0 ? rtalloc1(c->t, &a.sa, MPSAFE_RT_NOWAIT)
+	                      : rt_lookup(c->t, &a.sa, MPSAFE_RT_NOWAIT, &hold);
+	pthread_barrier_wait(c->both_hold);
+	c->error = route_req(c->t, MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
+	    c->del_dst, 8, NULL, 0, 0, NULL);
+	atomic_store(&c->deleted, 1);
+	while (atomic_load(c->release) == 0)
+		sched_yield();
+	if (c->held != NULL) {
+		c->held_ifindex = c->held->rt_ifindex;
+		c->held_flags = rt_getflags(c->held);
+		if (c->via == 0)
+			rt_unref(c->held);
+		else
+			rt_release(c->held, &hold);
+	}
+	return NULL;
+}
+
+Test(route, crossed_nowait_deletes_while_holding_complete)
+{
+	FOR_EACH_DESIGN(d)
+	for (int via = 0; via < 2; via++) {
+		struct rt_table *t = make(d);
+		pthread_barrier_t both_hold;
+		atomic_int release = 0;
+		struct crossed_deleter c1 = {t, &both_hold, &release,
+		    "10.1.1.1", "20.0.0.0", via, NULL, 0, -1, 0, 0};
+		struct crossed_deleter c2 = {t, &both_hold, &release,
+		    "20.1.1.1", "10.0.0.0", via, NULL, 0, -1, 0, 0};
+		struct walk_acc w = {0};
+		struct rt_table_stats st;
+		pthread_t t1, t2;
+		int ms;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "20.0.0.0", 8, NULL,
+		                 2, 0, NULL),
+		    0);
+		cr_assert_eq(pthread_barrier_init(&both_hold, NULL, 2), 0);
+		pthread_create(&t1, NULL, crossed_deleter_thread, &c1);
+		pthread_create(&t2, NULL, crossed_deleter_thread, &c2);
+		for (ms = 0; ms < 10000 && !(atomic_load(&c1.deleted) &&
+		                               atomic_load(&c2.deleted));
+		     ms++)
+			pause_ms(1);
+		cr_assert(atomic_load(&c1.deleted) && atomic_load(&c2.deleted),
+		    "%s (%s): a NOWAIT delete by a holder waited for the "
+		    "other holder",
+		    route_designs[d].rtc_name, via == 0 ? "count" : "lookup");
+		cr_assert_not_null(c1.held);
+		cr_assert_not_null(c2.held);
+		cr_assert_eq(c1.error, 0);
+		cr_assert_eq(c2.error, 0);
+		/* Unpublished, still held: dying, not yet destroyed. */
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_entries_inet, 0u);
+		cr_assert_eq(st.rts_dying, 2u, "%s: %zu dying",
+		    route_designs[d].rtc_name, st.rts_dying);
+		cr_assert_eq(route_match_plen(t, "10.1.1.1"), -1);
+		cr_assert_eq(route_match_plen(t, "20.1.1.1"), -1);
+		atomic_store(&release, 1);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		pthread_barrier_destroy(&both_hold);
+		/* The holders saw their entries intact, and deleted. */
+		cr_assert_eq(c1.held_ifindex, 1u);
+		cr_assert_eq(c2.held_ifindex, 2u);
+		cr_assert_eq(c1.held_flags & MPSAFE_RTF_UP, 0u);
+		cr_assert_eq(c2.held_flags & MPSAFE_RTF_UP, 0u);
+		/* The reaper destroys both (bounded by the suite's timeout). */
+		do {
+			rt_table_stats(t, &st);
+			sched_yield();
+		} while (st.rts_dying != 0);
+		cr_assert_eq(st.rts_entries_inet, 0u);
+		cr_assert_eq(rt_walktree(t, AF_UNSPEC, walk_fn, &w), 0);
+		cr_assert_eq(w.inet + w.inet6, 0);
+		rt_table_destroy(t);
+	}
+}
+
 /* --- next hops ------------------------------------------------------------ */
 
 /* The next hop rt_lookup_nexthop() finds for text address a, in a section. */
@@ -2357,6 +2551,79 @@ Test(route, nexthop_freed_at_next_writer)
 	rt_table_destroy(t);
 }
 
+/*
+ * Next-hop ids at their real limit (no knob): a table holds 65535
+ * (RT_NH_ID_MAX) next hops with ids at once, each distinct and in
+ * 1..65535; the 65536th distinct next hop gets none (id 0) and its
+ * lookups fall back to the entry, still right.  Once a next hop with an
+ * id is gone (and its grace period has passed) a new one gets an id
+ * again.
+ */
+Test(route, nexthop_ids_at_the_limit)
+{
+	const unsigned total = RT_NH_ID_MAX + 1;
+	static uint8_t seen[RT_NH_ID_MAX + 1];
+
+	cr_assert_eq(RT_NH_ID_MAX, 65535u);
+	for (size_t d = 0; d < 2; d++) { /* netbsd, lockless */
+		struct rt_table *t = make(d);
+		const struct rt_nexthop *nh;
+		unsigned with_id = 0;
+		int s;
+
+		cr_assert_eq(t->t_nh_idmax, RT_NH_ID_MAX);
+		memset(seen, 0, sizeof(seen));
+		for (unsigned i = 0; i < total; i++) {
+			char dst[32], gw[32];
+
+			snprintf(
+			    dst, sizeof(dst), "10.%u.%u.0", i / 256, i % 256);
+			snprintf(
+			    gw, sizeof(gw), "198.18.%u.%u", i / 256, i % 256);
+			cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, dst, 24, gw,
+			                 1, 0, NULL),
+			    0, "route %u", i);
+		}
+		s = rt_read_enter(t);
+		for (unsigned i = 0; i < total; i++) {
+			uint8_t a[4] = {
+			    10, (uint8_t)(i / 256), (uint8_t)(i % 256), 1};
+			uint8_t g[4] = {
+			    198, 18, (uint8_t)(i / 256), (uint8_t)(i % 256)};
+
+			nh = rt_lookup_nexthop(t, AF_INET, a);
+			cr_assert_not_null(nh, "route %u", i);
+			cr_assert_eq(memcmp(&nh->nh_gateway.sin.sin_addr, g, 4),
+			    0, "route %u: wrong next hop", i);
+			if (nh->nh_id != 0) {
+				cr_assert_eq(seen[nh->nh_id], 0,
+				    "id %u given twice", nh->nh_id);
+				seen[nh->nh_id] = 1;
+				with_id++;
+			}
+		}
+		rt_read_exit(t, s);
+		cr_assert_eq(with_id, RT_NH_ID_MAX,
+		    "%s: %u of %u next hops have ids",
+		    route_designs[d].rtc_name, with_id, total);
+		/* Free one id; a new next hop gets one again. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0", 24,
+		                 NULL, 0, 0, NULL),
+		    0);
+		mpsafe_defer_barrier();
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "11.0.0.0", 24,
+		                 "198.19.0.1", 1, 0, NULL),
+		    0);
+		s = rt_read_enter(t);
+		nh = nh_at(t, "11.0.0.1");
+		cr_assert_not_null(nh);
+		cr_assert_neq(nh->nh_id, 0, "%s: a freed id was not handed out",
+		    route_designs[d].rtc_name);
+		rt_read_exit(t, s);
+		rt_table_destroy(t);
+	}
+}
+
 Test(route, nexthop_ids_recycled)
 {
 	struct rt_table *t = make(1); /* lockless */
@@ -2392,4 +2659,53 @@ Test(route, nexthop_ids_recycled)
 	}
 	cr_assert_lt(maxid, 8192, "ids are reused (highest %u)", maxid);
 	rt_table_destroy(t);
+}
+
+/*
+ * rt_walktree()'s function runs under the table's lock: a thread with a
+ * cancellation pending that reaches a cancellation point there must not
+ * unwind with the lock held (every later request would wait for ever).
+ * The walk finishes, and the cancellation acts after it.
+ */
+static int
+walk_sleeps_fn(struct rt_entry *rt, void *arg)
+{
+	const struct timespec ms = {0, 1000000L};
+
+	(void)rt;
+	(void)arg;
+	nanosleep(&ms, NULL); /* a cancellation point */
+	return 0;
+}
+
+static void *
+walk_cancelled_thread(void *arg)
+{
+	pthread_cancel(pthread_self()); /* deferred: pending */
+	(void)rt_walktree(arg, AF_UNSPEC, walk_sleeps_fn, NULL);
+	pthread_testcancel();
+	return NULL;
+}
+
+Test(route, walk_function_is_not_cancelled_under_the_lock)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		pthread_t w;
+		void *ret;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		cr_assert_eq(
+		    pthread_create(&w, NULL, walk_cancelled_thread, t), 0);
+		cr_assert_eq(pthread_join(w, &ret), 0);
+		cr_assert_eq(ret, PTHREAD_CANCELED);
+		/* Hung here when the walk's lock was left held. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "20.0.0.0", 8, NULL,
+		                 1, 0, NULL),
+		    0);
+		rt_table_destroy(t);
+	}
 }

@@ -23,6 +23,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -632,6 +633,125 @@ Test(route_file, table_nexthops_limit)
 	    "more next hops than rtgen_nexthop() maps");
 	cr_assert_eq(rtgen_table(AF_INET6, 10, UINT32_C(1) << 24, 4, &rt),
 	    EINVAL, "2^24 next hops");
+}
+
+/*
+ * Limits at their bounds, both sides: the largest timestamp (2^64 - 1
+ * seconds and 9 decimals) parses and one more second is ERANGE;
+ * rtfile_format_prefix() fits in exactly its length plus the terminator
+ * and is ENOSPC one byte short, the longest prefix text fits in the 64
+ * bytes promised, and a length one past the family's is EINVAL; the last
+ * next-hop index (2^22 - 2) maps to the last address of its block in
+ * both families and 2^22 - 1 is EINVAL; rtgen_churn_create() takes
+ * exactly 2^22 - 1 next hops.
+ */
+Test(route_file, limits_at_their_bounds)
+{
+	const uint32_t hops_max = (UINT32_C(1) << 22) - 1;
+	struct rtfile_record r;
+	struct rtfile_prefix p;
+	struct rtgen_route *rt;
+	struct rtgen_churn *ch;
+	char buf[80];
+	uint8_t hop[16], want6[16];
+
+	/* Timestamps. */
+	cr_assert_eq(parse("18446744073709551615.999999999 w 10.0.0.0/8",
+	                 RTFILE_TRACE, 0, &r),
+	    0, "largest timestamp");
+	cr_assert_eq(r.rr_sec, UINT64_MAX, "sec");
+	cr_assert_eq(r.rr_nsec, 999999999u, "nsec");
+	cr_assert_eq(
+	    parse("18446744073709551616 w 10.0.0.0/8", RTFILE_TRACE, 0, &r),
+	    ERANGE, "one second past");
+
+	/* rtfile_format_prefix(): exact fit, one byte short. */
+	memset(&p, 0, sizeof(p));
+	p.rp_family = AF_INET;
+	p.rp_plen = 32;
+	memset(p.rp_addr, 0xff, 4);
+	cr_assert_eq(rtfile_format_prefix(&p, buf, 19), 18, "exact fit");
+	cr_assert_eq(strcmp(buf, "255.255.255.255/32"), 0, "%s", buf);
+	errno = 0;
+	cr_assert_eq(rtfile_format_prefix(&p, buf, 18), -1, "one short");
+	cr_assert_eq(errno, ENOSPC, "one short: ENOSPC");
+	p.rp_plen = 33;
+	errno = 0;
+	cr_assert_eq(rtfile_format_prefix(&p, buf, 64), -1, "/33");
+	cr_assert_eq(errno, EINVAL, "/33: EINVAL");
+	p.rp_family = AF_INET6;
+	p.rp_plen = 128;
+	memset(p.rp_addr, 0xff, 16);
+	cr_assert_eq(rtfile_format_prefix(&p, buf, 64), 43, "longest text");
+	cr_assert_eq(strcmp(buf, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"),
+	    0, "%s", buf);
+	p.rp_plen = 129;
+	errno = 0;
+	cr_assert_eq(rtfile_format_prefix(&p, buf, 64), -1, "/129");
+	cr_assert_eq(errno, EINVAL, "/129: EINVAL");
+
+	/* The last next-hop index and the first past it. */
+	cr_assert_eq(rtgen_nexthop(AF_INET, hops_max - 1, hop), 0, "last v4");
+	cr_assert_eq(memcmp(hop, (uint8_t[]){100, 127, 255, 255}, 4), 0,
+	    "the last v4 index is the last address of 100.64.0.0/10");
+	cr_assert_eq(rtgen_nexthop(AF_INET, hops_max, hop), EINVAL, "past v4");
+	cr_assert_eq(rtgen_nexthop(AF_INET6, hops_max - 1, hop), 0, "last v6");
+	inet_pton(AF_INET6, "2001:db8:ffff::3f:ffff", want6);
+	cr_assert_eq(memcmp(hop, want6, 16), 0, "last v6 address");
+	cr_assert_eq(rtgen_nexthop(AF_INET6, hops_max, hop), EINVAL, "past v6");
+
+	/* rtgen_churn_create() at its largest next-hop count. */
+	cr_assert_eq(rtgen_table(AF_INET, 64, 4, 5, &rt), 0, "gen");
+	ch = rtgen_churn_create(rt, 64, hops_max, 6);
+	cr_assert_not_null(ch, "2^22 - 1 next hops refused");
+	for (int k = 0; k < 1000; k++) {
+		struct rtgen_update u;
+
+		rtgen_churn_next(ch, &u);
+		if (u.ru_op != RTGEN_DELETE)
+			cr_assert_lt(u.ru_nexthop, hops_max, "next hop");
+	}
+	rtgen_churn_destroy(ch);
+	errno = 0;
+	cr_assert_null(rtgen_churn_create(rt, 64, hops_max + 1, 6), "past");
+	cr_assert_eq(errno, EINVAL, "past: EINVAL");
+	free(rt);
+}
+
+/*
+ * The byte classes at their edges, every byte value: in a line, a
+ * control character (below 0x20, tab excepted), DEL (0x7f) and anything
+ * from 0x80 up is EILSEQ; in a comment, 0x80 and up is allowed and the
+ * rest of the rule holds.  So 0x1f is refused and 0x20 not, 0x7e not and
+ * 0x7f refused, 0x80 refused only outside a comment.
+ */
+Test(route_file, byte_classes_at_their_edges)
+{
+	struct rtfile_record r;
+
+	for (unsigned b = 0; b < 256; b++) {
+		char line[32], comment[32];
+		bool control = (b < 0x20 && b != '\t') || b == 0x7f;
+		int error;
+
+		memcpy(line, "1.0.0.0/24 ", 11);
+		line[11] = (char)b;
+		line[12] = 'x';
+		error = rtfile_parse_line(line, 13, RTFILE_TABLE, 0, &r);
+		if (control || b >= 0x80)
+			cr_assert_eq(error, EILSEQ, "byte 0x%02x in a line: %d",
+			    b, error);
+		else
+			cr_assert_neq(
+			    error, EILSEQ, "byte 0x%02x in a line", b);
+
+		memcpy(comment, "1.0.0.0/24 # c", 14);
+		comment[14] = (char)b;
+		comment[15] = 'x';
+		error = rtfile_parse_line(comment, 16, RTFILE_TABLE, 0, &r);
+		cr_assert_eq(error, control ? EILSEQ : 0,
+		    "byte 0x%02x in a comment: %d", b, error);
+	}
 }
 
 Test(route_file, format_round_trip)

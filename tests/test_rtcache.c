@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -382,6 +383,66 @@ noref(struct rt_table *t, struct route *ro, const char *dst, unsigned *ifindex,
 	if (rtp != NULL)
 		*rtp = rt;
 	return hit;
+}
+
+/*
+ * rtcache_perthread_alloc() at the process's limit of thread-specific
+ * keys: with exactly one key left it succeeds (and its caches work);
+ * with none left it is NULL with errno EAGAIN; rtcache_perthread_free()
+ * gives the key back.
+ */
+Test(rtcache, perthread_alloc_at_the_key_limit)
+{
+	static pthread_key_t keys[PTHREAD_KEYS_MAX + 1];
+	struct rt_table *t = make(1);
+	union rt_sockaddr a = sa_of("10.1.2.3");
+	struct rtcache_perthread *warm, *pc, *none;
+	struct route *ro;
+	struct rt_entry *rt;
+	size_t n = 0;
+
+	cr_assert_eq(
+	    route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, NULL, 1, 0, NULL), 0);
+	/* Whatever the library creates once, before the keys run out. */
+	warm = rtcache_perthread_alloc(t);
+	cr_assert_not_null(warm);
+	ro = rtcache_perthread_getref(warm);
+	cr_assert_not_null(ro);
+	rt = rtcache_lookup(ro, &a.sa);
+	cr_assert_not_null(rt);
+	rtcache_unref(rt, ro);
+	rtcache_perthread_putref(warm);
+	rtcache_perthread_free(warm);
+
+	while (
+	    n < PTHREAD_KEYS_MAX + 1 && pthread_key_create(&keys[n], NULL) == 0)
+		n++;
+	cr_assert_gt(n, 0);
+	cr_assert_leq(n, PTHREAD_KEYS_MAX, "no limit on keys");
+	cr_assert_eq(pthread_key_delete(keys[--n]), 0); /* one left */
+
+	pc = rtcache_perthread_alloc(t);
+	cr_assert_not_null(pc, "the last key was refused (errno %d)", errno);
+	errno = 0;
+	none = rtcache_perthread_alloc(t);
+	cr_assert_null(none, "a set of caches without a key");
+	cr_assert_eq(errno, EAGAIN);
+	ro = rtcache_perthread_getref(pc);
+	cr_assert_not_null(ro);
+	rt = rtcache_lookup(ro, &a.sa);
+	cr_assert_not_null(rt);
+	cr_assert_eq(rt_getplen(rt), 8u);
+	rtcache_unref(rt, ro);
+	rtcache_perthread_putref(pc);
+	rtcache_perthread_free(pc);
+	/* Its key is free again. */
+	pc = rtcache_perthread_alloc(t);
+	cr_assert_not_null(pc, "rtcache_perthread_free() kept its key");
+	rtcache_perthread_free(pc);
+
+	while (n > 0)
+		pthread_key_delete(keys[--n]);
+	rt_table_destroy(t);
 }
 
 Test(rtcache, noref_hit_then_invalidated_by_add_delete_change_flush)

@@ -360,6 +360,39 @@ Test(rtredirect, options_padding_and_df_are_accepted)
 	rt_table_destroy(t);
 }
 
+/*
+ * The outer header at its longest: IHL 15 (60 bytes, 40 of them NOP
+ * options) is accepted; the same packet one byte short of its total
+ * length is EMSGSIZE, as is one whose IHL * 4 exceeds len by one byte.
+ */
+Test(rtredirect, outer_header_at_its_longest)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		uint8_t p[PKT_MAX], q[PKT_MAX];
+		size_t len = build(p, ROUTER, 0, ROUTER2, "10.1.2.3");
+		struct snap before = snap_of(t);
+
+		memset(q, 0, sizeof(q));
+		memcpy(q, p, 20);
+		memset(q + 20, 1, 40); /* NOP options */
+		memcpy(q + 60, p + 20, len - 20);
+		q[0] = 0x4f;
+		q[2] = (uint8_t)((len + 40) >> 8);
+		q[3] = (uint8_t)(len + 40);
+		cksum_fix(q, 60, 10);
+		cr_assert_eq(input_exact(t, q, 59), EMSGSIZE, "IHL*4 > len");
+		cr_assert_eq(input_exact(t, q, len + 39), EMSGSIZE,
+		    "total > len by one");
+		assert_unchanged(t, before, "short");
+		cr_assert_eq(input_exact(t, q, len + 40), 0,
+		    "%s: IHL 15 refused", route_designs[d].rtc_name);
+		assert_streq(find(t, "10.1.2.3").gw, ROUTER2);
+		rt_table_destroy(t);
+	}
+}
+
 /* An allocator that fails while alloc_fail is set. */
 static int alloc_fail;
 

@@ -207,6 +207,122 @@ Test(sockaddr, format)
 	cr_assert_eq(sockaddr_format((void *)&a, buf, 0), EINVAL);
 }
 
+/*
+ * sockaddr_copy() at the exact length: a destination of exactly the
+ * source's length takes the copy, one byte less is ENOSPC (dst
+ * unchanged), in both families.
+ */
+Test(sockaddr, copy_at_the_exact_length)
+{
+	struct sockaddr_in sin = sin_of("198.51.100.7", 443), d4;
+	struct sockaddr_in6 sin6 = sin6_of("2001:db8::7", 443, 3), d6;
+
+	sockaddr_in_init(&d4, &(struct in_addr){0}, 0);
+	cr_assert_eq(sockaddr_copy((struct sockaddr *)&d4, sizeof(d4) - 1,
+	                 (struct sockaddr *)&sin),
+	    ENOSPC);
+	cr_assert_eq(d4.sin_addr.s_addr, 0, "dst changed on error");
+	cr_assert_eq(sockaddr_copy((struct sockaddr *)&d4, sizeof(d4),
+	                 (struct sockaddr *)&sin),
+	    0);
+	cr_assert_eq(sockaddr_cmp((void *)&d4, (void *)&sin), 0);
+
+	sockaddr_in6_init(&d6, &in6addr_any, 0, 0, 0);
+	cr_assert_eq(sockaddr_copy((struct sockaddr *)&d6, sizeof(d6) - 1,
+	                 (struct sockaddr *)&sin6),
+	    ENOSPC);
+	cr_assert_eq(d6.sin6_port, 0, "dst changed on error");
+	cr_assert_eq(sockaddr_copy((struct sockaddr *)&d6, sizeof(d6),
+	                 (struct sockaddr *)&sin6),
+	    0);
+	cr_assert_eq(sockaddr_cmp((void *)&d6, (void *)&sin6), 0);
+}
+
+/*
+ * sockaddr_format() at its bounds: the longest text there is (an IPv6
+ * address of eight full groups, the largest scope id and port) fits in
+ * SOCKADDR_FORMAT_MAX bytes; a buffer of exactly the text's length plus
+ * the terminator takes it, one byte less is ENOSPC with the text cut
+ * and terminated.
+ */
+Test(sockaddr, format_at_its_bounds)
+{
+	static const char longest[] =
+	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535";
+	struct sockaddr_in6 x = sin6_of(
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535, UINT32_MAX);
+	struct sockaddr_in a = sin_of("255.255.255.255", 65535);
+	struct sockaddr other = {.sa_family = USHRT_MAX};
+	char buf[SOCKADDR_FORMAT_MAX], exact[sizeof(longest)];
+
+	cr_assert_leq(sizeof(longest), SOCKADDR_FORMAT_MAX);
+	cr_assert_eq(sockaddr_format((void *)&x, buf, sizeof(buf)), 0);
+	cr_assert_eq(strcmp(buf, longest), 0, "%s", buf);
+	cr_assert_eq(sockaddr_format((void *)&x, exact, sizeof(exact)), 0);
+	cr_assert_eq(strcmp(exact, longest), 0, "%s", exact);
+	cr_assert_eq(
+	    sockaddr_format((void *)&x, exact, sizeof(exact) - 1), ENOSPC);
+	cr_assert_eq(strlen(exact), sizeof(exact) - 2);
+	cr_assert_eq(strncmp(exact, longest, sizeof(exact) - 2), 0);
+
+	cr_assert_eq(sockaddr_format((void *)&a, buf, sizeof(buf)), 0);
+	cr_assert_eq(strcmp(buf, "255.255.255.255:65535"), 0, "%s", buf);
+	cr_assert_eq(sockaddr_format((void *)&a, buf, 22), 0);
+	cr_assert_eq(sockaddr_format((void *)&a, buf, 21), ENOSPC);
+	cr_assert_eq(strcmp(buf, "255.255.255.255:6553"), 0, "%s", buf);
+	/* A one-byte buffer: ENOSPC, and still terminated. */
+	cr_assert_eq(sockaddr_format((void *)&a, buf, 1), ENOSPC);
+	cr_assert_eq(strcmp(buf, ""), 0, "%s", buf);
+	/* The unknown family with the widest number also fits. */
+	cr_assert_eq(sockaddr_format(&other, buf, sizeof(buf)), EAFNOSUPPORT);
+	cr_assert_eq(strcmp(buf, "af=65535"), 0, "%s", buf);
+}
+
+/*
+ * A pool keeps at most the larger of 1024 and its largest reservation
+ * free sockaddrs; frees past that go back to malloc.  Exactly at each
+ * bound: 1025 freed leave 1024; after a reservation of 1500 (the new
+ * bound) 1501 freed leave 1500; a smaller reservation later does not
+ * lower it.
+ */
+Test(sockaddr, pool_keeps_at_most_its_bound)
+{
+	enum { N = 1600 };
+	static struct sockaddr *held[N];
+	size_t n;
+
+	for (n = 0; n < 1025; n++) {
+		held[n] = sockaddr_alloc(AF_INET, M_WAITOK);
+		cr_assert_not_null(held[n]);
+	}
+	cr_assert_eq(sockaddr_pool_count(AF_INET), 0);
+	while (n > 1)
+		sockaddr_free(held[--n]);
+	cr_assert_eq(sockaddr_pool_count(AF_INET), 1024, "1024 kept");
+	sockaddr_free(held[0]);
+	cr_assert_eq(sockaddr_pool_count(AF_INET), 1024,
+	    "the 1025th free was kept: %zu", sockaddr_pool_count(AF_INET));
+
+	cr_assert_eq(sockaddr_pool_reserve(AF_INET, 1500), 0);
+	cr_assert_eq(sockaddr_pool_count(AF_INET), 1500);
+	for (int round = 0; round < 2; round++) {
+		for (n = 0; n < 1501; n++) {
+			held[n] = sockaddr_alloc(AF_INET, M_WAITOK);
+			cr_assert_not_null(held[n]);
+		}
+		cr_assert_eq(sockaddr_pool_count(AF_INET), 0);
+		while (n > 1)
+			sockaddr_free(held[--n]);
+		cr_assert_eq(sockaddr_pool_count(AF_INET), 1500,
+		    "round %d: %zu kept", round, sockaddr_pool_count(AF_INET));
+		sockaddr_free(held[0]);
+		cr_assert_eq(sockaddr_pool_count(AF_INET), 1500,
+		    "round %d: the 1501st free was kept", round);
+		/* A smaller reservation keeps the larger bound. */
+		cr_assert_eq(sockaddr_pool_reserve(AF_INET, 10), 0);
+	}
+}
+
 /* The double free sockaddr_free() promises to catch: one still pooled. */
 Test(sockaddr, second_free_in_pool_aborts, .signal = SIGABRT)
 {

@@ -274,8 +274,18 @@ Test(wqinput, delivered_in_order_on_the_callers_cpu)
  * drain: enqueued + dropped == offered, processed == enqueued, and each
  * packet was processed or dropped exactly once.
  */
+static void overflow_with(
+    unsigned limit, bool with_drop_func, bool via_default);
+
 static void
 overflow(unsigned limit, bool with_drop_func)
+{
+	overflow_with(limit, with_drop_func, false);
+}
+
+/* via_default: made by wqinput_create(), whose limit must be limit. */
+static void
+overflow_with(unsigned limit, bool with_drop_func, bool via_default)
 {
 	unsigned offered = 3 * limit + 1, accepted = 0, refused = 0;
 	struct pkt *pk = calloc(offered, sizeof(*pk));
@@ -286,8 +296,9 @@ overflow(unsigned limit, bool with_drop_func)
 	cr_assert_not_null(pk);
 	reset_counters();
 	gate_reset(&in_gate);
-	wqi = wqinput_create_limit(
-	    "wqover", input_func, limit, with_drop_func ? drop_func : NULL);
+	wqi = via_default ? wqinput_create("wqover", input_func)
+	                  : wqinput_create_limit("wqover", input_func, limit,
+	                        with_drop_func ? drop_func : NULL);
 	cr_assert_not_null(wqi);
 	if (!pin_to(c))
 		cr_skip_test("cannot pin a thread to CPU %u", c);
@@ -349,6 +360,50 @@ Test(wqinput, overflow_limit_not_a_power_of_two)
 Test(wqinput, overflow_without_drop_function_returns_the_packet)
 {
 	overflow(16, false);
+}
+
+/*
+ * Queue lengths at their bounds: wqinput_create()'s queues hold exactly
+ * WQINPUT_LIST_MAXLEN (256) packets, the shortest queue (1) holds one,
+ * and the longest (WQINPUT_LIMIT_MAX) is accepted where its rings fit
+ * (one past it is EINVAL: create_bad_arguments).
+ */
+Test(wqinput, overflow_default_create_holds_exactly_the_default)
+{
+	cr_assert_eq(WQINPUT_LIST_MAXLEN, 256);
+	overflow_with(WQINPUT_LIST_MAXLEN, false, true);
+}
+
+Test(wqinput, overflow_shortest_queue)
+{
+	overflow(1, true);
+}
+
+Test(wqinput, create_accepts_the_longest_queue)
+{
+	struct wqinput *wqi;
+	struct wqinput_stats st;
+	struct pkt pk;
+	unsigned n;
+
+	if (sizeof(size_t) == 4 || mpsafe_ncpu() > 16)
+		cr_skip_test("rings of %u CPUs x 2^20 slots: too large here",
+		    mpsafe_ncpu());
+	reset_counters();
+	atomic_store(&in_hold, 0);
+	wqi = wqinput_create_limit(
+	    "wqlongest", input_func, WQINPUT_LIMIT_MAX, drop_func);
+	cr_assert_not_null(wqi, "limit WQINPUT_LIMIT_MAX refused");
+	n = wqinput_nqueues(wqi);
+	cr_assert_eq(n, mpsafe_ncpu());
+	memset(&pk, 0, sizeof(pk));
+	cr_assert_eq(offer(wqi, &pk, 0, 0), 0);
+	wqinput_drain(wqi);
+	cr_assert_eq(atomic_load(&pk.p_processed), 1);
+	/* The last queue's statistics, then one past it. */
+	cr_assert_eq(wqinput_stats(wqi, n - 1, &st), 0);
+	cr_assert_eq(wqinput_stats(wqi, n, &st), EINVAL);
+	wqinput_destroy(wqi);
 }
 
 /* Many producers on every CPU, small queues, stats read meanwhile. */

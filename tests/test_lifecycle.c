@@ -204,6 +204,27 @@ child_thread(void *arg)
 	return walk_ok() ? (void *)1 : NULL;
 }
 
+/*
+ * Where the child is, for its watchdog: a hang then names the step (one
+ * asan run in CI hung here once; 150 runs under load since did not).
+ */
+static const char *volatile child_step = "start";
+
+static void
+child_watchdog(int sig)
+{
+	const char *p = child_step, pre[] = "child: hung in step: ";
+	size_t n = 0;
+
+	while (p[n] != '\0')
+		n++;
+	(void)!write(2, pre, sizeof(pre) - 1);
+	(void)!write(2, p, n);
+	(void)!write(2, "\n", 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void
 child_main(struct obj *held)
 {
@@ -216,13 +237,16 @@ child_main(struct obj *held)
 	void *ret = NULL;
 	int s;
 
+	signal(SIGALRM, child_watchdog);
 	alarm(30); /* watchdog: a hang kills the child, the parent sees it */
 
 	/* Grace periods ignore the parent's readers (gone here). */
+	child_step = "first grace period";
 	pserialize_perform(psz);
 	CHILD_CHECK(walk_ok());
 
 	/* The vanished holder's psref is dropped: destroy does not wait. */
+	child_step = "psref of the vanished holder";
 	s = pserialize_read_enter();
 	psref_acquire(&ref, &held->o_target, class);
 	pserialize_read_exit(s);
@@ -233,6 +257,7 @@ child_main(struct obj *held)
 	psref_target_destroy(&held->o_target, class);
 
 	/* pslist: a new object in, walked by a new thread. */
+	child_step = "pslist walk by a new thread";
 	o = obj_new();
 	pslist_writer_insert_head(&list, &o->o_entry);
 #ifndef MPSAFE_TSAN
@@ -246,6 +271,7 @@ child_main(struct obj *held)
 #endif
 
 	/* localcount: the parent's count still works; a new one drains. */
+	child_step = "localcount";
 	localcount_acquire(&shared_lc);
 	localcount_release(&shared_lc);
 	CHILD_CHECK(localcount_init(&lc) == 0);
@@ -263,6 +289,7 @@ child_main(struct obj *held)
 	 * (its thread table keeps the parent's threads).
 	 */
 	/* workqueue: a new one, all items run. */
+	child_step = "workqueue";
 	CHILD_CHECK(workqueue_create(&wq, "child", child_work, NULL, 0,
 	                WQ_PERCPU | WQ_MPSAFE) == 0);
 	for (int i = 0; i < 64; i++)
@@ -273,6 +300,7 @@ child_main(struct obj *held)
 	CHILD_CHECK(atomic_load(&child_work_runs) == 64);
 
 	/* Deferred reclamation: the reclaimer restarts here. */
+	child_step = "deferred reclamation";
 	for (int i = 0; i < 32; i++) {
 		struct mpsafe_defer *d = malloc(sizeof(*d));
 
@@ -289,6 +317,7 @@ child_main(struct obj *held)
 #endif
 
 	/* Registration from scratch, and the ordering can be changed. */
+	child_step = "re-registration";
 	CHILD_CHECK(mpsafe_thread_unregister() == 0);
 	CHILD_CHECK(mpsafe_thread_register() == 0);
 	pserialize_perform(psz);

@@ -568,9 +568,17 @@ Test(registry, read_sections_in_a_signal_handler_wake_writers)
 {
 	struct sigaction sa = {.sa_handler = sig_handler}, old;
 	const struct timespec run = {2, 0};
-	pserialize_t psz = pserialize_create();
+	pserialize_t psz;
 	pthread_t w, k;
 
+	/*
+	 * Under qemu-user (i386) the reader was seen exiting inside a read
+	 * section, which needs a handler to run after it has blocked the
+	 * signal; qemu's signal emulation is not what this test checks.
+	 */
+	if (getenv("MPSAFE_TEST_EMULATED") != NULL)
+		cr_skip_test("signal delivery under qemu-user");
+	psz = pserialize_create();
 	cr_assert_not_null(psz);
 	sigemptyset(&sa.sa_mask);
 	cr_assert_eq(sigaction(SIGUSR1, &sa, &old), 0);

@@ -157,11 +157,15 @@ struct wqinput {
 	alignas(WQI_ALIGN) void (*wqi_func)(struct mbuf *, int, int);
 	void (*wqi_drop)(struct mbuf *);
 	struct workqueue *wqi_wq;
-	/* WQI_MAGIC, then WQI_POISON (clear of free()'s first 16 bytes). */
-	_Atomic(uint32_t) wqi_magic;
 	uint32_t wqi_limit;
 	uint32_t wqi_cap; /* ring slots: a power of two >= wqi_limit */
 	unsigned wqi_nqueues;
+	/*
+	 * WQI_MAGIC, then WQI_POISON.  Past the bytes glibc's free() writes
+	 * into a large chunk (four pointers: 32 on 64-bit platforms, 16 on
+	 * 32-bit), so that a use after destroy reads the poison.
+	 */
+	_Atomic(uint32_t) wqi_magic;
 	struct wqi_slot *wqi_rings;
 	char wqi_name[WORKQUEUE_NAMELEN + 1]; /* NUL included */
 	/* Drainers sleep on wqi_drain_cv; see "Drain" above. */

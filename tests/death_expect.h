@@ -14,6 +14,18 @@
 
 #include <stdlib.h>
 
+/*
+ * UNDER_SANITIZER: ASan or TSan (gcc's and clang's spellings).  Tests of
+ * a use after free leave the report to the sanitizer there.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
 static inline void
 death_expect(const char *phrase)
 {

@@ -71,14 +71,6 @@ Test(death_net, wqinput_drain_of_a_null_wqinput, .signal = SIGABRT)
 	wqinput_drain(NULL);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-
 /* Under a sanitizer, the sanitizer reports these uses after free itself. */
 #ifndef UNDER_SANITIZER
 static void

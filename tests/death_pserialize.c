@@ -154,14 +154,6 @@ Test(death, destroy_while_perform_in_progress, .signal = SIGABRT)
 	pserialize_destroy(f.psz);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-
 /* Under a sanitizer, the sanitizer reports this use after free itself. */
 #ifndef UNDER_SANITIZER
 Test(death, perform_after_destroy, .signal = SIGABRT)

@@ -201,14 +201,6 @@ Test(death, enqueue_null_work, .signal = SIGABRT)
 	workqueue_enqueue(wq, NULL, NULL);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-
 /* Under a sanitizer, the sanitizer reports these uses after free itself. */
 #ifndef UNDER_SANITIZER
 Test(death, enqueue_after_destroy, .signal = SIGABRT)

@@ -2709,3 +2709,223 @@ Test(route, walk_function_is_not_cancelled_under_the_lock)
 		rt_table_destroy(t);
 	}
 }
+
+/* --- IPv6 zones (route.c, "Keys") ----------------------------------------- */
+
+/* An AF_INET6 sockaddr of text s with scope id scope. */
+static union rt_sockaddr
+sa6z(const char *s, uint32_t scope)
+{
+	union rt_sockaddr u = sa_of(s);
+
+	cr_assert_eq(u.sa.sa_family, AF_INET6);
+	u.sin6.sin6_scope_id = scope;
+	return u;
+}
+
+/* rtrequest() of dst%scope/plen on interface ifindex (gw: none). */
+static int
+zreq(struct rt_table *t, int req, const char *dst, uint32_t scope, int plen,
+    unsigned ifindex)
+{
+	union rt_sockaddr d = sa6z(dst, scope);
+	struct rt_addrinfo info;
+
+	memset(&info, 0, sizeof(info));
+	info.rti_dst = &d.sa;
+	info.rti_plen = plen;
+	info.rti_ifindex = ifindex;
+	return rtrequest(t, req, &info, NULL);
+}
+
+/* The ifindex of the route rtalloc1() finds for addr%scope; 0: none. */
+static unsigned
+zmatch(struct rt_table *t, const char *addr, uint32_t scope)
+{
+	union rt_sockaddr a = sa6z(addr, scope);
+	struct rt_entry *rt = rtalloc1(t, &a.sa, 0);
+	unsigned ifx;
+
+	if (rt == NULL)
+		return 0;
+	ifx = rt->rt_ifindex;
+	rt_unref(rt);
+	return ifx;
+}
+
+/* The ifindex of rt_lookup_noref() of the raw bytes of addr; 0: none. */
+static unsigned
+zmatch_raw(struct rt_table *t, const char *addr)
+{
+	union rt_sockaddr a = sa_of(addr);
+	int s = rt_read_enter(t);
+	struct rt_entry *rt = rt_lookup_noref(t, AF_INET6, &a.sin6.sin6_addr);
+	unsigned ifx = rt != NULL ? rt->rt_ifindex : 0;
+
+	rt_read_exit(t, s);
+	return ifx;
+}
+
+/*
+ * Link-local prefixes of one address on different zones are different
+ * routes, each found by lookups of its own zone; the embedded form is
+ * the same route; entries give the zone back as the scope id.
+ */
+Test(route, ipv6_zones_are_part_of_the_key)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		union rt_sockaddr a;
+		struct rt_entry *rt;
+
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 1, 64, 1), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 2, 64, 2), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 0, 64, 9), 0);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 1, 64, 5), EEXIST);
+		/* The embedded form, scope 0 or equal: the same routes. */
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80:1::", 0, 64, 5), EEXIST);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80:2::", 2, 64, 5), EEXIST);
+
+		cr_assert_eq(zmatch(t, "fe80::5", 1), 1u);
+		cr_assert_eq(zmatch(t, "fe80::5", 2), 2u);
+		cr_assert_eq(zmatch(t, "fe80::5", 0), 9u);
+		cr_assert_eq(zmatch(t, "fe80::5", 3), 0u, "no route on zone 3");
+		cr_assert_eq(zmatch(t, "fe80:2::5", 0), 2u);
+		cr_assert_eq(zmatch_raw(t, "fe80:1::5"), 1u);
+		cr_assert_eq(zmatch_raw(t, "fe80::5"), 9u);
+
+		/* The entry shows the zone as the scope id, bits 16..31 0. */
+		a = sa6z("fe80::5", 2);
+		rt = rtalloc1(t, &a.sa, 0);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_scope_id, 2u);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_addr.s6_addr[2], 0);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_addr.s6_addr[3], 0);
+		rt_unref(rt);
+		/* Added in the embedded form: shown the same way. */
+		cr_assert_eq(zreq(t, MPSAFE_RTM_DELETE, "fe80::", 2, 64, 0), 0);
+		cr_assert_eq(zmatch(t, "fe80::5", 2), 0u);
+		cr_assert_eq(zmatch(t, "fe80::5", 1), 1u, "zone 1 untouched");
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80:2::", 0, 64, 2), 0);
+		rt = rtalloc1(t, &a.sa, 0);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_ifindex, 2u);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_scope_id, 2u);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_addr.s6_addr[3], 0);
+		rt_unref(rt);
+
+		/* A prefix of /16 or shorter covers every zone. */
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 0, 10, 7), 0);
+		cr_assert_eq(zmatch(t, "fe80::5", 3), 7u);
+		cr_assert_eq(zmatch(t, "fe80:0:0:1::5", 1), 7u);
+		cr_assert_eq(zmatch(t, "fe80::5", 1), 1u);
+
+		/* Multicast: link-local and interface-local are zoned. */
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff02::1", 1, -1, 1), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff02::1", 2, -1, 2), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff31::1", 2, -1, 4), 0);
+		cr_assert_eq(zmatch(t, "ff02::1", 2), 2u);
+		cr_assert_eq(zmatch(t, "ff31::1", 2), 4u);
+		cr_assert_eq(zmatch(t, "ff31::1", 1), 0u);
+		/* Other scopes ignore the scope id, as before. */
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff0e::1", 5, -1, 1), 0);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "ff0e::1", 0, -1, 1), EEXIST);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "2001:db8::", 5, 32, 1), 0);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "2001:db8::", 0, 32, 1), EEXIST);
+		cr_assert_eq(zmatch(t, "2001:db8::1", 9), 1u);
+		rt = NULL;
+		a = sa6z("2001:db8::1", 9);
+		rt = rtalloc1(t, &a.sa, 0);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_scope_id, 5u,
+		    "kept as given where it is not part of the key");
+		rt_unref(rt);
+		rt_table_destroy(t);
+	}
+}
+
+/* A gateway's zone comes back as its scope id, whichever form. */
+Test(route, ipv6_zones_of_gateways)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct rt_entry *rt = NULL;
+		const struct sockaddr_in6 *g;
+
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 "fe80:4::1", 4, 0, &rt),
+		    0);
+		cr_assert_not_null(rt);
+		g = (const struct sockaddr_in6 *)(const void *)rt_getgate(rt);
+		cr_assert_not_null(g);
+		cr_assert_eq(g->sin6_scope_id, 4u);
+		cr_assert_eq(g->sin6_addr.s6_addr[2], 0);
+		cr_assert_eq(g->sin6_addr.s6_addr[3], 0);
+		cr_assert_eq(g->sin6_addr.s6_addr[15], 1);
+		rt_unref(rt);
+		rt_table_destroy(t);
+	}
+}
+
+/* Zones no key can carry: EINVAL, the table unchanged; lookups miss. */
+Test(route, ipv6_zones_bad_input)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		union rt_sockaddr a;
+		struct rt_table_stats st;
+
+		/* At the limit of 16 bits, and one past it. */
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 0xffff, 64, 1), 0);
+		cr_assert_eq(zmatch(t, "fe80::1", 0xffff), 1u);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 0x10000, 64, 1), EINVAL);
+		cr_assert_eq(zmatch(t, "fe80::1", 0x10000), 0u);
+		/* Bits 16..31 naming another zone than the scope id. */
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80:3::", 2, 64, 1), EINVAL);
+		cr_assert_eq(zmatch(t, "fe80:ffff::1", 2), 0u);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_DELETE, "fe80:3::", 2, 64, 0), EINVAL);
+		/* A zone needs /32: past a shorter prefix it is refused. */
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 2, 31, 1), EINVAL);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 1, 31, 1), EINVAL);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80:2::", 0, 31, 1), EINVAL);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 1, 16, 1), EINVAL);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 1, 32, 2), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 0, 31, 3), 0);
+		/* A scope id on a zoned gateway is checked the same way. */
+		{
+			union rt_sockaddr dst = sa_of("2001:db8::");
+			union rt_sockaddr gw = sa6z("fe80:3::1", 2);
+			struct rt_addrinfo info;
+
+			memset(&info, 0, sizeof(info));
+			info.rti_dst = &dst.sa;
+			info.rti_plen = 32;
+			info.rti_flags = MPSAFE_RTF_GATEWAY;
+			info.rti_gateway = &gw.sa;
+			cr_assert_eq(
+			    rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
+		}
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_entries_inet6, 3u);
+		a = sa6z("fe80::1", 0x10000);
+		cr_assert_null(rtalloc1(t, &a.sa, MPSAFE_RT_NOWAIT));
+		rt_table_destroy(t);
+	}
+}

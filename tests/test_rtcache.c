@@ -617,3 +617,95 @@ Test(rtcache, noref_misses_during_change)
 		rt_table_destroy(t);
 	}
 }
+
+/* --- IPv6 zones ------------------------------------------------------------
+ */
+
+/* through() and noref() of addr%scope (an IPv6 address). */
+static union rt_sockaddr
+sa6z(const char *s, uint32_t scope)
+{
+	union rt_sockaddr u = sa_of(s);
+
+	u.sin6.sin6_scope_id = scope;
+	return u;
+}
+
+static int
+zthrough(struct route *ro, const char *dst, uint32_t scope, unsigned *ifx)
+{
+	union rt_sockaddr a = sa6z(dst, scope);
+	int hit = -1;
+	struct rt_entry *rt = rtcache_lookup2(ro, &a.sa, 1, &hit);
+
+	*ifx = rt != NULL ? rt->rt_ifindex : 0;
+	rtcache_unref(rt, ro);
+	return hit;
+}
+
+static int
+znoref(struct rt_table *t, struct route *ro, const char *dst, uint32_t scope,
+    unsigned *ifx)
+{
+	union rt_sockaddr a = sa6z(dst, scope);
+	int hit = -1, s = rt_read_enter(t);
+	struct rt_entry *rt = rtcache_lookup_noref(ro, &a.sa, &hit);
+
+	*ifx = rt != NULL ? rt->rt_ifindex : 0;
+	rt_read_exit(t, s);
+	return hit;
+}
+
+/*
+ * One link-local address on two zones is two destinations: a cache
+ * filled for one is a miss for the other, and finds the other's route
+ * (route.c, "Keys").  A zone no key can carry is refused by setdst.
+ */
+Test(rtcache, ipv6_zones_are_different_destinations)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		struct route ro, nr;
+		union rt_sockaddr bad = sa6z("fe80:3::1", 2);
+		unsigned ifx;
+
+		for (unsigned z = 1; z <= 2; z++) {
+			union rt_sockaddr p = sa6z("fe80::", z);
+			struct rt_addrinfo info;
+
+			memset(&info, 0, sizeof(info));
+			info.rti_dst = &p.sa;
+			info.rti_plen = 64;
+			info.rti_ifindex = z;
+			cr_assert_eq(
+			    rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), 0);
+		}
+		rtcache_attach(&ro, t, 0);
+		cr_assert_eq(zthrough(&ro, "fe80::5", 1, &ifx), 0);
+		cr_assert_eq(ifx, 1u);
+		cr_assert_eq(zthrough(&ro, "fe80::5", 1, &ifx), 1);
+		cr_assert_eq(ifx, 1u);
+		cr_assert_eq(zthrough(&ro, "fe80::5", 2, &ifx), 0, "a miss");
+		cr_assert_eq(ifx, 2u);
+		cr_assert_eq(zthrough(&ro, "fe80::5", 2, &ifx), 1);
+		cr_assert_eq(ifx, 2u);
+		cr_assert_eq(zthrough(&ro, "fe80::5", 3, &ifx), 0);
+		cr_assert_eq(ifx, 0u, "no route on zone 3");
+		cr_assert_eq(rtcache_setdst(&ro, &bad.sa), EINVAL);
+		rtcache_free(&ro);
+
+		if (route_designs[d].rtc_sync == RT_SYNC_PSERIALIZE) {
+			rtcache_attach(&nr, t, 0);
+			cr_assert_eq(znoref(t, &nr, "fe80::5", 2, &ifx), 0);
+			cr_assert_eq(ifx, 2u);
+			cr_assert_eq(znoref(t, &nr, "fe80::5", 2, &ifx), 1);
+			cr_assert_eq(znoref(t, &nr, "fe80::5", 1, &ifx), 0);
+			cr_assert_eq(ifx, 1u);
+			cr_assert_eq(znoref(t, &nr, "fe80::5", 3, &ifx), 0);
+			cr_assert_eq(ifx, 0u);
+			rtcache_free(&nr);
+		}
+		rt_table_destroy(t);
+	}
+}

@@ -13,6 +13,23 @@
  * a pserialize read section (the trie publishes with release stores, see
  * lpm.c); psref acquires always happen inside a read section.
  *
+ * Keys.  A key is the address, most significant bit first (lpm.h), and
+ * for IPv6 zoned addresses also its zone.  A link-local unicast address
+ * (fe80::/10), or an interface-local or link-local multicast one
+ * (ff01::/16, ff02::/16), means nothing without its zone (sin6_scope_id,
+ * an interface index), so its key carries the zone in the address's bits
+ * 16..31, which such addresses leave zero (RFC 4291): KAME's embedded
+ * form, as in NetBSD's kernel.  fe80::/64 on interfaces 1 and 2 are then
+ * two routes, and a lookup finds the one of its own zone.  Scope 0 leaves
+ * the address as it is, so a caller may pass the embedded form itself
+ * (the raw-address lookups take only that form).  A non-zero scope must
+ * fit the 16 bits and the bits must be 0 or equal to it (rt_sa_key():
+ * RT_KEY_BADZONE; EINVAL for requests, a miss for lookups), and a zone
+ * needs a prefix of /32 or longer (shorter, the bits lie past the prefix:
+ * EINVAL).  Entries and next hops hand the zone back in sin6_scope_id
+ * with the bits zero (rt_zone_out()).  Other addresses' scope ids are
+ * not part of the key.
+ *
  * Entry life.  ADD allocates and fills the entry before it is linked.
  * DELETE unlinks it from trie, hash and list, clears RTF_UP and advances
  * the family's generation, all under the writer lock; then destruction:
@@ -283,9 +300,42 @@ rt_addr_key(int fi, const void *addr)
 	return k;
 }
 
+/*
+ * Does an IPv6 address have a zone that the key carries (KAME's
+ * "embeddable" scopes): link-local unicast (fe80::/10), and
+ * interface-local and link-local multicast (ff01::/16, ff02::/16, any
+ * flags)?
+ */
+static bool
+rt_zoned6(const uint8_t *a)
+{
+	if (a[0] == 0xfe)
+		return (a[1] & 0xc0) == 0x80;
+	return a[0] == 0xff && ((a[1] & 0x0f) == 1 || (a[1] & 0x0f) == 2);
+}
+
+/*
+ * Put a zoned address (checked by rt_sa_key()) in the form the table
+ * hands out: the zone in sin6_scope_id, the address's bits 16..31 zero.
+ * Addresses of other scopes are left as they are.
+ */
+static void
+rt_zone_out(struct sockaddr_in6 *sin6)
+{
+	uint8_t *a = sin6->sin6_addr.s6_addr;
+
+	if (!rt_zoned6(a))
+		return;
+	if (sin6->sin6_scope_id == 0)
+		sin6->sin6_scope_id = (uint32_t)a[2] << 8 | a[3];
+	a[2] = 0;
+	a[3] = 0;
+}
+
 int
 rt_sa_key(const struct sockaddr *sa, struct lpm_key *k)
 {
+	struct sockaddr_in6 sin6;
 	int fi;
 
 	k->hi = 0; /* defined for every family, even an unknown one */
@@ -293,13 +343,27 @@ rt_sa_key(const struct sockaddr *sa, struct lpm_key *k)
 	if (sa == NULL)
 		return -1;
 	fi = rt_afidx(sa->sa_family);
-	if (fi == RT_INET)
+	if (fi == RT_INET) {
 		*k = rt_addr_key(fi,
 		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
-	else if (fi == RT_INET6)
-		*k = rt_addr_key(
-		    fi, &((const struct sockaddr_in6 *)(const void *)sa)
-		             ->sin6_addr);
+	} else if (fi == RT_INET6) {
+		memcpy(&sin6, sa, sizeof(sin6));
+		*k = rt_addr_key(fi, &sin6.sin6_addr);
+		/*
+		 * Zones (file comment, "Keys"): sin6_scope_id goes into the
+		 * address's bits 16..31, which must then be 0 or say the
+		 * same zone; scope 0 leaves the address as it is.
+		 */
+		if (sin6.sin6_scope_id != 0 &&
+		    rt_zoned6(sin6.sin6_addr.s6_addr)) {
+			uint64_t field = k->hi >> 32 & 0xffff;
+
+			if (sin6.sin6_scope_id > 0xffff ||
+			    (field != 0 && field != sin6.sin6_scope_id))
+				return RT_KEY_BADZONE;
+			k->hi |= (uint64_t)sin6.sin6_scope_id << 32;
+		}
+	}
 	return fi;
 }
 
@@ -1350,6 +1414,8 @@ rt_check_info(const struct rt_addrinfo *info, int cmd, struct rt_req *r)
 	if (info->rti_dst == NULL)
 		return EINVAL;
 	r->fi = rt_sa_key(info->rti_dst, &r->k);
+	if (r->fi == RT_KEY_BADZONE)
+		return EINVAL;
 	if (r->fi < 0)
 		return EAFNOSUPPORT;
 	max = rt_maxlen(r->fi);
@@ -1368,6 +1434,14 @@ rt_check_info(const struct rt_addrinfo *info, int cmd, struct rt_req *r)
 		struct lpm_key m = lpm_key_mask(r->k, r->plen);
 		if (m.hi != r->k.hi || m.lo != r->k.lo)
 			return EINVAL; /* bits set past the prefix: refused */
+	}
+	if (r->fi == RT_INET6 && r->plen < 32 &&
+	    (r->k.hi >> 32 & 0xffff) != 0) {
+		const uint8_t a[2] = {
+		    (uint8_t)(r->k.hi >> 56), (uint8_t)(r->k.hi >> 48)};
+
+		if (rt_zoned6(a))
+			return EINVAL; /* a zone, part of it past the prefix */
 	}
 	if (cmd != MPSAFE_RTM_ADD && cmd != MPSAFE_RTM_CHANGE)
 		return 0;
@@ -1410,6 +1484,7 @@ rt_nh_fill(struct rt_nexthop *key, const struct rt_addrinfo *info,
 			key->nh_gateway.sin6.sin6_family = AF_INET6;
 			key->nh_gateway.sin6.sin6_addr = g.sin6_addr;
 			key->nh_gateway.sin6.sin6_scope_id = g.sin6_scope_id;
+			rt_zone_out(&key->nh_gateway.sin6);
 		}
 	} else {
 		key->nh_gateway.sa.sa_family = AF_UNSPEC;
@@ -1453,11 +1528,13 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
 		         ->sin_addr,
 		    sizeof(struct in_addr));
 	} else {
+		struct sockaddr_in6 d;
+
+		memcpy(&d, info->rti_dst, sizeof(d));
 		rt->rt_dst.sin6.sin6_family = AF_INET6;
-		memcpy(&rt->rt_dst.sin6.sin6_addr,
-		    &((const struct sockaddr_in6 *)(const void *)info->rti_dst)
-		         ->sin6_addr,
-		    sizeof(struct in6_addr));
+		rt->rt_dst.sin6.sin6_addr = d.sin6_addr;
+		rt->rt_dst.sin6.sin6_scope_id = d.sin6_scope_id;
+		rt_zone_out(&rt->rt_dst.sin6);
 	}
 	rt->rt_plen = (uint8_t)r->plen;
 	rt_nh_fill(&key, info, r, &rt->rt_rmx);
@@ -1943,11 +2020,21 @@ rt_lookup_noref_slow(struct rt_table *t, int af, const void *addr)
 		memcpy(&a, addr, sizeof(a));
 		rt = lpm_lookup4(&t->t_lpm[RT_INET], ntohl(a));
 	} else if (af == AF_INET6) {
-		rt = lpm_lookup(
-		    &t->t_lpm[RT_INET6], rt_addr_key(RT_INET6, addr));
+		return rt_lookup_noref_key(
+		    t, RT_INET6, rt_addr_key(RT_INET6, addr));
 	} else {
 		return NULL;
 	}
+	if (rt != NULL)
+		(void)rt_flags_read(rt); /* the caller reads its fields */
+	return rt;
+}
+
+struct rt_entry *
+rt_lookup_noref_key(struct rt_table *t, int fi, struct lpm_key k)
+{
+	struct rt_entry *rt = lpm_lookup(&t->t_lpm[fi], k);
+
 	if (rt != NULL)
 		(void)rt_flags_read(rt); /* the caller reads its fields */
 	return rt;

@@ -125,8 +125,21 @@ rt_afidx(int af)
 	return af == AF_INET ? RT_INET : af == AF_INET6 ? RT_INET6 : -1;
 }
 
-/* dst's key and family index; -1 for an unknown family. */
+/*
+ * dst's key and family index; -1 for an unknown family (or NULL),
+ * RT_KEY_BADZONE for an IPv6 zone that cannot be in a key (route.c,
+ * "Keys"): over 0xffff, or other than the one in the address's bits
+ * 16..31.
+ */
+#define RT_KEY_BADZONE (-2)
 int rt_sa_key(const struct sockaddr *sa, struct lpm_key *k);
+
+/*
+ * rt_lookup_noref() of a key (family index fi): for callers that have a
+ * sockaddr, whose zone the raw address may lack.
+ */
+struct rt_entry *rt_lookup_noref_key(
+    struct rt_table *t, int fi, struct lpm_key k);
 
 /*
  * Look up k (family index fi) and take a reference of the given kind

@@ -185,11 +185,15 @@ rtcache_same_dst(const struct route *ro, const struct sockaddr *dst)
 		           &((const struct sockaddr_in *)(const void *)dst)
 		                ->sin_addr,
 		           sizeof(struct in_addr)) == 0;
-	if (dst->sa_family == AF_INET6)
-		return memcmp(&ro->ro_dst.sin6.sin6_addr,
-		           &((const struct sockaddr_in6 *)(const void *)dst)
-		                ->sin6_addr,
-		           sizeof(struct in6_addr)) == 0;
+	if (dst->sa_family == AF_INET6) {
+		struct sockaddr_in6 d;
+
+		/* The scope too: it names the zone of a link-local address. */
+		memcpy(&d, dst, sizeof(d));
+		return memcmp(&ro->ro_dst.sin6.sin6_addr, &d.sin6_addr,
+		           sizeof(struct in6_addr)) == 0 &&
+		       ro->ro_dst.sin6.sin6_scope_id == d.sin6_scope_id;
+	}
 	return false;
 }
 
@@ -225,6 +229,7 @@ rtcache_lookup_noref_slow(
 	struct rt_table *t;
 	struct rt_entry *rt;
 	const void *addr;
+	struct lpm_key k = {0, 0};
 	uint64_t gen;
 	uint32_t fl;
 	int fi;
@@ -263,8 +268,10 @@ rtcache_lookup_noref_slow(
 		return NULL;
 	}
 
-	addr = fi == RT_INET ? (const void *)&ro->ro_dst.sin.sin_addr
-	                     : (const void *)&ro->ro_dst.sin6.sin6_addr;
+	/* IPv6 by key: the raw address lacks the scope's zone (route.c). */
+	addr = &ro->ro_dst.sin.sin_addr;
+	if (fi == RT_INET6)
+		(void)rt_sa_key(&ro->ro_dst.sa, &k); /* setdst checked it */
 	for (;;) {
 		/*
 		 * Acquire, before the walk: pairs with the table's seq_cst
@@ -272,7 +279,8 @@ rtcache_lookup_noref_slow(
 		 * later.
 		 */
 		gen = atomic_load_explicit(&t->t_gen[fi], memory_order_acquire);
-		rt = rt_lookup_noref(t, dst->sa_family, addr);
+		rt = fi == RT_INET ? rt_lookup_noref(t, AF_INET, addr)
+		                   : rt_lookup_noref_key(t, fi, k);
 		if (rt == NULL)
 			return NULL;
 		/*
@@ -355,6 +363,10 @@ rtcache_setdst(struct route *ro, const struct sockaddr *dst)
 		memset(&ro->ro_dst, 0, sizeof(ro->ro_dst));
 		memcpy(&ro->ro_dst.sin, dst, sizeof(struct sockaddr_in));
 	} else if (dst->sa_family == AF_INET6) {
+		struct lpm_key k;
+
+		if (rt_sa_key(dst, &k) == RT_KEY_BADZONE)
+			return EINVAL; /* a zone no key can carry */
 		memset(&ro->ro_dst, 0, sizeof(ro->ro_dst));
 		memcpy(&ro->ro_dst.sin6, dst, sizeof(struct sockaddr_in6));
 	} else {

@@ -330,6 +330,20 @@ struct rt_entry {
  * family as rti_dst) and ignored without it.  rti_plen -1 means a host
  * route (full length, RTF_HOST set).  rti_inits says which rti_rmx
  * fields RTM_ADD / RTM_CHANGE set.
+ *
+ * IPv6 zones.  For a link-local unicast address (fe80::/10) and an
+ * interface-local or link-local multicast one (ff01::/16, ff02::/16),
+ * sin6_scope_id (the zone: an interface index, at most 0xffff) is part
+ * of the route's key, as in NetBSD (KAME): fe80::/64 with scope 1 and
+ * with scope 2 are two routes, and a lookup of fe80::1 with scope 2
+ * finds the second.  The key holds the zone in the address's bits
+ * 16..31 (KAME's embedded form), so those bits must be 0 or equal the
+ * scope, and a prefix with a zone must be /32 or longer (EINVAL
+ * otherwise; lookups miss).  Scope 0 takes the address as it is: the
+ * embedded form may be passed with scope 0, and rt_lookup_noref() and
+ * the other lookups of raw address bytes take only that form.  Entries
+ * (rt_dst) and gateways come back with the zone in sin6_scope_id and
+ * the bits zero.  Every other address's scope id is ignored.
  */
 struct rt_addrinfo {
 	const struct sockaddr *rti_dst;
@@ -459,12 +473,12 @@ MPSAFE_API int rtrequest(struct rt_table *t, int req,
 /*
  * rtalloc1(t, dst, flags)
  *
- *	Longest-prefix match for dst (AF_INET or AF_INET6; port and scope
- *	ignored).  Returns the entry with one reference count, or NULL if
- *	no route matches (or the family is unknown).  An entry being
- *	changed (RTF_UPDATING) makes the call wait for the change and look
- *	again, or, with MPSAFE_RT_NOWAIT, miss.  An entry deleted during
- *	the call is never returned: the call looks again and finds what
+ *	Longest-prefix match for dst (AF_INET or AF_INET6; port ignored,
+ *	scope only for zoned IPv6 addresses, see struct rt_addrinfo).  Returns
+ *the entry with one reference count, or NULL if no route matches (or the family
+ *is unknown).  An entry being changed (RTF_UPDATING) makes the call wait for
+ *the change and look again, or, with MPSAFE_RT_NOWAIT, miss.  An entry deleted
+ *during the call is never returned: the call looks again and finds what
  *	replaced it (the covering route, or none).
  *	Caller must: release with rt_unref(); without MPSAFE_RT_NOWAIT, not
  *	be in a read section nor in rt_walktree()'s fn on t (the change
@@ -544,7 +558,8 @@ MPSAFE_API void rt_read_exit(struct rt_table *t, int s);
  * rt_lookup_noref(t, af, addr)
  *
  *	Longest-prefix match for the address bytes addr (4 bytes for
- *	AF_INET, 16 for AF_INET6, network order) without taking any
+ *	AF_INET, 16 for AF_INET6, network order; a zoned IPv6 address in
+ *	its embedded form, see struct rt_addrinfo) without taking any
  *	reference: the entry may be read only until rt_read_exit().  An
  *	entry being changed or deleted is returned as it is: if
  *	rt_getflags() shows MPSAFE_RTF_UPDATING, only rt_dst and rt_plen

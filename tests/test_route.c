@@ -2827,10 +2827,28 @@ Test(route, ipv6_zones_are_part_of_the_key)
 		/* Multicast: link-local and interface-local are zoned. */
 		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff02::1", 1, -1, 1), 0);
 		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff02::1", 2, -1, 2), 0);
-		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff31::1", 2, -1, 4), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff11::1", 2, -1, 4), 0);
 		cr_assert_eq(zmatch(t, "ff02::1", 2), 2u);
-		cr_assert_eq(zmatch(t, "ff31::1", 2), 4u);
-		cr_assert_eq(zmatch(t, "ff31::1", 1), 0u);
+		cr_assert_eq(zmatch(t, "ff11::1", 2), 4u);
+		cr_assert_eq(zmatch(t, "ff11::1", 1), 0u);
+		/*
+		 * With the P flag (RFC 3306, 4489: a prefix length in bits
+		 * 16..31) the zone stays out of the key: the address is
+		 * kept whole and the scope id ignored.
+		 */
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff32:ff:211:22ff:fe33::1",
+		                 2, -1, 6),
+		    0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff32:ff:211:22ff:fe33::1",
+		                 0, -1, 6),
+		    EEXIST);
+		cr_assert_eq(zmatch(t, "ff32:ff:211:22ff:fe33::1", 1), 6u);
+		a = sa6z("ff32:ff:211:22ff:fe33::1", 1);
+		rt = rtalloc1(t, &a.sa, 0);
+		cr_assert_not_null(rt);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_addr.s6_addr[3], 0xff);
+		cr_assert_eq(rt->rt_dst.sin6.sin6_scope_id, 0u);
+		rt_unref(rt);
 		/* Other scopes ignore the scope id, as before. */
 		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff0e::1", 5, -1, 1), 0);
 		cr_assert_eq(
@@ -2844,8 +2862,8 @@ Test(route, ipv6_zones_are_part_of_the_key)
 		a = sa6z("2001:db8::1", 9);
 		rt = rtalloc1(t, &a.sa, 0);
 		cr_assert_not_null(rt);
-		cr_assert_eq(rt->rt_dst.sin6.sin6_scope_id, 5u,
-		    "kept as given where it is not part of the key");
+		cr_assert_eq(rt->rt_dst.sin6.sin6_scope_id, 0u,
+		    "0 where the scope is not part of the key");
 		rt_unref(rt);
 		rt_table_destroy(t);
 	}
@@ -2897,7 +2915,10 @@ Test(route, ipv6_zones_bad_input)
 		cr_assert_eq(zmatch(t, "fe80:ffff::1", 2), 0u);
 		cr_assert_eq(
 		    zreq(t, MPSAFE_RTM_DELETE, "fe80:3::", 2, 64, 0), EINVAL);
-		/* A zone needs /32: past a shorter prefix it is refused. */
+		/*
+		 * A zoned prefix covers every zone (/16 or shorter) or one
+		 * (/32 or longer); /17 to /31, some zones, is refused.
+		 */
 		cr_assert_eq(
 		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 2, 31, 1), EINVAL);
 		cr_assert_eq(
@@ -2906,8 +2927,17 @@ Test(route, ipv6_zones_bad_input)
 		    zreq(t, MPSAFE_RTM_ADD, "fe80:2::", 0, 31, 1), EINVAL);
 		cr_assert_eq(
 		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 1, 16, 1), EINVAL);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 0, 31, 1), EINVAL);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "fe80::", 0, 17, 1), EINVAL);
+		cr_assert_eq(
+		    zreq(t, MPSAFE_RTM_ADD, "ff02::", 0, 24, 1), EINVAL);
 		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 1, 32, 2), 0);
-		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 0, 31, 3), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "fe80::", 0, 16, 3), 0);
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff02::", 2, 32, 4), 0);
+		/* Not zoned: any length. */
+		cr_assert_eq(zreq(t, MPSAFE_RTM_ADD, "ff32::", 0, 24, 5), 0);
 		/* A scope id on a zoned gateway is checked the same way. */
 		{
 			union rt_sockaddr dst = sa_of("2001:db8::");
@@ -2923,7 +2953,9 @@ Test(route, ipv6_zones_bad_input)
 			    rtrequest(t, MPSAFE_RTM_ADD, &info, NULL), EINVAL);
 		}
 		rt_table_stats(t, &st);
-		cr_assert_eq(st.rts_entries_inet6, 3u);
+		cr_assert_eq(st.rts_entries_inet6, 5u);
+		cr_assert_eq(
+		    zmatch(t, "fe80::1", 7), 3u, "/16 covers every zone");
 		a = sa6z("fe80::1", 0x10000);
 		cr_assert_null(rtalloc1(t, &a.sa, MPSAFE_RT_NOWAIT));
 		rt_table_destroy(t);

@@ -693,6 +693,13 @@ Test(rtcache, ipv6_zones_are_different_destinations)
 		cr_assert_eq(zthrough(&ro, "fe80::5", 3, &ifx), 0);
 		cr_assert_eq(ifx, 0u, "no route on zone 3");
 		cr_assert_eq(rtcache_setdst(&ro, &bad.sa), EINVAL);
+		/* Where the scope is not the zone, it does not matter. */
+		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "2001:db8::", 32,
+		                 NULL, 6, 0, NULL),
+		    0);
+		cr_assert_eq(zthrough(&ro, "2001:db8::1", 0, &ifx), 0);
+		cr_assert_eq(zthrough(&ro, "2001:db8::1", 5, &ifx), 1, "a hit");
+		cr_assert_eq(ifx, 6u);
 		rtcache_free(&ro);
 
 		if (route_designs[d].rtc_sync == RT_SYNC_PSERIALIZE) {

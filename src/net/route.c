@@ -15,20 +15,25 @@
  *
  * Keys.  A key is the address, most significant bit first (lpm.h), and
  * for IPv6 zoned addresses also its zone.  A link-local unicast address
- * (fe80::/10), or an interface-local or link-local multicast one
- * (ff01::/16, ff02::/16), means nothing without its zone (sin6_scope_id,
- * an interface index), so its key carries the zone in the address's bits
- * 16..31, which such addresses leave zero (RFC 4291): KAME's embedded
- * form, as in NetBSD's kernel.  fe80::/64 on interfaces 1 and 2 are then
- * two routes, and a lookup finds the one of its own zone.  Scope 0 leaves
- * the address as it is, so a caller may pass the embedded form itself
- * (the raw-address lookups take only that form).  A non-zero scope must
- * fit the 16 bits and the bits must be 0 or equal to it (rt_sa_key():
- * RT_KEY_BADZONE; EINVAL for requests, a miss for lookups), and a zone
- * needs a prefix of /32 or longer (shorter, the bits lie past the prefix:
- * EINVAL).  Entries and next hops hand the zone back in sin6_scope_id
- * with the bits zero (rt_zone_out()).  Other addresses' scope ids are
- * not part of the key.
+ * (fe80::/10), or an interface-local or link-local multicast one (scope
+ * 1 or 2 without the P flag: ff01::, ff02::, ff11::, ff12::), means
+ * nothing without its zone (sin6_scope_id, an interface index), so its
+ * key carries the zone in the address's bits 16..31 (rt_zoned6()), which
+ * such addresses leave zero in practice (RFC 4291's link-local format;
+ * multicast group ids are allocated in the low 32 bits, RFC 3307): KAME's
+ * embedded form, as in NetBSD's kernel.  Multicast with the P flag
+ * (ff3x, ff7x: RFC 3306, 3956, 4489) puts a prefix length in those bits,
+ * so its zone stays out of the key.  fe80::/64 on interfaces 1 and 2 are
+ * then two routes, and a lookup finds the one of its own zone.  Scope 0
+ * leaves the address as it is, so a caller may pass the embedded form
+ * itself (the raw-address lookups take only that form).  A non-zero scope
+ * must fit the 16 bits and the bits must be 0 or equal to it
+ * (rt_sa_key(): RT_KEY_BADZONE; EINVAL for requests, a miss for lookups).
+ * A zoned prefix covers every zone (/16 or shorter: bits 16..31 lie past
+ * it) or one (/32 or longer); /17 to /31 would cover some zones, and is
+ * refused (EINVAL).  Entries and next hops hand the zone back in
+ * sin6_scope_id with the bits zero (rt_zone_out()).  Other addresses'
+ * scope ids are not part of the key; an entry's rt_dst has scope id 0.
  *
  * Entry life.  ADD allocates and fills the entry before it is linked.
  * DELETE unlinks it from trie, hash and list, clears RTF_UP and advances
@@ -298,20 +303,6 @@ rt_addr_key(int fi, const void *addr)
 		k.lo = rt_load_be64(b + 8);
 	}
 	return k;
-}
-
-/*
- * Does an IPv6 address have a zone that the key carries (KAME's
- * "embeddable" scopes): link-local unicast (fe80::/10), and
- * interface-local and link-local multicast (ff01::/16, ff02::/16, any
- * flags)?
- */
-static bool
-rt_zoned6(const uint8_t *a)
-{
-	if (a[0] == 0xfe)
-		return (a[1] & 0xc0) == 0x80;
-	return a[0] == 0xff && ((a[1] & 0x0f) == 1 || (a[1] & 0x0f) == 2);
 }
 
 /*
@@ -1435,13 +1426,12 @@ rt_check_info(const struct rt_addrinfo *info, int cmd, struct rt_req *r)
 		if (m.hi != r->k.hi || m.lo != r->k.lo)
 			return EINVAL; /* bits set past the prefix: refused */
 	}
-	if (r->fi == RT_INET6 && r->plen < 32 &&
-	    (r->k.hi >> 32 & 0xffff) != 0) {
+	if (r->fi == RT_INET6 && r->plen > 16 && r->plen < 32) {
 		const uint8_t a[2] = {
 		    (uint8_t)(r->k.hi >> 56), (uint8_t)(r->k.hi >> 48)};
 
 		if (rt_zoned6(a))
-			return EINVAL; /* a zone, part of it past the prefix */
+			return EINVAL; /* neither every zone nor one ("Keys") */
 	}
 	if (cmd != MPSAFE_RTM_ADD && cmd != MPSAFE_RTM_CHANGE)
 		return 0;
@@ -1533,7 +1523,9 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
 		memcpy(&d, info->rti_dst, sizeof(d));
 		rt->rt_dst.sin6.sin6_family = AF_INET6;
 		rt->rt_dst.sin6.sin6_addr = d.sin6_addr;
-		rt->rt_dst.sin6.sin6_scope_id = d.sin6_scope_id;
+		/* The zone, or 0 where the scope is not part of the key. */
+		rt->rt_dst.sin6.sin6_scope_id =
+		    rt_zoned6(d.sin6_addr.s6_addr) ? d.sin6_scope_id : 0;
 		rt_zone_out(&rt->rt_dst.sin6);
 	}
 	rt->rt_plen = (uint8_t)r->plen;

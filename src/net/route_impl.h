@@ -126,6 +126,21 @@ rt_afidx(int af)
 }
 
 /*
+ * Does an IPv6 address (its first two bytes suffice) have a zone that
+ * the key carries (route.c, "Keys")?  Link-local unicast (fe80::/10);
+ * interface-local and link-local multicast (scope 1 or 2) without the P
+ * flag, whose addresses use bits 16..31 for a prefix length.
+ */
+static inline bool
+rt_zoned6(const uint8_t *a)
+{
+	if (a[0] == 0xfe)
+		return (a[1] & 0xc0) == 0x80;
+	return a[0] == 0xff && (a[1] & 0x20) == 0 &&
+	       ((a[1] & 0x0f) == 1 || (a[1] & 0x0f) == 2);
+}
+
+/*
  * dst's key and family index; -1 for an unknown family (or NULL),
  * RT_KEY_BADZONE for an IPv6 zone that cannot be in a key (route.c,
  * "Keys"): over 0xffff, or other than the one in the address's bits

@@ -188,11 +188,12 @@ rtcache_same_dst(const struct route *ro, const struct sockaddr *dst)
 	if (dst->sa_family == AF_INET6) {
 		struct sockaddr_in6 d;
 
-		/* The scope too: it names the zone of a link-local address. */
+		/* And the scope where it is the zone (route.c, "Keys"). */
 		memcpy(&d, dst, sizeof(d));
 		return memcmp(&ro->ro_dst.sin6.sin6_addr, &d.sin6_addr,
 		           sizeof(struct in6_addr)) == 0 &&
-		       ro->ro_dst.sin6.sin6_scope_id == d.sin6_scope_id;
+		       (ro->ro_dst.sin6.sin6_scope_id == d.sin6_scope_id ||
+		           !rt_zoned6(d.sin6_addr.s6_addr));
 	}
 	return false;
 }

@@ -332,18 +332,21 @@ struct rt_entry {
  * fields RTM_ADD / RTM_CHANGE set.
  *
  * IPv6 zones.  For a link-local unicast address (fe80::/10) and an
- * interface-local or link-local multicast one (ff01::/16, ff02::/16),
- * sin6_scope_id (the zone: an interface index, at most 0xffff) is part
- * of the route's key, as in NetBSD (KAME): fe80::/64 with scope 1 and
- * with scope 2 are two routes, and a lookup of fe80::1 with scope 2
- * finds the second.  The key holds the zone in the address's bits
- * 16..31 (KAME's embedded form), so those bits must be 0 or equal the
- * scope, and a prefix with a zone must be /32 or longer (EINVAL
- * otherwise; lookups miss).  Scope 0 takes the address as it is: the
- * embedded form may be passed with scope 0, and rt_lookup_noref() and
- * the other lookups of raw address bytes take only that form.  Entries
- * (rt_dst) and gateways come back with the zone in sin6_scope_id and
- * the bits zero.  Every other address's scope id is ignored.
+ * interface-local or link-local multicast one without the P flag
+ * (ff01::, ff02::, ff11::, ff12::), sin6_scope_id (the zone: an
+ * interface index, at most 0xffff) is part of the route's key, as in
+ * NetBSD (KAME): fe80::/64 with scope 1 and with scope 2 are two routes,
+ * and a lookup of fe80::1 with scope 2 finds the second.  The key holds
+ * the zone in the address's bits 16..31 (KAME's embedded form), so
+ * those bits must be 0 or equal the scope (EINVAL otherwise; lookups
+ * miss).  A zoned prefix covers every zone (/16 or shorter) or one (/32
+ * or longer): /17 to /31 is EINVAL.  Scope 0 takes the address as it
+ * is: the embedded form may be passed with scope 0, and
+ * rt_lookup_noref() and the other lookups of raw address bytes take only
+ * that form.  Entries (rt_dst) and gateways come back with the zone in
+ * sin6_scope_id and the bits zero.  Every other address's scope id is
+ * not part of the key (multicast with the P flag, ff3x and ff7x, keeps
+ * a prefix length in bits 16..31), and rt_dst's is 0.
  */
 struct rt_addrinfo {
 	const struct sockaddr *rti_dst;
@@ -474,12 +477,13 @@ MPSAFE_API int rtrequest(struct rt_table *t, int req,
  * rtalloc1(t, dst, flags)
  *
  *	Longest-prefix match for dst (AF_INET or AF_INET6; port ignored,
- *	scope only for zoned IPv6 addresses, see struct rt_addrinfo).  Returns
- *the entry with one reference count, or NULL if no route matches (or the family
- *is unknown).  An entry being changed (RTF_UPDATING) makes the call wait for
- *the change and look again, or, with MPSAFE_RT_NOWAIT, miss.  An entry deleted
- *during the call is never returned: the call looks again and finds what
- *	replaced it (the covering route, or none).
+ *	scope only for zoned IPv6 addresses, see struct rt_addrinfo).
+ *	Returns the entry with one reference count, or NULL if no route
+ *	matches (or the family is unknown, or the zone invalid).  An entry
+ *	being changed (RTF_UPDATING) makes the call wait for the change and
+ *	look again, or, with MPSAFE_RT_NOWAIT, miss.  An entry deleted
+ *	during the call is never returned: the call looks again and finds
+ *	what replaced it (the covering route, or none).
  *	Caller must: release with rt_unref(); without MPSAFE_RT_NOWAIT, not
  *	be in a read section nor in rt_walktree()'s fn on t (the change
  *	would need the lock held there: diagnostic builds abort when the
@@ -1010,8 +1014,9 @@ MPSAFE_API void rtcache_copy(struct route *new_ro, struct route *old_ro);
  * rtcache_setdst(ro, dst)
  *
  *	Set ro's destination (copied) and forget its entry.  Returns 0,
- *	EINVAL (NULL dst), or EAFNOSUPPORT (ro unchanged).  Caller must hold
- *	no reference from ro.  Never blocks.
+ *	EINVAL (NULL dst, or an IPv6 zone no key can carry: see struct
+ *	rt_addrinfo), or EAFNOSUPPORT (ro unchanged).  Caller must hold no
+ *	reference from ro.  Never blocks.
  */
 MPSAFE_API int rtcache_setdst(struct route *ro, const struct sockaddr *dst);
 

@@ -222,12 +222,45 @@ static uint16_t cpu_by_number[WQ_CPU_MAX]; /* number -> index + 1, or 0 */
 static unsigned cpu_count;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
+/*
+ * Test builds only: MPSAFE_TEST_NCPU=n (1..WQ_CPU_MAX) makes the table n
+ * CPUs, none pinned (ci_number -1), so that the tests of what depends on
+ * the CPU count (two-digit worker names) run on a small machine.
+ */
+static bool
+cpu_init_test(void)
+{
+#ifdef MPSAFE_FAULT_INJECTION
+	const char *e = getenv("MPSAFE_TEST_NCPU");
+	char *end;
+	long n;
+
+	if (e == NULL)
+		return false;
+	n = strtol(e, &end, 10);
+	if (*e == '\0' || *end != '\0' || n < 1 || n > WQ_CPU_MAX)
+		return false;
+	for (long i = 0; i < n; i++) {
+		cpu_table[i].ci_index = (unsigned)i;
+		cpu_table[i].ci_number = -1;
+	}
+	cpu_count = (unsigned)n;
+	return true;
+#else
+	return false;
+#endif
+}
+
 static void
 cpu_init(void)
 {
 #ifdef __linux__
 	cpu_set_t set;
+#endif
 
+	if (cpu_init_test())
+		return;
+#ifdef __linux__
 	CPU_ZERO(&set);
 	/* The main thread's mask: the process's, unless the program pinned it.
 	 */

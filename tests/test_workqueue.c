@@ -171,7 +171,8 @@ Test(workqueue, worker_names_fit_the_limit)
 /*
  * A two-digit CPU index takes one more character from the name: on CPU
  * 10, a 12-character name and "/10" fill the 15; a 13-character one loses
- * its last.  Needs more than 10 CPUs.
+ * its last.  Needs more than 10 CPUs: ctest's test_workqueue_ncpu12 runs
+ * it on a table of 12 (MPSAFE_TEST_NCPU, test builds).
  */
 Test(workqueue, worker_names_fit_the_limit_with_two_digit_cpus)
 {

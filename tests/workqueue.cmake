@@ -2,6 +2,22 @@
 # directory for mpsafe_add_test and the label vocabulary).
 
 mpsafe_add_test(NAME test_workqueue SOURCES test_workqueue.c LABELS unit)
+# The tests that need more than 10 CPUs, on a table of 12 unpinned ones
+# (MPSAFE_TEST_NCPU, a hook of test builds): one Criterion filter, which
+# the single-process shim (ThreadSanitizer builds) lacks.
+if(MPSAFE_FAULT_INJECTION
+    AND MPSAFE_TEST_RUNNER_TARGET STREQUAL "PkgConfig::CRITERION")
+	add_test(NAME test_workqueue_ncpu12
+	    COMMAND test_workqueue
+	        --filter workqueue/worker_names_fit_the_limit_with_two_digit_cpus)
+	set_tests_properties(test_workqueue_ncpu12 PROPERTIES
+	    LABELS unit TIMEOUT 120
+	    ENVIRONMENT "${MPSAFE_TEST_ENVIRONMENT};MPSAFE_TEST_NCPU=12")
+	if(NOT MPSAFE_CRITERION_RUNNABLE)
+		set_tests_properties(test_workqueue_ncpu12 PROPERTIES
+		    DISABLED TRUE)
+	endif()
+endif()
 
 # Death tests need the contract checks (MPSAFE_DIAGNOSTIC: debug and
 # sanitizer presets).

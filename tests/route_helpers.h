@@ -56,6 +56,18 @@ sa_of(const char *s)
 	return u;
 }
 
+/* An IPv6 sockaddr from text with scope id scope (abort if not IPv6). */
+static inline union rt_sockaddr
+sa6z(const char *s, uint32_t scope)
+{
+	union rt_sockaddr u = sa_of(s);
+
+	if (u.sa.sa_family != AF_INET6)
+		abort();
+	u.sin6.sin6_scope_id = scope;
+	return u;
+}
+
 /* rtrequest() with the usual fields. */
 static inline int
 route_req(struct rt_table *t, int req, const char *dst, int plen,

@@ -2712,17 +2712,6 @@ Test(route, walk_function_is_not_cancelled_under_the_lock)
 
 /* --- IPv6 zones (route.c, "Keys") ----------------------------------------- */
 
-/* An AF_INET6 sockaddr of text s with scope id scope. */
-static union rt_sockaddr
-sa6z(const char *s, uint32_t scope)
-{
-	union rt_sockaddr u = sa_of(s);
-
-	cr_assert_eq(u.sa.sa_family, AF_INET6);
-	u.sin6.sin6_scope_id = scope;
-	return u;
-}
-
 /* rtrequest() of dst%scope/plen on interface ifindex (gw: none). */
 static int
 zreq(struct rt_table *t, int req, const char *dst, uint32_t scope, int plen,

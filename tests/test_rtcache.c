@@ -622,15 +622,6 @@ Test(rtcache, noref_misses_during_change)
  */
 
 /* through() and noref() of addr%scope (an IPv6 address). */
-static union rt_sockaddr
-sa6z(const char *s, uint32_t scope)
-{
-	union rt_sockaddr u = sa_of(s);
-
-	u.sin6.sin6_scope_id = scope;
-	return u;
-}
-
 static int
 zthrough(struct route *ro, const char *dst, uint32_t scope, unsigned *ifx)
 {

@@ -40,6 +40,17 @@ void mpsafe_library_init(void);
 void mpsafe_gp_wait(void);
 void mpsafe_gp_wait_running(void);
 /*
+ * mpsafe_gp_ticket() names the end of a grace period that begins after
+ * the call; mpsafe_gp_passed(ticket) says whether one has ended since
+ * (mpsafe_gp_wait() by any thread, pserialize_perform() included).  The
+ * ticket is the low 32 bits of a sequence number that advances by two
+ * per grace period: a ticket older than 2^30 grace periods reads as not
+ * passed, which costs only a needless wait.  Neither blocks for long
+ * (gp_lock).
+ */
+uint32_t mpsafe_gp_ticket(void);
+bool mpsafe_gp_passed(uint32_t ticket);
+/*
  * mpsafe_gp_lock() takes the lock that starts and ends grace periods
  * (before registry_lock, as the fork handlers do) and returns whether a
  * grace period is running; none starts until mpsafe_gp_unlock().

@@ -203,6 +203,29 @@ mpsafe_gp_wait(void)
 	pthread_mutex_unlock(&gp_lock);
 }
 
+uint32_t
+mpsafe_gp_ticket(void)
+{
+	uint64_t target;
+
+	mpsafe_library_init();
+	pthread_mutex_lock(&gp_lock);
+	target = (gp_seq + 3) & ~(uint64_t)1; /* as mpsafe_gp_wait() */
+	pthread_mutex_unlock(&gp_lock);
+	return (uint32_t)target;
+}
+
+bool
+mpsafe_gp_passed(uint32_t ticket)
+{
+	uint32_t seq;
+
+	pthread_mutex_lock(&gp_lock);
+	seq = (uint32_t)gp_seq;
+	pthread_mutex_unlock(&gp_lock);
+	return (int32_t)(seq - ticket) >= 0;
+}
+
 /*
  * mpsafe_gp_wait_running()
  *

@@ -12,16 +12,21 @@
  * References beyond a thread's 64 slots, and copies of a target being
  * destroyed, go on one overflow list under overflow_lock.
  *
- * Destroy protocol, for target T of class C:
- *   1. The caller has unpublished T.  Store T.prt_draining = 1, and raise
- *      the library-wide count of draining targets (seq_cst).
- *   2. Wait for a grace period.  Every acquire of T ran inside a read
- *      section that found T before it was unpublished; those sections
- *      have ended, and their exits (release) ordered the slot stores
- *      before the end of the grace period.  No new acquire of T can
- *      start.  psref_copy() runs its own read section, so a copy either
- *      finished before the grace period (its slot is visible) or sees
- *      prt_draining and goes on the overflow list.
+ * Destroy protocol, for target T of class C (psref_target_destroy(), or
+ * its halves: step 1 is psref_target_destroy_begin(), 2-4 _end()):
+ *   1. The caller has unpublished T.  Store T.prt_draining = 1, enter T in
+ *      the draining set, raise the library-wide count of draining targets
+ *      (seq_cst), then take a grace-period ticket (mpsafe_gp_ticket():
+ *      the grace period it names begins after the raise).
+ *   2. Wait for a grace period, unless the ticket's has ended already
+ *      (another caller's, say a pserialize_perform() that the destroyer
+ *      of many targets runs once for all).  Every acquire of T ran
+ *      inside a read section that found T before it was unpublished;
+ *      those sections have ended, and their exits (release) ordered the
+ *      slot stores before the end of the grace period.  No new acquire of
+ *      T can start.  psref_copy() runs its own read section, so a copy
+ *      either finished before the grace period (its slot is visible) or
+ *      sees prt_draining and goes on the overflow list.
  *   3. Scan: every record's slots (acquire loads), then the overflow list
  *      under its lock.  The set of holders only shrinks, so a scan that
  *      finds none is final.  A copy made during the scan lands on the
@@ -30,10 +35,10 @@
  *      sees the original gone also sees the copy.
  *   4. If a holder remains, sleep on the wake word (futex) after reading
  *      it, rescanning first; a release that sees the draining count raised
- *      and finds its own target in the draining list (entered in step 1,
- *      before the count is raised; or the list full) bumps the word and
- *      wakes.  Before sleeping, spin and yield a
- *      little: holders often let go quickly, and a wake-up costs tens of
+ *      and finds its own target in its bucket of the draining set
+ *      (entered in step 1, before the count is raised; or the bucket has
+ *      unlisted targets) bumps the word and wakes.  Before sleeping, spin and
+ * yield a little: holders often let go quickly, and a wake-up costs tens of
  *      microseconds.
  *
  * Why a release cannot miss the destroyer.  The releaser stores its slot
@@ -42,10 +47,10 @@
  * CPU, or seq_cst fences on both sides in the fence mode), loads the slot.
  * In every interleaving one of them sees the other's store: either the
  * scan sees the slot empty, or the releaser sees the count and wakes.
- * The destroyer enters the target in the draining list before raising
+ * The destroyer enters the target in the draining set before raising
  * the count, so a releaser that sees the count sees the entry: a release
  * of a target that is not draining (the common case while, say, one
- * interface of many detaches) only reads the list's line and writes no
+ * interface of many detaches) only reads its bucket's line and writes no
  * shared line.  The
  * wake word closes the last gap: the destroyer reads it before its
  * rescan, the releaser increments it after emptying its slot, so a
@@ -55,7 +60,7 @@
  * destroyer may return and the target, or its class, be freed; so after
  * that store the release reads only library-wide state: the draining
  * count (mpsafe_psref_draining_all, raised by every destroy of any
- * class), the draining list (compared with the target's address, taken
+ * class), the draining set (compared with the target's address, taken
  * before the store) and the wake word.
  *
  * Diagnostic builds also catch, best effort, an acquire of a target that
@@ -83,7 +88,7 @@
  * destroy that no thread of the child runs.  In the child that target
  * cannot be destroyed again, so its class is never freed (diagnostic
  * builds abort on the class destroy); every release, in any class,
- * checks the draining list on its way out; and mpsafe_set_ordering()
+ * checks the draining set on its way out; and mpsafe_set_ordering()
  * returns EBUSY for good.  Do not fork while destroying.
  */
 #include <errno.h>
@@ -123,17 +128,24 @@ struct psref_class {
 MPSAFE_ATOMIC(uint32_t) mpsafe_psref_draining_all;
 
 /*
- * The targets being destroyed, by address (0: free entry), so that a
- * release wakes destroyers only when its own target drains.  A destroyer
- * claims an entry before it raises mpsafe_psref_draining_all and clears
- * it after lowering the count; when every entry is taken it raises
- * draining_unlisted instead, and then every release wakes, as if there
- * were no list.  Each on its own line; written only by destroyers.
+ * The draining set: the targets being destroyed, by address, so that a
+ * release wakes destroyers only when its own target drains.  A target
+ * goes in the bucket its address hashes to (draining_bucket()): a slot
+ * holding the address (0: free), or, when the bucket's slots are taken,
+ * one count in db_unlisted, and then every release of that bucket wakes.
+ * A destroyer enters its target before it raises
+ * mpsafe_psref_draining_all and leaves after lowering the count.  Each
+ * bucket is one line, written only by destroyers.
  */
-#define DRAINING_LIST 8
-static alignas(MPSAFE_RECORD_ALIGN)
-    MPSAFE_ATOMIC(uintptr_t) draining_list[DRAINING_LIST];
-static alignas(MPSAFE_RECORD_ALIGN) MPSAFE_ATOMIC(uint32_t) draining_unlisted;
+#define DRAINING_BUCKETS 32 /* a power of two */
+#define DRAINING_SLOTS 7
+
+struct draining_bucket {
+	alignas(64) MPSAFE_ATOMIC(uint32_t) db_unlisted;
+	MPSAFE_ATOMIC(uintptr_t) db_slot[DRAINING_SLOTS];
+};
+
+static struct draining_bucket draining_set[DRAINING_BUCKETS];
 
 /*
  * Wake-up of destroyers (all classes share it; a spurious wake-up only
@@ -481,66 +493,85 @@ mpsafe_psref_release_slow(struct psref *psref,
 		mpsafe_psref_wake();
 }
 
+static struct draining_bucket *
+draining_bucket(uintptr_t key)
+{
+	uint64_t h = (uint64_t)key * UINT64_C(0x9e3779b97f4a7c15);
+
+	return &draining_set[h >> 59 & (DRAINING_BUCKETS - 1)];
+}
+
 /*
  * The release of the target at address key, after emptying its slot,
  * while some target drains: wake the destroyers if key is one of the
- * draining targets, or if some destroyer found the list full.  Reads
- * only library-wide state (the target may be freed already).
+ * draining targets, or if its bucket has unlisted ones.  Reads only
+ * library-wide state (the target may be freed already).
  */
 void
 mpsafe_psref_release_draining(uintptr_t key)
 {
+	struct draining_bucket *b = draining_bucket(key);
+
 	/*
 	 * Acquire fence: the caller read the count raised; this pairs with
-	 * the destroyer's seq_cst raise, which follows its list entry, so
-	 * the loads below see that entry (on weakly ordered CPUs too).
+	 * the destroyer's seq_cst raise, which follows its entry, so the
+	 * loads below see that entry (on weakly ordered CPUs too).
 	 */
 	atomic_thread_fence(memory_order_acquire);
 	/* Relaxed: ordered by the fence above. */
-	if (mpsafe_load_relaxed(&draining_unlisted) != 0) {
+	if (mpsafe_load_relaxed(&b->db_unlisted) != 0) {
 		mpsafe_psref_wake();
 		return;
 	}
-	for (unsigned i = 0; i < DRAINING_LIST; i++)
+	for (unsigned i = 0; i < DRAINING_SLOTS; i++)
 		/* Relaxed: ordered by the fence above. */
-		if (mpsafe_load_relaxed(&draining_list[i]) == key) {
+		if (mpsafe_load_relaxed(&b->db_slot[i]) == key) {
 			mpsafe_psref_wake();
 			return;
 		}
 }
 
-/* Enter target in the draining list; returns its entry, or -1 if full. */
-static int
-draining_list_add(const struct psref_target *target)
+/* Enter target in the draining set. */
+static void
+draining_set_add(const struct psref_target *target)
 {
-	for (unsigned i = 0; i < DRAINING_LIST; i++) {
+	struct draining_bucket *b = draining_bucket((uintptr_t)target);
+
+	for (unsigned i = 0; i < DRAINING_SLOTS; i++) {
 		uintptr_t expect = 0;
 
 		/*
 		 * Relaxed: published to releases by the seq_cst raise of
 		 * the draining count that follows, and the grace period.
 		 */
-		if (atomic_compare_exchange_strong_explicit(&draining_list[i],
+		if (atomic_compare_exchange_strong_explicit(&b->db_slot[i],
 		        &expect, (uintptr_t)target, memory_order_relaxed,
 		        memory_order_relaxed))
-			return (int)i;
+			return;
 	}
-	/* Relaxed: published as the entries are. */
-	atomic_fetch_add_explicit(&draining_unlisted, 1, memory_order_relaxed);
-	return -1;
+	/* Relaxed: published as a slot is. */
+	atomic_fetch_add_explicit(&b->db_unlisted, 1, memory_order_relaxed);
 }
 
-/* Leave the draining list (after the count was lowered). */
+/*
+ * Take target out of the draining set (after the count was lowered).  A
+ * target is in the set once at most: a second destroy of it panics.
+ */
 static void
-draining_list_remove(int entry)
+draining_set_remove(const struct psref_target *target)
 {
-	/* Relaxed: a stale entry costs a release a needless wake-up. */
-	if (entry >= 0)
-		atomic_store_explicit(
-		    &draining_list[entry], 0, memory_order_relaxed);
-	else
-		atomic_fetch_sub_explicit(
-		    &draining_unlisted, 1, memory_order_relaxed);
+	struct draining_bucket *b = draining_bucket((uintptr_t)target);
+
+	for (unsigned i = 0; i < DRAINING_SLOTS; i++) {
+		uintptr_t expect = (uintptr_t)target;
+
+		/* Relaxed: a stale entry costs a release a needless wake. */
+		if (atomic_compare_exchange_strong_explicit(&b->db_slot[i],
+		        &expect, 0, memory_order_relaxed, memory_order_relaxed))
+			return;
+	}
+	/* Relaxed: as above. */
+	atomic_fetch_sub_explicit(&b->db_unlisted, 1, memory_order_relaxed);
 }
 
 void
@@ -690,50 +721,82 @@ anyone_holds(const struct psref_target *target)
 	return overflow_holds(target, NULL);
 }
 
-void
-psref_target_destroy(struct psref_target *target, struct psref_class *class)
+/* Panic unless target is a live target of class, which lives. */
+static void
+destroy_check_target(
+    const char *fn, struct psref_target *target, struct psref_class *class)
 {
-	struct mpsafe_thread *self = mpsafe_curthread;
-	unsigned spins = 0, yields = 0;
-	int entry;
-
 	if (target == NULL || class == NULL || class->prc_magic != CLASS_MAGIC)
-		mpsafe_panic("psref_target_destroy(%p, %p): NULL target or "
-		             "not a live class",
+		mpsafe_panic("%s(%p, %p): NULL target or not a live class", fn,
 		    (void *)target, (void *)class);
 	if (target->prt_class != class)
-		mpsafe_panic("psref_target_destroy of target %p: %s",
-		    (void *)target,
+		mpsafe_panic("%s of target %p: %s", fn, (void *)target,
 		    target->prt_class == NULL
 		        ? "not initialised, or destroyed already"
 		        : "it belongs to another class");
+}
+
+/* Panic if the calling thread cannot wait for target's holders. */
+static void
+destroy_check_waiter(
+    const char *fn, struct psref_target *target, struct psref_class *class)
+{
+	struct mpsafe_thread *self = mpsafe_curthread;
+
 	if (pserialize_in_read_section())
-		mpsafe_panic("psref_target_destroy inside a read section: it "
-		             "waits for a grace period, which would wait for "
-		             "this thread");
+		mpsafe_panic("%s inside a read section: it waits for a grace "
+		             "period, which would wait for this thread",
+		    fn);
 	if (self != &mpsafe_thread_unregistered &&
 	    (slots_hold(thread_table(self), target) ||
 	        (thread_table(self)->pt_overflow != 0 &&
 	            overflow_holds(target, self))))
-		mpsafe_panic("psref_target_destroy of target %p (class %s) by "
-		             "a thread that holds a reference to it: it would "
-		             "wait for ever; release first",
-		    (void *)target, class->prc_name);
-	/* Relaxed: read by copies, ordered by the grace period below. */
+		mpsafe_panic("%s of target %p (class %s) by a thread that "
+		             "holds a reference to it: it would wait for "
+		             "ever; release first",
+		    fn, (void *)target, class->prc_name);
+}
+
+void
+psref_target_destroy_begin(
+    struct psref_target *target, struct psref_class *class)
+{
+	destroy_check_target("psref_target_destroy_begin", target, class);
+	/* Relaxed: read by copies, ordered by the grace period that follows. */
 	if (atomic_exchange_explicit(&target->prt_draining, DRAINING_STARTED,
 	        memory_order_relaxed) != DRAINING_NO)
 		mpsafe_panic("psref_target_destroy of target %p (class %s) "
-		             "that is being destroyed by another thread",
+		             "that is being destroyed by another thread (or "
+		             "whose destroy was begun already)",
 		    (void *)target, class->prc_name);
 	/*
-	 * List the target, then raise the count (seq_cst: pairs with the
+	 * Enter the target, then raise the count (seq_cst: pairs with the
 	 * releasers' barrier, see the top): a release that sees the count
-	 * raised sees the entry too.
+	 * raised sees the entry too.  Then the ticket, whose grace period
+	 * begins after the raise.
 	 */
-	entry = draining_list_add(target);
+	draining_set_add(target);
 	atomic_fetch_add_explicit(
 	    &mpsafe_psref_draining_all, 1, memory_order_seq_cst);
-	mpsafe_gp_wait();
+	target->prt_gp = mpsafe_gp_ticket();
+}
+
+void
+psref_target_destroy_end(struct psref_target *target, struct psref_class *class)
+{
+	unsigned spins = 0, yields = 0;
+
+	destroy_check_target("psref_target_destroy_end", target, class);
+	destroy_check_waiter("psref_target_destroy_end", target, class);
+	/* Relaxed: our own store, or ordered by the caller (psref.h). */
+	if (mpsafe_load_relaxed(&target->prt_draining) != DRAINING_STARTED)
+		mpsafe_panic("psref_target_destroy_end of target %p (class "
+		             "%s) whose destroy was not begun "
+		             "(psref_target_destroy_begin)",
+		    (void *)target, class->prc_name);
+	/* Step 2: a grace period since begin, ours or another caller's. */
+	if (!mpsafe_gp_passed(target->prt_gp))
+		mpsafe_gp_wait();
 	MPSAFE_YIELD_POINT(); /* holders release while we start to look */
 	/* Relaxed: only diagnostic acquire checks read the difference. */
 	atomic_store_explicit(
@@ -774,10 +837,20 @@ out:
 	/* Relaxed: a stale non-zero count costs releases a needless wake. */
 	atomic_fetch_sub_explicit(
 	    &mpsafe_psref_draining_all, 1, memory_order_relaxed);
-	draining_list_remove(entry);
+	draining_set_remove(target);
 	target->prt_class = NULL;
 	/* Relaxed: read by psref_class_destroy() after this call returns. */
 	atomic_fetch_sub_explicit(&class->prc_targets, 1, memory_order_relaxed);
+}
+
+void
+psref_target_destroy(struct psref_target *target, struct psref_class *class)
+{
+	/* Check first: a broken call must not leave the target draining. */
+	destroy_check_target("psref_target_destroy", target, class);
+	destroy_check_waiter("psref_target_destroy", target, class);
+	psref_target_destroy_begin(target, class);
+	psref_target_destroy_end(target, class);
 }
 
 /* --- thread exit and fork

@@ -198,6 +198,36 @@ Test(death_psref, destroy_twice, .init = setup, .signal = SIGABRT)
 	psref_target_destroy(&target, c);
 }
 
+Test(death_psref, destroy_end_without_begin, .init = setup, .signal = SIGABRT)
+{
+	death_expect("whose destroy was not begun");
+	psref_target_destroy_end(&target, c);
+}
+
+Test(death_psref, destroy_begun_twice, .init = setup, .signal = SIGABRT)
+{
+	death_expect("whose destroy was begun already");
+	psref_target_destroy_begin(&target, c);
+	psref_target_destroy_begin(&target, c);
+}
+
+Test(death_psref, destroy_end_inside_read_section, .init = setup,
+    .signal = SIGABRT)
+{
+	death_expect("psref_target_destroy_end inside a read section");
+	psref_target_destroy_begin(&target, c);
+	(void)pserialize_read_enter();
+	psref_target_destroy_end(&target, c);
+}
+
+Test(death_psref, destroy_end_while_holding, .init = setup, .signal = SIGABRT)
+{
+	death_expect("by a thread that holds a reference to it");
+	take(&ref, &target);
+	psref_target_destroy_begin(&target, c);
+	psref_target_destroy_end(&target, c);
+}
+
 Test(death_psref, concurrent_destroys, .init = setup, .signal = SIGABRT)
 {
 	death_expect("being destroyed by another thread");

@@ -2,7 +2,8 @@
  * test_psref.c: unit tests of psref(3): class and target life, acquire and
  * release with and without blocking, copies, psref_held, more references
  * than a thread has slots, destroy that waits for a holder and returns
- * after its release, destroy followed by init, thread exit (and releases
+ * after its release (whole, and in halves: begin, end; many begun at
+ * once), destroy followed by init, thread exit (and releases
  * in the program's own pthread key destructors), and both ordering modes
  * (and the switch refused while a destroy waits).
  */
@@ -313,6 +314,7 @@ struct destroyer {
 	struct holder *h;
 	_Atomic int done;
 	_Atomic uint64_t returned_at;
+	int end_only; /* the test called psref_target_destroy_begin() */
 };
 
 static void *
@@ -320,17 +322,26 @@ destroyer_main(void *arg)
 {
 	struct destroyer *d = arg;
 
-	psref_target_destroy(&d->h->o->o_target, d->h->c);
+	if (d->end_only)
+		psref_target_destroy_end(&d->h->o->o_target, d->h->c);
+	else
+		psref_target_destroy(&d->h->o->o_target, d->h->c);
 	atomic_store(&d->returned_at, now_ns());
 	atomic_store(&d->done, 1);
 	return NULL;
 }
 
+/*
+ * halves: 0, psref_target_destroy(); 1, psref_target_destroy_begin(),
+ * then pserialize_perform() (the grace period end needs, run by another
+ * caller), then end on the destroyer thread; 2, begin, then end, which
+ * runs the grace period itself.
+ */
 static void
-destroy_waits_for_holder(int fence, int copy)
+destroy_waits_for_holder(int fence, int copy, int halves)
 {
 	struct holder h = {.copy = copy};
-	struct destroyer d = {.h = &h};
+	struct destroyer d = {.h = &h, .end_only = halves != 0};
 	pthread_t ht, dt;
 	struct obj *o = calloc(1, sizeof(*o));
 
@@ -343,6 +354,14 @@ destroy_waits_for_holder(int fence, int copy)
 	while (!atomic_load(&h.holding))
 		usleep(100);
 	/* The object is now "unpublished": nobody can find it any more. */
+	if (halves != 0)
+		psref_target_destroy_begin(&o->o_target, h.c);
+	if (halves == 1) {
+		pserialize_t psz = pserialize_create();
+
+		pserialize_perform(psz);
+		pserialize_destroy(psz);
+	}
 	cr_assert_eq(pthread_create(&dt, NULL, destroyer_main, &d), 0);
 	usleep(50 * 1000);
 	cr_assert_not(atomic_load(&d.done),
@@ -363,17 +382,130 @@ destroy_waits_for_holder(int fence, int copy)
 
 Test(psref, destroy_waits_for_holder_membarrier)
 {
-	destroy_waits_for_holder(0, 0);
+	destroy_waits_for_holder(0, 0, 0);
 }
 
 Test(psref, destroy_waits_for_holder_fence)
 {
-	destroy_waits_for_holder(1, 0);
+	destroy_waits_for_holder(1, 0, 0);
 }
 
 Test(psref, destroy_waits_for_a_copy)
 {
-	destroy_waits_for_holder(0, 1);
+	destroy_waits_for_holder(0, 1, 0);
+}
+
+/* The two halves, with the grace period run by another caller or not. */
+Test(psref, destroy_in_halves_waits_for_holder)
+{
+	for (int fence = 0; fence < 2; fence++)
+		for (int halves = 1; halves <= 2; halves++)
+			destroy_waits_for_holder(fence, halves == 1, halves);
+}
+
+/*
+ * Many destroys begun at once, more than the draining set has slots (so
+ * some are unlisted in full buckets), one grace period, then each ended
+ * while one thread still holds them all and lets them go one at a time,
+ * each once the end before it has returned and had time to fall asleep:
+ * every end returns (a release that failed to wake its sleeping
+ * destroyer would leave it asleep for good), and only after its
+ * target's release.
+ */
+#define NMANY 300
+
+struct many {
+	struct psref_class *c;
+	struct obj *o;
+	_Atomic int holding, let_go, stuck;
+	_Atomic uint64_t released_at[NMANY];
+	_Atomic uint64_t ended_at[NMANY];
+};
+
+static void *
+many_holder_main(void *arg)
+{
+	struct many *m = arg;
+	struct psref *p = calloc(NMANY, sizeof(*p));
+
+	for (int i = 0; i < NMANY; i++)
+		take(&p[i], &m->o[i], m->c);
+	atomic_store(&m->holding, 1);
+	while (!atomic_load(&m->let_go))
+		usleep(1000);
+	for (int i = 0; i < NMANY; i++) {
+		uint64_t deadline;
+
+		usleep(500); /* the end of target i sleeps by now */
+		cr_assert_eq(atomic_load(&m->o[i].o_value), 42);
+		atomic_store(&m->released_at[i], now_ns());
+		psref_release(&p[i], &m->o[i].o_target, m->c);
+		deadline = now_ns() + 10 * (uint64_t)1000000000;
+		while (atomic_load(&m->ended_at[i]) == 0) {
+			if (now_ns() > deadline) {
+				atomic_store(&m->stuck, i + 1);
+				/* Let the rest go so the test can end. */
+				for (int j = i + 1; j < NMANY; j++)
+					psref_release(
+					    &p[j], &m->o[j].o_target, m->c);
+				free(p);
+				return NULL;
+			}
+			usleep(100);
+		}
+	}
+	free(p);
+	return NULL;
+}
+
+static void *
+many_ender_main(void *arg)
+{
+	struct many *m = arg;
+
+	for (int i = 0; i < NMANY; i++) {
+		psref_target_destroy_end(&m->o[i].o_target, m->c);
+		atomic_store(&m->ended_at[i], now_ns());
+	}
+	return NULL;
+}
+
+Test(psref, many_destroys_in_halves_share_a_grace_period)
+{
+	struct many *m = calloc(1, sizeof(*m));
+	pthread_t ht, et;
+	pserialize_t psz = pserialize_create();
+
+	m->c = psref_class_create("many");
+	m->o = calloc(NMANY, sizeof(*m->o));
+	for (int i = 0; i < NMANY; i++) {
+		atomic_store(&m->o[i].o_value, 42);
+		psref_target_init(&m->o[i].o_target, m->c);
+	}
+	cr_assert_eq(pthread_create(&ht, NULL, many_holder_main, m), 0);
+	while (!atomic_load(&m->holding))
+		usleep(100);
+	for (int i = 0; i < NMANY; i++)
+		psref_target_destroy_begin(&m->o[i].o_target, m->c);
+	pserialize_perform(psz);
+	cr_assert_eq(pthread_create(&et, NULL, many_ender_main, m), 0);
+	usleep(20 * 1000);
+	cr_assert_eq(atomic_load(&m->ended_at[0]), 0u,
+	    "psref_target_destroy_end returned while its target was held");
+	atomic_store(&m->let_go, 1);
+	pthread_join(ht, NULL);
+	pthread_join(et, NULL);
+	cr_assert_eq(atomic_load(&m->stuck), 0,
+	    "the end of target %d did not return within 10 s of its release",
+	    atomic_load(&m->stuck) - 1);
+	for (int i = 0; i < NMANY; i++)
+		cr_assert_geq(atomic_load(&m->ended_at[i]),
+		    atomic_load(&m->released_at[i]),
+		    "target %d: end returned before the release", i);
+	free(m->o);
+	psref_class_destroy(m->c);
+	pserialize_destroy(psz);
+	free(m);
 }
 
 /* NetBSD's "wait for every holder, but keep the object" idiom. */
@@ -384,10 +516,15 @@ Test(psref, destroy_then_init_rearms)
 	struct psref p;
 
 	psref_target_init(&a.o_target, c);
-	for (int round = 0; round < 3; round++) {
+	for (int round = 0; round < 4; round++) {
 		take(&p, &a, c);
 		psref_release(&p, &a.o_target, c);
-		psref_target_destroy(&a.o_target, c);
+		if (round % 2 == 0) {
+			psref_target_destroy(&a.o_target, c);
+		} else {
+			psref_target_destroy_begin(&a.o_target, c);
+			psref_target_destroy_end(&a.o_target, c);
+		}
 		psref_target_init(&a.o_target, c);
 	}
 	psref_target_destroy(&a.o_target, c);

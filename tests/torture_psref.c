@@ -10,7 +10,10 @@
  * and release.  The writer inserts new objects at random places (head,
  * before, after) and removes random ones: unlink, pserialize_perform,
  * psref_target_destroy (waits for every holder), PSLIST_ENTRY_DESTROY,
- * poison, free.  Sometimes it uses the "wait but keep" idiom instead:
+ * poison, free; or it removes several at once and destroys them in
+ * halves (psref_target_destroy_begin() before the unlink's grace period,
+ * which they share, then psref_target_destroy_end() for each).
+ * Sometimes it uses the "wait but keep" idiom instead:
  * psref_target_destroy followed by psref_target_init on a linked object
  * (allowed only because the object stays unreachable meanwhile: it is
  * unlinked first, then re-inserted after PSLIST_ENTRY_INIT).
@@ -65,7 +68,7 @@ static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct psref_class *class;
 static pserialize_t psz;
 static _Atomic int stop;
-static _Atomic uint64_t violations, holds, destroys, rearms;
+static _Atomic uint64_t violations, holds, destroys, rearms, batches;
 static struct tobj *graveyard; /* writer_lock */
 
 static unsigned
@@ -190,10 +193,10 @@ insert(struct tobj *o, unsigned *seed, unsigned count)
 		PSLIST_WRITER_INSERT_AFTER(at, o, t_entry);
 }
 
+/* The end of retire(), once no holder is left. */
 static void
-retire(struct tobj *o)
+bury(struct tobj *o)
 {
-	psref_target_destroy(&o->t_target, class);
 	PSLIST_ENTRY_DESTROY(o, t_entry);
 	atomic_store_explicit(&o->t_magic, POISON, memory_order_relaxed);
 	atomic_store_explicit(&o->t_gen, 0, memory_order_relaxed);
@@ -204,6 +207,13 @@ retire(struct tobj *o)
 	free(o);
 #endif
 	atomic_fetch_add_explicit(&destroys, 1, memory_order_relaxed);
+}
+
+static void
+retire(struct tobj *o)
+{
+	psref_target_destroy(&o->t_target, class);
+	bury(o);
 }
 
 static void
@@ -228,6 +238,30 @@ writer_loop(double seconds)
 		    (action < 4 && count < MAX_OBJECTS)) {
 			insert(tobj_new(gen++), &seed, count);
 			count++;
+		} else if (action == 6 && count > 8) {
+			/*
+			 * Several at once, in halves: the destroys begin
+			 * before the grace period of the unlink, which they
+			 * share, as the routing table's reaper does.
+			 */
+			struct tobj *batch[8];
+			unsigned k = 2 + rnd(&seed) % 7;
+
+			for (unsigned i = 0; i < k; i++) {
+				batch[i] = nth(rnd(&seed) % count);
+				PSLIST_WRITER_REMOVE(batch[i], t_entry);
+				count--;
+				psref_target_destroy_begin(
+				    &batch[i]->t_target, class);
+			}
+			pserialize_perform(psz);
+			for (unsigned i = 0; i < k; i++) {
+				psref_target_destroy_end(
+				    &batch[i]->t_target, class);
+				bury(batch[i]);
+			}
+			atomic_fetch_add_explicit(
+			    &batches, 1, memory_order_relaxed);
 		} else if (action < 7) {
 			o = nth(rnd(&seed) % count);
 			PSLIST_WRITER_REMOVE(o, t_entry);
@@ -285,11 +319,12 @@ run(int fence)
 	pthread_mutex_unlock(&writer_lock);
 	pserialize_destroy(psz);
 	psref_class_destroy(class);
-	cr_log_info("%s: %llu holds, %llu destroys, %llu re-arms, %llu "
-	            "violations",
+	cr_log_info("%s: %llu holds, %llu destroys (%llu batches in halves), "
+	            "%llu re-arms, %llu violations",
 	    fence ? "fence" : "membarrier",
 	    (unsigned long long)atomic_load(&holds),
 	    (unsigned long long)atomic_load(&destroys),
+	    (unsigned long long)atomic_load(&batches),
 	    (unsigned long long)atomic_load(&rearms),
 	    (unsigned long long)atomic_load(&violations));
 	while (graveyard != NULL) {

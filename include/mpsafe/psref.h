@@ -24,7 +24,10 @@
  * Differences from NetBSD: the unit is a registered thread, not a CPU, so
  * there is no curlwp_bind() and no IPL (psref_class_create() takes only a
  * name); acquire needs the read section that found the target; copy and
- * release must run on the thread that holds the reference.
+ * release must run on the thread that holds the reference.  An addition:
+ * psref_target_destroy() in two halves (psref_target_destroy_begin(),
+ * psref_target_destroy_end()), so that a caller destroying many targets
+ * waits for one grace period, not one each.
  */
 #ifndef MPSAFE_PSREF_H
 #define MPSAFE_PSREF_H
@@ -66,10 +69,12 @@ struct psref_class; /* opaque: psref_class_create() */
  */
 struct psref_target {
 	/*
-	 * Set by psref_target_destroy() before it waits; read by
-	 * psref_copy() and by diagnostic acquire checks.
+	 * Set by psref_target_destroy() (or _begin()) before it waits;
+	 * read by psref_copy() and by diagnostic acquire checks.
 	 */
 	MPSAFE_ATOMIC(uint32_t) prt_draining;
+	/* The destroy's grace period (a ticket: psref.c). */
+	uint32_t prt_gp;
 	struct psref_class *prt_class; /* NULL while dead */
 };
 
@@ -150,6 +155,36 @@ MPSAFE_API void psref_target_init(
  *	it.
  */
 MPSAFE_API void psref_target_destroy(
+    struct psref_target *target, struct psref_class *psc);
+
+/*
+ * psref_target_destroy_begin(target, class)
+ * psref_target_destroy_end(target, class)
+ *
+ *	psref_target_destroy() in two halves (not in NetBSD).  begin marks
+ *	the unpublished target draining and returns: it waits for nothing
+ *	(it takes the grace-period lock for a moment); the target is being
+ *	destroyed from then on (a second begin, or a destroy, aborts), and
+ *	every begin must be followed by an end (until then the library
+ *	counts a destroy in progress: releases check the draining set, and
+ *	mpsafe_set_ordering() refuses).  end waits for a grace period that
+ *	began after begin, unless one that did has ended since (any
+ *	thread's pserialize_perform() or psref destroy), then for the
+ *	holders, as psref_target_destroy() does, under the same rules
+ *	(thread context, not in a read section, not holding a reference to
+ *	target); it aborts if begin was not called.  Blocks.  begin must
+ *	happen before end (the same thread, or ordered by a lock or a
+ *	queue).  A caller that destroys n targets begins all, runs one
+ *	pserialize_perform() (which its own unpublishing may need anyway),
+ *	then ends each: one grace period instead of n.  Between the halves
+ *	the target is in the library's draining set (224 slots in 32
+ *	buckets by address); while a bucket is full, every release of a
+ *	target hashing to it wakes the destroyers (a shared write), so keep
+ *	the window short and the number begun at once to a few dozen.
+ */
+MPSAFE_API void psref_target_destroy_begin(
+    struct psref_target *target, struct psref_class *psc);
+MPSAFE_API void psref_target_destroy_end(
     struct psref_target *target, struct psref_class *psc);
 
 /*

@@ -22,6 +22,15 @@
  * when it finds its target listed), then psref_wake's seq_cst add and the
  * conditional futex_wake.
  *
+ * Destroy in two halves (psref_target_destroy_begin(), _end()) is the
+ * same protocol: begin raises the count and then takes mpsafe_gp_wait()'s
+ * target as its ticket; end waits only while gp_seq has not reached it,
+ * the condition mpsafe_gp_wait() itself waits for.  A grace period that
+ * another thread completes in between is the case of gp.pml's sharing (a
+ * caller that finds the grace period it needs run by another), so it is
+ * not modelled separately.  Neither is the draining set's hashing: a
+ * release checks one bucket, which holds the target if it is listed.
+ *
  * Abstracted away: one slot per holder (the slot search of the fast and
  * slow paths only picks an index), the overflow list and psref_copy
  * (lock-protected, no memory-model subtlety of their own), prt_draining

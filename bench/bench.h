@@ -185,6 +185,11 @@ struct bench_config {
 	/* route workloads: the churn thread's updates per second */
 	double churn_rate;
 	/*
+	 * route-lookup, route-bulk, rtcache: deleted entries whose counts
+	 * the run holds throughout (a slow caller of rtalloc1()); 0: none.
+	 */
+	unsigned held;
+	/*
 	 * forward: control messages per 1000 packets when the run has
 	 * churn (default 10: 1%).
 	 */

@@ -56,7 +56,7 @@ usage(FILE *fp)
 	      "[--repeat N]\n"
 	      "           [--hold-us US] [--interval-us US] "
 	      "[--baseline NAME]\n"
-	      "           [--table-size N] [--churn-rate N] "
+	      "           [--table-size N] [--churn-rate N] [--held N] "
 	      "[--ctl-permille N]\n"
 	      "           [--csv FILE] [--quiet]\n"
 	      "\n"
@@ -84,6 +84,9 @@ usage(FILE *fp)
 	      "per second of\n"
 	      "                   the churn thread (--writers 1, default "
 	      "1000)\n"
+	      "  --held N         route-lookup, route-bulk, rtcache: N deleted "
+	      "entries stay\n"
+	      "                   counted through each run (default 0)\n"
 	      "  --ctl-permille N forward: control messages (redirects) per "
 	      "1000 packets\n"
 	      "                   when the run has churn (default 10: 1%)\n"
@@ -537,6 +540,8 @@ main(int argc, char **argv)
 				usage_error("--table-size: at least 1");
 		} else if (strcmp(a, "--churn-rate") == 0) {
 			cfg.churn_rate = parse_seconds(a, v, 0.001);
+		} else if (strcmp(a, "--held") == 0) {
+			cfg.held = parse_count(a, v, 4096);
 		} else if (strcmp(a, "--ctl-permille") == 0) {
 			cfg.ctl_permille = parse_count(a, v, 1000);
 		} else if (strcmp(a, "--baseline") == 0) {

@@ -560,6 +560,62 @@ rb_update(struct rb_table *tb, const struct rtgen_update *u)
 
 /* --- runs ------------------------------------------------------------- */
 
+/*
+ * --held: add n host routes in 240.0.0.0/8 (reserved, outside every
+ * generated table), take a count on each with rtalloc1(), and delete
+ * each without waiting, as a slow caller would leave them: deleted
+ * entries that stay counted through the run.  Returns the entries (to
+ * rb_unhold()), or NULL on failure.
+ */
+static struct rt_entry **
+rb_hold_deleted(struct rt_table *t, unsigned n)
+{
+	struct rt_entry **held = calloc(n, sizeof(*held));
+
+	for (unsigned i = 0; held != NULL && i < n; i++) {
+		uint8_t a[4] = {240, 0, (uint8_t)(i >> 8), (uint8_t)i};
+		union rt_sockaddr dst, gw;
+		struct rt_addrinfo info;
+		int error;
+
+		bench_rt_sockaddr(AF_INET, a, &dst);
+		a[0] = 192; /* 192.0.x.y as the gateway */
+		bench_rt_sockaddr(AF_INET, a, &gw);
+		memset(&info, 0, sizeof(info));
+		info.rti_dst = &dst.sa;
+		info.rti_plen = 32;
+		info.rti_gateway = &gw.sa;
+		info.rti_flags = MPSAFE_RTF_GATEWAY;
+		info.rti_ifindex = 1;
+		error = rtrequest(t, MPSAFE_RTM_ADD, &info, NULL);
+		if (error == 0) {
+			held[i] = rtalloc1(t, &dst.sa, 0);
+			error = rtrequest(t,
+			    MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, &info,
+			    NULL);
+		}
+		if (error != 0 || held[i] == NULL) {
+			bench_warn("--held: route %u: %s", i,
+			    error != 0 ? strerror(error) : "not found");
+			for (unsigned j = 0; j <= i; j++)
+				if (held[j] != NULL)
+					rt_unref(held[j]);
+			free(held);
+			return NULL;
+		}
+	}
+	return held;
+}
+
+/* Drop the counts of rb_hold_deleted(): the table destroys the entries. */
+static void
+rb_unhold(struct rt_entry **held, unsigned n)
+{
+	for (unsigned i = 0; held != NULL && i < n; i++)
+		rt_unref(held[i]);
+	free(held);
+}
+
 struct rb_run {
 	enum rb_kind kind;
 	bool cached; /* rtcache */
@@ -1042,6 +1098,7 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 	struct rb_reader *readers;
 	struct rb_run *r;
 	struct mpsafe_defer_stats ds;
+	struct rt_entry **held = NULL;
 	uint64_t measured, misses = 0, hits = 0, ops = 0;
 	int error;
 
@@ -1087,9 +1144,19 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 		    .index = nr + j,
 		    .id = j,
 		};
+	if (cfg->held > 0 && !rb_is_dpdk(r->kind)) {
+		held = rb_hold_deleted(r->tb->t, cfg->held);
+		if (held == NULL) {
+			free(r);
+			free(threads);
+			free(readers);
+			return -1;
+		}
+	}
 	mpsafe_defer_reset_peak();
 	error = bench_run_threads(threads, n, cfg, &measured);
 	mpsafe_defer_stats(&ds);
+	rb_unhold(held, cfg->held);
 
 	bench_result_from_threads(res, threads, nr, measured);
 	for (unsigned i = 0; i < nr; i++) {

@@ -38,17 +38,25 @@
  * Entry life.  ADD allocates and fills the entry before it is linked.
  * DELETE unlinks it from trie, hash and list, clears RTF_UP and advances
  * the family's generation, all under the writer lock; then destruction:
- *  1. (RT_SYNC_PSERIALIZE) pserialize_perform(): lookups that found the
- *     entry have ended, so every count and psref on it has been taken;
- *  2. wait until rt_refcnt is 0 (rt_unref() wakes us, see below);
- *  3. psref_target_destroy(): waits for psref holders (route caches,
- *     RT_REF_PSREF lookups), then wait until rt_refcnt is 0 again: a
- *     psref holder may have turned its psref into a count (rt_ref())
- *     during that wait, and nothing else can add one now (the entry is
- *     unreachable, and no psref can be taken on a draining target);
- *  4. poison and free.
- * (Until 2026-12-01 step 3 did not wait for counts again, and an entry
- * was freed under a count taken from a psref during the drain.)
+ *  1. wait until rt_refcnt is 0 (rt_unref() wakes us, see below): a
+ *     change of the entry that began before the delete holds a count
+ *     until its own psref drain is over, and two drains of one target
+ *     must not overlap;
+ *  2. psref_target_destroy_begin() (never blocks), then, with
+ *     RT_SYNC_PSERIALIZE, pserialize_perform(): lookups that found the
+ *     entry have ended, so every count and psref on it has been taken
+ *     (with RT_SYNC_RWLOCK they ended before the unlink: the read lock);
+ *  3. psref_target_destroy_end(): waits for psref holders (route caches,
+ *     RT_REF_PSREF lookups); the grace period of step 2 is the one it
+ *     needs (with RT_SYNC_RWLOCK it runs one);
+ *  4. wait until rt_refcnt is 0 again: a psref holder may have turned
+ *     its psref into a count (rt_ref()), and a lookup of step 2 may hold
+ *     one.  Once it is 0 none can be added: the entry is unreachable, no
+ *     psref holder is left, and only a count's holder copies it;
+ *  5. poison and free.
+ * (Until 2026-12-01 step 4 was missing, and an entry was freed under a
+ * count taken from a psref during the drain.  Until 2026-12-02 the psref
+ * drain ran a grace period of its own: two per entry.)
  * The deleter runs it, blocking, unless it passed MPSAFE_RTM_F_NOWAIT or
  * asked for the entry back (it then holds a count, so it must not wait
  * for itself): the reaper runs it then.
@@ -68,26 +76,47 @@
  *
  * Reaping.  A deleter that does not wait puts the entry on the table's
  * reap list and returns; the reaper, a work item on the table's
- * workqueue, takes the whole list, runs step 1 once for the batch, then
- * steps 2-4 for each entry.  Having emptied the list, it lingers up to
- * RT_REAP_LINGER_NS for more before it goes idle, and a deleter queues it
- * (waking the workqueue's thread, a system call) only when it is idle:
- * under steady churn deleters never pay for a wake-up, and a batch shares
- * one grace period.  A deleter that finds RT_REAP_KICK entries waiting
- * signals a lingering reaper at once, and rt_table_destroy() stops the
- * lingering, so the list stays short.  Invariant (t_reap_lock): the list
- * is empty, or t_reap_active is set and the reaper will take it.
+ * workqueue, takes the whole list and, RT_REAP_CHUNK entries at a time,
+ * begins their psref drains, waits for one grace period, and ends the
+ * drains (rt_reap_batch()): a chunk shares a grace period.  An entry
+ * still counted at step 1 or 4 stays with the reaper (its lists early and
+ * late), which goes on with the others and takes the entry on when its
+ * count falls (rt_reap_unstick()).  So an entry held for long (a count
+ * from rtalloc1(), kept by a slow caller) holds back only itself;
+ * NetBSD's rt_free work, which waits for each entry in turn, lets it hold
+ * back every entry deleted after it.  (Until 2026-12-02 ours did too.)
+ * Step 3 still blocks the reaper while a psref holder remains (route
+ * caches hold one only between rtcache_lookup() and rtcache_unref()).
+ * Having emptied the list, the reaper lingers up to RT_REAP_LINGER_NS for
+ * more before it goes idle, and a deleter wakes it (a system call) only
+ * when it is idle: under steady churn deleters never pay for a wake-up.
+ * A deleter that finds RT_REAP_KICK entries waiting wakes a lingering
+ * reaper at once, and rt_table_destroy() stops the lingering of a reaper
+ * that holds no entry back, so the list stays short.  Idle with no entry held
+ * back, the reaper ends (a deleter queues it again); with some, it sleeps where
+ * their rt_unref() calls wake it (below), and deleters wake it there. Invariant
+ * (t_reap_lock): the list is empty, or t_reap_active is set and the reaper will
+ * take it.
  *
  * Waiting for counts.  rt_unref() must not touch the entry after its
- * decrement (the entry may be freed at once), so waiters and wakers meet
- * on library-wide state: a waiter adds itself to rt_waiters (seq_cst),
- * then re-checks the count under rt_wait_lock before sleeping on
- * rt_wait_cv; rt_unref() decrements (seq_cst), then loads rt_waiters
- * (seq_cst) and broadcasts under the lock if non-zero.  Of the two
- * seq_cst pairs one side sees the other's store (Dekker), and the
- * broadcast cannot fall between the waiter's check and its sleep since
- * both hold the lock.  The same scheme wakes RTF_UPDATING waiters when
- * t_changes_done moves (the table outlives its requests).
+ * decrement (the entry may be freed at once), so the count's word itself
+ * says whether anyone waits: rt_refcnt holds the count in its low 28
+ * bits and the number of registered waits above them.  A waiter adds a
+ * wait (rt_wait_enter(), a read-modify-write of that word), then, under
+ * rt_wait_lock, loads the count and sleeps on rt_wait_cv while it is too
+ * high; rt_unref() decrements, and if the old value it gets back shows a
+ * wait, broadcasts under the lock.  Read-modify-writes of one word are
+ * totally ordered: a decrement before the registration is seen by the
+ * waiter's load; one after it returns the wait bits; and the broadcast
+ * cannot fall between the waiter's check and its sleep since both hold
+ * the lock.  An rt_unref() of an entry nobody waits for pays nothing
+ * more than its decrement.  (Until 2026-12-02 one library-wide count
+ * stood for every waiter: while one deleted entry was held, every
+ * rt_unref() in the process took the lock and woke the waiter, and
+ * counted lookups ran about 3 times slower, docs/net/route.md.)
+ * RTF_UPDATING waiters wait on the same lock and condition for
+ * t_changes_done to move (the table outlives its requests), counted in
+ * rt_update_waiters.
  *
  * RTM_CHANGE (the RTF_UPDATING protocol).  Under the writer lock: find
  * the entry (if RTF_UPDATING is already set, another change of it runs:
@@ -96,8 +125,9 @@
  * (NOWAIT) or wait, RTM_GET with ret_nrt waits (F_NOWAIT: EWOULDBLOCK),
  * and route caches are invalid.  Then, without any lock, wait for
  * readers: a grace period (lockless lookups, and rt_lookup_noref readers
- * that saw the flag clear), counts down to our own, and psref holders
- * (destroy, then re-init the psref target).  Retake the writer lock and
+ * that saw the flag clear), psref holders (a psref destroy begun before
+ * that grace period, which it shares, then the target re-initialised),
+ * and counts down to our own.  Retake the writer lock and
  * check the count once more: a count can still be added while
  * RTF_UPDATING is set, by RTM_DELETE's ret_nrt, by rt_walktree()'s fn
  * and by a holder's rt_ref() (a psref holder may turn its psref into a
@@ -196,6 +226,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,11 +240,22 @@
 /* How long an idle reaper waits for more deleted entries; its kick. */
 #define RT_REAP_LINGER_NS 10000000L /* 10 ms */
 #define RT_REAP_KICK 256
+/* Deleted entries whose psref drains share a grace period. */
+#define RT_REAP_CHUNK 32
 
-/* Library-wide meeting point of count and update waiters (see above). */
+/*
+ * t_reap_sleep: awake (or queued), lingering (a deleter wakes it at
+ * RT_REAP_KICK entries), idle (any deleter wakes it).  0 in a new table.
+ */
+enum { RT_REAP_AWAKE, RT_REAP_LINGER, RT_REAP_IDLE };
+
+/*
+ * Library-wide meeting point of count and update waiters (see above):
+ * rt_wait_cv runs on CLOCK_MONOTONIC (rt_wait_init()).
+ */
 static pthread_mutex_t rt_wait_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t rt_wait_cv = PTHREAD_COND_INITIALIZER;
-static MPSAFE_ATOMIC(uint32_t) rt_waiters;
+static pthread_cond_t rt_wait_cv;
+static pthread_once_t rt_wait_once = PTHREAD_ONCE_INIT;
 
 /* --- allocation ----------------------------------------------------------- */
 
@@ -528,27 +570,72 @@ rt_reader_exit(struct rt_table *t, bool psref, int s)
 
 /* --- waiting -------------------------------------------------------------- */
 
-static void
-rt_wake_waiters(void)
+/* Threads in rt_update_wait() (seq_cst, see there). */
+static MPSAFE_ATOMIC(uint32_t) rt_update_waiters;
+
+/*
+ * rt_refcnt holds the count in its low RT_COUNT_BITS bits and, above
+ * them, the number of count waits registered for the entry (file
+ * comment, "Waiting for counts").
+ */
+#define RT_COUNT_BITS 28
+#define RT_COUNT_MASK ((UINT32_C(1) << RT_COUNT_BITS) - 1)
+#define RT_COUNT_WAIT (UINT32_C(1) << RT_COUNT_BITS)
+
+/*
+ * rt's count.  seq_cst: an acquire, so that the uses of the holders
+ * whose decrements it reads happen before, and after a registration.
+ */
+static uint32_t
+rt_count(const struct rt_entry *rt)
 {
-	/* seq_cst: pairs with the waiter's increment (see file comment). */
-	if (atomic_load(&rt_waiters) != 0) {
-		pthread_mutex_lock(&rt_wait_lock);
-		pthread_cond_broadcast(&rt_wait_cv);
-		pthread_mutex_unlock(&rt_wait_lock);
-	}
+	return atomic_load(&rt->rt_refcnt) & RT_COUNT_MASK;
 }
 
-/* Wait until rt's count is at most n. */
+/*
+ * Register a wait for rt's count to fall, so that every rt_unref() of rt
+ * from now on wakes rt_wait_cv; the caller then loads the count.  Never
+ * blocks.
+ */
+static void
+rt_wait_enter(struct rt_entry *rt)
+{
+	/* A read-modify-write of the count's own word: see the file comment. */
+	uint32_t old = atomic_fetch_add(&rt->rt_refcnt, RT_COUNT_WAIT);
+
+	/* At most a changer, a destroyer and RTM_DELETE's reaper: far less. */
+	if (old >> RT_COUNT_BITS == UINT32_MAX >> RT_COUNT_BITS)
+		mpsafe_panic("rt: too many waits for entry %p", (void *)rt);
+}
+
+/* Undo one rt_wait_enter(rt); rt must still be alive. */
+static void
+rt_wait_leave(struct rt_entry *rt)
+{
+	/* Relaxed: one more wake-up is all a late decrement costs. */
+	atomic_fetch_sub_explicit(
+	    &rt->rt_refcnt, RT_COUNT_WAIT, memory_order_relaxed);
+}
+
+/* Wake the count waiters (an rt_unref() of a waited-for entry). */
+static void
+rt_wake_counts(void)
+{
+	pthread_mutex_lock(&rt_wait_lock);
+	pthread_cond_broadcast(&rt_wait_cv);
+	pthread_mutex_unlock(&rt_wait_lock);
+}
+
+/* Wait until rt's count is at most n.  Blocks. */
 static void
 rt_wait_refcnt(struct rt_entry *rt, uint32_t n)
 {
-	atomic_fetch_add(&rt_waiters, 1); /* seq_cst: pairs with rt_unref */
+	rt_wait_enter(rt);
 	pthread_mutex_lock(&rt_wait_lock);
-	while (atomic_load(&rt->rt_refcnt) > n) /* seq_cst, as above */
+	while (rt_count(rt) > n)
 		mpsafe_cond_wait(&rt_wait_cv, &rt_wait_lock);
 	pthread_mutex_unlock(&rt_wait_lock);
-	atomic_fetch_sub(&rt_waiters, 1);
+	rt_wait_leave(rt);
 }
 
 /*
@@ -563,12 +650,26 @@ rt_wait_refcnt(struct rt_entry *rt, uint32_t n)
 static void
 rt_update_wait(struct rt_table *t, uint64_t done)
 {
-	atomic_fetch_add(&rt_waiters, 1); /* seq_cst: pairs with the finish */
+	/* seq_cst: pairs with rt_update_wake()'s load. */
+	atomic_fetch_add(&rt_update_waiters, 1);
 	pthread_mutex_lock(&rt_wait_lock);
 	while (atomic_load(&t->t_changes_done) == done) /* seq_cst, as above */
 		mpsafe_cond_wait(&rt_wait_cv, &rt_wait_lock);
 	pthread_mutex_unlock(&rt_wait_lock);
-	atomic_fetch_sub(&rt_waiters, 1);
+	/* Relaxed: a stale count costs a needless wake-up. */
+	atomic_fetch_sub_explicit(&rt_update_waiters, 1, memory_order_relaxed);
+}
+
+/* Wake rt_update_wait()ers; after advancing t_changes_done (seq_cst). */
+static void
+rt_update_wake(void)
+{
+	/* seq_cst: pairs with the waiter's increment. */
+	if (atomic_load(&rt_update_waiters) != 0) {
+		pthread_mutex_lock(&rt_wait_lock);
+		pthread_cond_broadcast(&rt_wait_cv);
+		pthread_mutex_unlock(&rt_wait_lock);
+	}
 }
 
 void
@@ -577,13 +678,14 @@ rt_ref(struct rt_entry *rt)
 	/* Relaxed: the caller's reference keeps rt alive. */
 	uint32_t old =
 	    atomic_fetch_add_explicit(&rt->rt_refcnt, 1, memory_order_relaxed);
+
+	/* Every build: a count carried into the wait bits would hang. */
+	if (MPSAFE_UNLIKELY((old & RT_COUNT_MASK) == RT_COUNT_MASK))
+		mpsafe_panic(
+		    "rt_ref: the count of entry %p overflows", (void *)rt);
 #ifdef MPSAFE_DIAGNOSTIC
-	if (rt->rt_magic != RT_MAGIC_LIVE || old == UINT32_MAX)
-		mpsafe_panic("rt_ref: entry %p is freed or the count "
-		             "overflows",
-		    (void *)rt);
-#else
-	(void)old;
+	if (rt->rt_magic != RT_MAGIC_LIVE)
+		mpsafe_panic("rt_ref: entry %p is freed", (void *)rt);
 #endif
 }
 
@@ -592,16 +694,17 @@ rt_unref(struct rt_entry *rt)
 {
 	/*
 	 * seq_cst: releases our uses of rt to the destroyer's load of the
-	 * count, and orders the decrement before the load of rt_waiters.
-	 * After it rt may be freed: not touched again.
+	 * count.  After it rt may be freed: not touched again; whether
+	 * anyone waits comes with the old value.
 	 */
 	uint32_t old = atomic_fetch_sub(&rt->rt_refcnt, 1);
 
-	if (MPSAFE_UNLIKELY(old == 0))
+	if (MPSAFE_UNLIKELY((old & RT_COUNT_MASK) == 0))
 		mpsafe_panic("rt_unref: reference count of %p below zero "
 		             "(released more than taken)",
 		    (void *)rt);
-	rt_wake_waiters();
+	if (MPSAFE_UNLIKELY(old >= RT_COUNT_WAIT))
+		rt_wake_counts();
 }
 
 /* --- exact-match index ---------------------------------------------------- */
@@ -1053,7 +1156,8 @@ rt_nh_retire(struct rt_nexthop *nh)
 /* --- table ---------------------------------------------------------------- */
 
 static void rt_reap_work(struct work *wk, void *arg);
-static void rt_reap_cv_init(pthread_cond_t *cv);
+static void rt_cond_init(pthread_cond_t *cv);
+static void rt_wait_init(void);
 
 int
 rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
@@ -1125,7 +1229,8 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	if (error != 0)
 		goto fail_wq;
 	pthread_mutex_init(&t->t_reap_lock, NULL);
-	rt_reap_cv_init(&t->t_reap_cv);
+	rt_cond_init(&t->t_reap_cv);
+	pthread_once(&rt_wait_once, rt_wait_init);
 	*tp = t;
 	return 0;
 
@@ -1155,25 +1260,20 @@ fail_nhvec:
 
 /* --- entry destruction ---------------------------------------------------- */
 
-/* Steps 2-4 of the file comment (step 1 done).  Blocks. */
+/* Step 4 of the file comment: rt is unreachable, uncounted, drained. */
 static void
-rt_destroy_held(struct rt_table *t, struct rt_entry *rt)
+rt_free_entry(struct rt_table *t, struct rt_entry *rt)
 {
-	rt_wait_refcnt(rt, 0);
-	psref_target_destroy(&rt->rt_psref, t->t_psref_class);
-	rt_wait_refcnt(rt, 0); /* counts taken by psref holders meanwhile */
-	{
-		struct rt_nexthop *dead;
+	struct rt_nexthop *dead;
 
-		rt_wlock(t);
-		/* Relaxed: the writer lock orders the stores of rt_nh. */
-		dead = rt_nh_put(t,
-		    (struct rt_nexthop *)atomic_load_explicit(
-		        &rt->rt_nh, memory_order_relaxed),
-		    false);
-		rt_wunlock(t);
-		rt_nh_retire(dead);
-	}
+	rt_wlock(t);
+	/* Relaxed: the writer lock orders the stores of rt_nh. */
+	dead = rt_nh_put(t,
+	    (struct rt_nexthop *)atomic_load_explicit(
+	        &rt->rt_nh, memory_order_relaxed),
+	    false);
+	rt_wunlock(t);
+	rt_nh_retire(dead);
 	rt->rt_magic = RT_MAGIC_DEAD;
 	memset(rt, 0x6b, sizeof(*rt)); /* poison */
 	rt_free_mem(t, rt, sizeof(*rt));
@@ -1181,18 +1281,22 @@ rt_destroy_held(struct rt_table *t, struct rt_entry *rt)
 	atomic_fetch_sub_explicit(&t->t_dying, 1, memory_order_relaxed);
 }
 
-/* Steps 1-4 of the file comment.  Blocks. */
+/* Steps 1-5 of the file comment.  Blocks. */
 static void
 rt_destroy(struct rt_table *t, struct rt_entry *rt)
 {
+	rt_wait_refcnt(rt, 0);
+	psref_target_destroy_begin(&rt->rt_psref, t->t_psref_class);
 	if (t->t_sync == RT_SYNC_PSERIALIZE)
 		pserialize_perform(t->t_psz);
-	rt_destroy_held(t, rt);
+	psref_target_destroy_end(&rt->rt_psref, t->t_psref_class);
+	rt_wait_refcnt(rt, 0);
+	rt_free_entry(t, rt);
 }
 
-/* pthread_cond_init() on CLOCK_MONOTONIC, for rt_reap_linger(). */
+/* pthread_cond_init() on CLOCK_MONOTONIC, for rt_linger(). */
 static void
-rt_reap_cv_init(pthread_cond_t *cv)
+rt_cond_init(pthread_cond_t *cv)
 {
 	pthread_condattr_t ca;
 
@@ -1202,9 +1306,16 @@ rt_reap_cv_init(pthread_cond_t *cv)
 	pthread_condattr_destroy(&ca);
 }
 
-/* Wait (t_reap_lock held) up to RT_REAP_LINGER_NS for a signal. */
+/* rt_wait_cv's set-up (pthread_once() from rt_table_create()). */
 static void
-rt_reap_linger(struct rt_table *t)
+rt_wait_init(void)
+{
+	rt_cond_init(&rt_wait_cv);
+}
+
+/* Wait on cv (lock held) until signalled or RT_REAP_LINGER_NS passed. */
+static void
+rt_linger(pthread_cond_t *cv, pthread_mutex_t *lock)
 {
 	struct timespec ts;
 
@@ -1214,36 +1325,167 @@ rt_reap_linger(struct rt_table *t)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	t->t_reap_lingering = true;
-	mpsafe_cond_timedwait(&t->t_reap_cv, &t->t_reap_lock, &ts);
-	t->t_reap_lingering = false;
+	mpsafe_cond_timedwait(cv, lock, &ts);
 }
 
 /*
- * Steps 1-4 for a batch of entries linked through rt_reapnext: one grace
- * period for all of them.  Blocks.
+ * Put rt on *list (through rt_reapnext) with a count wait registered for
+ * it (rt_wait_enter(): rt_reap_wait() loads the count again).
  */
 static void
-rt_destroy_batch(struct rt_table *t, struct rt_entry *list)
+rt_reap_stick(struct rt_entry *rt, struct rt_entry **list)
 {
-	struct rt_entry *rt;
+	rt_wait_enter(rt);
+	rt->rt_reapnext = *list;
+	*list = rt;
+}
 
-	if (t->t_sync == RT_SYNC_PSERIALIZE)
-		pserialize_perform(t->t_psz);
-	while ((rt = list) != NULL) {
-		list = rt->rt_reapnext;
-		rt_destroy_held(t, rt);
+/*
+ * Steps 1-5 for deleted entries linked through rt_reapnext (file
+ * comment, "Reaping"): an entry still counted waits on *early (step 1);
+ * the others, RT_REAP_CHUNK at a time, begin their psref drains, share a
+ * grace period and end the drains; then each is freed, or waits on *late
+ * while counted (step 4).  Blocks while psref holders remain.
+ */
+static void
+rt_reap_batch(struct rt_table *t, struct rt_entry *batch,
+    struct rt_entry **early, struct rt_entry **late)
+{
+	while (batch != NULL) {
+		struct rt_entry *chunk = NULL, *rt;
+		unsigned n = 0;
+
+		while (n < RT_REAP_CHUNK && (rt = batch) != NULL) {
+			batch = rt->rt_reapnext;
+			if (rt_count(rt) != 0) {
+				rt_reap_stick(rt, early);
+				continue;
+			}
+			psref_target_destroy_begin(
+			    &rt->rt_psref, t->t_psref_class);
+			rt->rt_reapnext = chunk;
+			chunk = rt;
+			n++;
+		}
+		/* Step 2's grace period; RT_SYNC_RWLOCK: the first end's. */
+		if (n != 0 && t->t_sync == RT_SYNC_PSERIALIZE)
+			pserialize_perform(t->t_psz);
+		while ((rt = chunk) != NULL) {
+			chunk = rt->rt_reapnext;
+			psref_target_destroy_end(
+			    &rt->rt_psref, t->t_psref_class);
+			if (rt_count(rt) != 0)
+				rt_reap_stick(rt, late);
+			else
+				rt_free_entry(t, rt);
+		}
 	}
 }
 
 /*
+ * Take the entries of *early and *late whose count has fallen to 0 on:
+ * through rt_reap_batch(), or freed.  Blocks as rt_reap_batch().
+ */
+static void
+rt_reap_unstick(
+    struct rt_table *t, struct rt_entry **early, struct rt_entry **late)
+{
+	struct rt_entry *list = *early, *ready = NULL, *rt;
+
+	*early = NULL;
+	while ((rt = list) != NULL) {
+		list = rt->rt_reapnext;
+		if (rt_count(rt) == 0) {
+			rt_wait_leave(rt);
+			rt->rt_reapnext = ready;
+			ready = rt;
+		} else {
+			rt->rt_reapnext = *early;
+			*early = rt;
+		}
+	}
+	list = *late;
+	*late = NULL;
+	while ((rt = list) != NULL) {
+		list = rt->rt_reapnext;
+		if (rt_count(rt) == 0) {
+			rt_wait_leave(rt);
+			rt_free_entry(t, rt);
+		} else {
+			rt->rt_reapnext = *late;
+			*late = rt;
+		}
+	}
+	rt_reap_batch(t, ready, early, late);
+}
+
+/* Whether an entry of list has no count left (rt_wait_lock held). */
+static bool
+rt_reap_ready(const struct rt_entry *list)
+{
+	for (const struct rt_entry *rt = list; rt != NULL; rt = rt->rt_reapnext)
+		if (rt_count(rt) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether deleted entries waiting in t's list should wake the reaper
+ * now (t_reap_lock held): any, once it has lingered; RT_REAP_KICK of
+ * them, or a table being destroyed, while it lingers.
+ */
+static bool
+rt_reap_kicked(const struct rt_table *t, bool lingering)
+{
+	return t->t_reap_list != NULL &&
+	       (!lingering || t->t_reap_count >= RT_REAP_KICK ||
+	           t->t_reap_flush);
+}
+
+/*
+ * The reaper's sleep while early or late hold entries (t_reap_lock held, and
+ * held again on return): until the count of one of them may have fallen (their
+ * rt_unref() calls wake rt_wait_cv), until rt_reap_kicked(), or, when
+ * lingering, until RT_REAP_LINGER_NS have passed.  Returns whether it slept.
+ * Lock order: rt_wait_lock, then t_reap_lock.
+ */
+static bool
+rt_reap_wait(struct rt_table *t, const struct rt_entry *early,
+    const struct rt_entry *late, bool linger)
+{
+	bool sleep;
+
+	pthread_mutex_unlock(&t->t_reap_lock);
+	pthread_mutex_lock(&rt_wait_lock);
+	pthread_mutex_lock(&t->t_reap_lock);
+	sleep = !rt_reap_ready(early) && !rt_reap_ready(late) &&
+	        !rt_reap_kicked(t, linger);
+	if (sleep) {
+		/* rt_reap() wakes us under rt_wait_lock: no lost wake-up. */
+		t->t_reap_sleep = linger ? RT_REAP_LINGER : RT_REAP_IDLE;
+		t->t_reap_on_counts = true;
+		pthread_mutex_unlock(&t->t_reap_lock);
+		if (linger)
+			rt_linger(&rt_wait_cv, &rt_wait_lock);
+		else
+			mpsafe_cond_wait(&rt_wait_cv, &rt_wait_lock);
+		pthread_mutex_lock(&t->t_reap_lock);
+		t->t_reap_sleep = RT_REAP_AWAKE;
+		t->t_reap_on_counts = false;
+	}
+	pthread_mutex_unlock(&rt_wait_lock);
+	return sleep;
+}
+
+/*
  * Hand deleted (unlinked) rt to the reaper.  Never blocks for long: a
- * mutex, and a wake-up only when the reaper is idle (file comment).
+ * mutex, and a wake-up only when the reaper sleeps and rt_reap_kicked()
+ * (file comment).
  */
 static void
 rt_reap(struct rt_table *t, struct rt_entry *rt)
 {
-	bool queue = false;
+	bool queue = false, wake_counts = false;
 
 	pthread_mutex_lock(&t->t_reap_lock);
 	rt->rt_reapnext = t->t_reap_list;
@@ -1252,10 +1494,20 @@ rt_reap(struct rt_table *t, struct rt_entry *rt)
 	if (!t->t_reap_active) {
 		t->t_reap_active = true;
 		queue = true;
-	} else if (t->t_reap_count >= RT_REAP_KICK && t->t_reap_lingering) {
-		pthread_cond_signal(&t->t_reap_cv);
+	} else if (t->t_reap_sleep != RT_REAP_AWAKE &&
+	           rt_reap_kicked(t, t->t_reap_sleep == RT_REAP_LINGER)) {
+		t->t_reap_sleep = RT_REAP_AWAKE; /* one wake-up is enough */
+		if (t->t_reap_on_counts)
+			wake_counts = true;
+		else
+			pthread_cond_signal(&t->t_reap_cv);
 	}
 	pthread_mutex_unlock(&t->t_reap_lock);
+	if (wake_counts) {
+		pthread_mutex_lock(&rt_wait_lock);
+		pthread_cond_broadcast(&rt_wait_cv);
+		pthread_mutex_unlock(&rt_wait_lock);
+	}
 	if (queue)
 		workqueue_enqueue(t->t_wq, &t->t_reap_work, NULL);
 }
@@ -1265,25 +1517,33 @@ static void
 rt_reap_work(struct work *wk, void *arg)
 {
 	struct rt_table *t = arg;
-	struct rt_entry *batch;
+	struct rt_entry *batch, *early = NULL, *late = NULL;
 	bool lingered = false;
 
 	(void)wk;
 	pthread_mutex_lock(&t->t_reap_lock);
 	for (;;) {
-		if (t->t_reap_list == NULL) {
-			if (lingered || t->t_reap_flush)
-				break;
-			rt_reap_linger(t);
+		if (t->t_reap_list != NULL) {
+			batch = t->t_reap_list;
+			t->t_reap_list = NULL;
+			t->t_reap_count = 0;
+			lingered = false;
+			pthread_mutex_unlock(&t->t_reap_lock);
+			rt_reap_batch(t, batch, &early, &late);
+		} else if (early != NULL || late != NULL) {
+			if (rt_reap_wait(t, early, late, !lingered))
+				lingered = true;
+			pthread_mutex_unlock(&t->t_reap_lock);
+			rt_reap_unstick(t, &early, &late);
+		} else if (lingered || t->t_reap_flush) {
+			break;
+		} else {
+			t->t_reap_sleep = RT_REAP_LINGER;
+			rt_linger(&t->t_reap_cv, &t->t_reap_lock);
+			t->t_reap_sleep = RT_REAP_AWAKE;
 			lingered = true;
 			continue;
 		}
-		batch = t->t_reap_list;
-		t->t_reap_list = NULL;
-		t->t_reap_count = 0;
-		lingered = false;
-		pthread_mutex_unlock(&t->t_reap_lock);
-		rt_destroy_batch(t, batch);
 		pthread_mutex_lock(&t->t_reap_lock);
 	}
 	t->t_reap_active = false;
@@ -1723,14 +1983,19 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	atomic_fetch_add(&t->t_gen[r->fi], 1);
 	rt_wunlock(t);
 
-	/* Wait for every reader of the entry (file comment). */
+	/*
+	 * Wait for every reader of the entry (file comment): the psref
+	 * drain begins first, so that it shares the grace period.
+	 */
+	if (readers)
+		psref_target_destroy_begin(&rt->rt_psref, t->t_psref_class);
 	if (readers && t->t_sync == RT_SYNC_PSERIALIZE)
 		pserialize_perform(t->t_psz);
-	rt_wait_refcnt(rt, 1); /* counts from requests too, not only lookups */
 	if (readers) {
-		psref_target_destroy(&rt->rt_psref, t->t_psref_class);
+		psref_target_destroy_end(&rt->rt_psref, t->t_psref_class);
 		psref_target_init(&rt->rt_psref, t->t_psref_class);
 	}
+	rt_wait_refcnt(rt, 1); /* counts from requests too, not only lookups */
 
 	rt_wlock(t);
 	/*
@@ -1740,7 +2005,7 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	 * until we clear the flag (file comment).  seq_cst: as
 	 * rt_wait_refcnt()'s load.
 	 */
-	while (atomic_load(&rt->rt_refcnt) != 1) {
+	while (rt_count(rt) != 1) {
 		rt_wunlock(t);
 		rt_wait_refcnt(rt, 1);
 		rt_wlock(t);
@@ -1771,12 +2036,12 @@ rt_change(struct rt_table *t, const struct rt_addrinfo *info,
 	/*
 	 * seq_cst, after the clear: pairs with the load of a waiter, which
 	 * then reads the flag again (rt_update_wait()), and with its
-	 * registration in rt_waiters (rt_wake_waiters() below).
+	 * registration in rt_update_waiters (rt_update_wake() below).
 	 */
 	atomic_fetch_add(&t->t_changes_done, 1);
 	rt_wunlock(t);
 	rt_nh_retire(dead);
-	rt_wake_waiters();
+	rt_update_wake();
 	if (ret_nrt != NULL)
 		*ret_nrt = rt;
 	else

@@ -70,12 +70,14 @@ struct rt_table {
 	 * a list through rt_reapnext, under t_reap_lock.
 	 */
 	pthread_mutex_t t_reap_lock;
-	pthread_cond_t t_reap_cv; /* the lingering reaper waits here */
+	pthread_cond_t t_reap_cv; /* the reaper waits here for more */
 	struct rt_entry *t_reap_list;
 	size_t t_reap_count;
-	bool t_reap_active;    /* t_reap_work is queued or running */
-	bool t_reap_lingering; /* it waits on t_reap_cv for more */
-	bool t_reap_flush;     /* rt_table_destroy(): stop lingering */
+	bool t_reap_active; /* t_reap_work is queued or running */
+	bool t_reap_flush;  /* rt_table_destroy(): stop lingering */
+	/* How the reaper sleeps (RT_REAP_*), and on what: */
+	uint8_t t_reap_sleep;
+	bool t_reap_on_counts; /* route.c's rt_wait_cv, not t_reap_cv */
 	struct work t_reap_work;
 
 	/*

@@ -313,7 +313,8 @@ struct rt_entry {
 	struct rt_metrics rt_rmx; /* RTM_CHANGE: MTU, expiry */
 
 	/* library-private */
-	MPSAFE_ATOMIC(uint32_t) rt_refcnt; /* rtalloc1(), RT_REF_REFCOUNT */
+	/* rtalloc1(), RT_REF_REFCOUNT; and count waits (route.c) */
+	MPSAFE_ATOMIC(uint32_t) rt_refcnt;
 	uint32_t rt_magic;
 	struct psref_target rt_psref; /* rtcaches, RT_REF_PSREF */
 	struct rt_table *rt_table;

@@ -300,6 +300,27 @@ detacher_main(void *arg)
 	return NULL;
 }
 
+/*
+ * For about ms milliseconds, check that the detach (thread td) has not
+ * returned (*done clear); then let the holder (thread th) go and join
+ * both.
+ */
+static void
+detach_waits_then_release(_Atomic int *done, _Atomic int *release, pthread_t td,
+    pthread_t th, int ms, const char *holder)
+{
+	for (int i = 0; i < ms / 2; i++) {
+		struct timespec ts = {0, 2000000};
+
+		nanosleep(&ts, NULL);
+		cr_assert_not(atomic_load(done),
+		    "if_detach returned while %s slept", holder);
+	}
+	atomic_store(release, 1);
+	pthread_join(td, NULL);
+	pthread_join(th, NULL);
+}
+
 Test(ifnet, detach_waits_for_a_sleeping_holder)
 {
 	struct holder h = {0};
@@ -317,15 +338,7 @@ Test(ifnet, detach_waits_for_a_sleeping_holder)
 		if_put(h.ifp, &ref);
 		sched_yield();
 	}
-	for (int i = 0; i < 50; i++) {
-		struct timespec ts = {0, 2000000};
-		nanosleep(&ts, NULL);
-		cr_assert_not(atomic_load(&h.done),
-		    "if_detach returned while a holder slept");
-	}
-	atomic_store(&h.release, 1);
-	pthread_join(td, NULL);
-	pthread_join(th, NULL);
+	detach_waits_then_release(&h.done, &h.release, td, th, 100, "a holder");
 	cr_assert(atomic_load(&h.released_at_return),
 	    "if_detach returned before the holder's if_put");
 	cr_assert_eq(h.ifp->if_index, 0);
@@ -387,6 +400,84 @@ Test(ifnet, addresses)
 	cr_assert_null(ifa_ifwithaddr_psref((void *)&s6, &ref));
 	detach(b);
 	cr_assert_null(if_get_byaddr((void *)&s2, &ref));
+}
+
+/*
+ * An interface with more addresses than ifa_reap() drains at once (its
+ * chunks of 32 share a grace period each), one of them held in the last
+ * chunk (if_detach() takes them newest first): if_detach() waits for that
+ * holder too, and the address stays intact until its release.
+ */
+struct addr_holder {
+	struct sockaddr_in sin;
+	_Atomic int held, release, released;
+};
+
+static void *
+addr_holder_main(void *arg)
+{
+	struct addr_holder *h = arg;
+	struct psref ref;
+	struct if_addr *ifa = ifa_ifwithaddr_psref((void *)&h->sin, &ref);
+
+	cr_assert_not_null(ifa);
+	atomic_store(&h->held, 1);
+	while (!atomic_load(&h->release)) {
+		struct timespec ts = {0, 1000000};
+
+		nanosleep(&ts, NULL);
+		cr_assert_eq(sockaddr_cmp(ifa->ifa_addr, (void *)&h->sin), 0);
+	}
+	atomic_store(&h->released, 1);
+	ifa_release(ifa, &ref);
+	return NULL;
+}
+
+struct addr_detacher {
+	struct ifnet *ifp;
+	struct addr_holder *ah;
+	_Atomic int done, released_at_return;
+};
+
+static void *
+addr_detacher_main(void *arg)
+{
+	struct addr_detacher *d = arg;
+
+	cr_assert_eq(if_detach(d->ifp), 0);
+	atomic_store(&d->released_at_return, atomic_load(&d->ah->released));
+	atomic_store(&d->done, 1);
+	return NULL;
+}
+
+Test(ifnet, detach_with_many_addresses_waits_for_each_holder)
+{
+	struct addr_holder ah = {.sin = sin_of("10.0.0.3")};
+	struct addr_detacher h = {.ah = &ah};
+	pthread_t th, td;
+	char buf[32];
+
+	h.ifp = attach("many0");
+	for (int i = 1; i <= 100; i++) {
+		struct sockaddr_in sin;
+		struct if_addr *ifa;
+
+		snprintf(buf, sizeof(buf), "10.0.0.%d", i);
+		sin = sin_of(buf);
+		ifa = ifa_create((void *)&sin, NULL);
+		cr_assert_not_null(ifa);
+		cr_assert_eq(ifa_insert(h.ifp, ifa), 0);
+	}
+	pthread_create(&th, NULL, addr_holder_main, &ah);
+	while (!atomic_load(&ah.held))
+		sched_yield();
+	pthread_create(&td, NULL, addr_detacher_main, &h);
+	detach_waits_then_release(
+	    &h.done, &ah.release, td, th, 50, "an address holder");
+	cr_assert(atomic_load(&h.released_at_return),
+	    "if_detach returned before the address holder's release");
+	cr_assert_eq(h.ifp->if_index, 0);
+	free(h.ifp);
 }
 
 struct counter_arg {

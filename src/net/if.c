@@ -91,6 +91,9 @@
 /* Index table slots before the first growth. */
 #define IF_INDEX_INITIAL 8
 
+/* Addresses whose psref drains share a grace period (ifa_reap()). */
+#define IFA_REAP_CHUNK 32
+
 struct pslist_head ifnet_pslist = PSLIST_INITIALIZER;
 
 static pthread_mutex_t ifnet_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -488,9 +491,12 @@ fail:
  *	Wait out readers and holders of a chain of addresses of ifp that the
  *	caller unlinked (ifa_unlink_locked(); possibly an interface too)
  *	before the call, take them out of ifp's address limbo, and drop the
- *	list's reference to each.  The first psref_target_destroy() begins
- *	with a grace period, which covers every unlink made before it; with
- *	no address an explicit one stands in for it.  The grace period after
+ *	list's reference to each.  The psref drains begin IFA_REAP_CHUNK
+ *	addresses at a time, so the first psref_target_destroy_end() of a
+ *	chunk waits for one grace period, which covers every unlink and
+ *	every begin made before it, and the chunk's other ends find it
+ *	passed; with no address an explicit one stands in for it.  The
+ *	grace period after
  *	the holders covers a holder that released inside a read section and
  *	may still follow the address's list link until that section ends
  *	(the iterate-and-sleep pattern); only after it may the address leave
@@ -501,14 +507,24 @@ fail:
 static void
 ifa_reap(struct ifnet *ifp, struct if_addr *chain)
 {
-	struct if_addr *ifa, *next;
+	struct if_addr *ifa, *next, *first, *stop;
 
 	if (chain == NULL) {
 		pserialize_perform(ifnet_psz);
 		return;
 	}
-	for (ifa = chain; ifa != NULL; ifa = ifa->ifa_reap_next)
-		psref_target_destroy(&ifa->ifa_psref, ifa_psref_class);
+	for (first = chain; first != NULL; first = stop) {
+		unsigned n = 0;
+
+		for (ifa = first; ifa != NULL && n < IFA_REAP_CHUNK;
+		     ifa = ifa->ifa_reap_next, n++)
+			psref_target_destroy_begin(
+			    &ifa->ifa_psref, ifa_psref_class);
+		stop = ifa;
+		for (ifa = first; ifa != stop; ifa = ifa->ifa_reap_next)
+			psref_target_destroy_end(
+			    &ifa->ifa_psref, ifa_psref_class);
+	}
 	pserialize_perform(ifnet_psz);
 	IFNET_LOCK(ifp);
 	for (ifa = chain; ifa != NULL; ifa = ifa->ifa_reap_next)

@@ -226,7 +226,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -603,7 +602,7 @@ rt_wait_enter(struct rt_entry *rt)
 	/* A read-modify-write of the count's own word: see the file comment. */
 	uint32_t old = atomic_fetch_add(&rt->rt_refcnt, RT_COUNT_WAIT);
 
-	/* At most a changer, a destroyer and RTM_DELETE's reaper: far less. */
+	/* A changer and a destroyer (or the reaper) at most: far less. */
 	if (old >> RT_COUNT_BITS == UINT32_MAX >> RT_COUNT_BITS)
 		mpsafe_panic("rt: too many waits for entry %p", (void *)rt);
 }
@@ -1260,7 +1259,7 @@ fail_nhvec:
 
 /* --- entry destruction ---------------------------------------------------- */
 
-/* Step 4 of the file comment: rt is unreachable, uncounted, drained. */
+/* Step 5 of the file comment: rt is unreachable, uncounted, drained. */
 static void
 rt_free_entry(struct rt_table *t, struct rt_entry *rt)
 {

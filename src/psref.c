@@ -37,9 +37,14 @@
  *      it, rescanning first; a release that sees the draining count raised
  *      and finds its own target in its bucket of the draining set
  *      (entered in step 1, before the count is raised; or the bucket has
- *      unlisted targets) bumps the word and wakes.  Before sleeping, spin and
- * yield a little: holders often let go quickly, and a wake-up costs tens of
- *      microseconds.
+ *      unlisted targets) bumps the word and wakes.  Before sleeping, spin
+ *      and yield a little: holders often let go quickly, and a wake-up
+ *      costs tens of microseconds.
+ * psref_target_destroy_tryend() checks that step 2's grace period has
+ * ended (EAGAIN if not), scans once (step 3) and returns EBUSY instead of
+ * step 4; its caller sleeps on a condition variable of its own, which
+ * every wake also broadcasts under its lock (psref_drain_watch()).  The
+ * argument below holds for that scan and wake as for step 4's.
  *
  * Why a release cannot miss the destroyer.  The releaser stores its slot
  * (NULL) and then loads the draining count; the destroyer raises the
@@ -61,7 +66,8 @@
  * that store the release reads only library-wide state: the draining
  * count (mpsafe_psref_draining_all, raised by every destroy of any
  * class), the draining set (compared with the target's address, taken
- * before the store) and the wake word.
+ * before the store), the wake word and the drain watchers' locks and
+ * condition variables (which live until the process exits).
  *
  * Diagnostic builds also catch, best effort, an acquire of a target that
  * was still published when its destroy began: the acquire's check before
@@ -157,6 +163,20 @@ static struct draining_bucket draining_set[DRAINING_BUCKETS];
  */
 static alignas(MPSAFE_RECORD_ALIGN) MPSAFE_ATOMIC(uint32_t) psref_wake;
 static alignas(MPSAFE_RECORD_ALIGN) MPSAFE_ATOMIC(uint32_t) psref_sleepers;
+
+/*
+ * Drain watchers (psref_drain_watch()): (lock, cv) pairs that every wake
+ * also broadcasts.  Entries below drain_nwatchers are set and never
+ * change; a new one is filled in, then published by the count (release,
+ * paired with the wake's acquire), under drain_watch_lock.
+ */
+struct drain_watcher {
+	pthread_mutex_t *dw_lock;
+	pthread_cond_t *dw_cv;
+};
+static pthread_mutex_t drain_watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct drain_watcher drain_watchers[PSREF_DRAIN_WATCHERS];
+static MPSAFE_ATOMIC(unsigned) drain_nwatchers;
 
 /* The overflow list: references beyond a thread's slots, draining copies. */
 static pthread_mutex_t overflow_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -577,6 +597,8 @@ draining_set_remove(const struct psref_target *target)
 void
 mpsafe_psref_wake(void)
 {
+	unsigned n;
+
 	/*
 	 * Seq_cst: the emptied slot is visible to a destroyer that reads
 	 * the new value (acquire) before its rescan; and either we see its
@@ -585,6 +607,47 @@ mpsafe_psref_wake(void)
 	atomic_fetch_add_explicit(&psref_wake, 1, memory_order_seq_cst);
 	if (atomic_load_explicit(&psref_sleepers, memory_order_seq_cst) != 0)
 		mpsafe_futex_wake(&psref_wake);
+	/*
+	 * Acquire: pairs with psref_drain_watch()'s release, so the pairs
+	 * below the count are seen filled in.  A watcher checks with its
+	 * lock held and sleeps on its cv: our broadcast under the lock
+	 * comes after that check (which then saw the emptied slot, ordered
+	 * by the lock) or reaches the sleep.
+	 */
+	n = atomic_load_explicit(&drain_nwatchers, memory_order_acquire);
+	for (unsigned i = 0; i < n; i++) {
+		pthread_mutex_lock(drain_watchers[i].dw_lock);
+		pthread_cond_broadcast(drain_watchers[i].dw_cv);
+		pthread_mutex_unlock(drain_watchers[i].dw_lock);
+	}
+}
+
+int
+psref_drain_watch(pthread_mutex_t *lock, pthread_cond_t *cv)
+{
+	int error = 0;
+	unsigned n;
+
+	if (lock == NULL || cv == NULL)
+		return EINVAL;
+	pthread_mutex_lock(&drain_watch_lock);
+	/* Relaxed: written only under drain_watch_lock. */
+	n = mpsafe_load_relaxed(&drain_nwatchers);
+	for (unsigned i = 0; i < n; i++)
+		if (drain_watchers[i].dw_lock == lock &&
+		    drain_watchers[i].dw_cv == cv)
+			goto out;
+	if (n == PSREF_DRAIN_WATCHERS) {
+		error = ENOSPC;
+		goto out;
+	}
+	drain_watchers[n].dw_lock = lock;
+	drain_watchers[n].dw_cv = cv;
+	/* Release: pairs with mpsafe_psref_wake()'s acquire. */
+	mpsafe_store_release(&drain_nwatchers, n + 1);
+out:
+	pthread_mutex_unlock(&drain_watch_lock);
+	return error;
 }
 
 void
@@ -736,14 +799,17 @@ destroy_check_target(
 		        : "it belongs to another class");
 }
 
-/* Panic if the calling thread cannot wait for target's holders. */
+/*
+ * Panic if the calling thread holds a reference to target (it would wait
+ * for ever), or if it may wait (waits) and is in a read section.
+ */
 static void
-destroy_check_waiter(
-    const char *fn, struct psref_target *target, struct psref_class *class)
+destroy_check_waiter(const char *fn, struct psref_target *target,
+    struct psref_class *class, bool waits)
 {
 	struct mpsafe_thread *self = mpsafe_curthread;
 
-	if (pserialize_in_read_section())
+	if (waits && pserialize_in_read_section())
 		mpsafe_panic("%s inside a read section: it waits for a grace "
 		             "period, which would wait for this thread",
 		    fn);
@@ -781,28 +847,62 @@ psref_target_destroy_begin(
 	target->prt_gp = mpsafe_gp_ticket();
 }
 
+/* Panic unless target's destroy was begun (end and tryend). */
+static void
+destroy_check_begun(
+    const char *fn, struct psref_target *target, struct psref_class *class)
+{
+	/* Relaxed: our own store, or ordered by the caller (psref.h). */
+	if (mpsafe_load_relaxed(&target->prt_draining) == DRAINING_NO)
+		mpsafe_panic("%s of target %p (class %s) whose destroy was not "
+		             "begun (psref_target_destroy_begin)",
+		    fn, (void *)target, class->prc_name);
+}
+
+/*
+ * Step 3's set-up, once a grace period since begin has ended: mark the
+ * target (diagnostic acquires check it) and fence before the scan.
+ */
+static void
+destroy_waited(struct psref_target *target)
+{
+	/* Relaxed: only diagnostic acquire checks read the difference. */
+	atomic_store_explicit(
+	    &target->prt_draining, DRAINING_WAITED, memory_order_relaxed);
+	/* Pairs with a releaser's fence in the fence mode. */
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* The end of a destroy whose scan found no holder. */
+static void
+destroy_finish(struct psref_target *target, struct psref_class *class)
+{
+	/* Relaxed: a stale non-zero count costs releases a needless wake. */
+	atomic_fetch_sub_explicit(
+	    &mpsafe_psref_draining_all, 1, memory_order_relaxed);
+	draining_set_remove(target);
+	target->prt_class = NULL;
+	/* Relaxed: read by psref_class_destroy() after this call returns. */
+	atomic_fetch_sub_explicit(&class->prc_targets, 1, memory_order_relaxed);
+}
+
 void
 psref_target_destroy_end(struct psref_target *target, struct psref_class *class)
 {
 	unsigned spins = 0, yields = 0;
 
 	destroy_check_target("psref_target_destroy_end", target, class);
-	destroy_check_waiter("psref_target_destroy_end", target, class);
-	/* Relaxed: our own store, or ordered by the caller (psref.h). */
-	if (mpsafe_load_relaxed(&target->prt_draining) != DRAINING_STARTED)
-		mpsafe_panic("psref_target_destroy_end of target %p (class "
-		             "%s) whose destroy was not begun "
-		             "(psref_target_destroy_begin)",
-		    (void *)target, class->prc_name);
-	/* Step 2: a grace period since begin, ours or another caller's. */
-	if (!mpsafe_gp_passed(target->prt_gp))
+	destroy_check_waiter("psref_target_destroy_end", target, class, true);
+	destroy_check_begun("psref_target_destroy_end", target, class);
+	/*
+	 * Step 2: a grace period since begin, ours or another caller's
+	 * (WAITED: a tryend saw one).  Relaxed: as in destroy_check_begun().
+	 */
+	if (mpsafe_load_relaxed(&target->prt_draining) != DRAINING_WAITED &&
+	    !mpsafe_gp_passed(target->prt_gp))
 		mpsafe_gp_wait();
 	MPSAFE_YIELD_POINT(); /* holders release while we start to look */
-	/* Relaxed: only diagnostic acquire checks read the difference. */
-	atomic_store_explicit(
-	    &target->prt_draining, DRAINING_WAITED, memory_order_relaxed);
-	/* Pairs with a releaser's fence in the fence mode. */
-	atomic_thread_fence(memory_order_seq_cst);
+	destroy_waited(target);
 #ifdef MPSAFE_TEST_BROKEN_PSREF_NO_WAIT
 	/* The torture test's own test: a destroy that does not wait. */
 	spins = yields = 0;
@@ -834,13 +934,33 @@ psref_target_destroy_end(struct psref_target *target, struct psref_class *class)
 #ifdef MPSAFE_TEST_BROKEN_PSREF_NO_WAIT
 out:
 #endif
-	/* Relaxed: a stale non-zero count costs releases a needless wake. */
-	atomic_fetch_sub_explicit(
-	    &mpsafe_psref_draining_all, 1, memory_order_relaxed);
-	draining_set_remove(target);
-	target->prt_class = NULL;
-	/* Relaxed: read by psref_class_destroy() after this call returns. */
-	atomic_fetch_sub_explicit(&class->prc_targets, 1, memory_order_relaxed);
+	destroy_finish(target, class);
+}
+
+int
+psref_target_destroy_tryend(
+    struct psref_target *target, struct psref_class *class)
+{
+	destroy_check_target("psref_target_destroy_tryend", target, class);
+	destroy_check_waiter(
+	    "psref_target_destroy_tryend", target, class, false);
+	destroy_check_begun("psref_target_destroy_tryend", target, class);
+	/*
+	 * Step 2 must be over: tryend does not wait for a grace period.
+	 * WAITED: an earlier tryend saw it over (the ticket may have wrapped
+	 * since).  Relaxed: our own store, or ordered by the caller.
+	 */
+	if (mpsafe_load_relaxed(&target->prt_draining) != DRAINING_WAITED &&
+	    !mpsafe_gp_passed(target->prt_gp))
+		return EAGAIN;
+	destroy_waited(target);
+#ifndef MPSAFE_TEST_BROKEN_PSREF_NO_WAIT
+	/* Step 3, one scan; step 4 is the caller's, woken by a watch. */
+	if (anyone_holds(target))
+		return EBUSY;
+#endif
+	destroy_finish(target, class);
+	return 0;
 }
 
 void
@@ -848,7 +968,7 @@ psref_target_destroy(struct psref_target *target, struct psref_class *class)
 {
 	/* Check first: a broken call must not leave the target draining. */
 	destroy_check_target("psref_target_destroy", target, class);
-	destroy_check_waiter("psref_target_destroy", target, class);
+	destroy_check_waiter("psref_target_destroy", target, class, true);
 	psref_target_destroy_begin(target, class);
 	psref_target_destroy_end(target, class);
 }
@@ -865,6 +985,7 @@ drop_all(struct mpsafe_thread *t, bool wake)
 {
 	struct psref_thread *pt = thread_table(t);
 	struct psref *p, *next;
+	bool dropped = false;
 
 	for (unsigned i = 0; i < PSREF_THREAD_SLOTS; i++) {
 		const struct psref_target *target =
@@ -889,13 +1010,19 @@ drop_all(struct mpsafe_thread *t, bool wake)
 		next = p->psref_next;
 		if (p->psref_owner == t) {
 			overflow_remove(p);
-			if (wake && mpsafe_load_relaxed(
-			                &mpsafe_psref_draining_all) != 0)
-				mpsafe_psref_wake();
+			dropped = true;
 		}
 	}
 	pthread_mutex_unlock(&overflow_lock);
 	pt->pt_overflow = 0;
+	/*
+	 * After the unlock: a drain watcher takes overflow_lock (its scan)
+	 * with its own lock held, which the wake takes.  Relaxed: ordered
+	 * by the unlock, as the destroyer's scan takes the lock.
+	 */
+	if (wake && dropped &&
+	    mpsafe_load_relaxed(&mpsafe_psref_draining_all) != 0)
+		mpsafe_psref_wake();
 }
 
 unsigned

@@ -228,6 +228,34 @@ Test(death_psref, destroy_end_while_holding, .init = setup, .signal = SIGABRT)
 	psref_target_destroy_end(&target, c);
 }
 
+Test(
+    death_psref, destroy_tryend_without_begin, .init = setup, .signal = SIGABRT)
+{
+	death_expect("psref_target_destroy_tryend of target");
+	(void)psref_target_destroy_tryend(&target, c);
+}
+
+Test(
+    death_psref, destroy_tryend_while_holding, .init = setup, .signal = SIGABRT)
+{
+	death_expect("by a thread that holds a reference to it");
+	take(&ref, &target);
+	psref_target_destroy_begin(&target, c);
+	(void)psref_target_destroy_tryend(&target, c);
+}
+
+Test(death_psref, destroy_tryend_after_the_destroy_ended, .init = setup,
+    .signal = SIGABRT)
+{
+	pserialize_t psz = pserialize_create();
+
+	death_expect("not initialised, or destroyed already");
+	psref_target_destroy_begin(&target, c);
+	pserialize_perform(psz);
+	cr_assert_eq(psref_target_destroy_tryend(&target, c), 0);
+	(void)psref_target_destroy_tryend(&target, c);
+}
+
 Test(death_psref, concurrent_destroys, .init = setup, .signal = SIGABRT)
 {
 	death_expect("being destroyed by another thread");

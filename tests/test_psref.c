@@ -531,6 +531,181 @@ Test(psref, destroy_then_init_rearms)
 	psref_class_destroy(c);
 }
 
+/*
+ * psref_target_destroy_tryend(): EAGAIN before the grace period, EBUSY
+ * while a holder remains (twice: the second call skips the grace-period
+ * check), 0 once it let go; then the target re-arms and the class counts
+ * it dead.  A tryend that said EBUSY may be followed by a blocking end.
+ */
+Test(psref, tryend_says_what_remains)
+{
+	pserialize_t psz = pserialize_create();
+	struct holder h = {0};
+	struct destroyer d = {.h = &h, .end_only = 1};
+	struct obj *o = calloc(1, sizeof(*o));
+	pthread_t ht, dt;
+
+	h.c = psref_class_create("test");
+	h.o = o;
+	atomic_store(&o->o_value, 42);
+	psref_target_init(&o->o_target, h.c);
+	cr_assert_eq(pthread_create(&ht, NULL, holder_main, &h), 0);
+	while (!atomic_load(&h.holding))
+		usleep(100);
+	psref_target_destroy_begin(&o->o_target, h.c);
+	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, h.c), EAGAIN,
+	    "tryend before any grace period since begin");
+	pserialize_perform(psz);
+	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, h.c), EBUSY);
+	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, h.c), EBUSY);
+	atomic_store(&h.let_go, 1);
+	pthread_join(ht, NULL);
+	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, h.c), 0);
+
+	/* Re-armed; EBUSY, then a blocking end that waits for the holder. */
+	psref_target_init(&o->o_target, h.c);
+	atomic_store(&h.holding, 0);
+	atomic_store(&h.let_go, 0);
+	cr_assert_eq(pthread_create(&ht, NULL, holder_main, &h), 0);
+	while (!atomic_load(&h.holding))
+		usleep(100);
+	psref_target_destroy_begin(&o->o_target, h.c);
+	pserialize_perform(psz);
+	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, h.c), EBUSY);
+	cr_assert_eq(pthread_create(&dt, NULL, destroyer_main, &d), 0);
+	usleep(20 * 1000);
+	cr_assert_not(atomic_load(&d.done), "end returned under a holder");
+	atomic_store(&h.let_go, 1);
+	pthread_join(dt, NULL);
+	pthread_join(ht, NULL);
+	cr_assert_geq(atomic_load(&d.returned_at), atomic_load(&h.released_at));
+	/* Diagnostic builds abort here if a target still counted alive. */
+	psref_class_destroy(h.c);
+	pserialize_destroy(psz);
+	free(o);
+}
+
+/*
+ * psref_drain_watch(): the registration's errors, and the wake-up a
+ * tryend caller sleeps for.  One test registers every pair (the
+ * registrations last until the process exits).
+ */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cv = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t spare_lock[PSREF_DRAIN_WATCHERS];
+static pthread_cond_t spare_cv[PSREF_DRAIN_WATCHERS];
+
+struct watched {
+	struct psref_class *c;
+	struct obj *o;
+	struct obj *filler; /* PSREF_THREAD_SLOTS of them, or NULL */
+	_Atomic int holding, let_go;
+};
+
+/* Hold o (on the overflow list when filler fills the slots first). */
+static void *
+watched_holder_main(void *arg)
+{
+	struct watched *w = arg;
+	struct psref fill[PSREF_THREAD_SLOTS], p;
+
+	if (w->filler != NULL)
+		for (int i = 0; i < PSREF_THREAD_SLOTS; i++)
+			take(&fill[i], &w->filler[i], w->c);
+	take(&p, w->o, w->c);
+	atomic_store(&w->holding, 1);
+	while (!atomic_load(&w->let_go))
+		usleep(1000);
+	psref_release(&p, &w->o->o_target, w->c);
+	if (w->filler != NULL)
+		for (int i = 0; i < PSREF_THREAD_SLOTS; i++)
+			psref_release(&fill[i], &w->filler[i].o_target, w->c);
+	return NULL;
+}
+
+/*
+ * With watch_lock held: tryend says EBUSY, the holder is told to let go,
+ * and the waiter sleeps on watch_cv; the release must broadcast it (a
+ * missing broadcast leaves the wait to time out: 10 s).
+ */
+static void
+tryend_sleeps_until_the_release(int fence, int overflow)
+{
+	pserialize_t psz = pserialize_create();
+	struct watched w = {0};
+	struct obj *o = calloc(1, sizeof(*o));
+	struct obj *filler = NULL;
+	pthread_t ht;
+	int error, waits = 0;
+
+	set_mode(fence);
+	w.c = psref_class_create("watch");
+	w.o = o;
+	psref_target_init(&o->o_target, w.c);
+	if (overflow) {
+		filler = calloc(PSREF_THREAD_SLOTS, sizeof(*filler));
+		for (int i = 0; i < PSREF_THREAD_SLOTS; i++)
+			psref_target_init(&filler[i].o_target, w.c);
+		w.filler = filler;
+	}
+	cr_assert_eq(pthread_create(&ht, NULL, watched_holder_main, &w), 0);
+	while (!atomic_load(&w.holding))
+		usleep(100);
+	psref_target_destroy_begin(&o->o_target, w.c);
+	pserialize_perform(psz);
+	pthread_mutex_lock(&watch_lock);
+	while ((error = psref_target_destroy_tryend(&o->o_target, w.c)) != 0) {
+		struct timespec ts;
+
+		cr_assert_eq(error, EBUSY);
+		atomic_store(&w.let_go, 1);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 10;
+		cr_assert_eq(
+		    pthread_cond_timedwait(&watch_cv, &watch_lock, &ts), 0,
+		    "no broadcast from the release (fence %d, overflow %d)",
+		    fence, overflow);
+		waits++;
+	}
+	pthread_mutex_unlock(&watch_lock);
+	cr_assert_geq(waits, 1, "tryend did not see the holder");
+	pthread_join(ht, NULL);
+	if (overflow) {
+		for (int i = 0; i < PSREF_THREAD_SLOTS; i++)
+			psref_target_destroy(&filler[i].o_target, w.c);
+		free(filler);
+	}
+	psref_class_destroy(w.c);
+	pserialize_destroy(psz);
+	free(o);
+}
+
+Test(psref, drain_watch_wakes_a_tryend_caller)
+{
+	int i, error = 0;
+
+	cr_assert_eq(psref_drain_watch(NULL, &watch_cv), EINVAL);
+	cr_assert_eq(psref_drain_watch(&watch_lock, NULL), EINVAL);
+	cr_assert_eq(psref_drain_watch(&watch_lock, &watch_cv), 0);
+	cr_assert_eq(psref_drain_watch(&watch_lock, &watch_cv), 0, "again");
+	for (i = 0; i < PSREF_DRAIN_WATCHERS; i++) {
+		pthread_mutex_init(&spare_lock[i], NULL);
+		pthread_cond_init(&spare_cv[i], NULL);
+		error = psref_drain_watch(&spare_lock[i], &spare_cv[i]);
+		if (error != 0)
+			break;
+	}
+	cr_assert_eq(
+	    error, ENOSPC, "more than %d watchers taken", PSREF_DRAIN_WATCHERS);
+	cr_assert_eq(i, PSREF_DRAIN_WATCHERS - 1, "%d watchers, not %d", i + 1,
+	    PSREF_DRAIN_WATCHERS);
+	cr_assert_eq(psref_drain_watch(&watch_lock, &watch_cv), 0,
+	    "a registered pair, with the table full");
+	for (int fence = 0; fence < 2; fence++)
+		for (int overflow = 0; overflow < 2; overflow++)
+			tryend_sleeps_until_the_release(fence, overflow);
+}
+
 /* Many holders on many threads, destroy waits for all of them. */
 #define NHOLDERS 6
 

@@ -24,14 +24,18 @@
  * Differences from NetBSD: the unit is a registered thread, not a CPU, so
  * there is no curlwp_bind() and no IPL (psref_class_create() takes only a
  * name); acquire needs the read section that found the target; copy and
- * release must run on the thread that holds the reference.  An addition:
+ * release must run on the thread that holds the reference.  Additions:
  * psref_target_destroy() in two halves (psref_target_destroy_begin(),
  * psref_target_destroy_end()), so that a caller destroying many targets
- * waits for one grace period, not one each.
+ * waits for one grace period, not one each; and an end that does not wait
+ * for holders (psref_target_destroy_tryend()) with a wake-up for it
+ * (psref_drain_watch()), so that one held target does not stall a thread
+ * that destroys many.
  */
 #ifndef MPSAFE_PSREF_H
 #define MPSAFE_PSREF_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -186,6 +190,51 @@ MPSAFE_API void psref_target_destroy_begin(
     struct psref_target *target, struct psref_class *psc);
 MPSAFE_API void psref_target_destroy_end(
     struct psref_target *target, struct psref_class *psc);
+
+/*
+ * psref_target_destroy_tryend(target, class)
+ *
+ *	psref_target_destroy_end() that waits for nothing (not in NetBSD),
+ *	for a thread that drives many destroys and must not stall on one
+ *	target that a holder keeps for long (a reaper).  If a grace period
+ *	that began after psref_target_destroy_begin() has ended (run
+ *	pserialize_perform() after the begins) and no thread holds a
+ *	reference to target, finish the destroy as end would and return
+ *	0: the target is dead.  Otherwise return EAGAIN (no such grace
+ *	period yet) or EBUSY (a holder remains) and leave the target
+ *	draining: call tryend again, or end, later; psref_drain_watch()
+ *	says when.  Not holding a reference to target (it would never
+ *	succeed), after begin: each aborts in every build.  Any thread
+ *	context, in a read section too.  Never blocks (it may take the
+ *	overflow lock).
+ */
+MPSAFE_API int psref_target_destroy_tryend(
+    struct psref_target *target, struct psref_class *psc);
+
+/* Most (lock, cv) pairs psref_drain_watch() takes, all callers together. */
+#define PSREF_DRAIN_WATCHERS 4
+
+/*
+ * psref_drain_watch(lock, cv)
+ *
+ *	From now on, every release that may let a begun destroy end (the
+ *	release of a target being destroyed, of any class; a thread exit
+ *	that drops references) also broadcasts cv with lock held, after
+ *	emptying its slot (not in NetBSD).  A thread that sleeps on cv for
+ *	other events too calls psref_target_destroy_tryend() with lock
+ *	held and, if it returns EBUSY, waits on cv: the release that ends
+ *	the drain either came before that scan (which saw it) or
+ *	broadcasts after the wait began.  Spurious broadcasts happen (a
+ *	release of another draining target).  lock and cv must stay valid
+ *	until the process exits (there is no unwatch); releases take lock,
+ *	so never release a psref, or let a thread exit, while holding it,
+ *	and never wait for a grace period while holding it (a releaser
+ *	inside a read section may be waiting for lock).  Registering a
+ *	pair again changes nothing.  Returns 0, EINVAL (a NULL argument),
+ *	or ENOSPC (PSREF_DRAIN_WATCHERS pairs already).  Never blocks for
+ *	long (a mutex).
+ */
+MPSAFE_API int psref_drain_watch(pthread_mutex_t *lock, pthread_cond_t *cv);
 
 /*
  * psref_copy(pto, pfrom, class)

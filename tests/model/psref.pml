@@ -30,6 +30,11 @@
  * caller that finds the grace period it needs run by another), so it is
  * not modelled separately.  Neither is the draining set's hashing: a
  * release checks one bucket, which holds the target if it is listed.
+ * Nor psref_target_destroy_tryend() with psref_drain_watch(): its scan
+ * is the scan modelled here, the release finds the raised count by the
+ * same store-then-load pair, and its wake-up is a broadcast under the
+ * watcher's mutex, which the watcher holds from before its scan until
+ * its condition wait (lock-protected, no memory-model subtlety).
  *
  * Abstracted away: one slot per holder (the slot search of the fast and
  * slow paths only picks an index), the overflow list and psref_copy

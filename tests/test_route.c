@@ -1299,46 +1299,61 @@ dying_within(struct rt_table *t, size_t want, long seconds)
 }
 
 /*
- * An entry whose count is held long (from rtalloc1() before its delete,
- * or from the delete itself) does not hold back the destruction of the
- * entries deleted after it: the reaper waits for counts without
- * stopping.  The deletes come in rounds a linger apart, so the held
- * entry is in an early batch.  (The reaper used to wait for each entry
- * in turn, and everything deleted after a held entry stayed.)
+ * An entry held long does not hold back the destruction of the entries
+ * deleted after it, whether the holder has a count (from rtalloc1()
+ * before its delete, or from the delete itself) or a route cache's psref:
+ * the reaper waits for counts and psref drains without stopping.  The
+ * deletes come in rounds a linger apart, so the held entry is in an
+ * early batch.  (The reaper used to wait for each entry in turn, and
+ * everything deleted after a held entry stayed; until the psref drain
+ * watch, a psref holder still stopped it.)
  */
 Test(route, held_entry_does_not_hold_back_the_reaper)
 {
+	static const char *const how[] = {"rtalloc1", "ret_nrt", "rtcache"};
+
 	FOR_EACH_DESIGN(d)
-	for (int via = 0; via < 2; via++) {
+	for (int via = 0; via < 3; via++) {
 		struct rt_table *t = make(d);
 		union rt_sockaddr a = sa_of("10.0.0.1");
 		struct rt_entry *held = NULL;
+		struct route ro;
 
 		add_slash24s(t, 500);
-		if (via == 0) {
-			held = rtalloc1(t, &a.sa, 0);
+		if (via == 1) {
+			cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0",
+			                 24, NULL, 0, 0, &held),
+			    0);
+		} else {
+			if (via == 0) {
+				held = rtalloc1(t, &a.sa, 0);
+			} else {
+				rtcache_attach(&ro, t, 0);
+				held = rtcache_lookup(&ro, &a.sa);
+			}
 			cr_assert_not_null(held);
 			cr_assert_eq(
 			    route_req(t,
 			        MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT,
 			        "10.0.0.0", 24, NULL, 0, 0, NULL),
 			    0);
-		} else {
-			cr_assert_eq(route_req(t, MPSAFE_RTM_DELETE, "10.0.0.0",
-			                 24, NULL, 0, 0, &held),
-			    0);
 		}
 		delete_slash24s_nowait(t, 1, 500, 100);
 		cr_assert(dying_within(t, 1, 10),
 		    "%s (%s): entries deleted after a held one were not "
 		    "destroyed",
-		    route_designs[d].rtc_name,
-		    via == 0 ? "rtalloc1" : "ret_nrt");
+		    route_designs[d].rtc_name, how[via]);
 		cr_assert_eq(held->rt_ifindex, 1u); /* still intact */
-		rt_unref(held);
+		if (via == 2) {
+			rtcache_unref(held, &ro);
+			rtcache_free(&ro);
+		} else {
+			rt_unref(held);
+		}
 		cr_assert(dying_within(t, 0, 10),
-		    "%s: the held entry was not destroyed after its release",
-		    route_designs[d].rtc_name);
+		    "%s (%s): the held entry was not destroyed after its "
+		    "release",
+		    route_designs[d].rtc_name, how[via]);
 		rt_table_destroy(t);
 	}
 }

@@ -3,7 +3,8 @@
  * route caches, the no-reference fast path, its batched form
  * rt_lookup_noref_bulk() on up to RT_LOOKUP_BULK_MAX addresses of one
  * family, and route caches without a reference, rtcache_lookup_noref(),
- * inside read sections) and use the entries, and look next hops up
+ * inside read sections) and use the entries (now and then holding a route
+ * cache's psref across a sleep), and look next hops up
  * (rt_lookup_nexthop() and its bulk form) and use them, while a
  * writer adds, deletes (blocking, NOWAIT, returning the entry) and
  * changes routes at full speed; in every design.
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mpsafe/net/route.h>
 
@@ -329,6 +331,15 @@ reader(void *arg)
 			rt = rtcache_lookup(ro, &u.sa);
 			if (rt != NULL) {
 				use_entry(rt, p->af, a);
+				/*
+				 * Now and then hold the psref across a
+				 * sleep (what psref is for): the reaper
+				 * must go on without this entry.
+				 */
+				if (n % 512 == 2) {
+					usleep(200);
+					use_entry(rt, p->af, a);
+				}
 				h++;
 			}
 			rtcache_unref(rt, ro);

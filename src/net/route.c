@@ -48,7 +48,8 @@
  *     (with RT_SYNC_RWLOCK they ended before the unlink: the read lock);
  *  3. psref_target_destroy_end(): waits for psref holders (route caches,
  *     RT_REF_PSREF lookups); the grace period of step 2 is the one it
- *     needs (with RT_SYNC_RWLOCK it runs one);
+ *     needs (with RT_SYNC_RWLOCK it runs one; the reaper runs one in both
+ *     designs and ends drains without waiting, see "Reaping");
  *  4. wait until rt_refcnt is 0 again: a psref holder may have turned
  *     its psref into a count (rt_ref()), and a lookup of step 2 may hold
  *     one.  Once it is 0 none can be added: the entry is unreachable, no
@@ -81,22 +82,25 @@
  * drains (rt_reap_batch()): a chunk shares a grace period.  An entry
  * still counted at step 1 or 4 stays with the reaper (its lists early and
  * late), which goes on with the others and takes the entry on when its
- * count falls (rt_reap_unstick()).  So an entry held for long (a count
- * from rtalloc1(), kept by a slow caller) holds back only itself;
+ * count falls (rt_reap_unstick()); so does an entry that a psref holder
+ * keeps at step 3 (list drain: the reaper ends drains with
+ * psref_target_destroy_tryend(), and psref_drain_watch() makes the
+ * releases of draining targets broadcast rt_wait_cv, where the reaper
+ * sleeps).  So an entry held for long (a count from rtalloc1(), a route
+ * cache's psref, kept by a slow caller) holds back only itself;
  * NetBSD's rt_free work, which waits for each entry in turn, lets it hold
- * back every entry deleted after it.  (Until 2026-12-02 ours did too.)
- * Step 3 still blocks the reaper while a psref holder remains (route
- * caches hold one only between rtcache_lookup() and rtcache_unref()).
+ * back every entry deleted after it.  (Until 2026-12-02 ours did too:
+ * until the morning for counts, until the evening for psref holders.)
  * Having emptied the list, the reaper lingers up to RT_REAP_LINGER_NS for
  * more before it goes idle, and a deleter wakes it (a system call) only
  * when it is idle: under steady churn deleters never pay for a wake-up.
  * A deleter that finds RT_REAP_KICK entries waiting wakes a lingering
  * reaper at once, and rt_table_destroy() stops the lingering of a reaper
- * that holds no entry back, so the list stays short.  Idle with no entry held
- * back, the reaper ends (a deleter queues it again); with some, it sleeps where
- * their rt_unref() calls wake it (below), and deleters wake it there. Invariant
- * (t_reap_lock): the list is empty, or t_reap_active is set and the reaper will
- * take it.
+ * that holds no entry back, so the list stays short.  Idle with no entry
+ * held back, the reaper ends (a deleter queues it again); with some, it
+ * sleeps where their rt_unref() and psref_release() calls wake it
+ * (below), and deleters wake it there.  Invariant (t_reap_lock): the
+ * list is empty, or t_reap_active is set and the reaper will take it.
  *
  * Waiting for counts.  rt_unref() must not touch the entry after its
  * decrement (the entry may be freed at once), so the count's word itself
@@ -255,6 +259,12 @@ enum { RT_REAP_AWAKE, RT_REAP_LINGER, RT_REAP_IDLE };
 static pthread_mutex_t rt_wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rt_wait_cv;
 static pthread_once_t rt_wait_once = PTHREAD_ONCE_INIT;
+/*
+ * Whether psref releases that may end a drain broadcast rt_wait_cv
+ * (psref_drain_watch()): set by rt_wait_init(), read after its
+ * pthread_once(); false only if other callers took every watch.
+ */
+static bool rt_drain_watched;
 
 /* --- allocation ----------------------------------------------------------- */
 
@@ -1310,6 +1320,7 @@ static void
 rt_wait_init(void)
 {
 	rt_cond_init(&rt_wait_cv);
+	rt_drain_watched = psref_drain_watch(&rt_wait_lock, &rt_wait_cv) == 0;
 }
 
 /* Wait on cv (lock held) until signalled or RT_REAP_LINGER_NS passed. */
@@ -1328,6 +1339,16 @@ rt_linger(pthread_cond_t *cv, pthread_mutex_t *lock)
 }
 
 /*
+ * The reaper's entries held back (rt_reapnext lists): counted before
+ * their psref drain began (early: step 1) or after it ended (late: step
+ * 4), with a count wait registered for each; psref held (drain: step 3);
+ * drain over, to be taken on (drained).
+ */
+struct rt_reap_lists {
+	struct rt_entry *early, *late, *drain, *drained;
+};
+
+/*
  * Put rt on *list (through rt_reapnext) with a count wait registered for
  * it (rt_wait_enter(): rt_reap_wait() loads the count again).
  */
@@ -1340,15 +1361,49 @@ rt_reap_stick(struct rt_entry *rt, struct rt_entry **list)
 }
 
 /*
+ * Step 3 for rt, whose drain began before a grace period that has ended:
+ * whether it is over (psref_target_destroy_tryend()).  Without the drain
+ * watch (rt_drain_watched false) it waits for the holders instead.
+ */
+static bool
+rt_reap_drained(struct rt_table *t, struct rt_entry *rt)
+{
+	int error;
+
+	if (!rt_drain_watched) {
+		psref_target_destroy_end(&rt->rt_psref, t->t_psref_class);
+		return true;
+	}
+	error = psref_target_destroy_tryend(&rt->rt_psref, t->t_psref_class);
+	if (error != 0 && error != EBUSY)
+		mpsafe_panic("rt: reaper: psref drain of entry %p: error %d "
+		             "after its grace period",
+		    (void *)rt, error);
+	return error == 0;
+}
+
+/* Step 4 and 5 for rt, whose psref drain is over: free, or wait on *late. */
+static void
+rt_reap_drained_entry(
+    struct rt_table *t, struct rt_entry *rt, struct rt_entry **late)
+{
+	if (rt_count(rt) != 0)
+		rt_reap_stick(rt, late);
+	else
+		rt_free_entry(t, rt);
+}
+
+/*
  * Steps 1-5 for deleted entries linked through rt_reapnext (file
- * comment, "Reaping"): an entry still counted waits on *early (step 1);
- * the others, RT_REAP_CHUNK at a time, begin their psref drains, share a
- * grace period and end the drains; then each is freed, or waits on *late
- * while counted (step 4).  Blocks while psref holders remain.
+ * comment, "Reaping"): an entry still counted waits on l->early (step
+ * 1); the others, RT_REAP_CHUNK at a time, begin their psref drains,
+ * share a grace period and end the drains, or wait on l->drain while a
+ * psref holder remains; then each is freed, or waits on l->late while
+ * counted (step 4).  Blocks for grace periods only.
  */
 static void
-rt_reap_batch(struct rt_table *t, struct rt_entry *batch,
-    struct rt_entry **early, struct rt_entry **late)
+rt_reap_batch(
+    struct rt_table *t, struct rt_entry *batch, struct rt_reap_lists *l)
 {
 	while (batch != NULL) {
 		struct rt_entry *chunk = NULL, *rt;
@@ -1357,7 +1412,7 @@ rt_reap_batch(struct rt_table *t, struct rt_entry *batch,
 		while (n < RT_REAP_CHUNK && (rt = batch) != NULL) {
 			batch = rt->rt_reapnext;
 			if (rt_count(rt) != 0) {
-				rt_reap_stick(rt, early);
+				rt_reap_stick(rt, &l->early);
 				continue;
 			}
 			psref_target_destroy_begin(
@@ -1366,32 +1421,36 @@ rt_reap_batch(struct rt_table *t, struct rt_entry *batch,
 			chunk = rt;
 			n++;
 		}
-		/* Step 2's grace period; RT_SYNC_RWLOCK: the first end's. */
-		if (n != 0 && t->t_sync == RT_SYNC_PSERIALIZE)
+		/*
+		 * Step 2's grace period, in both designs (with RT_SYNC_RWLOCK
+		 * the read lock kept lookups out, but the psref drain needs
+		 * one): tryend does not wait for it.
+		 */
+		if (n != 0)
 			pserialize_perform(t->t_psz);
 		while ((rt = chunk) != NULL) {
 			chunk = rt->rt_reapnext;
-			psref_target_destroy_end(
-			    &rt->rt_psref, t->t_psref_class);
-			if (rt_count(rt) != 0)
-				rt_reap_stick(rt, late);
-			else
-				rt_free_entry(t, rt);
+			if (rt_reap_drained(t, rt)) {
+				rt_reap_drained_entry(t, rt, &l->late);
+			} else {
+				rt->rt_reapnext = l->drain;
+				l->drain = rt;
+			}
 		}
 	}
 }
 
 /*
- * Take the entries of *early and *late whose count has fallen to 0 on:
- * through rt_reap_batch(), or freed.  Blocks as rt_reap_batch().
+ * Take the entries of l's lists that can go on: counted ones whose count
+ * has fallen to 0 (through rt_reap_batch(), or freed), and those of
+ * l->drained.  Blocks as rt_reap_batch().
  */
 static void
-rt_reap_unstick(
-    struct rt_table *t, struct rt_entry **early, struct rt_entry **late)
+rt_reap_unstick(struct rt_table *t, struct rt_reap_lists *l)
 {
-	struct rt_entry *list = *early, *ready = NULL, *rt;
+	struct rt_entry *list = l->early, *ready = NULL, *rt;
 
-	*early = NULL;
+	l->early = NULL;
 	while ((rt = list) != NULL) {
 		list = rt->rt_reapnext;
 		if (rt_count(rt) == 0) {
@@ -1399,23 +1458,29 @@ rt_reap_unstick(
 			rt->rt_reapnext = ready;
 			ready = rt;
 		} else {
-			rt->rt_reapnext = *early;
-			*early = rt;
+			rt->rt_reapnext = l->early;
+			l->early = rt;
 		}
 	}
-	list = *late;
-	*late = NULL;
+	list = l->late;
+	l->late = NULL;
 	while ((rt = list) != NULL) {
 		list = rt->rt_reapnext;
 		if (rt_count(rt) == 0) {
 			rt_wait_leave(rt);
 			rt_free_entry(t, rt);
 		} else {
-			rt->rt_reapnext = *late;
-			*late = rt;
+			rt->rt_reapnext = l->late;
+			l->late = rt;
 		}
 	}
-	rt_reap_batch(t, ready, early, late);
+	list = l->drained;
+	l->drained = NULL;
+	while ((rt = list) != NULL) {
+		list = rt->rt_reapnext;
+		rt_reap_drained_entry(t, rt, &l->late);
+	}
+	rt_reap_batch(t, ready, l);
 }
 
 /* Whether an entry of list has no count left (rt_wait_lock held). */
@@ -1426,6 +1491,28 @@ rt_reap_ready(const struct rt_entry *list)
 		if (rt_count(rt) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * Move the entries of l->drain whose psref drain is over to l->drained
+ * (rt_wait_lock held: see rt_reap_wait()).  Never blocks for long.
+ */
+static void
+rt_reap_drains(struct rt_table *t, struct rt_reap_lists *l)
+{
+	struct rt_entry *list = l->drain, *rt;
+
+	l->drain = NULL;
+	while ((rt = list) != NULL) {
+		list = rt->rt_reapnext;
+		if (rt_reap_drained(t, rt)) {
+			rt->rt_reapnext = l->drained;
+			l->drained = rt;
+		} else {
+			rt->rt_reapnext = l->drain;
+			l->drain = rt;
+		}
+	}
 }
 
 /*
@@ -1442,23 +1529,26 @@ rt_reap_kicked(const struct rt_table *t, bool lingering)
 }
 
 /*
- * The reaper's sleep while early or late hold entries (t_reap_lock held, and
- * held again on return): until the count of one of them may have fallen (their
- * rt_unref() calls wake rt_wait_cv), until rt_reap_kicked(), or, when
- * lingering, until RT_REAP_LINGER_NS have passed.  Returns whether it slept.
+ * The reaper's sleep while l's lists hold entries (t_reap_lock held, and
+ * held again on return): until the count of one of them may have fallen
+ * (their rt_unref() calls wake rt_wait_cv), or the psref drain of one may
+ * have ended (so do the releases, psref_drain_watch()), until
+ * rt_reap_kicked(), or, when lingering, until RT_REAP_LINGER_NS have
+ * passed.  Checking the counts and drains under rt_wait_lock, which the
+ * wakers take to broadcast, loses no wake-up.  Returns whether it slept.
  * Lock order: rt_wait_lock, then t_reap_lock.
  */
 static bool
-rt_reap_wait(struct rt_table *t, const struct rt_entry *early,
-    const struct rt_entry *late, bool linger)
+rt_reap_wait(struct rt_table *t, struct rt_reap_lists *l, bool linger)
 {
 	bool sleep;
 
 	pthread_mutex_unlock(&t->t_reap_lock);
 	pthread_mutex_lock(&rt_wait_lock);
+	rt_reap_drains(t, l);
 	pthread_mutex_lock(&t->t_reap_lock);
-	sleep = !rt_reap_ready(early) && !rt_reap_ready(late) &&
-	        !rt_reap_kicked(t, linger);
+	sleep = l->drained == NULL && !rt_reap_ready(l->early) &&
+	        !rt_reap_ready(l->late) && !rt_reap_kicked(t, linger);
 	if (sleep) {
 		/* rt_reap() wakes us under rt_wait_lock: no lost wake-up. */
 		t->t_reap_sleep = linger ? RT_REAP_LINGER : RT_REAP_IDLE;
@@ -1516,7 +1606,8 @@ static void
 rt_reap_work(struct work *wk, void *arg)
 {
 	struct rt_table *t = arg;
-	struct rt_entry *batch, *early = NULL, *late = NULL;
+	struct rt_entry *batch;
+	struct rt_reap_lists l = {NULL, NULL, NULL, NULL};
 	bool lingered = false;
 
 	(void)wk;
@@ -1528,12 +1619,13 @@ rt_reap_work(struct work *wk, void *arg)
 			t->t_reap_count = 0;
 			lingered = false;
 			pthread_mutex_unlock(&t->t_reap_lock);
-			rt_reap_batch(t, batch, &early, &late);
-		} else if (early != NULL || late != NULL) {
-			if (rt_reap_wait(t, early, late, !lingered))
+			rt_reap_batch(t, batch, &l);
+		} else if (l.early != NULL || l.late != NULL ||
+		           l.drain != NULL) {
+			if (rt_reap_wait(t, &l, !lingered))
 				lingered = true;
 			pthread_mutex_unlock(&t->t_reap_lock);
-			rt_reap_unstick(t, &early, &late);
+			rt_reap_unstick(t, &l);
 		} else if (lingered || t->t_reap_flush) {
 			break;
 		} else {

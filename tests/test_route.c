@@ -1344,6 +1344,11 @@ Test(route, held_entry_does_not_hold_back_the_reaper)
 		    "destroyed",
 		    route_designs[d].rtc_name, how[via]);
 		cr_assert_eq(held->rt_ifindex, 1u); /* still intact */
+		/*
+		 * Past the reaper's linger (10 ms), so that it sleeps with
+		 * no timeout: only the release itself can wake it.
+		 */
+		pause_ms(50);
 		if (via == 2) {
 			rtcache_unref(held, &ro);
 			rtcache_free(&ro);
@@ -1354,6 +1359,51 @@ Test(route, held_entry_does_not_hold_back_the_reaper)
 		    "%s (%s): the held entry was not destroyed after its "
 		    "release",
 		    route_designs[d].rtc_name, how[via]);
+		rt_table_destroy(t);
+	}
+}
+
+/*
+ * More deleted entries held by psref holders than the reaper leaves
+ * draining (RT_REAP_DRAINS, 32): past them it waits for the holders.
+ * Forty route caches hold forty entries while all 500 are deleted
+ * without waiting; once they are let go (each after a pause, so the
+ * reaper is asleep or blocked when it comes), every entry is destroyed.
+ */
+#define NHELD 40
+
+Test(route, more_psref_held_entries_than_the_reaper_leaves_draining)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		struct rt_table *t = make(d);
+		static struct route ro[NHELD];
+		struct rt_entry *held[NHELD];
+		char buf[32];
+
+		add_slash24s(t, 500);
+		for (int i = 0; i < NHELD; i++) {
+			union rt_sockaddr a;
+
+			snprintf(
+			    buf, sizeof(buf), "10.%d.%d.1", i / 256, i % 256);
+			a = sa_of(buf);
+			rtcache_attach(&ro[i], t, 0);
+			held[i] = rtcache_lookup(&ro[i], &a.sa);
+			cr_assert_not_null(held[i]);
+		}
+		delete_slash24s_nowait(t, 0, 500, 0);
+		pause_ms(50);
+		for (int i = 0; i < NHELD; i++) {
+			cr_assert_eq(held[i]->rt_ifindex, 1u); /* intact */
+			rtcache_unref(held[i], &ro[i]);
+			rtcache_free(&ro[i]);
+			if (i % 8 == 0)
+				pause_ms(15);
+		}
+		cr_assert(dying_within(t, 0, 10),
+		    "%s: held entries not destroyed after their release",
+		    route_designs[d].rtc_name);
 		rt_table_destroy(t);
 	}
 }

@@ -200,13 +200,13 @@ MPSAFE_API void psref_target_destroy_end(
  *	that began after psref_target_destroy_begin() has ended (run
  *	pserialize_perform() after the begins) and no thread holds a
  *	reference to target, finish the destroy as end would and return
- *	0: the target is dead.  Otherwise return EAGAIN (no such grace
- *	period yet) or EBUSY (a holder remains) and leave the target
- *	draining: call tryend again, or end, later; psref_drain_watch()
- *	says when.  Not holding a reference to target (it would never
- *	succeed), after begin: each aborts in every build.  Any thread
- *	context, in a read section too.  Never blocks (it may take the
- *	overflow lock).
+ *	0: the target is dead.  Otherwise leave the target draining and
+ *	return EAGAIN (no such grace period yet: run one, then try again)
+ *	or EBUSY (a holder remains: try again, or end, after a release;
+ *	psref_drain_watch() says when).  Not holding a reference to target
+ *	(it would never succeed), after begin: each aborts in every build.
+ *	Any thread context, in a read section too.  Never blocks (it may
+ *	take the overflow lock and the grace-period lock for a moment).
  */
 MPSAFE_API int psref_target_destroy_tryend(
     struct psref_target *target, struct psref_class *psc);
@@ -356,10 +356,12 @@ psref_acquire(struct psref *psref, const struct psref_target *target,
  *	Drop the reference *psref to target, on the thread that took it; if
  *	target is being destroyed, wake its destroyer.  Any context of the
  *	holding thread, in or out of a read section.  Never blocks (may take
- *	the overflow lock).  The class must be the target's.  A release on
- *	another thread, a second release,
- *	or a release of a handle never acquired aborts with a message (the
- *	check is cheap and the alternative is a lost reference).
+ *	the overflow lock; and, when target is being destroyed, the lock of
+ *	each psref_drain_watch() pair, which its owner holds only briefly).
+ *	The class must be the target's.  A release on another thread, a
+ *	second release, or a release of a handle never acquired aborts with
+ *	a message (the check is cheap and the alternative is a lost
+ *	reference).
  */
 static inline void
 psref_release(struct psref *psref, const struct psref_target *target,

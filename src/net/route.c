@@ -86,10 +86,13 @@
  * keeps at step 3 (list drain: the reaper ends drains with
  * psref_target_destroy_tryend(), and psref_drain_watch() makes the
  * releases of draining targets broadcast rt_wait_cv, where the reaper
- * sleeps).  So an entry held for long (a count from rtalloc1(), a route
- * cache's psref, kept by a slow caller) holds back only itself;
- * NetBSD's rt_free work, which waits for each entry in turn, lets it hold
- * back every entry deleted after it.  (Until 2026-12-02 ours did too:
+ * sleeps; at most RT_REAP_DRAINS of them, past which it waits for the
+ * holders, since each sits in psref's draining set).  The reaper looks
+ * at the entries it holds back after each batch, and when it has none
+ * to take, before it sleeps.  So an entry held for long (a count from
+ * rtalloc1(), a route cache's psref, kept by a slow caller) holds back only
+ * itself; NetBSD's rt_free work, which waits for each entry in turn, lets it
+ * hold back every entry deleted after it.  (Until 2026-12-02 ours did too:
  * until the morning for counts, until the evening for psref holders.)
  * Having emptied the list, the reaper lingers up to RT_REAP_LINGER_NS for
  * more before it goes idle, and a deleter wakes it (a system call) only
@@ -245,6 +248,12 @@
 #define RT_REAP_KICK 256
 /* Deleted entries whose psref drains share a grace period. */
 #define RT_REAP_CHUNK 32
+/*
+ * Most entries the reaper leaves draining while psref holders keep them
+ * (its list drain); past that it waits for the holders.  Each is in
+ * psref's draining set (224 slots) meanwhile.
+ */
+#define RT_REAP_DRAINS 32
 
 /*
  * t_reap_sleep: awake (or queued), lingering (a deleter wakes it at
@@ -1341,11 +1350,13 @@ rt_linger(pthread_cond_t *cv, pthread_mutex_t *lock)
 /*
  * The reaper's entries held back (rt_reapnext lists): counted before
  * their psref drain began (early: step 1) or after it ended (late: step
- * 4), with a count wait registered for each; psref held (drain: step 3);
- * drain over, to be taken on (drained).
+ * 4), with a count wait registered for each; psref held (drain: step 3,
+ * ndrain of them, at most RT_REAP_DRAINS); drain over, to be taken on
+ * (drained).
  */
 struct rt_reap_lists {
 	struct rt_entry *early, *late, *drain, *drained;
+	unsigned ndrain;
 };
 
 /*
@@ -1399,7 +1410,9 @@ rt_reap_drained_entry(
  * 1); the others, RT_REAP_CHUNK at a time, begin their psref drains,
  * share a grace period and end the drains, or wait on l->drain while a
  * psref holder remains; then each is freed, or waits on l->late while
- * counted (step 4).  Blocks for grace periods only.
+ * counted (step 4).  Blocks: grace periods, the writer lock (to free),
+ * and psref holders once l->drain holds RT_REAP_DRAINS entries (or
+ * without the drain watch).
  */
 static void
 rt_reap_batch(
@@ -1430,12 +1443,17 @@ rt_reap_batch(
 			pserialize_perform(t->t_psz);
 		while ((rt = chunk) != NULL) {
 			chunk = rt->rt_reapnext;
-			if (rt_reap_drained(t, rt)) {
-				rt_reap_drained_entry(t, rt, &l->late);
-			} else {
-				rt->rt_reapnext = l->drain;
-				l->drain = rt;
+			if (!rt_reap_drained(t, rt)) {
+				if (l->ndrain < RT_REAP_DRAINS) {
+					rt->rt_reapnext = l->drain;
+					l->drain = rt;
+					l->ndrain++;
+					continue;
+				}
+				psref_target_destroy_end(
+				    &rt->rt_psref, t->t_psref_class);
 			}
+			rt_reap_drained_entry(t, rt, &l->late);
 		}
 	}
 }
@@ -1494,8 +1512,9 @@ rt_reap_ready(const struct rt_entry *list)
 }
 
 /*
- * Move the entries of l->drain whose psref drain is over to l->drained
- * (rt_wait_lock held: see rt_reap_wait()).  Never blocks for long.
+ * Move the entries of l->drain whose psref drain is over to l->drained.
+ * Called with rt_wait_lock held when the reaper decides on the result
+ * whether to sleep (rt_reap_wait()).  Never blocks for long.
  */
 static void
 rt_reap_drains(struct rt_table *t, struct rt_reap_lists *l)
@@ -1508,6 +1527,7 @@ rt_reap_drains(struct rt_table *t, struct rt_reap_lists *l)
 		if (rt_reap_drained(t, rt)) {
 			rt->rt_reapnext = l->drained;
 			l->drained = rt;
+			l->ndrain--;
 		} else {
 			rt->rt_reapnext = l->drain;
 			l->drain = rt;
@@ -1607,7 +1627,7 @@ rt_reap_work(struct work *wk, void *arg)
 {
 	struct rt_table *t = arg;
 	struct rt_entry *batch;
-	struct rt_reap_lists l = {NULL, NULL, NULL, NULL};
+	struct rt_reap_lists l = {NULL, NULL, NULL, NULL, 0};
 	bool lingered = false;
 
 	(void)wk;
@@ -1620,6 +1640,12 @@ rt_reap_work(struct work *wk, void *arg)
 			lingered = false;
 			pthread_mutex_unlock(&t->t_reap_lock);
 			rt_reap_batch(t, batch, &l);
+			/*
+			 * Under steady churn the list is never empty: take
+			 * the held-back entries that can go on here too.
+			 */
+			rt_reap_drains(t, &l);
+			rt_reap_unstick(t, &l);
 		} else if (l.early != NULL || l.late != NULL ||
 		           l.drain != NULL) {
 			if (rt_reap_wait(t, &l, !lingered))

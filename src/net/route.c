@@ -90,10 +90,10 @@
  * holders, since each sits in psref's draining set).  The reaper looks
  * at the entries it holds back after each batch, and when it has none
  * to take, before it sleeps.  So an entry held for long (a count from
- * rtalloc1(), a route cache's psref, kept by a slow caller) holds back only
- * itself; NetBSD's rt_free work, which waits for each entry in turn, lets it
- * hold back every entry deleted after it.  (Until 2026-12-02 ours did too:
- * until the morning for counts, until the evening for psref holders.)
+ * rtalloc1(), a route cache's psref, kept by a slow caller) holds back
+ * only itself; NetBSD's rt_free work, which waits for each entry in turn,
+ * lets it hold back every entry deleted after it.  (Until 2026-12-02 ours
+ * did too: counts until commit 683f6ca, psref holders until 5fdc9fc.)
  * Having emptied the list, the reaper lingers up to RT_REAP_LINGER_NS for
  * more before it goes idle, and a deleter wakes it (a system call) only
  * when it is idle: under steady churn deleters never pay for a wake-up.

@@ -185,10 +185,12 @@ struct bench_config {
 	/* route workloads: the churn thread's updates per second */
 	double churn_rate;
 	/*
-	 * route-lookup, route-bulk, rtcache: deleted entries whose counts
-	 * the run holds throughout (a slow caller of rtalloc1()); 0: none.
+	 * route-lookup, route-bulk, rtcache: deleted entries the run holds
+	 * throughout (a slow caller); 0: none.  held_psref: through route
+	 * caches (a psref each), not counts from rtalloc1().
 	 */
 	unsigned held;
+	bool held_psref;
 	/*
 	 * forward: control messages per 1000 packets when the run has
 	 * churn (default 10: 1%).

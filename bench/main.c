@@ -57,7 +57,8 @@ usage(FILE *fp)
 	      "           [--hold-us US] [--interval-us US] "
 	      "[--baseline NAME]\n"
 	      "           [--table-size N] [--churn-rate N] [--held N] "
-	      "[--ctl-permille N]\n"
+	      "[--held-by HOW]\n"
+	      "           [--ctl-permille N]\n"
 	      "           [--csv FILE] [--quiet]\n"
 	      "\n"
 	      "  --list           workloads and strategies, one line each\n"
@@ -86,7 +87,10 @@ usage(FILE *fp)
 	      "1000)\n"
 	      "  --held N         route-lookup, route-bulk, rtcache: N deleted "
 	      "entries stay\n"
-	      "                   counted through each run (default 0)\n"
+	      "                   held through each run (default 0)\n"
+	      "  --held-by HOW    --held: count (rtalloc1(), the default) or "
+	      "rtcache\n"
+	      "                   (a route cache's psref)\n"
 	      "  --ctl-permille N forward: control messages (redirects) per "
 	      "1000 packets\n"
 	      "                   when the run has churn (default 10: 1%)\n"
@@ -542,6 +546,13 @@ main(int argc, char **argv)
 			cfg.churn_rate = parse_seconds(a, v, 0.001);
 		} else if (strcmp(a, "--held") == 0) {
 			cfg.held = parse_count(a, v, 4096);
+		} else if (strcmp(a, "--held-by") == 0) {
+			if (strcmp(v, "count") == 0)
+				cfg.held_psref = false;
+			else if (strcmp(v, "rtcache") == 0)
+				cfg.held_psref = true;
+			else
+				usage_error("--held-by: count or rtcache");
 		} else if (strcmp(a, "--ctl-permille") == 0) {
 			cfg.ctl_permille = parse_count(a, v, 1000);
 		} else if (strcmp(a, "--baseline") == 0) {

@@ -560,19 +560,56 @@ rb_update(struct rb_table *tb, const struct rtgen_update *u)
 
 /* --- runs ------------------------------------------------------------- */
 
+/* Entries held through a run (--held), and how (--held-by). */
+struct rb_held {
+	unsigned n;
+	struct rt_entry **rt;
+	struct route *ro; /* --held-by rtcache: the caches; else NULL */
+};
+
+/*
+ * Drop the references of rb_hold_deleted() (the first n of h): the
+ * table destroys the entries.
+ */
+static void
+rb_unhold(struct rb_held *h, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (h->rt[i] == NULL)
+			continue;
+		if (h->ro != NULL) {
+			rtcache_unref(h->rt[i], &h->ro[i]);
+			rtcache_free(&h->ro[i]);
+		} else {
+			rt_unref(h->rt[i]);
+		}
+	}
+	free(h->rt);
+	free(h->ro);
+	h->rt = NULL;
+	h->ro = NULL;
+}
+
 /*
  * --held: add n host routes in 240.0.0.0/8 (reserved, outside every
- * generated table), take a count on each with rtalloc1(), and delete
- * each without waiting, as a slow caller would leave them: deleted
- * entries that stay counted through the run.  Returns the entries (to
- * rb_unhold()), or NULL on failure.
+ * generated table), take a reference to each (a count with rtalloc1(),
+ * or with --held-by rtcache a route cache's psref), and delete each
+ * without waiting, as a slow caller would leave them: deleted entries
+ * that stay held through the run, by the calling thread.  Fills *h (to
+ * rb_unhold()); returns 0, or -1 on failure.
  */
-static struct rt_entry **
-rb_hold_deleted(struct rt_table *t, unsigned n)
+static int
+rb_hold_deleted(struct rt_table *t, unsigned n, bool psref, struct rb_held *h)
 {
-	struct rt_entry **held = calloc(n, sizeof(*held));
-
-	for (unsigned i = 0; held != NULL && i < n; i++) {
+	h->n = n;
+	h->rt = calloc(n, sizeof(*h->rt));
+	h->ro = psref ? calloc(n, sizeof(*h->ro)) : NULL;
+	if (h->rt == NULL || (psref && h->ro == NULL)) {
+		bench_warn("--held: out of memory");
+		rb_unhold(h, 0);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
 		uint8_t a[4] = {240, 0, (uint8_t)(i >> 8), (uint8_t)i};
 		union rt_sockaddr dst, gw;
 		struct rt_addrinfo info;
@@ -589,31 +626,24 @@ rb_hold_deleted(struct rt_table *t, unsigned n)
 		info.rti_ifindex = 1;
 		error = rtrequest(t, MPSAFE_RTM_ADD, &info, NULL);
 		if (error == 0) {
-			held[i] = rtalloc1(t, &dst.sa, 0);
+			if (psref) {
+				rtcache_attach(&h->ro[i], t, 0);
+				h->rt[i] = rtcache_lookup(&h->ro[i], &dst.sa);
+			} else {
+				h->rt[i] = rtalloc1(t, &dst.sa, 0);
+			}
 			error = rtrequest(t,
 			    MPSAFE_RTM_DELETE | MPSAFE_RTM_F_NOWAIT, &info,
 			    NULL);
 		}
-		if (error != 0 || held[i] == NULL) {
+		if (error != 0 || h->rt[i] == NULL) {
 			bench_warn("--held: route %u: %s", i,
 			    error != 0 ? strerror(error) : "not found");
-			for (unsigned j = 0; j <= i; j++)
-				if (held[j] != NULL)
-					rt_unref(held[j]);
-			free(held);
-			return NULL;
+			rb_unhold(h, i + 1);
+			return -1;
 		}
 	}
-	return held;
-}
-
-/* Drop the counts of rb_hold_deleted(): the table destroys the entries. */
-static void
-rb_unhold(struct rt_entry **held, unsigned n)
-{
-	for (unsigned i = 0; held != NULL && i < n; i++)
-		rt_unref(held[i]);
-	free(held);
+	return 0;
 }
 
 struct rb_run {
@@ -1098,7 +1128,7 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 	struct rb_reader *readers;
 	struct rb_run *r;
 	struct mpsafe_defer_stats ds;
-	struct rt_entry **held = NULL;
+	struct rb_held held = {0, NULL, NULL};
 	uint64_t measured, misses = 0, hits = 0, ops = 0;
 	int error;
 
@@ -1145,8 +1175,8 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 		    .id = j,
 		};
 	if (cfg->held > 0 && !rb_is_dpdk(r->kind)) {
-		held = rb_hold_deleted(r->tb->t, cfg->held);
-		if (held == NULL) {
+		if (rb_hold_deleted(
+		        r->tb->t, cfg->held, cfg->held_psref, &held) != 0) {
 			free(r);
 			free(threads);
 			free(readers);
@@ -1156,7 +1186,7 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 	mpsafe_defer_reset_peak();
 	error = bench_run_threads(threads, n, cfg, &measured);
 	mpsafe_defer_stats(&ds);
-	rb_unhold(held, cfg->held);
+	rb_unhold(&held, held.n);
 
 	bench_result_from_threads(res, threads, nr, measured);
 	for (unsigned i = 0; i < nr; i++) {

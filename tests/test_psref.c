@@ -331,6 +331,17 @@ destroyer_main(void *arg)
 	return NULL;
 }
 
+/* Start h's holder thread and wait until it holds its reference. */
+static void
+start_holder(struct holder *h, pthread_t *ht)
+{
+	atomic_store(&h->holding, 0);
+	atomic_store(&h->let_go, 0);
+	cr_assert_eq(pthread_create(ht, NULL, holder_main, h), 0);
+	while (!atomic_load(&h->holding))
+		usleep(100);
+}
+
 /*
  * halves: 0, psref_target_destroy(); 1, psref_target_destroy_begin(),
  * then pserialize_perform() (the grace period end needs, run by another
@@ -350,9 +361,7 @@ destroy_waits_for_holder(int fence, int copy, int halves)
 	h.o = o;
 	atomic_store(&o->o_value, 42);
 	psref_target_init(&o->o_target, h.c);
-	cr_assert_eq(pthread_create(&ht, NULL, holder_main, &h), 0);
-	while (!atomic_load(&h.holding))
-		usleep(100);
+	start_holder(&h, &ht);
 	/* The object is now "unpublished": nobody can find it any more. */
 	if (halves != 0)
 		psref_target_destroy_begin(&o->o_target, h.c);
@@ -549,9 +558,7 @@ Test(psref, tryend_says_what_remains)
 	h.o = o;
 	atomic_store(&o->o_value, 42);
 	psref_target_init(&o->o_target, h.c);
-	cr_assert_eq(pthread_create(&ht, NULL, holder_main, &h), 0);
-	while (!atomic_load(&h.holding))
-		usleep(100);
+	start_holder(&h, &ht);
 	psref_target_destroy_begin(&o->o_target, h.c);
 	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, h.c), EAGAIN,
 	    "tryend before any grace period since begin");
@@ -564,11 +571,7 @@ Test(psref, tryend_says_what_remains)
 
 	/* Re-armed; EBUSY, then a blocking end that waits for the holder. */
 	psref_target_init(&o->o_target, h.c);
-	atomic_store(&h.holding, 0);
-	atomic_store(&h.let_go, 0);
-	cr_assert_eq(pthread_create(&ht, NULL, holder_main, &h), 0);
-	while (!atomic_load(&h.holding))
-		usleep(100);
+	start_holder(&h, &ht);
 	psref_target_destroy_begin(&o->o_target, h.c);
 	pserialize_perform(psz);
 	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, h.c), EBUSY);

@@ -12,7 +12,9 @@
  * psref_target_destroy (waits for every holder), PSLIST_ENTRY_DESTROY,
  * poison, free; or it removes several at once and destroys them in
  * halves (psref_target_destroy_begin() before the unlink's grace period,
- * which they share, then psref_target_destroy_end() for each).
+ * which they share, then psref_target_destroy_end() for each, or, as a
+ * reaper does, psref_target_destroy_tryend() for each, sleeping on a
+ * psref_drain_watch() condition variable while some are held).
  * Sometimes it uses the "wait but keep" idiom instead:
  * psref_target_destroy followed by psref_target_init on a linked object
  * (allowed only because the object stays unreachable meanwhile: it is
@@ -69,6 +71,10 @@ static struct psref_class *class;
 static pserialize_t psz;
 static _Atomic int stop;
 static _Atomic uint64_t violations, holds, destroys, rearms, batches;
+static _Atomic uint64_t trybatches, trywaits;
+/* The writer's psref_drain_watch() pair, for batches ended by tryend. */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t watch_cv = PTHREAD_COND_INITIALIZER;
 static struct tobj *graveyard; /* writer_lock */
 
 static unsigned
@@ -216,6 +222,42 @@ retire(struct tobj *o)
 	bury(o);
 }
 
+/*
+ * End the begun destroys of batch[0..k) as a reaper does: tryend each,
+ * bury those that ended, and sleep on the drain watch's cv while some
+ * are held (a lost wake-up hangs here: the test's watchdog fails it).
+ */
+static void
+end_without_waiting(struct tobj **batch, unsigned k)
+{
+	unsigned left = k;
+
+	pthread_mutex_lock(&watch_lock);
+	for (;;) {
+		for (unsigned i = 0; i < k; i++) {
+			int error;
+
+			if (batch[i] == NULL)
+				continue;
+			error = psref_target_destroy_tryend(
+			    &batch[i]->t_target, class);
+			if (error == 0) {
+				bury(batch[i]);
+				batch[i] = NULL;
+				left--;
+			} else if (error != EBUSY) {
+				atomic_fetch_add(&violations, 1);
+			}
+		}
+		if (left == 0)
+			break;
+		atomic_fetch_add_explicit(&trywaits, 1, memory_order_relaxed);
+		pthread_cond_wait(&watch_cv, &watch_lock);
+	}
+	pthread_mutex_unlock(&watch_lock);
+	atomic_fetch_add_explicit(&trybatches, 1, memory_order_relaxed);
+}
+
 static void
 writer_loop(double seconds)
 {
@@ -255,10 +297,14 @@ writer_loop(double seconds)
 				    &batch[i]->t_target, class);
 			}
 			pserialize_perform(psz);
-			for (unsigned i = 0; i < k; i++) {
-				psref_target_destroy_end(
-				    &batch[i]->t_target, class);
-				bury(batch[i]);
+			if (rnd(&seed) % 2 == 0) {
+				for (unsigned i = 0; i < k; i++) {
+					psref_target_destroy_end(
+					    &batch[i]->t_target, class);
+					bury(batch[i]);
+				}
+			} else {
+				end_without_waiting(batch, k);
 			}
 			atomic_fetch_add_explicit(
 			    &batches, 1, memory_order_relaxed);
@@ -300,6 +346,7 @@ run(int fence)
 	cr_assert_eq(error, 0);
 	class = psref_class_create("torture");
 	psz = pserialize_create();
+	cr_assert_eq(psref_drain_watch(&watch_lock, &watch_cv), 0);
 	cr_assert_not_null(class);
 	cr_assert_not_null(psz);
 	for (uintptr_t i = 0; i < NREADERS; i++)
@@ -319,12 +366,15 @@ run(int fence)
 	pthread_mutex_unlock(&writer_lock);
 	pserialize_destroy(psz);
 	psref_class_destroy(class);
-	cr_log_info("%s: %llu holds, %llu destroys (%llu batches in halves), "
+	cr_log_info("%s: %llu holds, %llu destroys (%llu batches in halves, "
+	            "%llu of them ended by tryend, which slept %llu times), "
 	            "%llu re-arms, %llu violations",
 	    fence ? "fence" : "membarrier",
 	    (unsigned long long)atomic_load(&holds),
 	    (unsigned long long)atomic_load(&destroys),
 	    (unsigned long long)atomic_load(&batches),
+	    (unsigned long long)atomic_load(&trybatches),
+	    (unsigned long long)atomic_load(&trywaits),
 	    (unsigned long long)atomic_load(&rearms),
 	    (unsigned long long)atomic_load(&violations));
 	while (graveyard != NULL) {

@@ -7,6 +7,10 @@
 mpsafe_add_test(NAME test_route SOURCES test_route.c
     LABELS net LIBS mpsafe_net_static
     INCLUDES ${PROJECT_SOURCE_DIR}/src/net)
+# test_lpm drives the trie (src/net/lpm.c) directly.
+mpsafe_add_test(NAME test_lpm SOURCES test_lpm.c
+    LABELS net LIBS mpsafe_net_static
+    INCLUDES ${PROJECT_SOURCE_DIR}/src/net)
 mpsafe_add_test(NAME test_route_oracle SOURCES test_route_oracle.c
     LABELS net LIBS mpsafe_net_static TIMEOUT 300)
 mpsafe_add_test(NAME test_rtcache SOURCES test_rtcache.c

@@ -620,7 +620,36 @@ Test(route, enomem_leaves_table_unchanged)
 			cr_assert_eq(
 			    route_match_plen(t, "2001:db8:1:2:3::1"), -1);
 		}
-		cr_assert_geq(n, 8);
+		cr_assert_geq(n, 2, "an entry and a node: %ld", n);
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:2:3::1"), 80);
+		/*
+		 * A /80 whose path leaves the first one's at bit 63, in the
+		 * levels the first one's link leaves out: the entry, the
+		 * node between, the copy of the first /80's node and a node
+		 * for the new one.
+		 */
+		rt_table_stats(t, &before);
+		for (n = 0;; n++) {
+			atomic_store(&b.left, n);
+			error = route_req(t, MPSAFE_RTM_ADD,
+			    "2001:db8:1:3::", 80, NULL, 3, 0, NULL);
+			if (error == 0)
+				break;
+			cr_assert_eq(error, ENOMEM);
+			rt_table_stats(t, &after);
+			cr_assert_eq(
+			    after.rts_trie_nodes, before.rts_trie_nodes);
+			cr_assert_eq(
+			    after.rts_trie_bytes, before.rts_trie_bytes);
+			cr_assert_null(rt_lpm_check(&t->t_lpm[RT_INET6]));
+			cr_assert_eq(
+			    route_match_plen(t, "2001:db8:1:3::1"), -1);
+			cr_assert_eq(
+			    route_match_plen(t, "2001:db8:1:2:3::1"), 80);
+		}
+		cr_assert_geq(n, 4, "an entry and three nodes: %ld", n);
+		cr_assert_null(rt_lpm_check(&t->t_lpm[RT_INET6]));
+		cr_assert_eq(route_match_plen(t, "2001:db8:1:3::1"), 80);
 		cr_assert_eq(route_match_plen(t, "2001:db8:1:2:3::1"), 80);
 		atomic_store(&b.left, 1000000);
 		rt_table_destroy(t);

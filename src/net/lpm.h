@@ -21,15 +21,24 @@ struct lpm_key {
 };
 
 /*
- * A slot: 0 (no route), an entry value, or a node pointer | 1.  An entry
- * value is the entry pointer, on 64-bit platforms with its next hop's id
- * in bits 48..63 (rt | id << 48, see rt_nh_slot() in route.c) when the
- * pointer fits in 48 bits; id 0: not encoded, read the entry's next-hop
- * pointer.  LPM_SLOT_PTR() strips the id.
+ * A slot: 0 (no route), an entry value, or a link to a child node.  An
+ * entry value is the entry pointer, on 64-bit platforms with its next
+ * hop's id in bits 48..63 (rt | id << 48, see rt_nh_slot() in route.c)
+ * when the pointer fits in 48 bits; id 0: not encoded, read the entry's
+ * next-hop pointer.  LPM_SLOT_PTR() strips the id.  A link is the node
+ * pointer | LPM_SLOT_NODE when the child sits at the next level (its
+ * depth is the parent's depth + stride), or pointer | LPM_SLOT_NODE |
+ * LPM_SLOT_SKIP when levels between are left out (path compression,
+ * lpm.c): then the child's key must be compared, and on 64-bit platforms
+ * bits 48..52 hold the child's level, so that a lookup can compute the
+ * child's slot index without first reading the child's header.  IPv4's
+ * 24-8 trie has no levels to leave out, so its links are never skips
+ * (route.h's inline lookups rely on it).
  */
 typedef uintptr_t lpm_slot_t;
 /* One encoding with route.h's inline lookups, which read root slots. */
 #define LPM_SLOT_NODE MPSAFE_RT_SLOT_NODE
+#define LPM_SLOT_SKIP ((lpm_slot_t)2)
 #ifdef MPSAFE_RT_SLOT_IDSHIFT
 #define LPM_SLOT_IDSHIFT MPSAFE_RT_SLOT_IDSHIFT
 #endif
@@ -53,6 +62,18 @@ lpm_slot_fits(const void *p)
 struct lpm;
 
 struct lpm_node {
+	/*
+	 * Read by lookups that reach the node through a skip link, so
+	 * first in the node.  ln_key: the key bits above ln_depth (the
+	 * rest 0), set before the node is linked and never changed.
+	 * ln_miss: the value of every address that reaches the node
+	 * but whose bits above ln_depth differ from ln_key (the value the
+	 * left-out levels' slots would hold; kept in every node, skip-linked
+	 * or not, so that a node can become one); written with release
+	 * stores, read with acquire loads (pairs with them).
+	 */
+	struct lpm_key ln_key;
+	MPSAFE_ATOMIC(lpm_slot_t) ln_miss;
 	uint16_t ln_depth;          /* key bits above this node */
 	uint8_t ln_stride;          /* bits this node consumes */
 	uint8_t ln_level;           /* index in the stride table */
@@ -71,6 +92,9 @@ struct lpm_node {
 	MPSAFE_ATOMIC(lpm_slot_t) ln_slot[];
 };
 
+/* Most levels of a trie (IPv6: 16, twelve of 4, eight of 8). */
+#define LPM_MAX_LEVELS 21
+
 struct lpm {
 	struct lpm_node *l_root;
 	/*
@@ -88,7 +112,9 @@ struct lpm {
 	 * whether an update ended in between (lpm.c, "Concurrency").
 	 */
 	MPSAFE_ATOMIC(uint64_t) l_updates;
-	const uint8_t *l_strides;
+	/* Per level: key bits above it, bits it consumes (read by lookups). */
+	uint8_t l_depth[LPM_MAX_LEVELS];
+	uint8_t l_stride[LPM_MAX_LEVELS];
 	unsigned l_nlevels;
 	unsigned l_maxlen;
 	size_t l_nodes;
@@ -108,6 +134,13 @@ void rt_lpm_replace(struct lpm *l, struct lpm_key k, unsigned plen,
     lpm_slot_t v, lpm_slot_t repl);
 void rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
     lpm_slot_t repl);
+/*
+ * rt_lpm_check(l): NULL if the trie's shape is consistent (links, keys,
+ * levels, counts, miss values: lpm.c's invariants), else what is wrong.
+ * For tests: walks every node, under the writer lock or with no update
+ * running.
+ */
+const char *rt_lpm_check(const struct lpm *l);
 
 /* The key with bits past plen cleared. */
 static inline struct lpm_key
@@ -125,31 +158,84 @@ lpm_key_mask(struct lpm_key k, unsigned plen)
 	return k;
 }
 
+/* Slot index of key k in a node of depth d and stride s. */
 static inline unsigned
-lpm_index(const struct lpm_node *n, struct lpm_key k)
+lpm_index_at(unsigned d, unsigned s, struct lpm_key k)
 {
-	unsigned d = n->ln_depth, s = n->ln_stride;
 	uint64_t w = d < 64 ? k.hi >> (64 - d - s) : k.lo >> (128 - d - s);
 	return (unsigned)(w & ((UINT64_C(1) << s) - 1));
 }
 
-/* The value of k's last slot in the main trie (0: no match there). */
+static inline unsigned
+lpm_index(const struct lpm_node *n, struct lpm_key k)
+{
+	return lpm_index_at(n->ln_depth, n->ln_stride, k);
+}
+
+/* The node a link (a slot with LPM_SLOT_NODE) points to. */
+static inline struct lpm_node *
+lpm_slot_node(lpm_slot_t s)
+{
+	return (struct lpm_node *)(LPM_SLOT_PTR(s) &
+	                           ~(LPM_SLOT_NODE | LPM_SLOT_SKIP));
+}
+
+/* The level of node n, reached through skip link s. */
+static inline unsigned
+lpm_skip_level(lpm_slot_t s, const struct lpm_node *n)
+{
+#ifdef LPM_SLOT_IDSHIFT
+	(void)n;
+	return (unsigned)(s >> LPM_SLOT_IDSHIFT);
+#else
+	(void)s;
+	return n->ln_level;
+#endif
+}
+
+/* Whether the first d bits of k are key's (which has no bits past d). */
+static inline int
+lpm_key_has_prefix(struct lpm_key k, struct lpm_key key, unsigned d)
+{
+	struct lpm_key m = lpm_key_mask(k, d);
+
+	return m.hi == key.hi && m.lo == key.lo;
+}
+
+/*
+ * The value of k's last slot in the main trie (0: no match there).  The
+ * level, and with it the slot index, is known before a node is read: a
+ * plain link goes one level down, a skip link carries its child's level
+ * (64-bit platforms), so the load of the slot does not wait for the
+ * node's header; a skip link's key comparison reads the header, in
+ * parallel.
+ */
 static inline lpm_slot_t
 lpm_walk(const struct lpm *l, struct lpm_key k)
 {
 	const struct lpm_node *n = l->l_root;
+	unsigned level = 0;
 	lpm_slot_t s;
 
 	for (;;) {
 		/*
 		 * Acquire: pairs with the writer's release store of the
-		 * slot, so a new node's slots and a new entry's fields are
-		 * seen initialised.
+		 * slot, so a new node's slots and key and a new entry's
+		 * fields are seen initialised.
 		 */
-		s = mpsafe_load_acquire(&n->ln_slot[lpm_index(n, k)]);
+		s = mpsafe_load_acquire(&n->ln_slot[lpm_index_at(
+		    l->l_depth[level], l->l_stride[level], k)]);
 		if (!(s & LPM_SLOT_NODE))
 			return s;
-		n = (const struct lpm_node *)(s - LPM_SLOT_NODE);
+		n = lpm_slot_node(s);
+		if (!(s & LPM_SLOT_SKIP)) {
+			level++;
+			continue;
+		}
+		level = lpm_skip_level(s, n);
+		if (!lpm_key_has_prefix(k, n->ln_key, l->l_depth[level]))
+			/* Acquire: pairs with the writer's release store. */
+			return mpsafe_load_acquire(&n->ln_miss);
 	}
 }
 
@@ -159,7 +245,10 @@ lpm_walk4(const struct lpm *l, uint32_t a)
 {
 	lpm_slot_t s;
 
-	/* Acquire loads: pair with the writer's release stores. */
+	/*
+	 * Acquire loads: pair with the writer's release stores.  The
+	 * root's links are never skips (lpm_slot_t).
+	 */
 	s = mpsafe_load_acquire(&l->l_root->ln_slot[a >> 8]);
 	if (MPSAFE_UNLIKELY(s & LPM_SLOT_NODE))
 		s = mpsafe_load_acquire(

@@ -2435,7 +2435,7 @@ rt_lookup_noref_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 		}
 		lpm_lookup4_bulk(&t->t_lpm[RT_INET], a, n, rts);
 	} else if (af == AF_INET6) {
-		/* No staged path: 128-bit keys and up to 19 levels. */
+		/* No staged path: 128-bit keys and up to 21 levels. */
 		for (size_t i = 0; i < n; i++)
 			rts[i] = lpm_lookup(&t->t_lpm[RT_INET6],
 			    rt_addr_key(RT_INET6, p + 16 * i));

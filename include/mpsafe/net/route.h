@@ -446,10 +446,13 @@ MPSAFE_API void rt_table_stats(struct rt_table *t, struct rt_table_stats *st);
  *	   read section) nor in rt_walktree()'s fn on t, with F_NOWAIT or
  *	   without: every request takes the writer lock, which waits for
  *	   the caller's own read lock (RT_SYNC_RWLOCK) or walk, and a
- *	   delete hands trie nodes to mpsafe_defer(), which refuses read
+ *	   delete, or an IPv6 add that puts a trie node between two,
+ *	   hands trie nodes to mpsafe_defer(), which refuses read
  *	   sections.  Diagnostic builds abort.  F_NOWAIT only spares the
  *	   wait for holders and grace periods (a context that must not
- *	   block at all hands the request to a workqueue);
+ *	   block at all hands the request to a workqueue; ADD and DELETE
+ *	   alike may wait for a grace period inside mpsafe_defer() when
+ *	   the memory pending reclamation is at its bound);
  *	 - for CHANGE, and for GET with ret_nrt, hold no reference (count
  *	   or psref, rtcache_* included) to the entry named if it may be
  *	   being changed: the change waits for every holder, the GET for

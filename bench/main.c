@@ -79,7 +79,7 @@ usage(FILE *fp)
 	      "  --table-size N   route workloads: prefixes in the generated "
 	      "table\n"
 	      "                   (default 1000000, at most 1860000; "
-	      "route-mem6 200000,\n"
+	      "IPv6 200000,\n"
 	      "                   at most 4000000)\n"
 	      "  --churn-rate N   route-lookup, route-bulk, rtcache: updates "
 	      "per second of\n"

@@ -53,6 +53,9 @@
 #                   (the read section alone in the same loop: the cache
 #                   hit's baseline, measured between its runs), churn
 #                   1000/s, 0.5 s x 3
+#   route-lookup6   rwlock, refcount, psref, pserialize: route-lookup in a
+#                   generated 200k-prefix IPv6 table, churn 1000/s,
+#                   0.5 s x 3
 #   route-mem6      rwlock, pserialize: memory of a 200k-prefix IPv6 table
 #                   (IPv4's is in the route-lookup rows)
 #   forward         none, biglock, rwlock, refcount, psref, pserialize
@@ -254,6 +257,9 @@ if "$bin" --list | grep -q '^  route-lookup '; then
 		bench route-mem --strategy "$routemem" --threads 1 \
 		    --baseline pserialize --table-size "$rt_size"
 	fi
+	bench route-lookup6 --strategy rwlock,refcount,psref,pserialize \
+	    --threads "$threads" --seconds "$rt_secs" --repeat "$rt_rep" \
+	    --baseline pserialize
 	bench route-mem6 --strategy rwlock,pserialize --threads 1 \
 	    --baseline pserialize
 fi

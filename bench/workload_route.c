@@ -32,6 +32,10 @@
  *                 _exit(), which on a lockless table stand in for
  *                 rt_read_enter()/rt_read_exit()); each table update
  *                 invalidates every cache.
+ *   route-lookup6 route-lookup in the generated IPv6 table (--table-size,
+ *                 default 200,000; 2^20 addresses, 90% inside a
+ *                 prefix), with the same churn, for the designs with an
+ *                 entry lookup (rwlock, refcount, psref, pserialize).
  *   route-mem     build the IPv4 table (--table-size, default 1,000,000)
  *   route-mem6    and the IPv6 one (default 200,000): build time per
  *                 prefix (ns_per_op) and memory (mem_bytes, mem_prefixes).
@@ -201,10 +205,11 @@ struct rb_data {
 	int family;
 	size_t n;
 	struct rtgen_route *routes;
-	uint8_t *addrs;            /* IPv4: RB_ADDRS * 4 bytes, network order */
-	uint32_t *addrs_host;      /* the same, host order (DPDK) */
-	struct sockaddr_in *sins;  /* the same, as sockaddrs */
+	uint8_t *addrs;            /* RB_ADDRS * 4 or 16 bytes, network order */
+	uint32_t *addrs_host;      /* IPv4: the same, host order (DPDK) */
+	struct sockaddr_in *sins;  /* IPv4: the same, as sockaddrs */
 	struct sockaddr_in *flows; /* rtcache: RB_FLOW_ADDRS, all in routes */
+	struct sockaddr_in6 *sins6; /* IPv6: addrs as sockaddrs */
 };
 
 static struct rb_data rb_data[2];
@@ -222,6 +227,7 @@ rb_data_get(int family, size_t n)
 	free(d->addrs_host);
 	free(d->sins);
 	free(d->flows);
+	free(d->sins6);
 	memset(d, 0, sizeof(*d));
 	if (n > (family == AF_INET ? RTGEN_MAX_INET : RTGEN_MAX_INET6)) {
 		bench_warn("--table-size %zu: the generator makes at most %d "
@@ -236,8 +242,21 @@ rb_data_get(int family, size_t n)
 	}
 	d->family = family;
 	d->n = n;
-	if (family != AF_INET)
+	if (family != AF_INET) {
+		d->addrs = malloc((size_t)RB_ADDRS * 16);
+		d->sins6 = calloc(RB_ADDRS, sizeof(*d->sins6));
+		if (d->addrs == NULL || d->sins6 == NULL) {
+			bench_warn("out of memory");
+			return NULL;
+		}
+		rtgen_lookups(d->routes, n, RB_ADDRS, RB_HIT_PERCENT,
+		    RB_SEED + 1, d->addrs);
+		for (size_t i = 0; i < RB_ADDRS; i++) {
+			d->sins6[i].sin6_family = AF_INET6;
+			memcpy(&d->sins6[i].sin6_addr, d->addrs + 16 * i, 16);
+		}
 		return d;
+	}
 	d->addrs = malloc((size_t)RB_ADDRS * 4);
 	d->addrs_host = malloc((size_t)RB_ADDRS * sizeof(uint32_t));
 	d->sins = calloc(RB_ADDRS, sizeof(*d->sins));
@@ -648,6 +667,7 @@ rb_hold_deleted(struct rt_table *t, unsigned n, bool psref, struct rb_held *h)
 
 struct rb_run {
 	enum rb_kind kind;
+	int family;  /* route-lookup6: AF_INET6 */
 	bool cached; /* rtcache */
 	bool bulk;   /* route-bulk */
 	struct rb_table *tb;
@@ -748,6 +768,87 @@ rb_bulk_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 }
 
 /* n uncached lookups starting at *pos; returns the next-hop sum. */
+/*
+ * What an IPv6 reader does with an entry it found: as rb_use_entry(),
+ * the gateway's low 32 bits.
+ */
+static inline uint64_t
+rb_use_entry6(const struct rt_entry *rt, uint64_t *miss)
+{
+	uint32_t w;
+
+	if (rt != NULL && !(rt_getflags(rt) & MPSAFE_RTF_UPDATING)) {
+		memcpy(&w, rt->rt_gateway.sin6.sin6_addr.s6_addr + 12, 4);
+		return w;
+	}
+	(*miss)++;
+	return 0;
+}
+
+/*
+ * route-lookup6: rb_lookup_batch() on the IPv6 table, apart so that the
+ * IPv4 loops stay as they were measured.
+ */
+static uint64_t
+rb_lookup6_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
+{
+	struct rt_table *t = r->tb->t;
+	const struct rb_data *d = r->d;
+	const size_t mask = RB_ADDRS - 1;
+	uint64_t sum = 0, miss = 0;
+	size_t p = *pos;
+
+	switch (r->kind) {
+	case RB_RWLOCK:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			int s = rt_read_enter(t);
+			struct rt_entry *rt = rt_lookup_noref(
+			    t, AF_INET6, d->addrs + 16 * (p & mask));
+
+			sum += rb_use_entry6(rt, &miss);
+			rt_read_exit(t, s);
+		}
+		break;
+	case RB_PSERIALIZE:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			int s = pserialize_read_enter(); /* as route-lookup */
+			struct rt_entry *rt = rt_lookup_noref(
+			    t, AF_INET6, d->addrs + 16 * (p & mask));
+
+			sum += rb_use_entry6(rt, &miss);
+			pserialize_read_exit(s);
+		}
+		break;
+	case RB_REFCOUNT:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			struct rt_hold h;
+			struct rt_entry *rt = rt_lookup(t,
+			    (const struct sockaddr *)&d->sins6[p & mask],
+			    MPSAFE_RT_NOWAIT, &h);
+
+			sum += rb_use_entry6(rt, &miss);
+			if (rt != NULL)
+				rt_release(rt, &h);
+		}
+		break;
+	case RB_PSREF:
+	default:
+		for (uint64_t i = 0; i < n; i++, p++) {
+			struct rt_entry *rt = rtalloc1(t,
+			    (const struct sockaddr *)&d->sins6[p & mask],
+			    MPSAFE_RT_NOWAIT);
+
+			sum += rb_use_entry6(rt, &miss);
+			if (rt != NULL)
+				rt_unref(rt);
+		}
+		break;
+	}
+	*pos = p;
+	*misses += miss;
+	return sum;
+}
+
 static uint64_t
 rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 {
@@ -759,6 +860,8 @@ rb_lookup_batch(struct rb_run *r, size_t *pos, uint64_t n, uint64_t *misses)
 
 	if (r->bulk)
 		return rb_bulk_batch(r, pos, n, misses);
+	if (r->family == AF_INET6)
+		return rb_lookup6_batch(r, pos, n, misses);
 	switch (r->kind) {
 	case RB_DPDK:
 	case RB_DPDK_FIB:
@@ -1094,6 +1197,18 @@ rb_supports_cache(const struct bench_strategy *s)
 }
 
 static const char *
+rb_supports_lookup6(const struct bench_strategy *s)
+{
+	enum rb_kind k = rb_kind_of(s);
+
+	if (k != RB_RWLOCK && k != RB_REFCOUNT && k != RB_PSREF &&
+	    k != RB_PSERIALIZE)
+		return "not a routing-table design with an IPv6 entry lookup "
+		       "(rwlock, refcount, psref, pserialize)";
+	return NULL;
+}
+
+static const char *
 rb_supports_mem(const struct bench_strategy *s)
 {
 	if (rb_kind_of(s) == RB_PSERIALIZE_NH)
@@ -1121,7 +1236,7 @@ rb_size(const struct bench_config *cfg, int family)
 
 static int
 rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
-    struct bench_result *res, bool cached, bool bulk)
+    struct bench_result *res, bool cached, bool bulk, int family)
 {
 	unsigned nr = cfg->threads, nw = cfg->writers, n = nr + nw;
 	struct bench_thread *threads;
@@ -1148,8 +1263,9 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 	r->cached = cached;
 	r->bulk = bulk;
 	r->rate = cfg->churn_rate > 0 ? cfg->churn_rate : 1000;
-	r->tb = rb_table_get(r->kind, AF_INET, rb_size(cfg, AF_INET));
-	r->d = rb_data_get(AF_INET, rb_size(cfg, AF_INET));
+	r->family = family;
+	r->tb = rb_table_get(r->kind, family, rb_size(cfg, family));
+	r->d = rb_data_get(family, rb_size(cfg, family));
 	if (r->tb == NULL || r->d == NULL) {
 		free(r);
 		free(threads);
@@ -1174,6 +1290,13 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 		    .index = nr + j,
 		    .id = j,
 		};
+	if (cfg->held > 0 && family != AF_INET) {
+		bench_warn("--held: route-lookup, route-bulk and rtcache only");
+		free(r);
+		free(threads);
+		free(readers);
+		return -1;
+	}
 	if (cfg->held > 0 && !rb_is_dpdk(r->kind)) {
 		if (rb_hold_deleted(
 		        r->tb->t, cfg->held, cfg->held_psref, &held) != 0) {
@@ -1238,21 +1361,28 @@ static int
 rb_lookup_run(const struct bench_strategy *s, const struct bench_config *cfg,
     struct bench_result *res)
 {
-	return rb_run_readers(s, cfg, res, false, false);
+	return rb_run_readers(s, cfg, res, false, false, AF_INET);
+}
+
+static int
+rb_lookup6_run(const struct bench_strategy *s, const struct bench_config *cfg,
+    struct bench_result *res)
+{
+	return rb_run_readers(s, cfg, res, false, false, AF_INET6);
 }
 
 static int
 rb_bulk_run(const struct bench_strategy *s, const struct bench_config *cfg,
     struct bench_result *res)
 {
-	return rb_run_readers(s, cfg, res, false, true);
+	return rb_run_readers(s, cfg, res, false, true, AF_INET);
 }
 
 static int
 rb_cache_run(const struct bench_strategy *s, const struct bench_config *cfg,
     struct bench_result *res)
 {
-	return rb_run_readers(s, cfg, res, true, false);
+	return rb_run_readers(s, cfg, res, true, false, AF_INET);
 }
 
 static int
@@ -1304,6 +1434,19 @@ const struct bench_workload workload_route_lookup = {
     .default_writers = 1,
     .supports = rb_supports_lookup,
     .run = rb_lookup_run,
+};
+
+const struct bench_workload workload_route_lookup6 = {
+    .name = "route-lookup6",
+    .description = "route-lookup in the generated 200k-prefix IPv6 table "
+                   "(rwlock, refcount, psref, pserialize): lookup ns/op",
+    .metric = BENCH_METRIC_NS_PER_OP,
+    .min_threads = 1,
+    .min_writers = 0,
+    .max_writers = 1,
+    .default_writers = 1,
+    .supports = rb_supports_lookup6,
+    .run = rb_lookup6_run,
 };
 
 const struct bench_workload workload_route_bulk = {

@@ -28,6 +28,7 @@
 #define BENCH_WORKLOAD_LIST_NET(X) \
 	X(ifnet)                   \
 	X(route_lookup)            \
+	X(route_lookup6)           \
 	X(route_bulk)              \
 	X(rtcache)                 \
 	X(route_mem)               \

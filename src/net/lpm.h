@@ -412,4 +412,90 @@ lpm_lookup4_bulk(
 	}
 }
 
+/*
+ * lpm_lookup_bulk_slots(l, k, n, s): s[i] = lpm_lookup_slot(l, k[i]) for
+ * i < n, for a trie without a short node (IPv6), the batch walked level
+ * by level so that the misses of its addresses overlap: each round
+ * reads the slot that every unfinished address prefetched in the round
+ * before, and prefetches the next one (its index is known from the
+ * link: lpm_walk()); an address that crossed a skip link prefetches the
+ * child's header too and compares its key in the next round.  Each
+ * address's loads are those of lpm_walk(), in its order.  n <=
+ * LPM_BULK_MAX.  Inside a read section (or under the table lock).
+ * Never blocks.
+ */
+static inline LPM_ALWAYS_INLINE void
+lpm_lookup_bulk_slots(
+    const struct lpm *l, const struct lpm_key *k, size_t n, lpm_slot_t *s)
+{
+	const struct lpm_node *node[LPM_BULK_MAX];
+	uint8_t level[LPM_BULK_MAX], check[LPM_BULK_MAX];
+	size_t i, left = n;
+
+	for (i = 0; i < n; i++) {
+		node[i] = l->l_root;
+		level[i] = 0;
+		check[i] = 0;
+		LPM_PREFETCH(&l->l_root->ln_slot[lpm_index_at(
+		    l->l_depth[0], l->l_stride[0], k[i])]);
+	}
+	while (left > 0) {
+		left = 0;
+		for (i = 0; i < n; i++) {
+			const struct lpm_node *c = node[i];
+			unsigned lv = level[i];
+			lpm_slot_t v;
+
+			if (c == NULL)
+				continue;
+			if (check[i] && !lpm_key_has_prefix(
+			                    k[i], c->ln_key, l->l_depth[lv])) {
+				/* Acquire: pairs with the writer's release. */
+				s[i] = mpsafe_load_acquire(&c->ln_miss);
+				node[i] = NULL;
+				continue;
+			}
+			/* Acquire: as in lpm_walk(). */
+			v = mpsafe_load_acquire(&c->ln_slot[lpm_index_at(
+			    l->l_depth[lv], l->l_stride[lv], k[i])]);
+			if (!(v & LPM_SLOT_NODE)) {
+				s[i] = v;
+				node[i] = NULL;
+				continue;
+			}
+			c = lpm_slot_node(v);
+			check[i] = (v & LPM_SLOT_SKIP) != 0;
+			lv = check[i] ? lpm_skip_level(v, c) : lv + 1;
+			if (check[i])
+				LPM_PREFETCH(&c->ln_key);
+			LPM_PREFETCH(&c->ln_slot[lpm_index_at(
+			    l->l_depth[lv], l->l_stride[lv], k[i])]);
+			node[i] = c;
+			level[i] = (uint8_t)lv;
+			left++;
+		}
+	}
+}
+
+/*
+ * lpm_lookup_bulk(l, k, n, rts): rts[i] = lpm_lookup(l, k[i]) for i < n
+ * through lpm_lookup_bulk_slots(), each entry's rt_flags and rt_gateway
+ * line prefetched at the end (as lpm_lookup4_bulk()).  Same context.
+ */
+static inline void
+lpm_lookup_bulk(const struct lpm *l, const struct lpm_key *k, size_t n,
+    struct rt_entry **rts)
+{
+	lpm_slot_t s[LPM_BULK_MAX];
+	size_t i;
+
+	lpm_lookup_bulk_slots(l, k, n, s);
+	for (i = 0; i < n; i++) {
+		rts[i] = (struct rt_entry *)LPM_SLOT_PTR(s[i]);
+		if (rts[i] != NULL) {
+			LPM_PREFETCH(&rts[i]->rt_flags); /* and rt_gateway */
+		}
+	}
+}
+
 #endif /* MPSAFE_NET_LPM_H */

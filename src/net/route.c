@@ -2435,10 +2435,11 @@ rt_lookup_noref_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 		}
 		lpm_lookup4_bulk(&t->t_lpm[RT_INET], a, n, rts);
 	} else if (af == AF_INET6) {
-		/* No staged path: 128-bit keys and up to 21 levels. */
+		struct lpm_key k[RT_LOOKUP_BULK_MAX];
+
 		for (size_t i = 0; i < n; i++)
-			rts[i] = lpm_lookup(&t->t_lpm[RT_INET6],
-			    rt_addr_key(RT_INET6, p + 16 * i));
+			k[i] = rt_addr_key(RT_INET6, p + 16 * i);
+		lpm_lookup_bulk(&t->t_lpm[RT_INET6], k, n, rts);
 	} else {
 		return EAFNOSUPPORT;
 	}
@@ -2544,9 +2545,19 @@ rt_lookup_nexthop_bulk(struct rt_table *t, int af, const void *addrs, size_t n,
 		return 0;
 	}
 	if (af == AF_INET6) {
+		struct lpm_key k[RT_LOOKUP_BULK_MAX];
+		lpm_slot_t s[RT_LOOKUP_BULK_MAX];
+
 		for (size_t i = 0; i < n; i++)
-			nhs[i] = rt_nh_lookup(
-			    t, RT_INET6, rt_addr_key(RT_INET6, p + 16 * i));
+			k[i] = rt_addr_key(RT_INET6, p + 16 * i);
+		lpm_lookup_bulk_slots(&t->t_lpm[RT_INET6], k, n, s);
+		for (size_t i = 0; i < n; i++) {
+			bool deleted;
+
+			nhs[i] = rt_nh_of_slot(t, s[i], &deleted);
+			if (MPSAFE_UNLIKELY(deleted))
+				nhs[i] = rt_nh_lookup(t, RT_INET6, k[i]);
+		}
 		return 0;
 	}
 	return EAFNOSUPPORT;

@@ -634,15 +634,15 @@ rt_lookup_noref(struct rt_table *t, int af, const void *addr)
  *	rt_lookup_noref() of n addresses at once: addrs holds n addresses
  *	of family af back to back (4 bytes each for AF_INET, 16 for
  *	AF_INET6, network order); rts[i] receives the entry for the i-th
- *	address, or NULL.  For AF_INET the batch goes through the trie
- *	level by level, overlapping its cache misses as DPDK's
+ *	address, or NULL.  The batch goes through the trie level by
+ *	level, overlapping its cache misses as DPDK's
  *	rte_lpm_lookup_bulk() and VPP's vectors do: the root slot of every
  *	address is prefetched before any is read, then each address that
- *	continues into a node has its slot there prefetched before the
+ *	continues into a node has its slot there (AF_INET6, through a link
+ *	that leaves levels out: and the node's key) prefetched before the
  *	next level is read, and at the end the lines holding each found
  *	entry's rt_gateway and rt_flags are prefetched, so the caller's
- *	reads of them hit.  For AF_INET6 it is a loop of single lookups
- *	(no overlap).  Each rts[i] is what rt_lookup_noref() would have
+ *	reads of them hit.  Each rts[i] is what rt_lookup_noref() would have
  *	returned at some moment of the call: the lookups of one batch are
  *	not one snapshot of the table.  The entries are as
  *	rt_lookup_noref()'s: with MPSAFE_RTF_UPDATING set only rt_dst and
@@ -724,8 +724,8 @@ rt_lookup_nexthop(struct rt_table *t, int af, const void *addr)
  * rt_lookup_nexthop_bulk(t, af, addrs, n, nhs)
  *
  *	rt_lookup_nexthop() of n addresses at once, laid out as for
- *	rt_lookup_noref_bulk() (AF_INET: the same staged, prefetching trie
- *	walk; AF_INET6: a loop); nhs[i] receives the next hop for the i-th
+ *	rt_lookup_noref_bulk() (the same staged, prefetching trie walk);
+ *	nhs[i] receives the next hop for the i-th
  *	address, or NULL.  Each nhs[i] is what rt_lookup_nexthop() would
  *	have returned at some moment of the call.  Returns 0; EINVAL (t,
  *	addrs or nhs NULL, n above RT_LOOKUP_BULK_MAX), EAFNOSUPPORT (af

@@ -38,13 +38,32 @@ static struct rt_entry ents[NPFX];
 static unsigned ids[NPFX]; /* each prefix's next-hop id now (1 or 2) */
 static uint64_t rng;
 
+/* xorshift64, on a state of the caller's (threads have their own). */
+static uint64_t
+rnd_r(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
 static uint64_t
 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return rnd_r(&rng);
+}
+
+/* Sometimes let the other threads run here, sometimes for long. */
+static void
+maybe_stall(uint64_t *x)
+{
+	uint64_t r = rnd_r(x) % 64;
+
+	if (r < 12)
+		sched_yield();
+	else if (r == 12)
+		nanosleep(&(struct timespec){0, 100000}, NULL);
 }
 
 static void *
@@ -357,25 +376,32 @@ Test(lpm, split_and_leave_out)
 }
 
 /*
- * The rest of a lookup (lpm_walk()) that read link s and then stalled:
- * as a reader preempted between two loads goes on later.
+ * The rest of a lookup (lpm_walk()) that read link s at level and then
+ * stalled, as a reader preempted between two loads goes on later; with
+ * x, it stalls again between its loads (maybe_stall()).
  */
 static lpm_slot_t
-walk_from(const struct lpm *l, lpm_slot_t s, unsigned level, struct lpm_key k)
+walk_from(const struct lpm *l, lpm_slot_t s, unsigned level, struct lpm_key k,
+    uint64_t *x)
 {
 	const struct lpm_node *n;
 
 	for (;;) {
 		if (!(s & LPM_SLOT_NODE))
 			return s;
+		if (x != NULL)
+			maybe_stall(x);
 		n = lpm_slot_node(s);
 		if (!(s & LPM_SLOT_SKIP)) {
 			level++;
 		} else {
 			level = lpm_skip_level(s, n);
 			if (!lpm_key_has_prefix(
-			        k, n->ln_key, l->l_depth[level]))
+			        k, n->ln_key, l->l_depth[level])) {
+				if (x != NULL)
+					maybe_stall(x);
 				return mpsafe_load_acquire(&n->ln_miss);
+			}
 		}
 		s = mpsafe_load_acquire(&n->ln_slot[lpm_index_at(
 		    l->l_depth[level], l->l_stride[level], k)]);
@@ -400,8 +426,8 @@ stalled_reader(void *arg)
 	atomic_store(&st->have_link, 1);
 	while (!atomic_load(&st->go))
 		sched_yield(); /* in the read section: the node stays */
-	st->got_x = walk_from(st->l, st->link, 0, st->x);
-	st->got_a = walk_from(st->l, st->link, 0, st->a);
+	st->got_x = walk_from(st->l, st->link, 0, st->x, NULL);
+	st->got_a = walk_from(st->l, st->link, 0, st->a, NULL);
 	pserialize_read_exit(s);
 	atomic_store(&st->done, 1);
 	return NULL;
@@ -472,28 +498,6 @@ struct churn_world {
 static struct rt_entry churn_ents[2 + NCHURN];
 static struct pfx churn_pfx[2 + NCHURN]; /* 0, 1: the anchors */
 
-/* A per-thread generator, for the readers. */
-static uint64_t
-rnd_r(uint64_t *x)
-{
-	*x ^= *x << 13;
-	*x ^= *x >> 7;
-	*x ^= *x << 17;
-	return *x;
-}
-
-/* Sometimes let the other threads run here, sometimes for long. */
-static void
-maybe_stall(uint64_t *x)
-{
-	uint64_t r = rnd_r(x) % 64;
-
-	if (r < 12)
-		sched_yield();
-	else if (r == 12)
-		nanosleep(&(struct timespec){0, 100000}, NULL);
-}
-
 /* lpm_lookup_slot() with stalls between its loads (IPv6: no short node). */
 static lpm_slot_t
 stalling_lookup(const struct lpm *l, struct lpm_key k, uint64_t *x)
@@ -504,26 +508,7 @@ stalling_lookup(const struct lpm *l, struct lpm_key k, uint64_t *x)
 	s = mpsafe_load_acquire(
 	    &l->l_root
 	         ->ln_slot[lpm_index_at(l->l_depth[0], l->l_stride[0], k)]);
-	for (unsigned level = 0;;) {
-		const struct lpm_node *n;
-
-		if (!(s & LPM_SLOT_NODE))
-			return s;
-		maybe_stall(x);
-		n = lpm_slot_node(s);
-		if (!(s & LPM_SLOT_SKIP)) {
-			level++;
-		} else {
-			level = lpm_skip_level(s, n);
-			if (!lpm_key_has_prefix(
-			        k, n->ln_key, l->l_depth[level])) {
-				maybe_stall(x);
-				return mpsafe_load_acquire(&n->ln_miss);
-			}
-		}
-		s = mpsafe_load_acquire(&n->ln_slot[lpm_index_at(
-		    l->l_depth[level], l->l_stride[level], k)]);
-	}
+	return walk_from(l, s, 0, k, x);
 }
 
 static void *

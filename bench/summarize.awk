@@ -35,7 +35,8 @@
 # hits, stale routes, update and detach latency, control messages.
 # At the end, when the file has routing-table rows, a block lists the
 # routing table's figures: pserialize's route-lookup against rwlock,
-# refcount and psref (times faster), its lookup rate over dpdk-lpm's and
+# refcount and psref (times faster; the same in route-lookup6, the IPv6
+# table), its lookup rate over dpdk-lpm's and
 # dpdk-fib's, pserialize-nh's (next-hop lookups) rate over pserialize's
 # and the locked designs' (route-lookup) and dpdk-lpm's and dpdk-fib's
 # in route-lookup and route-bulk, rtcache's cached lookup against the
@@ -450,6 +451,7 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 	nt = 0
 	for (j = 1; j <= nrows; j++) {
 		if (get(j, "workload") != "route-lookup" &&
+		    get(j, "workload") != "route-lookup6" &&
 		    get(j, "workload") != "route-bulk" &&
 		    get(j, "workload") != "rtcache")
 			continue
@@ -471,8 +473,8 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 		print "| figure | value |"
 		print "|---|---:|"
 	} else {
-		print "== routing table (route-lookup, route-bulk, rtcache, " \
-		    "route-mem*): lockless = pserialize"
+		print "== routing table (route-lookup, route-lookup6, " \
+		    "route-bulk, rtcache, route-mem*): lockless = pserialize"
 	}
 	split("rwlock refcount psref dpdk-lpm dpdk-fib", names, " ")
 	for (k = 1; k <= nt; k++) {
@@ -493,6 +495,17 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 				route_line("route-lookup thr " t ": pserialize " \
 				    "rate / " names[s] " rate", \
 				    p > 0 && x > 0 ? ratio(x / p) : "", "")
+		}
+		# The same in the IPv6 table (route-lookup6).
+		for (s = 1; s <= 3; s++) {
+			j = find_row("route-lookup6", names[s], t)
+			if (j == 0)
+				continue
+			x = ns_of("route-lookup6", names[s], t, "")
+			p = ns_of("route-lookup6", "pserialize", t, get(j, "date"))
+			route_line("route-lookup6 thr " t ": pserialize " \
+			    "faster than " names[s] " (x)", \
+			    p > 0 && x > 0 ? ratio(x / p) : "", "")
 		}
 		# Batched lookups (route-bulk) against DPDK's bulk lookups,
 		# and against our own single lookups.

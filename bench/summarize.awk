@@ -441,6 +441,20 @@ function route_line(name, v, unit) {
 		printf "  %-58s %s\n", name, v == "" ? "-" : v unit
 }
 
+# One line of the routing table's block: workload w's pserialize row
+# against strategy other's latest row at t threads (other's ns/op over
+# pserialize's of the same invocation), labelled what; none without the
+# rows.
+function pser_line(w, other, t, what,    j, x, p) {
+	j = find_row(w, other, t)
+	if (j == 0)
+		return
+	x = ns_of(w, other, t, "")
+	p = ns_of(w, "pserialize", t, get(j, "date"))
+	route_line(w " thr " t ": pserialize " what,
+	    p > 0 && x > 0 ? ratio(x / p) : "", "")
+}
+
 # The routing-table targets, from route-lookup, route-bulk, rtcache,
 # read-side and the route-mem rows: lockless lookups against rwlock and
 # refcount (times faster), a cached lookup against a pserialize read pair
@@ -481,44 +495,19 @@ function route_block(    j, t, nt, tl, tseen, k, p, x, d, s, lo, names, w) {
 		t = tl[k]
 		# Each comparison: the other strategy's latest row and
 		# pserialize's row of the same invocation (if any).
-		for (s = 1; s <= 5; s++) {
-			j = find_row("route-lookup", names[s], t)
-			if (j == 0)
-				continue
-			x = ns_of("route-lookup", names[s], t, "")
-			p = ns_of("route-lookup", "pserialize", t, get(j, "date"))
-			if (s <= 3)
-				route_line("route-lookup thr " t ": pserialize " \
-				    "faster than " names[s] " (x)", \
-				    p > 0 && x > 0 ? ratio(x / p) : "", "")
-			else
-				route_line("route-lookup thr " t ": pserialize " \
-				    "rate / " names[s] " rate", \
-				    p > 0 && x > 0 ? ratio(x / p) : "", "")
-		}
+		for (s = 1; s <= 5; s++)
+			pser_line("route-lookup", names[s], t, s <= 3 \
+			    ? "faster than " names[s] " (x)" \
+			    : "rate / " names[s] " rate")
 		# The same in the IPv6 table (route-lookup6).
-		for (s = 1; s <= 3; s++) {
-			j = find_row("route-lookup6", names[s], t)
-			if (j == 0)
-				continue
-			x = ns_of("route-lookup6", names[s], t, "")
-			p = ns_of("route-lookup6", "pserialize", t, get(j, "date"))
-			route_line("route-lookup6 thr " t ": pserialize " \
-			    "faster than " names[s] " (x)", \
-			    p > 0 && x > 0 ? ratio(x / p) : "", "")
-		}
+		for (s = 1; s <= 3; s++)
+			pser_line("route-lookup6", names[s], t,
+			    "faster than " names[s] " (x)")
 		# Batched lookups (route-bulk) against DPDK's bulk lookups,
 		# and against our own single lookups.
-		for (s = 4; s <= 5; s++) {
-			j = find_row("route-bulk", names[s], t)
-			if (j == 0)
-				continue
-			x = ns_of("route-bulk", names[s], t, "")
-			p = ns_of("route-bulk", "pserialize", t, get(j, "date"))
-			route_line("route-bulk thr " t ": pserialize rate / " \
-			    names[s] " rate", \
-			    p > 0 && x > 0 ? ratio(x / p) : "", "")
-		}
+		for (s = 4; s <= 5; s++)
+			pser_line("route-bulk", names[s], t,
+			    "rate / " names[s] " rate")
 		# Next-hop lookups (pserialize-nh, the same table) against
 		# the rwlock table's next-hop lookups (rwlock-nh: the same
 		# work), pserialize's entry lookups, the locked designs' entry

@@ -227,7 +227,6 @@ static void
 run(int af, uint64_t seed, int ops, int deferred)
 {
 	struct lpm l;
-	size_t live = 0;
 
 	rng = seed;
 	memset(pfx, 0, sizeof(pfx));
@@ -256,7 +255,6 @@ run(int af, uint64_t seed, int ops, int deferred)
 			    rt_lpm_insert(&l, p->k, p->plen, val(i, ids[i])),
 			    0);
 			p->live = 1;
-			live++;
 		} else if (rnd() % 4 == 0) {
 			unsigned id = 3 - ids[i];
 
@@ -271,7 +269,6 @@ run(int af, uint64_t seed, int ops, int deferred)
 			c = oracle_below(p->k, p->plen); /* the cover */
 			repl = c < 0 ? 0 : val((size_t)c, ids[c]);
 			rt_lpm_delete(&l, p->k, p->plen, val(i, ids[i]), repl);
-			live--;
 		}
 		/*
 		 * The check reads every slot (IPv6's root has 2^16, IPv4's
@@ -304,7 +301,6 @@ run(int af, uint64_t seed, int ops, int deferred)
 	/* Retired nodes name l (ln_lpm): let them go while it exists. */
 	cr_assert_eq(mpsafe_defer_barrier(), 0);
 	rt_lpm_fini(&l);
-	(void)live;
 }
 
 Test(lpm, inet6_clustered)

@@ -394,6 +394,7 @@ lpm_push(struct lpm_node *n, size_t i, lpm_slot_t v, unsigned plen)
 
 	if (s & LPM_SLOT_NODE) {
 		struct lpm_node *c = lpm_slot_node(s);
+		/* Relaxed: the writer's own store (writer lock held). */
 		lpm_slot_t m = mpsafe_load_relaxed(&c->ln_miss);
 		size_t j;
 
@@ -419,6 +420,7 @@ lpm_pull(struct lpm_node *n, size_t i, lpm_slot_t v, lpm_slot_t repl)
 
 	if (s & LPM_SLOT_NODE) {
 		struct lpm_node *c = lpm_slot_node(s);
+		/* Relaxed: the writer's own store (writer lock held). */
 		lpm_slot_t m = mpsafe_load_relaxed(&c->ln_miss);
 		size_t j;
 
@@ -497,6 +499,7 @@ lpm_split(struct lpm *l, struct lpm_node *n, size_t i, struct lpm_node *c,
 {
 	unsigned e = lpm_key_diff(k, c->ln_key), f;
 	struct lpm_node *m, *cc, *q = NULL;
+	/* Relaxed: the writer's own store (writer lock held). */
 	lpm_slot_t miss = mpsafe_load_relaxed(&c->ln_miss);
 	size_t j, ci;
 
@@ -519,7 +522,10 @@ lpm_split(struct lpm *l, struct lpm_node *n, size_t i, struct lpm_node *c,
 			lpm_node_free(l, q);
 		return NULL;
 	}
-	/* The copy of c, with c's children. */
+	/*
+	 * The copy of c, with c's children.  Relaxed stores: published by
+	 * the release store linking m; relaxed loads: the writer's own.
+	 */
 	mpsafe_store_relaxed(&cc->ln_miss, miss);
 	for (j = 0; j < ((size_t)1 << c->ln_stride); j++) {
 		lpm_slot_t s = mpsafe_load_relaxed(&c->ln_slot[j]);
@@ -541,6 +547,7 @@ lpm_split(struct lpm *l, struct lpm_node *n, size_t i, struct lpm_node *c,
 		size_t qi = lpm_index(m, k);
 
 		lpm_adopt(m, qi, q);
+		/* Relaxed: published by the release store linking m. */
 		mpsafe_store_relaxed(&m->ln_slot[qi], lpm_link(m, q));
 		m->ln_nchild = 2;
 		lpm_list_add(l, q);
@@ -672,6 +679,7 @@ lpm_prune(struct lpm *l, struct lpm_node *n)
 {
 	while (n->ln_parent != NULL && n->ln_nprefix == 0) {
 		struct lpm_node *p = n->ln_parent;
+		/* Relaxed loads here: the writer's own stores (writer lock). */
 		lpm_slot_t miss = mpsafe_load_relaxed(&n->ln_miss), s = 0;
 		size_t j;
 
@@ -728,6 +736,7 @@ rt_lpm_delete(struct lpm *l, struct lpm_key k, unsigned plen, lpm_slot_t v,
 static const char *
 lpm_check_node(const struct lpm *l, const struct lpm_node *n, size_t *nodes)
 {
+	/* Relaxed loads throughout: no update runs (rt_lpm_check()). */
 	unsigned nchild = 0;
 	size_t j;
 

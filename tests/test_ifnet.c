@@ -4,8 +4,9 @@
  * address, references, the detach that waits for a sleeping holder (and
  * for an address removal in flight), the iterate-and-sleep walk that goes
  * on past a successor detached meanwhile (interfaces and addresses),
- * addresses, per-thread statistics, and every bad input's error with the
- * collection left unchanged.
+ * addresses, per-thread statistics, thousands of interfaces and names
+ * that come and go (the name table, the index search, the list's order),
+ * and every bad input's error with the collection left unchanged.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -253,6 +254,213 @@ Test(ifnet, table_grows_and_indexes_are_reused)
 	int s = pserialize_read_enter();
 	cr_assert_null(ifunit("grow1"));
 	pserialize_read_exit(s);
+}
+
+/*
+ * The list in order, checked against want[0..n-1]; each interface found
+ * by its name (ifunit()) and its index.
+ */
+static void
+assert_list_is(struct ifnet *const *want, unsigned n)
+{
+	struct ifnet *ifp;
+	unsigned i = 0;
+	int s = pserialize_read_enter();
+
+	IFNET_READER_FOREACH (ifp) {
+		cr_assert_lt(i, n, "more interfaces listed than attached");
+		cr_assert_eq(ifp, want[i], "list position %u: %s, want %s", i,
+		    ifp->if_xname, want[i]->if_xname);
+		cr_assert_eq(
+		    ifunit(ifp->if_xname), ifp, "%s by name", ifp->if_xname);
+		cr_assert_eq(if_byindex(ifp->if_index), ifp);
+		i++;
+	}
+	pserialize_read_exit(s);
+	cr_assert_eq(i, n, "%u interfaces listed, want %u", i, n);
+}
+
+/*
+ * Thousands of interfaces: names and indexes answer for each, detaches
+ * from the head, the tail and the middle keep the list in attach order,
+ * the freed indexes go out again lowest first, and a detached name is
+ * free again while a live one is not.
+ */
+Test(ifnet, many_interfaces_keep_names_indexes_and_order)
+{
+	enum { N = 3000 };
+	static struct ifnet *ifs[N], *live[N];
+	static unsigned freed[N];
+	char name[IFNET_NAMESIZE];
+	unsigned nlive = 0, nfreed = 0;
+	struct ifnet *dup;
+
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "m%u", i);
+		ifs[i] = attach(name);
+		if (i > 0)
+			cr_assert_eq(
+			    ifs[i]->if_index, ifs[i - 1]->if_index + 1);
+	}
+	assert_list_is(ifs, N);
+
+	/* The tail, the head, then every third from the top down. */
+	freed[nfreed++] = ifs[N - 1]->if_index;
+	detach(ifs[N - 1]);
+	ifs[N - 1] = NULL;
+	freed[nfreed++] = ifs[0]->if_index;
+	detach(ifs[0]);
+	ifs[0] = NULL;
+	for (unsigned i = N - 2; i > 0; i--) {
+		if (i % 3 != 0)
+			continue;
+		freed[nfreed++] = ifs[i]->if_index;
+		detach(ifs[i]);
+		ifs[i] = NULL;
+	}
+	for (unsigned i = 0; i < N; i++)
+		if (ifs[i] != NULL)
+			live[nlive++] = ifs[i];
+	assert_list_is(live, nlive);
+	int s = pserialize_read_enter();
+	cr_assert_null(ifunit("m0"));
+	cr_assert_null(ifunit("m3"));
+	cr_assert_null(ifunit("m2999"));
+	cr_assert_eq(ifunit("m1"), ifs[1]);
+	pserialize_read_exit(s);
+
+	/* A live name is taken; a detached one is free. */
+	dup = new_if("m1");
+	cr_assert_eq(if_attach(dup), EEXIST);
+	free(dup);
+
+	/* New interfaces get the freed indexes, lowest first, at the tail. */
+	for (unsigned i = 1; i < nfreed; i++)
+		for (unsigned j = i; j > 0 && freed[j - 1] > freed[j]; j--) {
+			unsigned tmp = freed[j];
+
+			freed[j] = freed[j - 1];
+			freed[j - 1] = tmp;
+		}
+	for (unsigned i = 0; i < nfreed; i++) {
+		snprintf(name, sizeof(name), i == 0 ? "m3" : "n%u", i);
+		live[nlive] = attach(name);
+		cr_assert_eq(live[nlive]->if_index, freed[i],
+		    "attach %u got index %u, want %u", i, live[nlive]->if_index,
+		    freed[i]);
+		nlive++;
+	}
+	assert_list_is(live, nlive);
+	for (unsigned i = 0; i < nlive; i++)
+		detach(live[i]);
+	assert_list_is(live, 0);
+}
+
+/*
+ * Names that come and go, each new: the name table fills with vacated
+ * slots and is rebuilt many times; at every step the window of live names
+ * answers and the name detached last does not.
+ */
+Test(ifnet, names_answer_through_churn)
+{
+	enum { WINDOW = 40, STEPS = 3000 };
+	struct ifnet *win[WINDOW] = {NULL};
+	char name[IFNET_NAMESIZE], gone[IFNET_NAMESIZE] = "";
+	unsigned seed = 12345;
+
+	for (unsigned step = 0; step < STEPS; step++) {
+		struct ifnet **slot = &win[step % WINDOW];
+
+		if (*slot != NULL) {
+			snprintf(gone, sizeof(gone), "%s", (*slot)->if_xname);
+			detach(*slot);
+		}
+		snprintf(name, sizeof(name), "c%u", step);
+		*slot = attach(name);
+
+		int s = pserialize_read_enter();
+
+		cr_assert_null(
+		    ifunit(gone), "step %u: %s still answers", step, gone);
+		for (unsigned k = 0; k < 4; k++) {
+			struct ifnet *want;
+
+			seed = seed * 1103515245u + 12345u;
+			want = win[(seed >> 8) % WINDOW];
+			if (want != NULL)
+				cr_assert_eq(ifunit(want->if_xname), want,
+				    "step %u: %s not found", step,
+				    want->if_xname);
+		}
+		pserialize_read_exit(s);
+	}
+	for (unsigned i = 0; i < WINDOW; i++) {
+		int s = pserialize_read_enter();
+
+		cr_assert_eq(ifunit(win[i]->if_xname), win[i]);
+		pserialize_read_exit(s);
+		detach(win[i]);
+	}
+}
+
+struct name_reader {
+	struct ifnet *keep;
+	_Atomic int stop;
+	_Atomic unsigned long lookups;
+};
+
+/* Look names up back to back: one that stays, and churned ones. */
+static void *
+name_reader_main(void *arg)
+{
+	struct name_reader *r = arg;
+	char name[IFNET_NAMESIZE];
+	unsigned long n = 0;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		int s = pserialize_read_enter();
+		struct ifnet *ifp = ifunit("keep0");
+
+		cr_assert_eq(ifp, r->keep, "keep0 not found during a rebuild");
+		snprintf(name, sizeof(name), "r%lu", n % 64);
+		ifp = ifunit(name);
+		if (ifp != NULL)
+			cr_assert_eq(strcmp(ifp->if_xname, name), 0);
+		pserialize_read_exit(s);
+		n++;
+	}
+	atomic_store(&r->lookups, n);
+	return NULL;
+}
+
+/*
+ * A reader looks names up back to back while the name table is rebuilt
+ * under it, hundreds of times: it always finds the interface that stays,
+ * and (under ASan) never reads a table freed under it.
+ */
+Test(ifnet, name_lookups_race_rebuilds)
+{
+	enum { WINDOW = 4, STEPS = 2000 };
+	struct ifnet *win[WINDOW] = {NULL};
+	struct name_reader r = {.keep = attach("keep0")};
+	char name[IFNET_NAMESIZE];
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, name_reader_main, &r), 0);
+	for (unsigned step = 0; step < STEPS; step++) {
+		struct ifnet **slot = &win[step % WINDOW];
+
+		if (*slot != NULL)
+			detach(*slot);
+		snprintf(name, sizeof(name), "r%u", step);
+		*slot = attach(name);
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(th, NULL);
+	cr_assert_gt(atomic_load(&r.lookups), 0);
+	for (unsigned i = 0; i < WINDOW; i++)
+		detach(win[i]);
+	detach(r.keep);
 }
 
 /*

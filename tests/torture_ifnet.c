@@ -4,9 +4,10 @@
  * list and address lists, and look interfaces up by name and by address,
  * while CHURNERS churn threads, each owning its own range of interface
  * slots, attach and detach interfaces (reusing their indexes), replace
- * addresses, change MTUs and grow the index table.  With more than one,
- * detaches overlap: one may unlink and free the successor of an interface
- * that another is still detaching while a reader holds it (the
+ * addresses, change MTUs and grow the index table (and, with names that
+ * vary, fill the name table with vacated slots so that it is rebuilt).  With
+ * more than one, detaches overlap: one may unlink and free the successor of an
+ * interface that another is still detaching while a reader holds it (the
  * iterate-and-sleep case walks on from it).
  *
  * Every interface carries a magic word and a generation.  After
@@ -51,6 +52,7 @@ TestSuite(torture_ifnet, .timeout = 1800);
 #define READERS 3
 #define CHURNERS 2 /* each owns SLOTS / CHURNERS slots */
 #define PACKETS 64
+#define NAME_LETTERS "tuvw" /* slot 7 is named tt7, tu7, tv7 or tw7 */
 
 struct tif {
 	struct ifnet t_if; /* first: a struct ifnet * is a struct tif * */
@@ -217,7 +219,8 @@ reader_main(void *arg)
 		default: { /* by name */
 			char name[IFNET_NAMESIZE];
 
-			snprintf(name, sizeof(name), "tt%u", idx % SLOTS);
+			snprintf(name, sizeof(name), "t%c%u",
+			    NAME_LETTERS[rnd(&seed) % 4], idx % SLOTS);
 			ifp = if_get(name, &ref);
 			if (ifp == NULL)
 				break;
@@ -265,7 +268,9 @@ churn_attach(unsigned slot)
 	struct tif *t = calloc(1, sizeof(*t));
 
 	cr_assert_not_null(t);
-	snprintf(t->t_if.if_xname, sizeof(t->t_if.if_xname), "tt%u", slot);
+	/* A slot's names vary, so vacated name slots pile up (rebuilds). */
+	snprintf(t->t_if.if_xname, sizeof(t->t_if.if_xname), "t%c%u",
+	    NAME_LETTERS[atomic_fetch_add(&next_gen, 1) % 4], slot);
 	t->t_if.if_mtu = 1000 + slot;
 	atomic_store_explicit(&t->t_magic, LIVE, memory_order_relaxed);
 	atomic_store_explicit(&t->t_gen, atomic_fetch_add(&next_gen, 1) + 1,

@@ -15,6 +15,22 @@
  *    the old one to mpsafe_defer(), which frees it after a grace period:
  *    a reader still inside the old table finishes its read section first.
  *    (NetBSD's if_getindex() freed the old array at once.)
+ *  - ifname2ifnet, a pointer to the name table: open addressing with
+ *    linear probing over a power-of-two array of interface pointers,
+ *    hashed by if_xname, so that ifunit() and if_attach()'s duplicate
+ *    check cost a few probes however many interfaces there are (NetBSD
+ *    walks its list).  Under ifnet_lock, attach stores the interface in
+ *    the first free or vacated slot of its probe sequence (release store,
+ *    the interface set up before) and detach turns its slot into a
+ *    tombstone (if_name_gone; relaxed, as the index slot's NULL).  A slot
+ *    never becomes NULL again within one table, so a probe that stops at
+ *    NULL has seen every slot its name may occupy.  When live interfaces
+ *    and tombstones would fill half the table, the writer builds a new
+ *    one from the live interfaces only, publishes it (release store) and
+ *    hands the old one to mpsafe_defer(), as the index table grows.  A
+ *    reader still in the old table may find there an interface detached
+ *    since; its read section began before that detach's grace period, so
+ *    it may use the interface as any reader that found it earlier.
  *  - Each interface's address list (pslist; writers hold IFNET_LOCK).
  *
  * Lifetime of an interface.  A reader that found ifp inside a read section
@@ -74,6 +90,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,7 +122,23 @@ static __thread bool ifnet_lock_mine;
 #endif
 /* Interfaces unlinked whose if_detach() has not ended (ifnet_lock). */
 static struct ifnet *ifnet_limbo;
+/* The last interface on ifnet_pslist, or NULL (ifnet_lock). */
+static struct ifnet *ifnet_tail;
+/* Every index below it is taken (ifnet_lock): where the free search starts. */
+static unsigned if_index_hint = 1;
 MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
+
+/* The name table (opening comment); slots - 1 is nt_mask. */
+struct if_name_table {
+	struct mpsafe_defer nt_defer; /* retirement after a rebuild */
+	unsigned nt_mask;
+	unsigned nt_used; /* slots not NULL: interfaces and tombstones */
+	unsigned nt_live; /* interfaces */
+	MPSAFE_ATOMIC(struct ifnet *) nt_slot[];
+};
+static MPSAFE_ATOMIC(struct if_name_table *) ifname2ifnet;
+/* What a vacated name slot holds; never attached, never dereferenced. */
+static struct ifnet if_name_gone;
 
 static pserialize_t ifnet_psz;
 struct psref_class *ifnet_psref_class;
@@ -258,8 +292,10 @@ if_table_free(struct mpsafe_defer *d)
 }
 
 /*
- * The lowest free index, growing the table if every slot is taken.
- * Returns 0 (and sets *errorp) when none.  Called with ifnet_lock held.
+ * The lowest free index, growing the table if every slot is taken.  The
+ * search starts at if_index_hint, which the caller moves past the index
+ * once it is used.  Returns 0 (and sets *errorp) when none.  Called with
+ * ifnet_lock held.
  */
 static unsigned
 if_index_alloc_locked(int *errorp)
@@ -277,7 +313,7 @@ if_index_alloc_locked(int *errorp)
 		/* Release: pairs with the readers' acquire in if_byindex. */
 		mpsafe_store_release(&ifindex2ifnet, t);
 	}
-	for (idx = 1; idx < t->it_limit; idx++)
+	for (idx = if_index_hint; idx < t->it_limit; idx++)
 		/* Relaxed: slots are written under ifnet_lock only. */
 		if (mpsafe_load_relaxed(&t->it_ifp[idx]) == NULL)
 			return idx;
@@ -306,6 +342,138 @@ if_index_alloc_locked(int *errorp)
 	(void)mpsafe_defer(&t->it_defer, if_table_free,
 	    sizeof(*t) + (size_t)t->it_limit * sizeof(t->it_ifp[0]));
 	return idx;
+}
+
+/* --- name table (see the opening comment) -------------------------------- */
+
+/* FNV-1a over the name's bytes, at most IFNET_NAMESIZE of them. */
+static uint32_t
+if_name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < IFNET_NAMESIZE && name[i] != '\0'; i++)
+		h = (h ^ (unsigned char)name[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * The interface named name in nt, or NULL.  Inside a read section, or
+ * with ifnet_lock held.  Never blocks.
+ */
+static struct ifnet *
+if_name_find(const struct if_name_table *nt, const char *name)
+{
+	unsigned i = if_name_hash(name) & nt->nt_mask;
+
+	for (unsigned n = 0; n <= nt->nt_mask; n++, i = (i + 1) & nt->nt_mask) {
+		/*
+		 * Acquire: pairs with the release store in if_name_put(), so
+		 * the interface's name (and every field set before the
+		 * publication) is visible.
+		 */
+		struct ifnet *ifp = mpsafe_load_acquire(&nt->nt_slot[i]);
+
+		if (ifp == NULL)
+			return NULL;
+		if (ifp != &if_name_gone &&
+		    strncmp(ifp->if_xname, name, IFNET_NAMESIZE) == 0)
+			return ifp;
+	}
+	return NULL;
+}
+
+/*
+ * Store ifp in the first free or vacated slot of its probe sequence in
+ * nt, which has one.  ifnet_lock held, or nt not yet published.
+ */
+static void
+if_name_put(struct if_name_table *nt, struct ifnet *ifp)
+{
+	unsigned i = if_name_hash(ifp->if_xname) & nt->nt_mask;
+	struct ifnet *cur;
+
+	/* Relaxed: slots are written under ifnet_lock only. */
+	while ((cur = mpsafe_load_relaxed(&nt->nt_slot[i])) != NULL &&
+	       cur != &if_name_gone)
+		i = (i + 1) & nt->nt_mask;
+	if (cur == NULL)
+		nt->nt_used++;
+	nt->nt_live++;
+	/* Release: ifp's fields first; pairs with if_name_find()'s acquire. */
+	mpsafe_store_release(&nt->nt_slot[i], ifp);
+}
+
+static void
+if_name_table_free(struct mpsafe_defer *d)
+{
+	mpsafe_free((struct if_name_table *)(void *)d);
+}
+
+static size_t
+if_name_table_size(unsigned slots)
+{
+	return sizeof(struct if_name_table) +
+	       (size_t)slots * sizeof(((struct if_name_table *)0)->nt_slot[0]);
+}
+
+/*
+ * Make room in the name table for one more interface: allocate it, or
+ * rebuild it from its live interfaces (at most a quarter full afterwards)
+ * when one more would fill half of its slots.  Returns 0 or ENOMEM (the
+ * table unchanged).  Called with ifnet_lock held.  May wait in
+ * mpsafe_defer() (its pending-memory bound).
+ */
+static int
+if_name_reserve_locked(void)
+{
+	/* Relaxed: writers are serialised by ifnet_lock. */
+	struct if_name_table *nt = mpsafe_load_relaxed(&ifname2ifnet), *nn;
+	unsigned slots = 16, live = nt == NULL ? 0 : nt->nt_live;
+
+	if (nt != NULL && (nt->nt_used + 1) * 2 <= nt->nt_mask + 1)
+		return 0;
+	while (slots < (live + 1) * 4)
+		slots *= 2;
+	nn = mpsafe_calloc(1, if_name_table_size(slots));
+	if (nn == NULL)
+		return ENOMEM;
+	nn->nt_mask = slots - 1;
+	for (unsigned i = 0; nt != NULL && i <= nt->nt_mask; i++) {
+		/* Relaxed: written under ifnet_lock only. */
+		struct ifnet *ifp = mpsafe_load_relaxed(&nt->nt_slot[i]);
+
+		if (ifp != NULL && ifp != &if_name_gone)
+			if_name_put(nn, ifp);
+	}
+	/*
+	 * Release: the copied slots are visible to a reader that loads nn
+	 * (pairs with the acquire in ifunit()).
+	 */
+	mpsafe_store_release(&ifname2ifnet, nn);
+	if (nt != NULL)
+		(void)mpsafe_defer(&nt->nt_defer, if_name_table_free,
+		    if_name_table_size(nt->nt_mask + 1));
+	return 0;
+}
+
+/* Vacate ifp's slot in the name table.  ifnet_lock held. */
+static void
+if_name_remove_locked(struct ifnet *ifp)
+{
+	/* Relaxed: writers are serialised by ifnet_lock. */
+	struct if_name_table *nt = mpsafe_load_relaxed(&ifname2ifnet);
+	unsigned i = if_name_hash(ifp->if_xname) & nt->nt_mask;
+
+	/* Relaxed: written under ifnet_lock only. */
+	while (mpsafe_load_relaxed(&nt->nt_slot[i]) != ifp)
+		i = (i + 1) & nt->nt_mask;
+	/*
+	 * Relaxed: a tombstone publishes nothing; detach's grace period
+	 * orders it before ifp is reused or freed.
+	 */
+	mpsafe_store_relaxed(&nt->nt_slot[i], &if_name_gone);
+	nt->nt_live--;
 }
 
 /* --- limbo (see the opening comment) ------------------------------------- */
@@ -343,6 +511,25 @@ pslist_writer_skip(
 }
 
 /*
+ * if_prev_locked(ifp): the interface before ifp on ifnet_pslist, or NULL
+ * when ifp is the first.  Global lock held.  (pslist.h has no writer's
+ * "previous": a linked entry keeps the address of the link that names it,
+ * the head's or its predecessor's ple_next.)
+ */
+static struct ifnet *
+if_prev_locked(struct ifnet *ifp)
+{
+	char *prevp = (char *)ifp->if_pslist_entry.ple_prevp;
+
+	if (prevp == (char *)&ifnet_pslist.plh_first)
+		return NULL;
+	return (
+	    struct ifnet *)(void *)(prevp -
+	                            offsetof(struct pslist_entry, ple_next) -
+	                            offsetof(struct ifnet, if_pslist_entry));
+}
+
+/*
  * if_unlink_locked(ifp): unlink ifp from ifnet_pslist and put it in
  * ifnet_limbo, re-pointing the limbo interfaces that led to it.  Global
  * lock held.
@@ -350,6 +537,8 @@ pslist_writer_skip(
 static void
 if_unlink_locked(struct ifnet *ifp)
 {
+	if (ifnet_tail == ifp)
+		ifnet_tail = if_prev_locked(ifp);
 	PSLIST_WRITER_REMOVE(ifp, if_pslist_entry);
 	for (struct ifnet *it = ifnet_limbo; it != NULL; it = it->if_limbo_next)
 		pslist_writer_skip(&it->if_pslist_entry, &ifp->if_pslist_entry);
@@ -419,8 +608,8 @@ int
 if_attach(struct ifnet *ifp)
 {
 	struct if_stat_slot *stats;
-	struct ifnet *it, *last = NULL;
 	struct if_index_table *t;
+	struct if_name_table *nt;
 	unsigned idx;
 	int error = 0;
 
@@ -442,13 +631,14 @@ if_attach(struct ifnet *ifp)
 		error = EINVAL;
 		goto fail;
 	}
-	IFNET_WRITER_FOREACH (it) {
-		if (strcmp(it->if_xname, ifp->if_xname) == 0) {
-			error = EEXIST;
-			goto fail;
-		}
-		last = it;
+	/* Relaxed: writers are serialised by ifnet_lock. */
+	nt = mpsafe_load_relaxed(&ifname2ifnet);
+	if (nt != NULL && if_name_find(nt, ifp->if_xname) != NULL) {
+		error = EEXIST;
+		goto fail;
 	}
+	if ((error = if_name_reserve_locked()) != 0)
+		goto fail;
 	idx = if_index_alloc_locked(&error);
 	if (idx == 0)
 		goto fail;
@@ -472,11 +662,15 @@ if_attach(struct ifnet *ifp)
 	t = mpsafe_load_relaxed(&ifindex2ifnet);
 	/* Release: ifp's fields first; pairs with if_byindex's acquire. */
 	mpsafe_store_release(&t->it_ifp[idx], ifp);
+	if_index_hint = idx + 1;
+	/* Relaxed: writers are serialised by ifnet_lock; put releases. */
+	if_name_put(mpsafe_load_relaxed(&ifname2ifnet), ifp);
 	/* The pslist insertion is a release store of its own. */
-	if (last == NULL)
+	if (ifnet_tail == NULL)
 		PSLIST_WRITER_INSERT_HEAD(&ifnet_pslist, ifp, if_pslist_entry);
 	else
-		PSLIST_WRITER_INSERT_AFTER(last, ifp, if_pslist_entry);
+		PSLIST_WRITER_INSERT_AFTER(ifnet_tail, ifp, if_pslist_entry);
+	ifnet_tail = ifp;
 	IFNET_GLOBAL_UNLOCK();
 	return 0;
 fail:
@@ -569,6 +763,9 @@ if_detach(struct ifnet *ifp)
 	 * orders it before ifp is reused or freed.
 	 */
 	mpsafe_store_relaxed(&t->it_ifp[ifp->if_index], NULL);
+	if (ifp->if_index < if_index_hint)
+		if_index_hint = ifp->if_index;
+	if_name_remove_locked(ifp);
 	if_unlink_locked(ifp); /* into the limbo until step 5 */
 	IFNET_GLOBAL_UNLOCK();
 
@@ -660,18 +857,16 @@ if_name_is_index(const char *name, unsigned *idxp)
 struct ifnet *
 ifunit(const char *name)
 {
-	struct ifnet *ifp;
+	const struct if_name_table *nt;
 	unsigned idx;
 
 	if (name == NULL)
 		return NULL;
 	if (if_name_is_index(name, &idx))
 		return if_byindex(idx);
-	IFNET_READER_FOREACH (ifp) {
-		if (strncmp(ifp->if_xname, name, IFNET_NAMESIZE) == 0)
-			return ifp;
-	}
-	return NULL;
+	/* Acquire: pairs with if_name_reserve_locked()'s release store. */
+	nt = mpsafe_load_acquire(&ifname2ifnet);
+	return nt == NULL ? NULL : if_name_find(nt, name);
 }
 
 struct ifnet *

@@ -378,7 +378,9 @@ MPSAFE_API struct ifnet *if_get(const char *name, struct psref *psref);
 /*
  * ifunit(name)
  *
- *	As if_get() without a reference: inside a read section only.
+ *	As if_get() without a reference: inside a read section only.  Both
+ *	look the name up in a hash table (NetBSD walks the list), a few
+ *	probes however many interfaces are attached.
  */
 MPSAFE_API struct ifnet *ifunit(const char *name);
 

@@ -354,6 +354,14 @@ Test(ifnet, many_interfaces_keep_names_indexes_and_order)
 	for (unsigned i = 0; i < nlive; i++)
 		detach(live[i]);
 	assert_list_is(live, 0);
+
+	/* The list emptied, a new interface is its head and tail. */
+	live[0] = attach("again0");
+	assert_list_is(live, 1);
+	live[1] = attach("again1");
+	assert_list_is(live, 2);
+	detach(live[0]);
+	detach(live[1]);
 }
 
 /*

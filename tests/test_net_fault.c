@@ -4,7 +4,8 @@
  *
  * For route add and change (both table designs; the next hop and the id
  * directory's block of a first add, the new next hop of a change),
- * interface attach, address creation and insertion, neighbour-table
+ * interface attach (also the one that rebuilds the name table and grows
+ * the index table), address creation and insertion, neighbour-table
  * update and sockaddr allocation: fail the
  * call's 1st, 2nd, 3rd ... allocation in turn until the call makes fewer
  * than N and succeeds.  Each failure must return ENOMEM (or the
@@ -18,6 +19,7 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <mpsafe/alloc.h>
@@ -26,6 +28,7 @@
 #include <mpsafe/net/lltable.h>
 #include <mpsafe/net/route.h>
 #include <mpsafe/net/sockaddr.h>
+#include <mpsafe/pserialize.h>
 
 #include "leak_check.h"
 /* The table's private knob t_nh_idmax (next-hop ids). */
@@ -267,6 +270,64 @@ Test(net_fault, interface_attach)
 	if_put(ifp, &psref);
 	cr_assert_eq(if_detach(ifp), 0);
 	mpsafe_free(ifp);
+	assert_no_net_leak();
+}
+
+/*
+ * Attach after attach, so that some of them rebuild the name table or
+ * grow the index table: each failed allocation leaves every earlier
+ * interface found by name and by index, and the new one found by neither.
+ */
+Test(net_fault, interface_attach_grows_tables)
+{
+	enum { N = 40 }; /* the index table grows at 8, 16, 32 */
+	struct ifnet *ifs[N];
+	unsigned failures = 0;
+
+	for (int k = 0; k < N; k++) {
+		unsigned n;
+		int error;
+
+		ifs[k] = mpsafe_calloc(1, sizeof(*ifs[k]));
+		cr_assert_not_null(ifs[k]);
+		for (n = 1;; n++) {
+			memset(ifs[k], 0, sizeof(*ifs[k]));
+			snprintf(ifs[k]->if_xname, sizeof(ifs[k]->if_xname),
+			    "grow%d", k);
+			mpsafe_fault_alloc_fail_nth(n);
+			error = if_attach(ifs[k]);
+			if (mpsafe_fault_alloc_count() < n)
+				break;
+			failures++;
+			cr_assert_eq(error, ENOMEM,
+			    "attach %d, allocation %u: %d", k, n, error);
+			int s = pserialize_read_enter();
+
+			cr_assert_null(ifunit(ifs[k]->if_xname));
+			cr_assert_null(if_byindex((unsigned)k + 1));
+			for (int i = 0; i < k; i++) {
+				cr_assert_eq(ifunit(ifs[i]->if_xname), ifs[i],
+				    "attach %d, allocation %u: %s lost", k, n,
+				    ifs[i]->if_xname);
+				cr_assert_eq(
+				    if_byindex(ifs[i]->if_index), ifs[i]);
+			}
+			pserialize_read_exit(s);
+		}
+		mpsafe_fault_alloc_fail_nth(0);
+		cr_assert_eq(error, 0);
+		cr_assert_eq(ifs[k]->if_index, (unsigned)k + 1);
+	}
+	/*
+	 * One statistics block per attach, and the tables' allocations:
+	 * both first tables, three index-table growths, two name-table
+	 * rebuilds.
+	 */
+	cr_assert_eq(failures, N + 7, "%u allocations failed", failures);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(if_detach(ifs[i]), 0);
+		mpsafe_free(ifs[i]);
+	}
 	assert_no_net_leak();
 }
 

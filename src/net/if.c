@@ -400,7 +400,11 @@ if_name_put(struct if_name_table *nt, struct ifnet *ifp)
 	if (cur == NULL)
 		nt->nt_used++;
 	nt->nt_live++;
-	/* Release: ifp's fields first; pairs with if_name_find()'s acquire. */
+	/*
+	 * Release: ifp's fields first; pairs with if_name_find()'s acquire.
+	 * (In a table not yet published, the table's own publication is
+	 * what orders the slots before readers.)
+	 */
 	mpsafe_store_release(&nt->nt_slot[i], ifp);
 }
 
@@ -413,8 +417,9 @@ if_name_table_free(struct mpsafe_defer *d)
 static size_t
 if_name_table_size(unsigned slots)
 {
-	return sizeof(struct if_name_table) +
-	       (size_t)slots * sizeof(((struct if_name_table *)0)->nt_slot[0]);
+	struct if_name_table *nt = NULL;
+
+	return sizeof(*nt) + (size_t)slots * sizeof(nt->nt_slot[0]);
 }
 
 /*
@@ -520,13 +525,13 @@ static struct ifnet *
 if_prev_locked(struct ifnet *ifp)
 {
 	char *prevp = (char *)ifp->if_pslist_entry.ple_prevp;
+	char *prev;
 
 	if (prevp == (char *)&ifnet_pslist.plh_first)
 		return NULL;
-	return (
-	    struct ifnet *)(void *)(prevp -
-	                            offsetof(struct pslist_entry, ple_next) -
-	                            offsetof(struct ifnet, if_pslist_entry));
+	prev = prevp - offsetof(struct pslist_entry, ple_next) -
+	       offsetof(struct ifnet, if_pslist_entry);
+	return (struct ifnet *)(void *)prev;
 }
 
 /*

@@ -283,7 +283,8 @@ MPSAFE_API bool if_global_locked(void);
  * if_attach(ifp)
  *
  *	Give ifp an index (the lowest free one; the index table grows as
- *	needed) and publish it in the index table and on the interface list.
+ *	needed) and publish it in the index table, the name table and on the
+ *	interface list.
  *	The caller has zeroed ifp (or has it from a detach) and set
  *	if_xname, and may have set if_mtu, if_flags, if_output, if_softc,
  *	if_addrlen and if_lladdr.  Returns 0; EINVAL for a NULL ifp, an

@@ -4,8 +4,10 @@
 
 mpsafe_add_test(NAME test_sockaddr SOURCES test_sockaddr.c
     LABELS net LIBS mpsafe_net_static)
+# test_ifnet checks the name table with if_impl.h's private check.
 mpsafe_add_test(NAME test_ifnet SOURCES test_ifnet.c
-    LABELS net LIBS mpsafe_net_static)
+    LABELS net LIBS mpsafe_net_static
+    INCLUDES ${PROJECT_SOURCE_DIR}/src/net)
 mpsafe_add_test(NAME test_mbuf SOURCES test_mbuf.c
     LABELS net LIBS mpsafe_net_static)
 if(MPSAFE_DIAGNOSTIC)

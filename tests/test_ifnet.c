@@ -24,6 +24,8 @@
 #include <mpsafe/net/sockaddr.h>
 #include <mpsafe/pserialize.h>
 
+#include "if_impl.h"
+
 TestSuite(ifnet, .timeout = 60);
 
 static struct ifnet *
@@ -256,9 +258,18 @@ Test(ifnet, table_grows_and_indexes_are_reused)
 	pserialize_read_exit(s);
 }
 
+/* The name table's own check (if_impl.h). */
+static void
+assert_name_table(void)
+{
+	const char *why = if_name_table_check();
+
+	cr_assert_null(why, "name table: %s", why);
+}
+
 /*
  * The list in order, checked against want[0..n-1]; each interface found
- * by its name (ifunit()) and its index.
+ * by its name (ifunit()) and its index; the name table consistent.
  */
 static void
 assert_list_is(struct ifnet *const *want, unsigned n)
@@ -278,6 +289,7 @@ assert_list_is(struct ifnet *const *want, unsigned n)
 	}
 	pserialize_read_exit(s);
 	cr_assert_eq(i, n, "%u interfaces listed, want %u", i, n);
+	assert_name_table();
 }
 
 /*
@@ -385,6 +397,7 @@ Test(ifnet, names_answer_through_churn)
 		}
 		snprintf(name, sizeof(name), "c%u", step);
 		*slot = attach(name);
+		assert_name_table();
 
 		int s = pserialize_read_enter();
 
@@ -477,6 +490,7 @@ Test(ifnet, name_lookups_race_rebuilds)
 	}
 	atomic_store(&r.stop, 1);
 	pthread_join(th, NULL);
+	assert_name_table();
 	for (unsigned i = 0; i < WINDOW; i++)
 		detach(win[i]);
 	detach(r.keep);

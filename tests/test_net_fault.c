@@ -30,6 +30,7 @@
 #include <mpsafe/net/sockaddr.h>
 #include <mpsafe/pserialize.h>
 
+#include "if_impl.h"
 #include "leak_check.h"
 /* The table's private knob t_nh_idmax (next-hop ids). */
 #include "route_impl.h"
@@ -313,6 +314,10 @@ Test(net_fault, interface_attach_grows_tables)
 				    if_byindex(ifs[i]->if_index), ifs[i]);
 			}
 			pserialize_read_exit(s);
+			const char *why = if_name_table_check();
+
+			cr_assert_null(
+			    why, "attach %d, allocation %u: %s", k, n, why);
 		}
 		mpsafe_fault_alloc_fail_nth(0);
 		cr_assert_eq(error, 0);

@@ -104,6 +104,8 @@
 #include <mpsafe/psref.h>
 #include <mpsafe/thread.h>
 
+#include "if_impl.h"
+
 #include <stdatomic.h>
 
 /* Index table slots before the first growth. */
@@ -479,6 +481,55 @@ if_name_remove_locked(struct ifnet *ifp)
 	 */
 	mpsafe_store_relaxed(&nt->nt_slot[i], &if_name_gone);
 	nt->nt_live--;
+}
+
+/* if_name_table_check()'s work, with the global lock held. */
+static const char *
+if_name_table_check_locked(void)
+{
+	/* Relaxed loads throughout: writers hold the lock we hold. */
+	const struct if_name_table *nt = mpsafe_load_relaxed(&ifname2ifnet);
+	unsigned used = 0, live = 0, listed = 0;
+	struct ifnet *ifp;
+
+	IFNET_WRITER_FOREACH (ifp) {
+		listed++;
+		if (nt == NULL || if_name_find(nt, ifp->if_xname) != ifp)
+			return "an attached interface is not found by its name";
+	}
+	if (nt == NULL)
+		return NULL;
+	for (unsigned i = 0; i <= nt->nt_mask; i++) {
+		ifp = mpsafe_load_relaxed(&nt->nt_slot[i]);
+		if (ifp == NULL)
+			continue;
+		used++;
+		if (ifp == &if_name_gone)
+			continue;
+		live++;
+		if (ifp->if_state != IFNET_STATE_ATTACHED)
+			return "a slot holds an interface not attached";
+	}
+	if (live != listed)
+		return "the table holds interfaces that are not listed";
+	if (used != nt->nt_used || live != nt->nt_live)
+		return "the used or live count is wrong";
+	if (used * 2 > nt->nt_mask + 1)
+		return "more than half of the slots are used";
+	return NULL;
+}
+
+const char *
+if_name_table_check(void)
+{
+	const char *why;
+
+	if (ifnet_init() != 0)
+		return "the collection could not be set up";
+	IFNET_GLOBAL_LOCK();
+	why = if_name_table_check_locked();
+	IFNET_GLOBAL_UNLOCK();
+	return why;
 }
 
 /* --- limbo (see the opening comment) ------------------------------------- */

@@ -1,0 +1,18 @@
+/*
+ * if_impl.h: what the tests see of the interface collection's private
+ * state (src/net/if.c).
+ */
+#ifndef MPSAFE_NET_IF_IMPL_H
+#define MPSAFE_NET_IF_IMPL_H
+
+/*
+ * if_name_table_check(): NULL if the name table is consistent, else what
+ * is wrong: every attached interface in it once and found by its name,
+ * nothing else in it but tombstones, its counts of used and live slots
+ * right, and at most half of its slots used (tombstones are reclaimed).
+ * For tests: takes the global lock; not with it held.  Never blocks for
+ * long (a walk of the table and of the interface list).
+ */
+const char *if_name_table_check(void);
+
+#endif /* MPSAFE_NET_IF_IMPL_H */

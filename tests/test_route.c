@@ -1267,6 +1267,68 @@ delete_slash24s_nowait(struct rt_table *t, int from, int n, int pause_every)
 	}
 }
 
+struct destroyer {
+	struct rt_table *t;
+	atomic_int done;
+};
+
+static void *
+destroy_thread(void *arg)
+{
+	struct destroyer *ds = arg;
+
+	rt_table_destroy(ds->t);
+	atomic_store(&ds->done, 1);
+	return NULL;
+}
+
+/*
+ * rt_table_destroy() destroys its entries a chunk at a time: it waits
+ * for every holder, whichever chunk its entry falls in, with a count
+ * (rtalloc1()) or the table's own protection (rt_lookup()), and frees
+ * no held entry before its release.
+ */
+Test(route, table_destroy_waits_for_holders_in_every_chunk)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		enum { N = 100, HELD = 3 };
+		static const char *const addr[HELD] = {
+		    "10.0.0.1", "10.0.50.1", "10.0.99.1"};
+		struct destroyer ds = {.t = make(d)};
+		struct rt_entry *rt[HELD + 1];
+		struct rt_hold h[HELD];
+		union rt_sockaddr a;
+		pthread_t th;
+
+		add_slash24s(ds.t, N);
+		for (int i = 0; i < HELD; i++) {
+			a = sa_of(addr[i]);
+			rt[i] = rt_lookup(ds.t, &a.sa, 0, &h[i]);
+			cr_assert_not_null(rt[i]);
+		}
+		a = sa_of("10.0.70.1");
+		rt[HELD] = rtalloc1(ds.t, &a.sa, 0);
+		cr_assert_not_null(rt[HELD]);
+		pthread_create(&th, NULL, destroy_thread, &ds);
+		for (int i = 0; i <= HELD; i++) {
+			/* A wrong destroy would return within this pause. */
+			pause_ms(30);
+			cr_assert_eq(atomic_load(&ds.done), 0,
+			    "destroy returned with %d entries held",
+			    HELD + 1 - i);
+			for (int j = i; j <= HELD; j++)
+				cr_assert_eq(rt[j]->rt_ifindex, 1u);
+			if (i < HELD)
+				rt_release(rt[i], &h[i]);
+			else
+				rt_unref(rt[i]);
+		}
+		pthread_join(th, NULL);
+		cr_assert_eq(atomic_load(&ds.done), 1);
+	}
+}
+
 /*
  * The reaper: many deletes that do not wait, one entry among them still
  * held; all are destroyed once the holder lets go, and a table destroyed

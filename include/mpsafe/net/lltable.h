@@ -79,7 +79,7 @@ struct lltable; /* opaque */
  *	neither): a lookup walks one chain, so size nbuckets to the
  *	neighbours expected (measured on the project's VM: with the 64
  *	default chains a lookup takes 25 ns among 1k entries and about
- *	100 µs among 100k; with nbuckets 100k, 80 ns).  Returns 0, EINVAL (NULL
+ *	100 us among 100k; with nbuckets 100k, 80 ns).  Returns 0, EINVAL (NULL
  *lltp, unknown sync, nbuckets over LLT_BUCKETS_MAX), EAFNOSUPPORT or ENOMEM.
  *May block (allocates).
  */

@@ -63,7 +63,7 @@ workqueue_alloc_loop(int flags)
 	int base, before, error;
 
 	/* Sanitizer runtimes start threads of their own on first use. */
-	base = thread_count();
+	base = thread_count_warm();
 	cr_assert_eq(
 	    workqueue_create(&wq, "warm", nop_func, NULL, 0, flags), 0);
 	workqueue_destroy(wq);
@@ -109,7 +109,7 @@ workqueue_thread_loop(int fail_error)
 	unsigned n, failures = 0;
 	int base, before, error;
 
-	base = thread_count();
+	base = thread_count_warm();
 	cr_assert_eq(
 	    workqueue_create(&wq, "warm", nop_func, NULL, 0, WQ_PERCPU), 0);
 	workqueue_destroy(wq);
@@ -504,7 +504,7 @@ Test(fault, wqinput_create)
 	unsigned n, failures = 0, tfailures = 0;
 	int base, before;
 
-	base = thread_count();
+	base = thread_count_warm();
 	wqi = wqinput_create("warm", wqi_func);
 	cr_assert_not_null(wqi);
 	wqinput_destroy(wqi);

@@ -270,7 +270,7 @@ Test(workqueue, create_fails_when_a_thread_cannot_start)
 	int base, before;
 
 	/* Let a sanitizer start its own threads first (TSan has one). */
-	base = thread_count();
+	base = thread_count_warm();
 	cr_assert_eq(
 	    workqueue_create(&wq, "wqwarm", nop_func, NULL, 0, WQ_PERCPU), 0);
 	workqueue_destroy(wq);

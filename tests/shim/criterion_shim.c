@@ -1,8 +1,10 @@
 /*
  * criterion_shim.c: the runner behind tests/shim/criterion/criterion.h,
  * for ThreadSanitizer builds only.  Runs every registered test in a child
- * process, one at a time, with an alarm as watchdog; a test passes when
- * its child exits 0 or, for a death test, dies of the expected signal.
+ * process, one at a time, with an alarm as watchdog (the test's timeout
+ * times MPSAFE_TEST_TIMEOUT_SCALE, which the build sets to the tier's
+ * slowdown, as it scales ctest's); a test passes when its child exits 0
+ * or, for a death test, dies of the expected signal.
  * Prints Criterion's closing line so that reports read the same.
  */
 #include <criterion/criterion.h>
@@ -73,6 +75,7 @@ run_one(const struct shim_test *t)
 {
 	double timeout = t->params.timeout > 0 ? t->params.timeout
 	                                       : t->suite_params->timeout;
+	const char *scale = getenv("MPSAFE_TEST_TIMEOUT_SCALE");
 	int expect_signal =
 	    t->params.signal ? t->params.signal : t->suite_params->signal;
 	pid_t pid;
@@ -85,6 +88,8 @@ run_one(const struct shim_test *t)
 		return 1;
 	}
 	if (pid == 0) {
+		if (scale != NULL && atof(scale) > 1)
+			timeout *= atof(scale);
 		if (timeout > 0)
 			alarm((unsigned)timeout + 1);
 		void (*init)(void) =

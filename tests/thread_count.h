@@ -68,7 +68,9 @@ thread_count_settled(int want)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (n != want) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= 5)
+		if ((now.tv_sec - start.tv_sec) * 1000000000L +
+		        (now.tv_nsec - start.tv_nsec) >=
+		    5 * 1000000000L)
 			break;
 		nanosleep(&ten_ms, NULL);
 		n = thread_count();

@@ -1299,17 +1299,29 @@ rt_free_entry(struct rt_table *t, struct rt_entry *rt)
 	atomic_fetch_sub_explicit(&t->t_dying, 1, memory_order_relaxed);
 }
 
-/* Steps 1-5 of the file comment.  Blocks. */
+/*
+ * Steps 1-5 of the file comment for a chain of unlinked entries (linked
+ * by rt_reapnext, NULL-terminated): their psref drains begin together,
+ * and one grace period (the explicit one, or the first end's) serves
+ * them all.  Blocks.
+ */
 static void
-rt_destroy(struct rt_table *t, struct rt_entry *rt)
+rt_destroy(struct rt_table *t, struct rt_entry *chain)
 {
-	rt_wait_refcnt(rt, 0);
-	psref_target_destroy_begin(&rt->rt_psref, t->t_psref_class);
-	if (t->t_sync == RT_SYNC_PSERIALIZE)
+	struct rt_entry *rt;
+
+	for (rt = chain; rt != NULL; rt = rt->rt_reapnext) {
+		rt_wait_refcnt(rt, 0);
+		psref_target_destroy_begin(&rt->rt_psref, t->t_psref_class);
+	}
+	if (chain != NULL && t->t_sync == RT_SYNC_PSERIALIZE)
 		pserialize_perform(t->t_psz);
-	psref_target_destroy_end(&rt->rt_psref, t->t_psref_class);
-	rt_wait_refcnt(rt, 0);
-	rt_free_entry(t, rt);
+	while ((rt = chain) != NULL) {
+		chain = rt->rt_reapnext;
+		psref_target_destroy_end(&rt->rt_psref, t->t_psref_class);
+		rt_wait_refcnt(rt, 0);
+		rt_free_entry(t, rt);
+	}
 }
 
 /* pthread_cond_init() on CLOCK_MONOTONIC, for rt_linger(). */
@@ -1696,11 +1708,8 @@ rt_table_destroy(struct rt_table *t)
 	unsigned n;
 
 	/*
-	 * rt_destroy()'s steps, RT_REAP_CHUNK entries at a time, as the
-	 * reaper's: a chunk's psref drains begin together, and one grace
-	 * period (the explicit one, or the first end's) serves them all.
-	 * One entry at a time, a 1M-entry table took a grace period per
-	 * entry.
+	 * RT_REAP_CHUNK entries per rt_destroy(), as the reaper's chunks:
+	 * one at a time, a 1M-entry table took a grace period per entry.
 	 */
 	do {
 		n = 0;
@@ -1713,20 +1722,7 @@ rt_table_destroy(struct rt_table *t)
 			n++;
 		}
 		rt_wunlock(t);
-		for (rt = chunk; rt != NULL; rt = rt->rt_reapnext) {
-			rt_wait_refcnt(rt, 0);
-			psref_target_destroy_begin(
-			    &rt->rt_psref, t->t_psref_class);
-		}
-		if (chunk != NULL && t->t_sync == RT_SYNC_PSERIALIZE)
-			pserialize_perform(t->t_psz);
-		while ((rt = chunk) != NULL) {
-			chunk = rt->rt_reapnext;
-			psref_target_destroy_end(
-			    &rt->rt_psref, t->t_psref_class);
-			rt_wait_refcnt(rt, 0);
-			rt_free_entry(t, rt);
-		}
+		rt_destroy(t, chunk);
 	} while (n != 0);
 	/* Wakes a lingering reaper; workqueue_destroy() waits for it. */
 	pthread_mutex_lock(&t->t_reap_lock);
@@ -2001,6 +1997,7 @@ rt_delete(struct rt_table *t, const struct rt_req *r, int nowait,
 	} else if (nowait) {
 		rt_reap(t, rt);
 	} else {
+		rt->rt_reapnext = NULL; /* a chain of one */
 		rt_destroy(t, rt);
 	}
 	return 0;

@@ -155,9 +155,12 @@ Test(registry, environment_forces_fence_mode)
 	cr_assert_eq(mpsafe_get_ordering(), MPSAFE_ORDERING_FENCE);
 }
 
+static _Atomic int performers_started;
+
 static void *
 perform_main(void *arg)
 {
+	atomic_fetch_add(&performers_started, 1);
 	pserialize_perform(arg);
 	return NULL;
 }
@@ -187,6 +190,9 @@ Test(registry, fork_while_a_writer_sleeps)
 #endif
 	s = pserialize_read_enter();
 	cr_assert_eq(pthread_create(&w, NULL, perform_main, psz), 0);
+	/* Past its start before fork (see test_lifecycle.c's fork). */
+	while (atomic_load(&performers_started) == 0)
+		sched_yield();
 	nanosleep(&pause, NULL);
 	pid = fork();
 	cr_assert_neq(pid, -1);

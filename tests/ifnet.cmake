@@ -30,6 +30,7 @@ set_property(TEST torture_ifnet_long APPEND PROPERTY
 if(NOT MPSAFE_SANITIZE_LIST)
 	add_library(mpsafe_net_broken STATIC EXCLUDE_FROM_ALL
 	    ${PROJECT_SOURCE_DIR}/src/net/if.c
+	    ${PROJECT_SOURCE_DIR}/src/net/if_hash.c
 	    ${PROJECT_SOURCE_DIR}/src/net/mbuf.c
 	    ${PROJECT_SOURCE_DIR}/src/net/sockaddr.c)
 	target_include_directories(mpsafe_net_broken

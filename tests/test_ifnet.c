@@ -6,7 +6,9 @@
  * on past a successor detached meanwhile (interfaces and addresses),
  * addresses, per-thread statistics, thousands of interfaces and names
  * that come and go (the name table, the index search, the list's order),
- * and every bad input's error with the collection left unchanged.
+ * thousands of addresses found by the address table through removals,
+ * detaches and rebuilds, and every bad input's error with the collection
+ * left unchanged.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -494,6 +496,273 @@ Test(ifnet, name_lookups_race_rebuilds)
 	for (unsigned i = 0; i < WINDOW; i++)
 		detach(win[i]);
 	detach(r.keep);
+}
+
+/* --- the address table --------------------------------------------------- */
+
+static void
+assert_addr_table(void)
+{
+	const char *why = if_addr_table_check();
+
+	cr_assert_null(why, "address table: %s", why);
+}
+
+/* Address k of interface i: 10.i.k.1 for even k, 2001:db8:i::k for odd. */
+static struct sockaddr_storage
+addr_of(unsigned i, unsigned k)
+{
+	struct sockaddr_storage ss;
+	char buf[64];
+
+	memset(&ss, 0, sizeof(ss));
+	if (k % 2 == 0) {
+		snprintf(buf, sizeof(buf), "10.%u.%u.1", i, k);
+		*(struct sockaddr_in *)&ss = sin_of(buf);
+	} else {
+		snprintf(buf, sizeof(buf), "2001:db8:%x::%x", i, k);
+		*(struct sockaddr_in6 *)&ss = sin6_of(buf);
+	}
+	return ss;
+}
+
+static struct if_addr *
+add_addr(struct ifnet *ifp, const struct sockaddr_storage *ss)
+{
+	struct if_addr *ifa = ifa_create((const struct sockaddr *)ss, NULL);
+
+	cr_assert_not_null(ifa);
+	cr_assert_eq(ifa_insert(ifp, ifa), 0);
+	return ifa;
+}
+
+static struct if_addr *
+find_addr(const struct sockaddr_storage *ss)
+{
+	int s = pserialize_read_enter();
+	struct if_addr *ifa = ifa_ifwithaddr((const struct sockaddr *)ss);
+
+	pserialize_read_exit(s);
+	return ifa;
+}
+
+/* The addresses of ifp in list order: *n of them in out[]. */
+static void
+addr_order(struct ifnet *ifp, struct if_addr **out, unsigned max, unsigned *n)
+{
+	struct if_addr *ifa;
+	int s = pserialize_read_enter();
+
+	*n = 0;
+	IFADDR_READER_FOREACH (ifa, ifp) {
+		cr_assert_lt(*n, max);
+		out[(*n)++] = ifa;
+	}
+	pserialize_read_exit(s);
+}
+
+/*
+ * 2,000 addresses on 100 interfaces, IPv4 and IPv6: each is found by its
+ * address through removals, a shared address, detaches and the table's
+ * rebuilds, and no address removed or of a detached interface is; each
+ * list keeps insertion order with the tail moving back on removal.
+ */
+Test(ifnet, many_addresses_found_by_address)
+{
+	enum { NIF = 100, NADDR = 20 };
+	static struct if_addr *ifas[NIF][NADDR];
+	struct ifnet *ifs[NIF];
+	struct if_addr *order[NADDR + 2], *shared0, *shared1, *dup;
+	struct sockaddr_storage shared = addr_of(250, 0), ss;
+	struct sockaddr_in with_port;
+	struct sockaddr unknown = {.sa_family = AF_UNIX};
+	char name[IFNET_NAMESIZE];
+	unsigned n;
+
+	for (unsigned i = 0; i < NIF; i++) {
+		snprintf(name, sizeof(name), "ha%u", i);
+		ifs[i] = attach(name);
+		for (unsigned k = 0; k < NADDR; k++) {
+			ss = addr_of(i, k);
+			ifas[i][k] = add_addr(ifs[i], &ss);
+		}
+	}
+	assert_addr_table();
+	for (unsigned i = 0; i < NIF; i++)
+		for (unsigned k = 0; k < NADDR; k++) {
+			ss = addr_of(i, k);
+			cr_assert_eq(find_addr(&ss), ifas[i][k],
+			    "address %u of ha%u not found", k, i);
+			cr_assert_eq(ifas[i][k]->ifa_ifp, ifs[i]);
+		}
+
+	/* Ports are ignored; a family without addresses finds nothing. */
+	with_port =
+	    *(const struct sockaddr_in *)(const void *)ifas[3][4]->ifa_addr;
+	with_port.sin_port = htons(80);
+	cr_assert_eq(find_addr((void *)&with_port), ifas[3][4]);
+	cr_assert_null(find_addr((void *)&unknown));
+
+	/* The same address on two interfaces, not twice on one. */
+	shared0 = add_addr(ifs[0], &shared);
+	shared1 = add_addr(ifs[1], &shared);
+	dup = ifa_create((const struct sockaddr *)&shared, NULL);
+	cr_assert_eq(ifa_insert(ifs[0], dup), EEXIST);
+	ifafree(dup);
+	ss = addr_of(5, 7);
+	dup = ifa_create((void *)&ss, NULL);
+	cr_assert_eq(ifa_insert(ifs[5], dup), EEXIST,
+	    "an IPv6 address twice on one interface");
+	ifafree(dup);
+	cr_assert(
+	    find_addr(&shared) == shared0 || find_addr(&shared) == shared1);
+	cr_assert_eq(ifa_remove(ifs[0], shared0), 0);
+	cr_assert_eq(find_addr(&shared), shared1, "the other owner's copy");
+	assert_addr_table();
+
+	/* The tail moves back: a new address after removing the last one. */
+	addr_order(ifs[2], order, NADDR + 2, &n);
+	cr_assert_eq(n, NADDR);
+	cr_assert_eq(order[NADDR - 1], ifas[2][NADDR - 1]);
+	cr_assert_eq(ifa_remove(ifs[2], ifas[2][NADDR - 1]), 0);
+	ss = addr_of(2, NADDR - 1);
+	ifas[2][NADDR - 1] = add_addr(ifs[2], &ss);
+	ss = addr_of(2, NADDR);
+	dup = add_addr(ifs[2], &ss);
+	addr_order(ifs[2], order, NADDR + 2, &n);
+	cr_assert_eq(n, NADDR + 1);
+	for (unsigned k = 0; k < NADDR; k++)
+		cr_assert_eq(order[k], ifas[2][k], "ha2's order at %u", k);
+	cr_assert_eq(order[NADDR], dup);
+	cr_assert_eq(ifa_remove(ifs[2], dup), 0);
+
+	/* Every third address removed: gone, the others still found. */
+	for (unsigned i = 0; i < NIF; i++)
+		for (unsigned k = i % 3; k < NADDR; k += 3) {
+			cr_assert_eq(ifa_remove(ifs[i], ifas[i][k]), 0);
+			ifas[i][k] = NULL;
+		}
+	assert_addr_table();
+	for (unsigned i = 0; i < NIF; i++)
+		for (unsigned k = 0; k < NADDR; k++) {
+			ss = addr_of(i, k);
+			cr_assert_eq(find_addr(&ss), ifas[i][k],
+			    "address %u of ha%u after the removals", k, i);
+		}
+
+	/* An interface emptied and refilled: its first address is the head. */
+	for (unsigned k = 0; k < NADDR; k++)
+		if (ifas[7][k] != NULL) {
+			cr_assert_eq(ifa_remove(ifs[7], ifas[7][k]), 0);
+			ifas[7][k] = NULL;
+		}
+	ss = addr_of(7, 0);
+	ifas[7][0] = add_addr(ifs[7], &ss);
+	ss = addr_of(7, 1);
+	ifas[7][1] = add_addr(ifs[7], &ss);
+	addr_order(ifs[7], order, NADDR + 2, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(order[0], ifas[7][0]);
+	cr_assert_eq(order[1], ifas[7][1]);
+
+	/* Odd interfaces detached: their addresses go with them. */
+	for (unsigned i = 1; i < NIF; i += 2) {
+		detach(ifs[i]);
+		ifs[i] = NULL;
+	}
+	assert_addr_table();
+	cr_assert_null(find_addr(&shared), "a detached interface's address");
+	for (unsigned i = 0; i < NIF; i++)
+		for (unsigned k = 0; k < NADDR; k++) {
+			ss = addr_of(i, k);
+			cr_assert_eq(find_addr(&ss),
+			    ifs[i] == NULL ? NULL : ifas[i][k],
+			    "address %u of ha%u after the detaches", k, i);
+		}
+	for (unsigned i = 0; i < NIF; i += 2)
+		detach(ifs[i]);
+	assert_addr_table();
+}
+
+/* Churned address x: 2001:db8:ffff:X::x, never one of addr_of()'s. */
+static struct sockaddr_storage
+churn_addr(unsigned long x)
+{
+	struct sockaddr_storage ss;
+	char buf[64];
+
+	memset(&ss, 0, sizeof(ss));
+	snprintf(buf, sizeof(buf), "2001:db8:ffff:%lx::%lx", (x >> 16) & 0xffff,
+	    x & 0xffff);
+	*(struct sockaddr_in6 *)&ss = sin6_of(buf);
+	return ss;
+}
+
+struct addr_reader {
+	struct if_addr *keep;
+	_Atomic int stop;
+	_Atomic unsigned long lookups;
+};
+
+/* Look addresses up back to back: one that stays, and churned ones. */
+static void *
+addr_reader_main(void *arg)
+{
+	struct addr_reader *r = arg;
+	struct sockaddr_storage keep = addr_of(200, 0), ss;
+	unsigned long n = 0;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		int s = pserialize_read_enter();
+		struct if_addr *ifa = ifa_ifwithaddr((void *)&keep);
+
+		cr_assert_eq(ifa, r->keep, "the kept address not found");
+		ss = churn_addr(n % 4096);
+		ifa = ifa_ifwithaddr((void *)&ss);
+		if (ifa != NULL)
+			cr_assert_eq(
+			    sockaddr_cmp(ifa->ifa_addr, (void *)&ss), 0);
+		pserialize_read_exit(s);
+		/* Relaxed: a progress count; the join orders the last one. */
+		atomic_store_explicit(&r->lookups, ++n, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+/*
+ * A reader looks addresses up back to back while addresses that are
+ * always new come and go, so that tombstones pile up and the address
+ * table is rebuilt under the reader: it always finds the address that
+ * stays, and (under ASan) never reads a table freed under it.
+ */
+Test(ifnet, address_lookups_race_rebuilds)
+{
+	enum { WINDOW = 4, STEPS = 2000, LOOKUPS = 2000 };
+	struct if_addr *win[WINDOW] = {NULL};
+	struct ifnet *ifp = attach("ar0");
+	struct sockaddr_storage keep = addr_of(200, 0), ss;
+	struct addr_reader r = {.keep = add_addr(ifp, &keep)};
+	unsigned long first;
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, addr_reader_main, &r), 0);
+	while ((first = atomic_load(&r.lookups)) == 0)
+		sched_yield(); /* the suite's timeout bounds the wait */
+	for (unsigned step = 0;
+	     step < STEPS || atomic_load(&r.lookups) - first < LOOKUPS;
+	     step++) {
+		struct if_addr **slot = &win[step % WINDOW];
+
+		if (*slot != NULL)
+			cr_assert_eq(ifa_remove(ifp, *slot), 0);
+		ss = churn_addr(step);
+		*slot = add_addr(ifp, &ss);
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(th, NULL);
+	assert_addr_table();
+	detach(ifp);
+	assert_addr_table();
 }
 
 /*
@@ -1061,6 +1330,36 @@ remove_a1_main(void *arg)
 	return NULL;
 }
 
+/* The first address on ifp's list, or NULL. */
+static struct if_addr *
+first_addr(struct ifnet *ifp)
+{
+	int s = pserialize_read_enter();
+	struct if_addr *ifa = IFADDR_READER_FIRST(ifp);
+
+	pserialize_read_exit(s);
+	return ifa;
+}
+
+/*
+ * Insert w->a1, a2 and a3 on w->ifp, start the walker (thread *tw) and,
+ * once it holds a1, a1's removal (thread *tr); return once a1 is
+ * unlinked (the removal then waits for the walker).
+ */
+static void
+addr_walk_start(struct addr_walker *w, struct if_addr *a2, struct if_addr *a3,
+    pthread_t *tw, pthread_t *tr)
+{
+	cr_assert_eq(ifa_insert(w->ifp, w->a1), 0);
+	cr_assert_eq(ifa_insert(w->ifp, a2), 0);
+	cr_assert_eq(ifa_insert(w->ifp, a3), 0);
+	pthread_create(tw, NULL, addr_walker_main, w);
+	wait_for(&w->holding);
+	pthread_create(tr, NULL, remove_a1_main, w);
+	while (first_addr(w->ifp) == w->a1)
+		sched_yield();
+}
+
 Test(ifnet, address_walk_resumes_past_a_removed_successor)
 {
 	struct addr_walker w = {.ifp = attach("aw0")};
@@ -1071,21 +1370,7 @@ Test(ifnet, address_walk_resumes_past_a_removed_successor)
 	pthread_t tw, tr;
 
 	w.a1 = ifa_create((void *)&s1, NULL);
-	cr_assert_eq(ifa_insert(w.ifp, w.a1), 0);
-	cr_assert_eq(ifa_insert(w.ifp, a2), 0);
-	cr_assert_eq(ifa_insert(w.ifp, a3), 0);
-	pthread_create(&tw, NULL, addr_walker_main, &w);
-	wait_for(&w.holding);
-	pthread_create(&tr, NULL, remove_a1_main, &w);
-	for (;;) { /* until a1 is unlinked */
-		int s = pserialize_read_enter();
-		bool first = IFADDR_READER_FIRST(w.ifp) == w.a1;
-
-		pserialize_read_exit(s);
-		if (!first)
-			break;
-		sched_yield();
-	}
+	addr_walk_start(&w, a2, a3, &tw, &tr);
 	ifaref(a2); /* keep its memory, to compare pointers only */
 	cr_assert_eq(ifa_remove(w.ifp, a2), 0);
 	atomic_store(&w.go, 1);
@@ -1095,4 +1380,37 @@ Test(ifnet, address_walk_resumes_past_a_removed_successor)
 	cr_assert_eq(w.next_seen, a3);
 	ifafree(a2);
 	detach(w.ifp);
+}
+
+/*
+ * The same when the successors go in a detach: a1's holder sleeps while
+ * a1's ifa_remove() waits for it, and if_detach() unlinks a2 and a3 (all
+ * at once, the list emptied) and waits for that removal; the holder,
+ * resuming, finds the end of the list, never a2 or a3.
+ */
+Test(ifnet, address_walk_ends_when_a_detach_empties_the_list)
+{
+	struct addr_walker w = {.ifp = attach("aw1")};
+	struct sockaddr_in s1 = sin_of("192.0.2.1"), s2 = sin_of("192.0.2.2"),
+	                   s3 = sin_of("192.0.2.3");
+	struct if_addr *a2 = ifa_create((void *)&s2, NULL),
+	               *a3 = ifa_create((void *)&s3, NULL);
+	pthread_t tw, tr, td;
+
+	w.a1 = ifa_create((void *)&s1, NULL);
+	ifaref(a2); /* keep their memory, to compare pointers only */
+	ifaref(a3);
+	addr_walk_start(&w, a2, a3, &tw, &tr);
+	pthread_create(&td, NULL, detach_main, w.ifp);
+	while (first_addr(w.ifp) != NULL) /* until the detach emptied it */
+		sched_yield();
+	atomic_store(&w.go, 1);
+	pthread_join(tw, NULL);
+	pthread_join(tr, NULL);
+	pthread_join(td, NULL);
+	cr_assert_null(w.next_seen, "the walk went on into %s",
+	    w.next_seen == a2 ? "a2" : "a3 or elsewhere");
+	ifafree(a2);
+	ifafree(a3);
+	free(w.ifp);
 }

@@ -5,7 +5,8 @@
  * For route add and change (both table designs; the next hop and the id
  * directory's block of a first add, the new next hop of a change),
  * interface attach (also the one that rebuilds the name table and grows
- * the index table), address creation and insertion, neighbour-table
+ * the index table), address creation and insertion (also the insertions
+ * that allocate and rebuild the address table), neighbour-table
  * update and sockaddr allocation: fail the
  * call's 1st, 2nd, 3rd ... allocation in turn until the call makes fewer
  * than N and succeeds.  Each failure must return ENOMEM (or the
@@ -391,6 +392,65 @@ Test(net_fault, address_add)
 	cr_assert_not_null(ifa);
 	cr_assert_gt(failures, 0, "creating an address allocated nothing");
 	cr_assert_eq(address_count(ifp), 1);
+	cr_assert_eq(if_detach(ifp), 0);
+	mpsafe_free(ifp);
+	assert_no_net_leak();
+}
+
+/*
+ * Insert after insert, so that some of them allocate or rebuild the
+ * address table: each failed allocation leaves every earlier address
+ * found by its address and on the list, and the new one on neither.
+ */
+Test(net_fault, address_insert_grows_table)
+{
+	enum { N = 40 };
+	struct ifnet *ifp = mpsafe_calloc(1, sizeof(*ifp));
+	struct if_addr *ifas[N];
+	struct sockaddr_in sins[N];
+	unsigned failures = 0;
+
+	cr_assert_not_null(ifp);
+	strcpy(ifp->if_xname, "fault2");
+	cr_assert_eq(if_attach(ifp), 0);
+	for (int k = 0; k < N; k++) {
+		char buf[32];
+		unsigned n;
+		int error;
+
+		snprintf(buf, sizeof(buf), "198.51.100.%d", k + 1);
+		sins[k] = sin_of(buf);
+		ifas[k] = ifa_create((const struct sockaddr *)&sins[k], NULL);
+		cr_assert_not_null(ifas[k]);
+		for (n = 1;; n++) {
+			mpsafe_fault_alloc_fail_nth(n);
+			error = ifa_insert(ifp, ifas[k]);
+			if (mpsafe_fault_alloc_count() < n)
+				break;
+			failures++;
+			cr_assert_eq(error, ENOMEM,
+			    "insert %d, allocation %u: %d", k, n, error);
+			cr_assert_eq(address_count(ifp), (unsigned)k);
+			int s = pserialize_read_enter();
+
+			cr_assert_null(ifa_ifwithaddr((void *)&sins[k]));
+			for (int i = 0; i < k; i++)
+				cr_assert_eq(ifa_ifwithaddr((void *)&sins[i]),
+				    ifas[i],
+				    "insert %d, allocation %u: %d lost", k, n,
+				    i);
+			pserialize_read_exit(s);
+			const char *why = if_addr_table_check();
+
+			cr_assert_null(
+			    why, "insert %d, allocation %u: %s", k, n, why);
+		}
+		mpsafe_fault_alloc_fail_nth(0);
+		cr_assert_eq(error, 0);
+	}
+	/* The first table, and its rebuilds at the 9th and 33rd inserts. */
+	cr_assert_eq(failures, 3, "%u allocations failed", failures);
+	cr_assert_eq(address_count(ifp), N);
 	cr_assert_eq(if_detach(ifp), 0);
 	mpsafe_free(ifp);
 	assert_no_net_leak();

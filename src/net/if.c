@@ -15,23 +15,26 @@
  *    the old one to mpsafe_defer(), which frees it after a grace period:
  *    a reader still inside the old table finishes its read section first.
  *    (NetBSD's if_getindex() freed the old array at once.)
- *  - ifname2ifnet, a pointer to the name table: open addressing with
- *    linear probing over a power-of-two array of interface pointers,
- *    hashed by if_xname, so that ifunit() and if_attach()'s duplicate
- *    check cost a few probes however many interfaces there are (NetBSD
- *    walks its list).  Under ifnet_lock, attach stores the interface in
- *    the first free or vacated slot of its probe sequence (release store,
- *    the interface set up before) and detach turns its slot into a
- *    tombstone (if_name_gone; relaxed, as the index slot's NULL).  A slot
- *    never becomes NULL again within one table, so a probe that stops at
- *    NULL has seen every slot its name may occupy.  When live interfaces
- *    and tombstones would fill half the table, the writer builds a new
- *    one from the live interfaces only, publishes it (release store) and
- *    hands the old one to mpsafe_defer(), as the index table grows.  A
- *    reader still in the old table may find there an interface detached
- *    since; its read section began before that detach's grace period, so
- *    it may use the interface as any reader that found it earlier.
+ *  - ifname2ifnet, the name table: a hash table of the attached
+ *    interfaces by if_xname (if_hash.c: open addressing, tombstones,
+ *    rebuilt and retired through mpsafe_defer() when half full), so that
+ *    ifunit() and if_attach()'s duplicate check cost a few probes however
+ *    many interfaces there are (NetBSD walks its list).  Writers hold
+ *    ifnet_lock: attach puts the interface, detach removes it when it
+ *    unpublishes the index slot.
  *  - Each interface's address list (pslist; writers hold IFNET_LOCK).
+ *  - ifaddr_table, the address table: a hash table (if_hash.c) of every
+ *    address on the list of an attached interface, by family and
+ *    address bytes, for ifa_ifwithaddr() and ifa_insert()'s duplicate
+ *    check (NetBSD's ifa_ifwithaddr() walks every interface's list; its
+ *    in_ifaddrhash is IPv4's alone).  Writers hold ifa_table_lock, a
+ *    leaf lock taken inside IFNET_LOCK(ifp): ifa_insert() puts the
+ *    address before it links it, ifa_remove() removes it when it unlinks
+ *    it, and if_detach() removes all of ifp's addresses when it
+ *    unpublishes ifp, so that no reader finds an address whose interface
+ *    is being detached.  Invariant: an address is in the table if and
+ *    only if it is inserted (IFA_STATE_INSERTED) and its interface is
+ *    attached (IFNET_STATE_ATTACHED); both change under IFNET_LOCK(ifp).
  *
  * Lifetime of an interface.  A reader that found ifp inside a read section
  * may use it until the section ends, or take a psref (if_psref) to keep
@@ -104,6 +107,7 @@
 #include <mpsafe/psref.h>
 #include <mpsafe/thread.h>
 
+#include "if_hash.h"
 #include "if_impl.h"
 
 #include <stdatomic.h>
@@ -130,17 +134,11 @@ static struct ifnet *ifnet_tail;
 static unsigned if_index_hint = 1;
 MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
 
-/* The name table (opening comment); slots - 1 is nt_mask. */
-struct if_name_table {
-	struct mpsafe_defer nt_defer; /* retirement after a rebuild */
-	unsigned nt_mask;
-	unsigned nt_used; /* slots not NULL: interfaces and tombstones */
-	unsigned nt_live; /* interfaces */
-	MPSAFE_ATOMIC(struct ifnet *) nt_slot[];
-};
-static MPSAFE_ATOMIC(struct if_name_table *) ifname2ifnet;
-/* What a vacated name slot holds; never attached, never dereferenced. */
-static struct ifnet if_name_gone;
+/* The name table (opening comment): writers hold ifnet_lock. */
+static MPSAFE_ATOMIC(struct if_hash *) ifname2ifnet;
+/* The address table (opening comment): writers hold ifa_table_lock. */
+static MPSAFE_ATOMIC(struct if_hash *) ifaddr_table;
+static pthread_mutex_t ifa_table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pserialize_t ifnet_psz;
 struct psref_class *ifnet_psref_class;
@@ -348,175 +346,65 @@ if_index_alloc_locked(int *errorp)
 
 /* --- name table (see the opening comment) -------------------------------- */
 
-/* FNV-1a over the name's bytes, at most IFNET_NAMESIZE of them. */
 static uint32_t
 if_name_hash(const char *name)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < IFNET_NAMESIZE && name[i] != '\0'; i++)
-		h = (h ^ (unsigned char)name[i]) * 16777619u;
-	return h;
+	return if_hash_bytes(name, strnlen(name, IFNET_NAMESIZE), IF_HASH_INIT);
 }
 
-/*
- * The interface named name in nt, or NULL.  Inside a read section, or
- * with ifnet_lock held.  Never blocks.
- */
+static uint32_t
+if_name_hash_elem(const void *elem)
+{
+	return if_name_hash(((const struct ifnet *)elem)->if_xname);
+}
+
+static bool
+if_name_match(const void *elem, const void *key)
+{
+	return strncmp(((const struct ifnet *)elem)->if_xname, key,
+	           IFNET_NAMESIZE) == 0;
+}
+
+static const struct if_hash_ops if_name_ops = {
+    .iho_hash = if_name_hash_elem,
+    .iho_match = if_name_match,
+};
+
+/* The interface named name, or NULL.  Inside a read section or ifnet_lock. */
 static struct ifnet *
-if_name_find(const struct if_name_table *nt, const char *name)
+if_name_find(const char *name)
 {
-	unsigned i = if_name_hash(name) & nt->nt_mask;
+	/* Acquire: pairs with if_hash_reserve()'s release store. */
+	const struct if_hash *t = mpsafe_load_acquire(&ifname2ifnet);
 
-	for (unsigned n = 0; n <= nt->nt_mask; n++, i = (i + 1) & nt->nt_mask) {
-		/*
-		 * Acquire: pairs with the release store in if_name_put(), so
-		 * the interface's name (and every field set before the
-		 * publication) is visible.
-		 */
-		struct ifnet *ifp = mpsafe_load_acquire(&nt->nt_slot[i]);
-
-		if (ifp == NULL)
-			return NULL;
-		if (ifp != &if_name_gone &&
-		    strncmp(ifp->if_xname, name, IFNET_NAMESIZE) == 0)
-			return ifp;
-	}
-	return NULL;
+	return if_hash_find(t, &if_name_ops, if_name_hash(name), name);
 }
 
-/*
- * Store ifp in the first free or vacated slot of its probe sequence in
- * nt, which has one.  ifnet_lock held, or nt not yet published.
- */
-static void
-if_name_put(struct if_name_table *nt, struct ifnet *ifp)
+static const char *
+if_name_elem_ok(const void *elem)
 {
-	unsigned i = if_name_hash(ifp->if_xname) & nt->nt_mask;
-	struct ifnet *cur;
+	const struct ifnet *ifp = elem;
 
-	/* Relaxed: slots are written under ifnet_lock only. */
-	while ((cur = mpsafe_load_relaxed(&nt->nt_slot[i])) != NULL &&
-	       cur != &if_name_gone)
-		i = (i + 1) & nt->nt_mask;
-	if (cur == NULL)
-		nt->nt_used++;
-	nt->nt_live++;
-	/*
-	 * Release: ifp's fields first; pairs with if_name_find()'s acquire.
-	 * (In a table not yet published, the table's own publication is
-	 * what orders the slots before readers.)
-	 */
-	mpsafe_store_release(&nt->nt_slot[i], ifp);
-}
-
-static void
-if_name_table_free(struct mpsafe_defer *d)
-{
-	mpsafe_free((struct if_name_table *)(void *)d);
-}
-
-static size_t
-if_name_table_size(unsigned slots)
-{
-	struct if_name_table *nt = NULL;
-
-	return sizeof(*nt) + (size_t)slots * sizeof(nt->nt_slot[0]);
-}
-
-/*
- * Make room in the name table for one more interface: allocate it, or
- * rebuild it from its live interfaces (at most a quarter full afterwards)
- * when one more would fill half of its slots.  Returns 0 or ENOMEM (the
- * table unchanged).  Called with ifnet_lock held.  May wait in
- * mpsafe_defer() (its pending-memory bound).
- */
-static int
-if_name_reserve_locked(void)
-{
-	/* Relaxed: writers are serialised by ifnet_lock. */
-	struct if_name_table *nt = mpsafe_load_relaxed(&ifname2ifnet), *nn;
-	unsigned slots = 16, live = nt == NULL ? 0 : nt->nt_live;
-
-	if (nt != NULL && (nt->nt_used + 1) * 2 <= nt->nt_mask + 1)
-		return 0;
-	while (slots < (live + 1) * 4)
-		slots *= 2;
-	nn = mpsafe_calloc(1, if_name_table_size(slots));
-	if (nn == NULL)
-		return ENOMEM;
-	nn->nt_mask = slots - 1;
-	for (unsigned i = 0; nt != NULL && i <= nt->nt_mask; i++) {
-		/* Relaxed: written under ifnet_lock only. */
-		struct ifnet *ifp = mpsafe_load_relaxed(&nt->nt_slot[i]);
-
-		if (ifp != NULL && ifp != &if_name_gone)
-			if_name_put(nn, ifp);
-	}
-	/*
-	 * Release: the copied slots are visible to a reader that loads nn
-	 * (pairs with the acquire in ifunit()).
-	 */
-	mpsafe_store_release(&ifname2ifnet, nn);
-	if (nt != NULL)
-		(void)mpsafe_defer(&nt->nt_defer, if_name_table_free,
-		    if_name_table_size(nt->nt_mask + 1));
-	return 0;
-}
-
-/* Vacate ifp's slot in the name table.  ifnet_lock held. */
-static void
-if_name_remove_locked(struct ifnet *ifp)
-{
-	/* Relaxed: writers are serialised by ifnet_lock. */
-	struct if_name_table *nt = mpsafe_load_relaxed(&ifname2ifnet);
-	unsigned i = if_name_hash(ifp->if_xname) & nt->nt_mask;
-
-	/* Relaxed: written under ifnet_lock only. */
-	while (mpsafe_load_relaxed(&nt->nt_slot[i]) != ifp)
-		i = (i + 1) & nt->nt_mask;
-	/*
-	 * Relaxed: a tombstone publishes nothing; detach's grace period
-	 * orders it before ifp is reused or freed.
-	 */
-	mpsafe_store_relaxed(&nt->nt_slot[i], &if_name_gone);
-	nt->nt_live--;
+	return ifp->if_state == IFNET_STATE_ATTACHED
+	           ? NULL
+	           : "a slot holds an interface not attached";
 }
 
 /* if_name_table_check()'s work, with the global lock held. */
 static const char *
 if_name_table_check_locked(void)
 {
-	/* Relaxed loads throughout: writers hold the lock we hold. */
-	const struct if_name_table *nt = mpsafe_load_relaxed(&ifname2ifnet);
-	unsigned used = 0, live = 0, listed = 0;
+	unsigned listed = 0;
 	struct ifnet *ifp;
 
 	IFNET_WRITER_FOREACH (ifp) {
 		listed++;
-		if (nt == NULL || if_name_find(nt, ifp->if_xname) != ifp)
+		if (if_name_find(ifp->if_xname) != ifp)
 			return "an attached interface is not found by its name";
 	}
-	if (nt == NULL)
-		return NULL;
-	for (unsigned i = 0; i <= nt->nt_mask; i++) {
-		ifp = mpsafe_load_relaxed(&nt->nt_slot[i]);
-		if (ifp == NULL)
-			continue;
-		used++;
-		if (ifp == &if_name_gone)
-			continue;
-		live++;
-		if (ifp->if_state != IFNET_STATE_ATTACHED)
-			return "a slot holds an interface not attached";
-	}
-	if (live != listed)
-		return "the table holds interfaces that are not listed";
-	if (used != nt->nt_used || live != nt->nt_live)
-		return "the used or live count is wrong";
-	if (used * 2 > nt->nt_mask + 1)
-		return "more than half of the slots are used";
-	return NULL;
+	/* Relaxed: writers hold the lock we hold. */
+	return if_hash_check(mpsafe_load_relaxed(&ifname2ifnet), &if_name_ops,
+	    listed, if_name_elem_ok);
 }
 
 const char *
@@ -528,6 +416,148 @@ if_name_table_check(void)
 		return "the collection could not be set up";
 	IFNET_GLOBAL_LOCK();
 	why = if_name_table_check_locked();
+	IFNET_GLOBAL_UNLOCK();
+	return why;
+}
+
+/* --- address table (see the opening comment) ----------------------------- */
+
+/* What a search of the address table looks for. */
+struct ifa_key {
+	const struct sockaddr *ik_addr;
+	const struct ifnet *ik_ifp; /* that interface's only, or NULL: any */
+};
+
+/* Same family and address bytes (ports and scope ignored). */
+static bool
+sa_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	socklen_t la, lb;
+	const void *pa = sockaddr_const_addr(a, &la);
+	const void *pb = sockaddr_const_addr(b, &lb);
+
+	return a->sa_family == b->sa_family && pa != NULL && pb != NULL &&
+	       la == lb && memcmp(pa, pb, la) == 0;
+}
+
+/*
+ * The hash of addr's family and address bytes, which sa_addr_equal()
+ * compares; false (no address can equal addr) for a family without
+ * address bytes.
+ */
+static bool
+ifa_hash_of(const struct sockaddr *addr, uint32_t *hp)
+{
+	socklen_t len;
+	const void *p = sockaddr_const_addr(addr, &len);
+	uint8_t family = (uint8_t)addr->sa_family;
+
+	if (p == NULL)
+		return false;
+	*hp = if_hash_bytes(p, len, if_hash_bytes(&family, 1, IF_HASH_INIT));
+	return true;
+}
+
+static uint32_t
+ifa_hash_elem(const void *elem)
+{
+	uint32_t h = 0;
+
+	/* An inserted address has address bytes (ifa_create() checked). */
+	(void)ifa_hash_of(((const struct if_addr *)elem)->ifa_addr, &h);
+	return h;
+}
+
+static bool
+ifa_match(const void *elem, const void *key)
+{
+	const struct if_addr *ifa = elem;
+	const struct ifa_key *k = key;
+
+	return (k->ik_ifp == NULL || ifa->ifa_ifp == k->ik_ifp) &&
+	       sa_addr_equal(ifa->ifa_addr, k->ik_addr);
+}
+
+static const struct if_hash_ops ifa_ops = {
+    .iho_hash = ifa_hash_elem,
+    .iho_match = ifa_match,
+};
+
+/*
+ * ifa_table_find(addr, ifp): an address equal to addr, of ifp (or of any
+ * interface when ifp is NULL), in the address table, or NULL.  Inside a
+ * read section, or with ifa_table_lock held.  Never blocks.
+ */
+static struct if_addr *
+ifa_table_find(const struct sockaddr *addr, const struct ifnet *ifp)
+{
+	struct ifa_key k = {addr, ifp};
+	uint32_t h;
+
+	if (!ifa_hash_of(addr, &h))
+		return NULL;
+	/* Acquire: pairs with if_hash_reserve()'s release store. */
+	return if_hash_find(
+	    mpsafe_load_acquire(&ifaddr_table), &ifa_ops, h, &k);
+}
+
+/*
+ * ifa_table_remove_locked(ifa): take ifa out of the address table.
+ * IFNET_LOCK(ifa->ifa_ifp) held; takes ifa_table_lock.  Never blocks.
+ */
+static void
+ifa_table_remove_locked(struct if_addr *ifa)
+{
+	pthread_mutex_lock(&ifa_table_lock);
+	/* Relaxed: writers are serialised by ifa_table_lock. */
+	if_hash_remove(
+	    mpsafe_load_relaxed(&ifaddr_table), ifa, ifa_hash_elem(ifa));
+	pthread_mutex_unlock(&ifa_table_lock);
+}
+
+static const char *
+ifa_elem_ok(const void *elem)
+{
+	const struct if_addr *ifa = elem;
+
+	if (ifa->ifa_state != IFA_STATE_INSERTED)
+		return "the address table holds an address not inserted";
+	if (ifa->ifa_ifp->if_state != IFNET_STATE_ATTACHED)
+		return "the address table holds an address of an interface "
+		       "not attached";
+	return NULL;
+}
+
+const char *
+if_addr_table_check(void)
+{
+	const char *why = NULL;
+	unsigned listed = 0;
+	struct ifnet *ifp;
+	struct if_addr *ifa;
+
+	if (ifnet_init() != 0)
+		return "the collection could not be set up";
+	IFNET_GLOBAL_LOCK();
+	IFNET_WRITER_FOREACH (ifp) {
+		IFNET_LOCK(ifp);
+		pthread_mutex_lock(&ifa_table_lock);
+		IFADDR_WRITER_FOREACH (ifa, ifp) {
+			listed++;
+			if (why == NULL &&
+			    ifa_table_find(ifa->ifa_addr, ifp) != ifa)
+				why = "an address of an attached interface is "
+				      "not found by its address";
+		}
+		pthread_mutex_unlock(&ifa_table_lock);
+		IFNET_UNLOCK(ifp);
+	}
+	pthread_mutex_lock(&ifa_table_lock);
+	if (why == NULL)
+		/* Relaxed: writers hold ifa_table_lock, which we hold. */
+		why = if_hash_check(mpsafe_load_relaxed(&ifaddr_table),
+		    &ifa_ops, listed, ifa_elem_ok);
+	pthread_mutex_unlock(&ifa_table_lock);
 	IFNET_GLOBAL_UNLOCK();
 	return why;
 }
@@ -567,22 +597,72 @@ pslist_writer_skip(
 }
 
 /*
+ * pslist_writer_cut(removed)
+ *
+ *	removed was unlinked earlier and its list has since been emptied:
+ *	end its link, so that a walk resumed from removed ends there.  The
+ *	caller holds the list's writer lock.  Never blocks.
+ */
+static inline void
+pslist_writer_cut(struct pslist_entry *removed)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	if (MPSAFE_UNLIKELY(removed->ple_prevp != NULL))
+		mpsafe_panic(
+		    "pslist_writer_cut: %p is still linked", (void *)removed);
+#endif
+	/* Relaxed: writers are ordered by the caller's writer lock. */
+	if (mpsafe_load_relaxed(&removed->ple_next) != NULL)
+		/* Relaxed: NULL publishes nothing; a reader's walk ends. */
+		mpsafe_store_relaxed(&removed->ple_next, NULL);
+}
+
+/*
+ * pslist_writer_prev(head, entry): the entry before the linked entry on
+ * head's list, or NULL when entry is the first.  The list's writer lock
+ * held.  (pslist.h has no writer's "previous": a linked entry keeps the
+ * address of the link that names it, the head's or its predecessor's
+ * ple_next.)
+ */
+static struct pslist_entry *
+pslist_writer_prev(struct pslist_head *head, struct pslist_entry *entry)
+{
+	char *prevp = (char *)entry->ple_prevp;
+
+	if (prevp == (char *)&head->plh_first)
+		return NULL;
+	return (
+	    struct pslist_entry *)(void *)(prevp - offsetof(struct pslist_entry,
+	                                               ple_next));
+}
+
+/*
  * if_prev_locked(ifp): the interface before ifp on ifnet_pslist, or NULL
- * when ifp is the first.  Global lock held.  (pslist.h has no writer's
- * "previous": a linked entry keeps the address of the link that names it,
- * the head's or its predecessor's ple_next.)
+ * when ifp is the first.  Global lock held.
  */
 static struct ifnet *
 if_prev_locked(struct ifnet *ifp)
 {
-	char *prevp = (char *)ifp->if_pslist_entry.ple_prevp;
-	char *prev;
+	struct pslist_entry *e =
+	    pslist_writer_prev(&ifnet_pslist, &ifp->if_pslist_entry);
 
-	if (prevp == (char *)&ifnet_pslist.plh_first)
-		return NULL;
-	prev = prevp - offsetof(struct pslist_entry, ple_next) -
-	       offsetof(struct ifnet, if_pslist_entry);
-	return (struct ifnet *)(void *)prev;
+	return e == NULL
+	           ? NULL
+	           : (struct ifnet *)(void *)((char *)e - offsetof(struct ifnet,
+	                                                      if_pslist_entry));
+}
+
+/* ifa_prev_locked(ifp, ifa): the same on ifp's list.  IFNET_LOCK(ifp). */
+static struct if_addr *
+ifa_prev_locked(struct ifnet *ifp, struct if_addr *ifa)
+{
+	struct pslist_entry *e =
+	    pslist_writer_prev(&ifp->if_addr_pslist, &ifa->ifa_pslist_entry);
+
+	return e == NULL ? NULL
+	                 : (struct if_addr *)(void *)((char *)e -
+	                                              offsetof(struct if_addr,
+	                                                  ifa_pslist_entry));
 }
 
 /*
@@ -622,6 +702,8 @@ if_limbo_remove_locked(struct ifnet *ifp)
 static void
 ifa_unlink_locked(struct ifnet *ifp, struct if_addr *ifa)
 {
+	if (ifp->if_addr_tail == ifa)
+		ifp->if_addr_tail = ifa_prev_locked(ifp, ifa);
 	PSLIST_WRITER_REMOVE(ifa, ifa_pslist_entry);
 	for (struct if_addr *it = ifp->if_addr_limbo; it != NULL;
 	     it = it->ifa_limbo_next)
@@ -630,6 +712,36 @@ ifa_unlink_locked(struct ifnet *ifp, struct if_addr *ifa)
 	ifa->ifa_limbo_next = ifp->if_addr_limbo;
 	ifp->if_addr_limbo = ifa;
 	ifa->ifa_state = IFA_STATE_REMOVED;
+}
+
+/*
+ * ifa_unlink_all_locked(ifp): what ifa_unlink_locked() does, for every
+ * address on ifp's list; returns them chained by ifa_reap_next, the last
+ * one first.  With the list empty no address is linked, so the limbo's
+ * invariant asks every limbo address's link to be NULL: one pass at the
+ * end sets them, where an ifa_unlink_locked() per address would scan the
+ * growing limbo each time (quadratic: 16k addresses took 0.34 s).  Until
+ * then a limbo link may name an address just unlinked, which is not
+ * reclaimed before the lock is dropped.  IFNET_LOCK(ifp) held.
+ */
+static struct if_addr *
+ifa_unlink_all_locked(struct ifnet *ifp)
+{
+	struct if_addr *ifa, *chain = NULL;
+
+	while ((ifa = PSLIST_WRITER_FIRST(&ifp->if_addr_pslist, struct if_addr,
+	            ifa_pslist_entry)) != NULL) {
+		PSLIST_WRITER_REMOVE(ifa, ifa_pslist_entry);
+		ifa->ifa_limbo_next = ifp->if_addr_limbo;
+		ifp->if_addr_limbo = ifa;
+		ifa->ifa_state = IFA_STATE_REMOVED;
+		ifa->ifa_reap_next = chain;
+		chain = ifa;
+	}
+	ifp->if_addr_tail = NULL;
+	for (ifa = ifp->if_addr_limbo; ifa != NULL; ifa = ifa->ifa_limbo_next)
+		pslist_writer_cut(&ifa->ifa_pslist_entry);
+	return chain;
 }
 
 /* ifa_limbo_remove_locked(ifp, ifa): the reverse.  IFNET_LOCK(ifp). */
@@ -665,7 +777,6 @@ if_attach(struct ifnet *ifp)
 {
 	struct if_stat_slot *stats;
 	struct if_index_table *t;
-	struct if_name_table *nt;
 	unsigned idx;
 	int error = 0;
 
@@ -687,13 +798,11 @@ if_attach(struct ifnet *ifp)
 		error = EINVAL;
 		goto fail;
 	}
-	/* Relaxed: writers are serialised by ifnet_lock. */
-	nt = mpsafe_load_relaxed(&ifname2ifnet);
-	if (nt != NULL && if_name_find(nt, ifp->if_xname) != NULL) {
+	if (if_name_find(ifp->if_xname) != NULL) {
 		error = EEXIST;
 		goto fail;
 	}
-	if ((error = if_name_reserve_locked()) != 0)
+	if ((error = if_hash_reserve(&ifname2ifnet, &if_name_ops)) != 0)
 		goto fail;
 	idx = if_index_alloc_locked(&error);
 	if (idx == 0)
@@ -708,6 +817,7 @@ if_attach(struct ifnet *ifp)
 	pthread_cond_init(&ifp->if_ifa_removed, NULL);
 	ifp->if_ifa_removing = 0;
 	ifp->if_addr_limbo = NULL;
+	ifp->if_addr_tail = NULL;
 	ifp->if_limbo_next = NULL;
 	PSLIST_INIT(&ifp->if_addr_pslist);
 	PSLIST_ENTRY_INIT(ifp, if_pslist_entry);
@@ -720,7 +830,8 @@ if_attach(struct ifnet *ifp)
 	mpsafe_store_release(&t->it_ifp[idx], ifp);
 	if_index_hint = idx + 1;
 	/* Relaxed: writers are serialised by ifnet_lock; put releases. */
-	if_name_put(mpsafe_load_relaxed(&ifname2ifnet), ifp);
+	if_hash_put(mpsafe_load_relaxed(&ifname2ifnet), ifp,
+	    if_name_hash(ifp->if_xname));
 	/* The pslist insertion is a release store of its own. */
 	if (ifnet_tail == NULL)
 		PSLIST_WRITER_INSERT_HEAD(&ifnet_pslist, ifp, if_pslist_entry);
@@ -792,7 +903,7 @@ int
 if_detach(struct ifnet *ifp)
 {
 	struct if_index_table *t;
-	struct if_addr *ifa, *chain = NULL;
+	struct if_addr *ifa, *chain;
 
 	if (ifp == NULL)
 		return EINVAL;
@@ -811,6 +922,13 @@ if_detach(struct ifnet *ifp)
 	}
 	IFNET_LOCK(ifp);
 	ifp->if_state = IFNET_STATE_DETACHING; /* ifa_insert now refuses */
+	/* ifp's addresses leave the address table with ifp (invariant). */
+	pthread_mutex_lock(&ifa_table_lock);
+	IFADDR_WRITER_FOREACH (ifa, ifp)
+		/* Relaxed: writers are serialised by ifa_table_lock. */
+		if_hash_remove(mpsafe_load_relaxed(&ifaddr_table), ifa,
+		    ifa_hash_elem(ifa));
+	pthread_mutex_unlock(&ifa_table_lock);
 	IFNET_UNLOCK(ifp);
 	/* Relaxed: writers are serialised by ifnet_lock. */
 	t = mpsafe_load_relaxed(&ifindex2ifnet);
@@ -821,7 +939,9 @@ if_detach(struct ifnet *ifp)
 	mpsafe_store_relaxed(&t->it_ifp[ifp->if_index], NULL);
 	if (ifp->if_index < if_index_hint)
 		if_index_hint = ifp->if_index;
-	if_name_remove_locked(ifp);
+	/* Relaxed: writers are serialised by ifnet_lock. */
+	if_hash_remove(mpsafe_load_relaxed(&ifname2ifnet), ifp,
+	    if_name_hash(ifp->if_xname));
 	if_unlink_locked(ifp); /* into the limbo until step 5 */
 	IFNET_GLOBAL_UNLOCK();
 
@@ -852,12 +972,7 @@ if_detach(struct ifnet *ifp)
 	 * holders may use ifp until the call ends.
 	 */
 	IFNET_LOCK(ifp);
-	while ((ifa = PSLIST_WRITER_FIRST(&ifp->if_addr_pslist, struct if_addr,
-	            ifa_pslist_entry)) != NULL) {
-		ifa_unlink_locked(ifp, ifa);
-		ifa->ifa_reap_next = chain;
-		chain = ifa;
-	}
+	chain = ifa_unlink_all_locked(ifp);
 	IFNET_UNLOCK(ifp);
 	ifa_reap(ifp, chain);
 	IFNET_LOCK(ifp);
@@ -913,16 +1028,13 @@ if_name_is_index(const char *name, unsigned *idxp)
 struct ifnet *
 ifunit(const char *name)
 {
-	const struct if_name_table *nt;
 	unsigned idx;
 
 	if (name == NULL)
 		return NULL;
 	if (if_name_is_index(name, &idx))
 		return if_byindex(idx);
-	/* Acquire: pairs with if_name_reserve_locked()'s release store. */
-	nt = mpsafe_load_acquire(&ifname2ifnet);
-	return nt == NULL ? NULL : if_name_find(nt, name);
+	return if_name_find(name);
 }
 
 struct ifnet *
@@ -1088,22 +1200,10 @@ ifa_create(const struct sockaddr *addr, const struct sockaddr *netmask)
 	return ifa;
 }
 
-/* Same family and address bytes (ports and scope ignored). */
-static bool
-sa_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
-{
-	socklen_t la, lb;
-	const void *pa = sockaddr_const_addr(a, &la);
-	const void *pb = sockaddr_const_addr(b, &lb);
-
-	return a->sa_family == b->sa_family && pa != NULL && pb != NULL &&
-	       la == lb && memcmp(pa, pb, la) == 0;
-}
-
 int
 ifa_insert(struct ifnet *ifp, struct if_addr *ifa)
 {
-	struct if_addr *it, *last = NULL;
+	int error = 0;
 
 	if (ifp == NULL || ifa == NULL)
 		return EINVAL;
@@ -1113,22 +1213,33 @@ ifa_insert(struct ifnet *ifp, struct if_addr *ifa)
 		IFNET_UNLOCK(ifp);
 		return EINVAL;
 	}
-	IFADDR_WRITER_FOREACH (it, ifp) {
-		if (sa_addr_equal(it->ifa_addr, ifa->ifa_addr)) {
-			IFNET_UNLOCK(ifp);
-			return EEXIST;
-		}
-		last = it;
+	pthread_mutex_lock(&ifa_table_lock);
+	/* ifp's addresses are all in the table: ifp is attached. */
+	if (ifa_table_find(ifa->ifa_addr, ifp) != NULL)
+		error = EEXIST;
+	else
+		error = if_hash_reserve(&ifaddr_table, &ifa_ops);
+	if (error == 0) {
+		ifa->ifa_ifp = ifp;
+		ifa->ifa_ifindex = ifp->if_index;
+		ifa->ifa_state = IFA_STATE_INSERTED;
+		/* Relaxed: writers hold ifa_table_lock; put releases. */
+		if_hash_put(mpsafe_load_relaxed(&ifaddr_table), ifa,
+		    ifa_hash_elem(ifa));
 	}
-	ifa->ifa_ifp = ifp;
-	ifa->ifa_ifindex = ifp->if_index;
-	ifa->ifa_state = IFA_STATE_INSERTED;
+	pthread_mutex_unlock(&ifa_table_lock);
+	if (error != 0) {
+		IFNET_UNLOCK(ifp);
+		return error;
+	}
 	/* The pslist insertion publishes ifa with a release store. */
-	if (last == NULL)
+	if (ifp->if_addr_tail == NULL)
 		PSLIST_WRITER_INSERT_HEAD(
 		    &ifp->if_addr_pslist, ifa, ifa_pslist_entry);
 	else
-		PSLIST_WRITER_INSERT_AFTER(last, ifa, ifa_pslist_entry);
+		PSLIST_WRITER_INSERT_AFTER(
+		    ifp->if_addr_tail, ifa, ifa_pslist_entry);
+	ifp->if_addr_tail = ifa;
 	IFNET_UNLOCK(ifp);
 	return 0;
 }
@@ -1146,6 +1257,8 @@ ifa_remove(struct ifnet *ifp, struct if_addr *ifa)
 		IFNET_UNLOCK(ifp);
 		return ENOENT;
 	}
+	if (ifp->if_state == IFNET_STATE_ATTACHED)
+		ifa_table_remove_locked(ifa); /* else if_detach() did */
 	ifa_unlink_locked(ifp, ifa);
 	ifa->ifa_reap_next = NULL; /* a chain of one */
 	ifp->if_ifa_removing++;    /* if_detach(ifp) now waits for us */
@@ -1202,18 +1315,9 @@ ifafree(struct if_addr *ifa)
 struct if_addr *
 ifa_ifwithaddr(const struct sockaddr *addr)
 {
-	struct ifnet *ifp;
-	struct if_addr *ifa;
-
 	if (addr == NULL)
 		return NULL;
-	IFNET_READER_FOREACH (ifp) {
-		IFADDR_READER_FOREACH (ifa, ifp) {
-			if (sa_addr_equal(ifa->ifa_addr, addr))
-				return ifa;
-		}
-	}
-	return NULL;
+	return ifa_table_find(addr, NULL);
 }
 
 struct if_addr *

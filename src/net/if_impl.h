@@ -15,4 +15,15 @@
  */
 const char *if_name_table_check(void);
 
+/*
+ * if_addr_table_check(): NULL if the address table is consistent, else
+ * what is wrong: every address on an attached interface's list in it and
+ * found by its address and interface, nothing else in it (no address of
+ * an interface being detached, none removed), its counts right, at most
+ * half of its slots used.  For tests, with no address being inserted or
+ * removed; takes the global lock, every IFNET_LOCK() in turn and the
+ * table's lock: call it holding none.
+ */
+const char *if_addr_table_check(void);
+
 #endif /* MPSAFE_NET_IF_IMPL_H */

@@ -156,6 +156,7 @@ struct ifnet {
 	struct if_addr *if_addr_limbo;
 	unsigned if_ifa_removing;
 	pthread_cond_t if_ifa_removed;
+	struct if_addr *if_addr_tail; /* the list's last address: IFNET_LOCK */
 };
 
 /*
@@ -486,12 +487,15 @@ MPSAFE_API struct if_addr *ifa_create(
 /*
  * ifa_insert(ifp, ifa)
  *
- *	Publish ifa at the tail of ifp's address list; the list takes over
- *	the creator's reference.  Returns 0; EINVAL when ifp's detach has
- *	begun (the caller keeps if_detach(ifp) from returning during the
- *	call, as for if_set_mtu()) or ifa was inserted before; EEXIST when ifp
- *already has the same address.  On error nothing changed and the caller keeps
- *its reference.  Thread context.  May block (IFNET_LOCK).
+ *	Publish ifa at the tail of ifp's address list and in the address
+ *	table that ifa_ifwithaddr() searches; the list takes over the
+ *	creator's reference.  Returns 0; EINVAL when ifp's detach has begun
+ *	(the caller keeps if_detach(ifp) from returning during the call, as
+ *	for if_set_mtu()) or ifa was inserted before; EEXIST when ifp
+ *	already has the same address (another interface may have it);
+ *	ENOMEM when the address table could not grow.  On error nothing
+ *	changed and the caller keeps its reference.  Thread context.  May
+ *	block (IFNET_LOCK; allocates).
  */
 MPSAFE_API int ifa_insert(struct ifnet *ifp, struct if_addr *ifa);
 
@@ -536,7 +540,9 @@ MPSAFE_API void ifafree(struct if_addr *ifa);
  *
  *	The address equal to addr (family and address bytes; ports are
  *	ignored) on any attached interface, or NULL; its owner is
- *	ifa->ifa_ifp.  Inside a read section.  Never blocks.
+ *	ifa->ifa_ifp.  When several interfaces have the address, one of
+ *	them.  A hash table lookup: the cost does not grow with the number
+ *	of interfaces or addresses.  Inside a read section.  Never blocks.
  */
 MPSAFE_API struct if_addr *ifa_ifwithaddr(const struct sockaddr *addr);
 

@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 
 /* Threads of the process now, or -1 where /proc cannot be read. */
@@ -68,9 +69,10 @@ thread_count_settled(int want)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (n != want) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - start.tv_sec) * 1000000000L +
+		/* 64-bit: a long of 32 bits holds 2.1 s of nanoseconds. */
+		if ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
 		        (now.tv_nsec - start.tv_nsec) >=
-		    5 * 1000000000L)
+		    INT64_C(5000000000))
 			break;
 		nanosleep(&ten_ms, NULL);
 		n = thread_count();

@@ -38,6 +38,29 @@ Test(death_ifnet, detach_inside_a_read_section, .signal = SIGABRT)
 	if_detach(ifp);
 }
 
+Test(death_ifnet, attach_inside_a_read_section, .signal = SIGABRT)
+{
+	death_expect("if_attach inside a read section");
+	struct ifnet *ifp = calloc(1, sizeof(*ifp));
+
+	cr_assert_not_null(ifp);
+	strcpy(ifp->if_xname, "d9");
+	(void)pserialize_read_enter();
+	if_attach(ifp);
+}
+
+Test(death_ifnet, ifa_insert_inside_a_read_section, .signal = SIGABRT)
+{
+	death_expect("ifa_insert inside a read section");
+	struct ifnet *ifp = attach("d8");
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct if_addr *ifa = ifa_create((struct sockaddr *)&sin, NULL);
+
+	cr_assert_not_null(ifa);
+	(void)pserialize_read_enter();
+	ifa_insert(ifp, ifa);
+}
+
 Test(death_ifnet, detach_while_holding_a_reference, .signal = SIGABRT)
 {
 	death_expect("(class ifnet) by a thread that holds a reference to it");

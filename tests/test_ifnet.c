@@ -765,6 +765,53 @@ Test(ifnet, address_lookups_race_rebuilds)
 	assert_addr_table();
 }
 
+static void *
+if_detach_main(void *arg)
+{
+	cr_assert_eq(if_detach(arg), 0);
+	return NULL;
+}
+
+/*
+ * While a detach waits for a holder of its interface, the interface's
+ * addresses are already out of the address table (no lookup hands out
+ * an interface being detached), and an ifa_remove() of one of them
+ * still succeeds, the table untouched.
+ */
+Test(ifnet, addresses_leave_the_table_when_the_detach_begins)
+{
+	struct ifnet *ifp = attach("dt0");
+	struct sockaddr_storage s1 = addr_of(210, 0), s2 = addr_of(210, 1);
+	struct if_addr *a1 = add_addr(ifp, &s1);
+	struct psref ref;
+	pthread_t td;
+	int s;
+
+	(void)add_addr(ifp, &s2);
+	cr_assert_eq(if_get_byindex(ifp->if_index, &ref), ifp);
+	cr_assert_eq(pthread_create(&td, NULL, if_detach_main, ifp), 0);
+	for (;;) { /* until the detach has unpublished ifp */
+		s = pserialize_read_enter();
+		bool gone = ifunit("dt0") == NULL;
+
+		pserialize_read_exit(s);
+		if (gone)
+			break;
+		sched_yield();
+	}
+	/* The detach now waits for our reference. */
+	cr_assert_null(find_addr(&s1));
+	cr_assert_null(find_addr(&s2));
+	cr_assert_null(if_get_byaddr((void *)&s1, &ref));
+	assert_addr_table();
+	cr_assert_eq(ifa_remove(ifp, a1), 0);
+	assert_addr_table();
+	if_put(ifp, &ref);
+	cr_assert_eq(pthread_join(td, NULL), 0);
+	assert_addr_table();
+	free(ifp);
+}
+
 /*
  * NetBSD's case: an ioctl-like operation holds the interface across a
  * sleep; if_detach() must wait for it and finish after if_put().

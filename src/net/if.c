@@ -785,6 +785,9 @@ if_attach(struct ifnet *ifp)
 		return EINVAL;
 	if (ifnet_init() != 0)
 		return ENOMEM;
+	if (pserialize_in_read_section())
+		mpsafe_panic("if_attach inside a read section: it may wait for "
+		             "a grace period (a table's deferred free)");
 	if_assert_not_global_locked("if_attach");
 	stats = mpsafe_aligned_alloc(alignof(struct if_stat_slot),
 	    sizeof(*stats) * (IF_STAT_THREADS + 1));
@@ -1207,6 +1210,10 @@ ifa_insert(struct ifnet *ifp, struct if_addr *ifa)
 
 	if (ifp == NULL || ifa == NULL)
 		return EINVAL;
+	if (pserialize_in_read_section())
+		mpsafe_panic(
+		    "ifa_insert inside a read section: it may wait for "
+		    "a grace period (the address table's deferred free)");
 	IFNET_LOCK(ifp);
 	if (ifp->if_state != IFNET_STATE_ATTACHED ||
 	    ifa->ifa_state != IFA_STATE_NEW) {

@@ -142,6 +142,11 @@ if_hash_reserve(
 	 * (pairs with the readers' acquire of the owner's pointer).
 	 */
 	mpsafe_store_release(tp, nt);
+	/*
+	 * Refused only inside a read section (EDEADLK, against the callers'
+	 * rules; diagnostic builds abort): the old table then leaks rather
+	 * than be freed under a reader.
+	 */
 	if (t != NULL)
 		(void)mpsafe_defer(
 		    &t->ih_defer, if_hash_free, if_hash_size(t->ih_mask + 1));

@@ -422,8 +422,9 @@ MPSAFE_API bool if_held(const struct ifnet *ifp);
  *	Change an attached interface's MTU or flags (taking IFNET_LOCK).
  *	Return 0 or EINVAL (mtu 0, or ifp's detach has begun).  The caller
  *	keeps if_detach(ifp) from returning during the call (a reference,
- *	or its own ordering): ifp's lock is destroyed by then.  May block
- *	briefly.
+ *	or its own ordering): ifp's lock is destroyed by then.  Not in a
+ *	read section: ifa_insert() may hold the lock while it waits for a
+ *	grace period.  May block briefly.
  */
 MPSAFE_API int if_set_mtu(struct ifnet *ifp, unsigned mtu);
 MPSAFE_API int if_set_flags(struct ifnet *ifp, int flags);
@@ -494,8 +495,9 @@ MPSAFE_API struct if_addr *ifa_create(
  *	for if_set_mtu()) or ifa was inserted before; EEXIST when ifp
  *	already has the same address (another interface may have it);
  *	ENOMEM when the address table could not grow.  On error nothing
- *	changed and the caller keeps its reference.  Thread context.  May
- *	block (IFNET_LOCK; allocates).
+ *	changed and the caller keeps its reference.  Thread context, not in
+ *	a read section: a growth of the table may wait, holding IFNET_LOCK,
+ *	for a grace period (mpsafe_defer()'s bound).  May block.
  */
 MPSAFE_API int ifa_insert(struct ifnet *ifp, struct if_addr *ifa);
 

@@ -61,6 +61,44 @@ Test(death_ifnet, ifa_insert_inside_a_read_section, .signal = SIGABRT)
 	ifa_insert(ifp, ifa);
 }
 
+/*
+ * The locks writers hold while a table's deferred free may wait for a
+ * grace period: taking one inside a read section would wait for ever.
+ */
+Test(death_ifnet, set_mtu_inside_a_read_section, .signal = SIGABRT)
+{
+	death_expect("if_set_mtu inside a read section");
+	struct ifnet *ifp = attach("d7");
+
+	(void)pserialize_read_enter();
+	if_set_mtu(ifp, 1400);
+}
+
+Test(death_ifnet, set_flags_inside_a_read_section, .signal = SIGABRT)
+{
+	death_expect("if_set_flags inside a read section");
+	struct ifnet *ifp = attach("d6");
+
+	(void)pserialize_read_enter();
+	if_set_flags(ifp, 1);
+}
+
+Test(death_ifnet, global_lock_inside_a_read_section, .signal = SIGABRT)
+{
+	death_expect("if_global_lock inside a read section");
+	(void)pserialize_read_enter();
+	IFNET_GLOBAL_LOCK();
+}
+
+Test(death_ifnet, ifnet_lock_inside_a_read_section, .signal = SIGABRT)
+{
+	death_expect("IFNET_LOCK inside a read section");
+	struct ifnet *ifp = attach("d5");
+
+	(void)pserialize_read_enter();
+	IFNET_LOCK(ifp);
+}
+
 Test(death_ifnet, detach_while_holding_a_reference, .signal = SIGABRT)
 {
 	death_expect("(class ifnet) by a thread that holds a reference to it");

@@ -228,9 +228,27 @@ if_assert_not_global_locked(const char *fn)
 #endif
 }
 
+/*
+ * if_assert_not_reading(fn): abort with a message when the calling thread
+ * is inside a read section.  fn takes a lock that if_attach() or
+ * ifa_insert() may hold while a table's deferred free waits for a grace
+ * period; that grace period would wait for this thread, for ever.
+ */
+static void
+if_assert_not_reading(const char *fn)
+{
+	if (MPSAFE_UNLIKELY(pserialize_in_read_section()))
+		mpsafe_panic("%s inside a read section: if_attach() and "
+		             "ifa_insert() may hold the lock it takes while "
+		             "they wait for a grace period, which would wait "
+		             "for this thread",
+		    fn);
+}
+
 void
 if_global_lock(void)
 {
+	if_assert_not_reading("if_global_lock");
 	if_assert_not_global_locked("if_global_lock");
 	pthread_mutex_lock(&ifnet_lock);
 #ifdef MPSAFE_DIAGNOSTIC
@@ -1075,6 +1093,7 @@ if_set_mtu(struct ifnet *ifp, unsigned mtu)
 
 	if (ifp == NULL || mtu == 0)
 		return EINVAL;
+	if_assert_not_reading("if_set_mtu");
 	IFNET_LOCK(ifp);
 	if (ifp->if_state != IFNET_STATE_ATTACHED)
 		error = EINVAL;
@@ -1092,6 +1111,7 @@ if_set_flags(struct ifnet *ifp, int flags)
 
 	if (ifp == NULL)
 		return EINVAL;
+	if_assert_not_reading("if_set_flags");
 	IFNET_LOCK(ifp);
 	if (ifp->if_state != IFNET_STATE_ATTACHED)
 		error = EINVAL;

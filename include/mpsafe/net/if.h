@@ -226,10 +226,12 @@ MPSAFE_API void if_stat_add_shared(
  * if_global_lock(), if_global_unlock() (IFNET_GLOBAL_LOCK/UNLOCK)
  *
  *	The writers' lock over the interface list and the index table.
- *	Thread context.  Not recursive.  Held by if_attach()/if_detach()
- *	internally: a caller holding it must not call them (diagnostic
- *	builds abort with a message, as they do when a thread takes it
- *	twice or unlocks it without holding it; other builds hang).
+ *	Thread context, not inside a read section (it aborts there with
+ *	a message: see IFNET_LOCK() below).  Not recursive.  Held by
+ *	if_attach()/if_detach() internally: a caller holding it must not
+ *	call them (diagnostic builds abort with a message, as they do when
+ *	a thread takes it twice or unlocks it without holding it; other
+ *	builds hang).
  *	if_global_locked(): for assertions, whether some thread holds it
  *	(not necessarily the caller).
  */
@@ -240,7 +242,31 @@ MPSAFE_API bool if_global_locked(void);
 #define IFNET_GLOBAL_LOCK() if_global_lock()
 #define IFNET_GLOBAL_UNLOCK() if_global_unlock()
 #define IFNET_GLOBAL_LOCKED() if_global_locked()
-#define IFNET_LOCK(ifp) pthread_mutex_lock(&(ifp)->if_ioctl_lock)
+
+/*
+ * IFNET_LOCK(ifp), IFNET_UNLOCK(ifp)
+ *
+ *	ifp's own lock (NetBSD's if_ioctl_lock): writers of ifp's address
+ *	list, MTU and flags hold it.  Thread context; may block.  Taken
+ *	after the global lock, never before it.  Neither lock may be taken
+ *	inside a read section: if_attach() and ifa_insert() may hold them
+ *	while a table's deferred free waits for a grace period, which would
+ *	wait for the caller.  if_global_lock() aborts with a message there;
+ *	IFNET_LOCK() does in diagnostic builds (MPSAFE_DIAGNOSTIC).
+ */
+static inline void
+if_ioctl_lock_enter(struct ifnet *ifp)
+{
+#ifdef MPSAFE_DIAGNOSTIC
+	if (MPSAFE_UNLIKELY(pserialize_in_read_section()))
+		mpsafe_panic("IFNET_LOCK inside a read section: ifa_insert() "
+		             "may hold the lock while it waits for a grace "
+		             "period, which would wait for this thread");
+#endif
+	pthread_mutex_lock(&ifp->if_ioctl_lock);
+}
+
+#define IFNET_LOCK(ifp) if_ioctl_lock_enter(ifp)
 #define IFNET_UNLOCK(ifp) pthread_mutex_unlock(&(ifp)->if_ioctl_lock)
 
 /* Readers: inside a pserialize read section. */
@@ -423,8 +449,9 @@ MPSAFE_API bool if_held(const struct ifnet *ifp);
  *	Return 0 or EINVAL (mtu 0, or ifp's detach has begun).  The caller
  *	keeps if_detach(ifp) from returning during the call (a reference,
  *	or its own ordering): ifp's lock is destroyed by then.  Not in a
- *	read section: ifa_insert() may hold the lock while it waits for a
- *	grace period.  May block briefly.
+ *	read section (they abort there with a message): ifa_insert() may
+ *	hold the lock while it waits for a grace period.  May block
+ *	briefly.
  */
 MPSAFE_API int if_set_mtu(struct ifnet *ifp, unsigned mtu);
 MPSAFE_API int if_set_flags(struct ifnet *ifp, int flags);

@@ -567,6 +567,100 @@ addr_order(struct ifnet *ifp, struct if_addr **out, unsigned max, unsigned *n)
  * rebuilds, and no address removed or of a detached interface is; each
  * list keeps insertion order with the tail moving back on removal.
  */
+/* fe80:<embedded>::<low> with sin6_scope_id scope, as a sockaddr_storage. */
+static struct sockaddr_storage
+ll_of(unsigned embedded, unsigned low, uint32_t scope)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	*sin6 = sin6_of("fe80::");
+	sin6->sin6_addr.s6_addr[2] = (uint8_t)(embedded >> 8);
+	sin6->sin6_addr.s6_addr[3] = (uint8_t)embedded;
+	sin6->sin6_addr.s6_addr[15] = (uint8_t)low;
+	sin6->sin6_scope_id = scope;
+	return ss;
+}
+
+/*
+ * IPv6 zones: a link-local address is of its interface's zone, named by
+ * sin6_scope_id or KAME's embedded bits; a lookup naming a zone finds
+ * that interface's address only, an impossible zone finds nothing, and
+ * an insert naming another zone is refused.
+ */
+Test(ifnet, link_local_addresses_belong_to_their_interface)
+{
+	struct ifnet *a = attach("zl0"), *b = attach("zl1");
+	unsigned ia = a->if_index, ib = b->if_index;
+	struct sockaddr_storage ss, mask;
+	struct if_addr *la, *lb, *net, *g, *dup;
+	int s;
+
+	ss = ll_of(0, 1, 0);
+	la = add_addr(a, &ss); /* fe80::1, no zone named */
+	ss = ll_of(0, 1, ib);
+	lb = add_addr(b, &ss); /* fe80::1 of b's zone */
+
+	ss = ll_of(0, 1, ia);
+	cr_assert_eq(find_addr(&ss), la, "by scope id");
+	ss = ll_of(ib, 1, 0);
+	cr_assert_eq(find_addr(&ss), lb, "by the embedded zone");
+	ss = ll_of(ib, 1, ib);
+	cr_assert_eq(find_addr(&ss), lb, "both, agreeing");
+	ss = ll_of(0, 1, 0);
+	cr_assert(find_addr(&ss) == la || find_addr(&ss) == lb, "no zone");
+	ss = ll_of(0, 1, ib + 100);
+	cr_assert_null(find_addr(&ss), "a zone no interface has");
+	ss = ll_of(ia, 1, ib);
+	cr_assert_null(find_addr(&ss), "two zones");
+	ss = ll_of(0, 1, 0x10000 + ia);
+	cr_assert_null(find_addr(&ss), "a zone over 0xffff");
+
+	/* Inserts: another zone, the embedded form of one there already. */
+	ss = ll_of(0, 2, ib);
+	dup = ifa_create((const struct sockaddr *)&ss, NULL);
+	cr_assert_eq(ifa_insert(a, dup), EINVAL, "b's zone on a");
+	ifafree(dup);
+	ss = ll_of(ia, 1, 0);
+	dup = ifa_create((const struct sockaddr *)&ss, NULL);
+	cr_assert_eq(ifa_insert(a, dup), EEXIST, "fe80:<ia>::1 is fe80::1");
+	ifafree(dup);
+
+	/* A global address's scope id is no zone. */
+	ss = addr_of(9, 1);
+	((struct sockaddr_in6 *)&ss)->sin6_scope_id = ib;
+	g = add_addr(a, &ss);
+	ss = addr_of(9, 1);
+	cr_assert_eq(find_addr(&ss), g);
+
+	/* ifaof_ifpforaddr(): the network match honours the zone too. */
+	ss = ll_of(0, 0x10, 0);
+	mask = ll_of(0, 0, 0);
+	memset(((struct sockaddr_in6 *)&mask)->sin6_addr.s6_addr, 0xff, 8);
+	net = ifa_create(
+	    (const struct sockaddr *)&ss, (const struct sockaddr *)&mask);
+	cr_assert_not_null(net);
+	cr_assert_eq(ifa_insert(a, net), 0);
+	s = pserialize_read_enter();
+	ss = ll_of(ia, 0x99, 0);
+	cr_assert_eq(ifaof_ifpforaddr((const struct sockaddr *)&ss, a), net,
+	    "fe80:<ia>::99 is on fe80::/64 of a");
+	ss = ll_of(0, 0x99, ia);
+	cr_assert_eq(ifaof_ifpforaddr((const struct sockaddr *)&ss, a), net);
+	ss = ll_of(0, 0x99, ib);
+	cr_assert_eq(ifaof_ifpforaddr((const struct sockaddr *)&ss, a), la,
+	    "of b's zone: not a's network, so a's first IPv6 address");
+	ss = ll_of(0, 1, ia);
+	cr_assert_eq(ifaof_ifpforaddr((const struct sockaddr *)&ss, a), la);
+	pserialize_read_exit(s);
+	assert_addr_table();
+
+	detach(a);
+	detach(b);
+	assert_addr_table();
+}
+
 Test(ifnet, many_addresses_found_by_address)
 {
 	enum { NIF = 100, NADDR = 20 };

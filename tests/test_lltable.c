@@ -157,6 +157,81 @@ Test(lltable, inet6_and_collisions)
 		inet6_and_collisions(designs[i]);
 }
 
+/*
+ * IPv6 zones (lltable.h): a zoned address is one entry however it names
+ * the table's zone; another zone is refused (EINVAL), or, embedded in
+ * lla_lookup_addr()'s bytes, not found.
+ */
+static void
+inet6_zones(enum lltable_sync sync)
+{
+	struct lltable *llt;
+	struct lla_info info;
+	struct sockaddr_in6 plain = sin6_of("fe80::1");
+	struct sockaddr_in6 scoped = plain, embedded = sin6_of("fe80:7::1");
+	struct sockaddr_in6 other = plain, both = embedded, wide = plain;
+	struct sockaddr_in6 global = sin6_of("2001:db8::1");
+	struct sockaddr_in6 mcast = sin6_of("ff02::1:ff00:1");
+	struct sockaddr_in6 pflag = sin6_of("ff32:7::1");
+	uint8_t raw[16];
+
+	scoped.sin6_scope_id = 7;
+	other.sin6_scope_id = 8;
+	both.sin6_scope_id = 8; /* bits 16..31 say 7 */
+	wide.sin6_scope_id = 0x10007;
+	cr_assert_eq(lltable_create(&llt, AF_INET6, 7, sync, 0), 0);
+
+	/* One entry, three spellings. */
+	cr_assert_eq(lla_update(llt, SA(&embedded), mac1, 6, 0), 0);
+	cr_assert_eq(lla_update(llt, SA(&scoped), mac2, 6, 0), 0);
+	cr_assert_eq(lltable_count(llt), 1);
+	cr_assert_eq(lla_lookup(llt, SA(&plain), &info), 0);
+	cr_assert_eq(info.lli_addr[5], 0x02, "the second update replaced it");
+	cr_assert_eq(lla_lookup(llt, SA(&embedded), &info), 0);
+	memcpy(raw, &embedded.sin6_addr, 16);
+	cr_assert_eq(lla_lookup_addr(llt, raw, &info), 0);
+	memcpy(raw, &plain.sin6_addr, 16);
+	cr_assert_eq(lla_lookup_addr(llt, raw, &info), 0);
+
+	/* Another zone, two zones, an impossible one. */
+	cr_assert_eq(lla_update(llt, SA(&other), mac1, 6, 0), EINVAL);
+	cr_assert_eq(lla_lookup(llt, SA(&other), &info), EINVAL);
+	cr_assert_eq(lla_delete(llt, SA(&other)), EINVAL);
+	cr_assert_eq(lla_lookup(llt, SA(&both), &info), EINVAL);
+	cr_assert_eq(lla_update(llt, SA(&wide), mac1, 6, 0), EINVAL);
+	raw[3] = 8; /* fe80:8::1 */
+	cr_assert_eq(lla_lookup_addr(llt, raw, &info), ENOENT);
+	cr_assert_eq(lltable_count(llt), 1);
+
+	/* Link-local multicast has a zone; unicast global and P-flag don't. */
+	cr_assert_eq(lla_update(llt, SA(&mcast), mac1, 6, 0), 0);
+	mcast.sin6_scope_id = 7;
+	cr_assert_eq(lla_lookup(llt, SA(&mcast), &info), 0);
+	mcast.sin6_scope_id = 9;
+	cr_assert_eq(lla_lookup(llt, SA(&mcast), &info), EINVAL);
+	global.sin6_scope_id = 9; /* no zone: ignored */
+	cr_assert_eq(lla_update(llt, SA(&global), mac1, 6, 0), 0);
+	global.sin6_scope_id = 0;
+	cr_assert_eq(lla_lookup(llt, SA(&global), &info), 0);
+	cr_assert_eq(lla_update(llt, SA(&pflag), mac1, 6, 0), 0);
+	memcpy(raw, &pflag.sin6_addr, 16);
+	cr_assert_eq(lla_lookup_addr(llt, raw, &info), 0);
+	raw[3] = 0; /* bits 16..31 are part of a P-flag address */
+	cr_assert_eq(lla_lookup_addr(llt, raw, &info), ENOENT);
+
+	cr_assert_eq(lla_delete(llt, SA(&plain)), 0);
+	cr_assert_eq(lla_lookup(llt, SA(&embedded), &info), ENOENT);
+	cr_assert_eq(lltable_count(llt), 3);
+	lltable_destroy(llt);
+	mpsafe_defer_barrier();
+}
+
+Test(lltable, inet6_zones)
+{
+	for (size_t i = 0; i < sizeof(designs) / sizeof(designs[0]); i++)
+		inet6_zones(designs[i]);
+}
+
 static void
 bad_input_changes_nothing(enum lltable_sync sync)
 {

@@ -35,6 +35,9 @@
  *    is being detached.  Invariant: an address is in the table if and
  *    only if it is inserted (IFA_STATE_INSERTED) and its interface is
  *    attached (IFNET_STATE_ATTACHED); both change under IFNET_LOCK(ifp).
+ *    A zoned IPv6 address (in6_zone.h) is of its interface's zone: the
+ *    table keys it without KAME's embedded zone bits, and a lookup that
+ *    names a zone finds only the address of the interface of that index.
  *
  * Lifetime of an interface.  A reader that found ifp inside a read section
  * may use it until the section ends, or take a psref (if_psref) to keep
@@ -109,6 +112,7 @@
 
 #include "if_hash.h"
 #include "if_impl.h"
+#include "in6_zone.h"
 
 #include <stdatomic.h>
 
@@ -440,50 +444,87 @@ if_name_table_check(void)
 
 /* --- address table (see the opening comment) ----------------------------- */
 
-/* What a search of the address table looks for. */
-struct ifa_key {
-	const struct sockaddr *ik_addr;
-	const struct ifnet *ik_ifp; /* that interface's only, or NULL: any */
+/*
+ * An address as the interface tables compare it: its family, its address
+ * bytes and, for a zoned IPv6 address (in6_zone.h), the bytes without the
+ * embedded zone (bits 16..31 cleared) and the zone it names (0: none).
+ * Ports, flow info and the scope id of an address without a zone play no
+ * part.
+ */
+struct ifa_cmp {
+	sa_family_t ic_family;
+	socklen_t ic_len;
+	uint32_t ic_zone;
+	uint8_t ic_bytes[sizeof(struct in6_addr)];
 };
 
-/* Same family and address bytes (ports and scope ignored). */
-static bool
-sa_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
-{
-	socklen_t la, lb;
-	const void *pa = sockaddr_const_addr(a, &la);
-	const void *pb = sockaddr_const_addr(b, &lb);
-
-	return a->sa_family == b->sa_family && pa != NULL && pb != NULL &&
-	       la == lb && memcmp(pa, pb, la) == 0;
-}
-
 /*
- * The hash of addr's family and address bytes, which sa_addr_equal()
- * compares; false (no address can equal addr) for a family without
- * address bytes.
+ * Fill *c from sa; false when sa has no address bytes (unknown family)
+ * or names an impossible zone (over 0xffff, or two that differ).
  */
 static bool
-ifa_hash_of(const struct sockaddr *addr, uint32_t *hp)
+ifa_cmp_of(const struct sockaddr *sa, struct ifa_cmp *c)
 {
-	socklen_t len;
-	const void *p = sockaddr_const_addr(addr, &len);
-	uint8_t family = (uint8_t)addr->sa_family;
+	const void *p = sockaddr_const_addr(sa, &c->ic_len);
 
 	if (p == NULL)
 		return false;
-	*hp = if_hash_bytes(p, len, if_hash_bytes(&family, 1, IF_HASH_INIT));
+	c->ic_family = sa->sa_family;
+	c->ic_zone = 0;
+	memcpy(c->ic_bytes, p, c->ic_len);
+	if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+
+		memcpy(&sin6, sa, sizeof(sin6));
+		if (!in6_zone_of(&sin6, &c->ic_zone))
+			return false;
+		if (in6_zoned(c->ic_bytes))
+			c->ic_bytes[2] = c->ic_bytes[3] = 0;
+	}
 	return true;
 }
+
+/*
+ * Whether address a, of the interface with index ifindex, equals the
+ * address c describes: the same family and bytes, and, when c names a
+ * zone, ifindex is that zone.
+ */
+static bool
+ifa_cmp_match(
+    const struct sockaddr *a, unsigned ifindex, const struct ifa_cmp *c)
+{
+	struct ifa_cmp ca;
+
+	return ifa_cmp_of(a, &ca) && ca.ic_family == c->ic_family &&
+	       ca.ic_len == c->ic_len &&
+	       memcmp(ca.ic_bytes, c->ic_bytes, c->ic_len) == 0 &&
+	       (c->ic_zone == 0 || c->ic_zone == ifindex);
+}
+
+/* The hash of what ifa_cmp_match() compares but the zone. */
+static uint32_t
+ifa_hash_of(const struct ifa_cmp *c)
+{
+	uint8_t family = (uint8_t)c->ic_family;
+
+	return if_hash_bytes(
+	    c->ic_bytes, c->ic_len, if_hash_bytes(&family, 1, IF_HASH_INIT));
+}
+
+/* What a search of the address table looks for. */
+struct ifa_key {
+	struct ifa_cmp ik_addr;
+	const struct ifnet *ik_ifp; /* that interface's only, or NULL: any */
+};
 
 static uint32_t
 ifa_hash_elem(const void *elem)
 {
-	uint32_t h = 0;
+	struct ifa_cmp c;
 
-	/* An inserted address has address bytes (ifa_create() checked). */
-	(void)ifa_hash_of(((const struct if_addr *)elem)->ifa_addr, &h);
-	return h;
+	/* An inserted address has bytes and a zone (ifa_insert() checked). */
+	(void)ifa_cmp_of(((const struct if_addr *)elem)->ifa_addr, &c);
+	return ifa_hash_of(&c);
 }
 
 static bool
@@ -493,7 +534,7 @@ ifa_match(const void *elem, const void *key)
 	const struct ifa_key *k = key;
 
 	return (k->ik_ifp == NULL || ifa->ifa_ifp == k->ik_ifp) &&
-	       sa_addr_equal(ifa->ifa_addr, k->ik_addr);
+	       ifa_cmp_match(ifa->ifa_addr, ifa->ifa_ifindex, &k->ik_addr);
 }
 
 static const struct if_hash_ops ifa_ops = {
@@ -509,14 +550,13 @@ static const struct if_hash_ops ifa_ops = {
 static struct if_addr *
 ifa_table_find(const struct sockaddr *addr, const struct ifnet *ifp)
 {
-	struct ifa_key k = {addr, ifp};
-	uint32_t h;
+	struct ifa_key k = {.ik_ifp = ifp};
 
-	if (!ifa_hash_of(addr, &h))
+	if (!ifa_cmp_of(addr, &k.ik_addr))
 		return NULL;
 	/* Acquire: pairs with if_hash_reserve()'s release store. */
-	return if_hash_find(
-	    mpsafe_load_acquire(&ifaddr_table), &ifa_ops, h, &k);
+	return if_hash_find(mpsafe_load_acquire(&ifaddr_table), &ifa_ops,
+	    ifa_hash_of(&k.ik_addr), &k);
 }
 
 /*
@@ -1226,6 +1266,7 @@ ifa_create(const struct sockaddr *addr, const struct sockaddr *netmask)
 int
 ifa_insert(struct ifnet *ifp, struct if_addr *ifa)
 {
+	struct ifa_cmp c;
 	int error = 0;
 
 	if (ifp == NULL || ifa == NULL)
@@ -1234,6 +1275,10 @@ ifa_insert(struct ifnet *ifp, struct if_addr *ifa)
 		mpsafe_panic(
 		    "ifa_insert inside a read section: it may wait for "
 		    "a grace period (the address table's deferred free)");
+	/* A zoned address of another interface's zone cannot be ifp's. */
+	if (!ifa_cmp_of(ifa->ifa_addr, &c) ||
+	    (c.ic_zone != 0 && c.ic_zone != ifp->if_index))
+		return EINVAL;
 	IFNET_LOCK(ifp);
 	if (ifp->if_state != IFNET_STATE_ATTACHED ||
 	    ifa->ifa_state != IFA_STATE_NEW) {
@@ -1378,20 +1423,25 @@ if_get_byaddr(const struct sockaddr *addr, struct psref *psref)
 	return ifp;
 }
 
-/* Whether a and b are equal under mask (all of the same family). */
+/*
+ * Whether ifa, of the interface with index ifindex, is on the network of
+ * the address c describes: equal under ifa's netmask (zoned addresses
+ * without their embedded zone), and, when c names a zone, ifindex is it.
+ */
 static bool
-sa_net_equal(const struct sockaddr *a, const struct sockaddr *b,
-    const struct sockaddr *mask)
+ifa_net_match(
+    const struct if_addr *ifa, unsigned ifindex, const struct ifa_cmp *c)
 {
+	struct ifa_cmp ca;
 	socklen_t len;
-	const uint8_t *pa = sockaddr_const_addr(a, &len);
-	const uint8_t *pb = sockaddr_const_addr(b, NULL);
-	const uint8_t *pm = sockaddr_const_addr(mask, NULL);
+	const uint8_t *pm = sockaddr_const_addr(ifa->ifa_netmask, &len);
 
-	if (pa == NULL || pb == NULL || pm == NULL)
+	if (pm == NULL || !ifa_cmp_of(ifa->ifa_addr, &ca) ||
+	    ca.ic_family != c->ic_family || len != c->ic_len ||
+	    (c->ic_zone != 0 && c->ic_zone != ifindex))
 		return false;
 	for (socklen_t i = 0; i < len; i++)
-		if (((pa[i] ^ pb[i]) & pm[i]) != 0)
+		if (((ca.ic_bytes[i] ^ c->ic_bytes[i]) & pm[i]) != 0)
 			return false;
 	return true;
 }
@@ -1400,16 +1450,21 @@ struct if_addr *
 ifaof_ifpforaddr(const struct sockaddr *addr, const struct ifnet *ifp)
 {
 	struct if_addr *ifa, *net = NULL, *first = NULL;
+	struct ifa_cmp c;
+	bool cmp;
 
 	if (addr == NULL || ifp == NULL)
 		return NULL;
+	/* An unknown family or impossible zone matches nothing. */
+	cmp = ifa_cmp_of(addr, &c);
+
 	IFADDR_READER_FOREACH (ifa, ifp) {
 		if (ifa->ifa_addr->sa_family != addr->sa_family)
 			continue;
-		if (sa_addr_equal(ifa->ifa_addr, addr))
+		if (cmp && ifa_cmp_match(ifa->ifa_addr, ifp->if_index, &c))
 			return ifa;
-		if (net == NULL && ifa->ifa_netmask != NULL &&
-		    sa_net_equal(ifa->ifa_addr, addr, ifa->ifa_netmask))
+		if (cmp && net == NULL && ifa->ifa_netmask != NULL &&
+		    ifa_net_match(ifa, ifp->if_index, &c))
 			net = ifa;
 		if (first == NULL)
 			first = ifa;

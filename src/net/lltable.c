@@ -6,7 +6,9 @@
  * layer-3 address bytes.  Writers are serialised by the table's lock:
  * a mutex for LLT_SYNC_PSERIALIZE, the write side of the rwlock for
  * LLT_SYNC_RWLOCK.  Lookups copy the entry they find into the caller's
- * struct lla_info.
+ * struct lla_info.  A key is the address bytes; a zoned IPv6 address's
+ * (in6_zone.h) without its embedded zone, which can only be the table's
+ * interface (llt_key() refuses another).
  *
  * Invariants:
  *  - A key appears at most once in the table, except during
@@ -37,6 +39,8 @@
 #include <mpsafe/pserialize.h>
 #include <mpsafe/pslist.h>
 #include <mpsafe/thread.h>
+
+#include "in6_zone.h"
 
 #define LLE_MAGIC 0x4c4c4531u      /* "LLE1": linked or being retired */
 #define LLE_MAGIC_DEAD 0x6c6c6564u /* "llde": reclaimed */
@@ -122,20 +126,35 @@ llt_key_eq(const uint8_t *a, const uint8_t *b, size_t len)
 	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
 }
 
-/* The key bytes of sa, or NULL with *error set. */
-static const uint8_t *
-llt_key(const struct lltable *llt, const struct sockaddr *sa, int *error)
+/*
+ * The key of sa, in key (llt_keylen bytes): its address bytes, a zoned
+ * IPv6 address's without the embedded zone (in6_zone.h: the table's
+ * addresses are all of its interface's zone).  Returns 0, EAFNOSUPPORT
+ * (not the table's family) or EINVAL (a zone other than the table's
+ * interface, or an impossible one).
+ */
+static int
+llt_key(const struct lltable *llt, const struct sockaddr *sa, uint8_t *key)
 {
-	if (sa->sa_family != llt->llt_af) {
-		*error = EAFNOSUPPORT;
-		return NULL;
+	struct sockaddr_in6 sin6;
+	uint32_t zone;
+
+	if (sa->sa_family != llt->llt_af)
+		return EAFNOSUPPORT;
+	if (llt->llt_af == AF_INET) {
+		memcpy(key,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    4);
+		return 0;
 	}
-	if (llt->llt_af == AF_INET)
-		return (const uint8_t *)&(
-		    (const struct sockaddr_in *)(const void *)sa)
-		    ->sin_addr;
-	return (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)
-	    ->sin6_addr;
+	memcpy(&sin6, sa, sizeof(sin6));
+	if (!in6_zone_of(&sin6, &zone) ||
+	    (zone != 0 && zone != llt->llt_ifindex))
+		return EINVAL;
+	memcpy(key, &sin6.sin6_addr, 16);
+	if (in6_zoned(key))
+		key[2] = key[3] = 0;
+	return 0;
 }
 
 static struct pslist_head *
@@ -291,13 +310,13 @@ lla_update(struct lltable *llt, const struct sockaddr *l3addr,
     const void *lladdr, size_t len, uint32_t flags)
 {
 	struct llentry *e, *n = NULL;
-	const uint8_t *key;
+	uint8_t key[16];
 	int error = 0;
 
 	if (llt == NULL || l3addr == NULL || len > LLT_ADDR_MAX ||
 	    (lladdr == NULL && len > 0) || (flags & ~(uint32_t)LLE_USERMASK))
 		return EINVAL;
-	if ((key = llt_key(llt, l3addr, &error)) == NULL)
+	if ((error = llt_key(llt, l3addr, key)) != 0)
 		return error;
 	if ((error = llt_writer_check("lla_update")) != 0)
 		return error;
@@ -358,12 +377,12 @@ int
 lla_delete(struct lltable *llt, const struct sockaddr *l3addr)
 {
 	struct llentry *e;
-	const uint8_t *key;
-	int error = 0;
+	uint8_t key[16];
+	int error;
 
 	if (llt == NULL || l3addr == NULL)
 		return EINVAL;
-	if ((key = llt_key(llt, l3addr, &error)) == NULL)
+	if ((error = llt_key(llt, l3addr, key)) != 0)
 		return error;
 	if ((error = llt_writer_check("lla_delete")) != 0)
 		return error;
@@ -411,8 +430,19 @@ llt_lookup_locked(
 int
 lla_lookup_addr(struct lltable *llt, const void *addr, struct lla_info *info)
 {
+	uint8_t key[16];
 	int error, s;
 
+	/* A zoned IPv6 address: without its embedded zone, if it is ours. */
+	if (llt->llt_keylen == 16 && in6_zoned(addr)) {
+		uint32_t zone = in6_zone_embedded(addr);
+
+		if (zone != 0 && zone != llt->llt_ifindex)
+			return ENOENT;
+		memcpy(key, addr, 16);
+		key[2] = key[3] = 0;
+		addr = key;
+	}
 	if (llt->llt_sync == LLT_SYNC_RWLOCK) {
 		pthread_rwlock_rdlock(&llt->llt_rwlock);
 		error = llt_lookup_locked(llt, addr, info);
@@ -429,12 +459,12 @@ int
 lla_lookup(
     struct lltable *llt, const struct sockaddr *l3addr, struct lla_info *info)
 {
-	const uint8_t *key;
-	int error = 0;
+	uint8_t key[16];
+	int error;
 
 	if (llt == NULL || l3addr == NULL || info == NULL)
 		return EINVAL;
-	if ((key = llt_key(llt, l3addr, &error)) == NULL)
+	if ((error = llt_key(llt, l3addr, key)) != 0)
 		return error;
 	return lla_lookup_addr(llt, key, info);
 }

@@ -18,7 +18,7 @@
  * (fe80::/10), or an interface-local or link-local multicast one (scope
  * 1 or 2 without the P flag: ff01::, ff02::, ff11::, ff12::), means
  * nothing without its zone (sin6_scope_id, an interface index), so its
- * key carries the zone in the address's bits 16..31 (rt_zoned6()), which
+ * key carries the zone in the address's bits 16..31 (in6_zoned()), which
  * such addresses leave zero in practice (RFC 4291's link-local format;
  * multicast group ids are allocated in the low 32 bits, RFC 3307): KAME's
  * embedded form, as in NetBSD's kernel.  Multicast with the P flag
@@ -375,7 +375,7 @@ rt_zone_out(struct sockaddr_in6 *sin6)
 {
 	uint8_t *a = sin6->sin6_addr.s6_addr;
 
-	if (!rt_zoned6(a))
+	if (!in6_zoned(a))
 		return;
 	if (sin6->sin6_scope_id == 0)
 		sin6->sin6_scope_id = (uint32_t)a[2] << 8 | a[3];
@@ -398,22 +398,19 @@ rt_sa_key(const struct sockaddr *sa, struct lpm_key *k)
 		*k = rt_addr_key(fi,
 		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
 	} else if (fi == RT_INET6) {
+		uint32_t zone;
+
 		memcpy(&sin6, sa, sizeof(sin6));
 		*k = rt_addr_key(fi, &sin6.sin6_addr);
 		/*
 		 * Zones (file comment, "Keys"): sin6_scope_id goes into the
 		 * address's bits 16..31, which must then be 0 or say the
-		 * same zone; scope 0 leaves the address as it is.
+		 * same zone (so the OR below changes nothing when they are
+		 * set); scope 0 leaves the address as it is.
 		 */
-		if (sin6.sin6_scope_id != 0 &&
-		    rt_zoned6(sin6.sin6_addr.s6_addr)) {
-			uint64_t field = k->hi >> 32 & 0xffff;
-
-			if (sin6.sin6_scope_id > 0xffff ||
-			    (field != 0 && field != sin6.sin6_scope_id))
-				return RT_KEY_BADZONE;
-			k->hi |= (uint64_t)sin6.sin6_scope_id << 32;
-		}
+		if (!in6_zone_of(&sin6, &zone))
+			return RT_KEY_BADZONE;
+		k->hi |= (uint64_t)zone << 32;
 	}
 	return fi;
 }
@@ -1827,7 +1824,7 @@ rt_check_info(const struct rt_addrinfo *info, int cmd, struct rt_req *r)
 		const uint8_t a[2] = {
 		    (uint8_t)(r->k.hi >> 56), (uint8_t)(r->k.hi >> 48)};
 
-		if (rt_zoned6(a))
+		if (in6_zoned(a))
 			return EINVAL; /* neither every zone nor one ("Keys") */
 	}
 	if (cmd != MPSAFE_RTM_ADD && cmd != MPSAFE_RTM_CHANGE)
@@ -1922,7 +1919,7 @@ rt_add(struct rt_table *t, const struct rt_addrinfo *info,
 		rt->rt_dst.sin6.sin6_addr = d.sin6_addr;
 		/* The zone, or 0 where the scope is not part of the key. */
 		rt->rt_dst.sin6.sin6_scope_id =
-		    rt_zoned6(d.sin6_addr.s6_addr) ? d.sin6_scope_id : 0;
+		    in6_zoned(d.sin6_addr.s6_addr) ? d.sin6_scope_id : 0;
 		rt_zone_out(&rt->rt_dst.sin6);
 	}
 	rt->rt_plen = (uint8_t)r->plen;

@@ -15,6 +15,7 @@
 #include <mpsafe/psref.h>
 #include <mpsafe/workqueue.h>
 
+#include "in6_zone.h"
 #include "lpm.h"
 
 #define RT_MAGIC_LIVE 0x52544c56u /* "RTLV" */
@@ -125,21 +126,6 @@ static inline int
 rt_afidx(int af)
 {
 	return af == AF_INET ? RT_INET : af == AF_INET6 ? RT_INET6 : -1;
-}
-
-/*
- * Does an IPv6 address (its first two bytes suffice) have a zone that
- * the key carries (route.c, "Keys")?  Link-local unicast (fe80::/10);
- * interface-local and link-local multicast (scope 1 or 2) without the P
- * flag, whose addresses use bits 16..31 for a prefix length.
- */
-static inline bool
-rt_zoned6(const uint8_t *a)
-{
-	if (a[0] == 0xfe)
-		return (a[1] & 0xc0) == 0x80;
-	return a[0] == 0xff && (a[1] & 0x20) == 0 &&
-	       ((a[1] & 0x0f) == 1 || (a[1] & 0x0f) == 2);
 }
 
 /*

@@ -193,7 +193,7 @@ rtcache_same_dst(const struct route *ro, const struct sockaddr *dst)
 		return memcmp(&ro->ro_dst.sin6.sin6_addr, &d.sin6_addr,
 		           sizeof(struct in6_addr)) == 0 &&
 		       (ro->ro_dst.sin6.sin6_scope_id == d.sin6_scope_id ||
-		           !rt_zoned6(d.sin6_addr.s6_addr));
+		           !in6_zoned(d.sin6_addr.s6_addr));
 	}
 	return false;
 }

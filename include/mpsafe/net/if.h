@@ -519,8 +519,11 @@ MPSAFE_API struct if_addr *ifa_create(
  *	table that ifa_ifwithaddr() searches; the list takes over the
  *	creator's reference.  Returns 0; EINVAL when ifp's detach has begun
  *	(the caller keeps if_detach(ifp) from returning during the call, as
- *	for if_set_mtu()) or ifa was inserted before; EEXIST when ifp
- *	already has the same address (another interface may have it);
+ *	for if_set_mtu()), ifa was inserted before, or its address is a
+ *	zoned IPv6 one that names another zone than ifp's index (see
+ *	ifa_ifwithaddr()); EEXIST when ifp already has the same address
+ *	(another interface may have it; a zoned address equals its
+ *	embedded form);
  *	ENOMEM when the address table could not grow.  On error nothing
  *	changed and the caller keeps its reference.  Thread context, not in
  *	a read section: a growth of the table may wait, holding IFNET_LOCK,
@@ -570,8 +573,13 @@ MPSAFE_API void ifafree(struct if_addr *ifa);
  *	The address equal to addr (family and address bytes; ports are
  *	ignored) on any attached interface, or NULL; its owner is
  *	ifa->ifa_ifp.  When several interfaces have the address, one of
- *	them.  A hash table lookup: the cost does not grow with the number
- *	of interfaces or addresses.  Inside a read section.  Never blocks.
+ *	them.  A zoned IPv6 address (link-local unicast, interface- and
+ *	link-local multicast without the P flag) is of its interface's
+ *	zone: addr naming a zone (sin6_scope_id, or KAME's embedded bits
+ *	16..31) finds only the address of the interface with that index;
+ *	naming none, any interface's.  A hash table lookup: the cost does not
+ *grow with the number of interfaces or addresses.  Inside a read section. Never
+ *blocks.
  */
 MPSAFE_API struct if_addr *ifa_ifwithaddr(const struct sockaddr *addr);
 
@@ -598,8 +606,9 @@ MPSAFE_API struct ifnet *if_get_byaddr(
  *
  *	The address of ifp on the same network as addr (same family, equal
  *	under the address's netmask; an exact match is preferred), else the
- *	first address of addr's family, else NULL.  Inside a read section.
- *	Never blocks.
+ *	first address of addr's family, else NULL.  A zoned IPv6 addr
+ *	matches only if it names no zone or ifp's (see ifa_ifwithaddr()). Inside
+ *a read section. Never blocks.
  */
 MPSAFE_API struct if_addr *ifaof_ifpforaddr(
     const struct sockaddr *addr, const struct ifnet *ifp);

@@ -24,6 +24,16 @@
  *  - LLT_SYNC_RWLOCK: lookups take the table's read lock, updates its
  *    write lock; removed entries are freed at once.
  *
+ * IPv6 zones.  A table's addresses are all of its interface's link, so a
+ * zoned address (link-local unicast fe80::/10, and interface- or
+ * link-local multicast without the P flag: ff01::, ff02::, ff11::,
+ * ff12::) is one key however it names its zone: not at all, in
+ * sin6_scope_id, or in bits 16..31 (KAME's embedded form); fe80::1,
+ * fe80::1 with scope ifindex and fe80:<ifindex>::1 are one entry.  A zone
+ * other than the table's ifindex (or two that differ, or one over
+ * 0xffff) is EINVAL; lla_lookup_addr() of such an embedded form finds
+ * nothing.  Other addresses' scope ids are ignored.
+ *
  * Differences from NetBSD: no per-entry lock or reference count (copies
  * instead), no timers or resolution state machine, no LLE_* flags but
  * the ones below, the table is not reached through struct ifnet (the
@@ -79,9 +89,9 @@ struct lltable; /* opaque */
  *	neither): a lookup walks one chain, so size nbuckets to the
  *	neighbours expected (measured on the project's VM: with the 64
  *	default chains a lookup takes 25 ns among 1k entries and about
- *	100 us among 100k; with nbuckets 100k, 80 ns).  Returns 0, EINVAL (NULL
- *lltp, unknown sync, nbuckets over LLT_BUCKETS_MAX), EAFNOSUPPORT or ENOMEM.
- *May block (allocates).
+ *	100 us among 100k; with nbuckets 100k, 80 ns).  Returns 0,
+ *	EINVAL (NULL lltp, unknown sync, nbuckets over LLT_BUCKETS_MAX),
+ *	EAFNOSUPPORT or ENOMEM.  May block (allocates).
  */
 MPSAFE_API int lltable_create(struct lltable **lltp, int af, unsigned ifindex,
     enum lltable_sync sync, unsigned nbuckets);
@@ -108,7 +118,8 @@ MPSAFE_API void lltable_destroy(struct lltable *llt);
  *	LLE_VALID is set when len > 0), adding it if absent.  Returns 0;
  *	EINVAL (NULL llt or l3addr, len over LLT_ADDR_MAX, NULL lladdr
  *	with len > 0, flags outside LLE_USERMASK); EAFNOSUPPORT (l3addr
- *	not of the table's family); ENOMEM (table unchanged); EDEADLK
+ *	not of the table's family, or a zone other than the table's
+ *	interface: see "IPv6 zones"); ENOMEM (table unchanged); EDEADLK
  *	(called inside a read section; diagnostic builds abort).  Writers
  *	exclude each other.  Blocks (a lock; with LLT_SYNC_PSERIALIZE it
  *	may wait for room under the deferred-reclamation limit).  Not in a
@@ -120,8 +131,9 @@ MPSAFE_API int lla_update(struct lltable *llt, const struct sockaddr *l3addr,
 /*
  * lla_delete(llt, l3addr)
  *
- *	Remove the entry for l3addr.  Returns 0, EINVAL (NULL argument),
- *	EAFNOSUPPORT (wrong family), ESRCH (no such entry) or EDEADLK
+ *	Remove the entry for l3addr.  Returns 0, EINVAL (NULL argument, or
+ *	another zone), EAFNOSUPPORT (wrong family), ESRCH (no such entry)
+ *	or EDEADLK
  *	(inside a read section; diagnostic builds abort).  Blocks as
  *	lla_update().  Not in a read section.
  */
@@ -131,7 +143,8 @@ MPSAFE_API int lla_delete(struct lltable *llt, const struct sockaddr *l3addr);
  * lla_lookup(llt, l3addr, info)
  *
  *	Copy the entry for l3addr into *info.  Returns 0, ENOENT (no
- *	entry), EINVAL (NULL argument) or EAFNOSUPPORT (wrong family).
+ *	entry), EINVAL (NULL argument, or another zone) or EAFNOSUPPORT
+ *	(wrong family).
  *	LLT_SYNC_PSERIALIZE: never blocks, may be called in or out of a
  *	read section.  LLT_SYNC_RWLOCK: takes the read lock (blocks while
  *	a writer holds it).
@@ -143,8 +156,9 @@ MPSAFE_API int lla_lookup(
  * lla_lookup_addr(llt, addr, info)
  *
  *	As lla_lookup() with the address bytes (4 for AF_INET, 16 for
- *	AF_INET6, network order) instead of a sockaddr: the forwarding
- *	path's call.  Returns 0 or ENOENT.
+ *	AF_INET6, network order; a zoned address plain or in the embedded
+ *	form) instead of a sockaddr: the forwarding path's call.  Returns 0
+ *	or ENOENT (also for an embedded zone other than the table's).
  */
 MPSAFE_API int lla_lookup_addr(
     struct lltable *llt, const void *addr, struct lla_info *info);

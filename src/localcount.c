@@ -457,9 +457,9 @@ total_add(struct localcount *lc, int64_t delta)
 		drain_done(lc, false);
 		return;
 	}
-	MPSAFE_DIAG(0,
-	    "localcount_release: the count of %p fell to %lld: more "
-	    "releases than acquires",
+	/* Every build: the drain may have returned already (see above). */
+	mpsafe_panic("localcount_release: the count of %p fell to %lld: "
+	             "more releases than acquires",
 	    (void *)lc, (long long)v);
 }
 
@@ -686,9 +686,14 @@ localcount_drain(struct localcount *lc)
 		drain_wait(lc); /* the release that reaches zero wakes us */
 		return;
 	}
-	MPSAFE_DIAG(v == 0,
-	    "localcount_drain of %p: %lld more releases than acquires",
-	    (void *)lc, (long long)-v);
+	/*
+	 * Every build: a negative sum means a holder's reference was
+	 * released twice; returning would free the object under it.
+	 */
+	if (MPSAFE_UNLIKELY(v < 0))
+		mpsafe_panic("localcount_drain of %p: %lld more releases than "
+		             "acquires",
+		    (void *)lc, (long long)-v);
 	/*
 	 * This thread's own RMW above reached zero (I4).  Not a bare store:
 	 * in builds without contract checks a second drain may be asleep on

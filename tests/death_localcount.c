@@ -18,13 +18,6 @@
 TestSuite(death, .timeout = 30);
 
 static void *
-release_main(void *arg)
-{
-	localcount_release(arg);
-	return NULL;
-}
-
-static void *
 drain_main(void *arg)
 {
 	localcount_drain(arg);
@@ -120,45 +113,6 @@ Test(death, acquire_after_fini, .signal = SIGABRT)
 	localcount_init(&lc);
 	localcount_fini(&lc);
 	localcount_acquire(&lc);
-}
-
-/* More releases than acquires, found when drain adds the counters up. */
-Test(death, underflow_found_by_drain, .signal = SIGABRT)
-{
-	death_expect("more releases than acquires");
-	struct localcount lc;
-
-	localcount_init(&lc);
-	localcount_acquire(&lc);
-	localcount_release(&lc);
-	localcount_release(&lc);
-	localcount_drain(&lc);
-}
-
-/*
- * No test for total_add()'s "the count of %p fell to %lld" check
- * (src/localcount.c): a release meets it only when the shared total is
- * already zero while the count still reads DRAINING, that is, between the
- * release (or drain fold) that reached zero and its move of the state to
- * DRAINED.  Only two racing releases get there; one release too many
- * after the last is found by release_after_drain's check (the state is
- * DRAINED by then) or, before the fold, by underflow_found_by_drain's.  No
- * test hook holds a release inside that window, so there is no
- * deterministic test of it.
- */
-
-Test(death, release_after_drain, .signal = SIGABRT)
-{
-	death_expect("after localcount_drain returned: more releases");
-	struct localcount lc;
-	pthread_t t;
-
-	localcount_init(&lc);
-	localcount_acquire(&lc);
-	pthread_create(&t, NULL, release_main, &lc);
-	pthread_join(t, NULL);
-	localcount_drain(&lc);
-	localcount_release(&lc);
 }
 
 Test(death, drain_twice, .signal = SIGABRT)

@@ -16,7 +16,6 @@
 #include <mpsafe/thread.h>
 
 #include "death_expect.h"
-#include "thread_state.h"
 
 TestSuite(death, .timeout = 30);
 
@@ -100,58 +99,6 @@ Test(death, unregister_inside_read_section, .signal = SIGABRT)
 	death_expect("mpsafe_thread_unregister inside a read section");
 	(void)pserialize_read_enter();
 	(void)mpsafe_thread_unregister();
-}
-
-struct inflight {
-	pserialize_t psz;
-	_Atomic long tid; /* the writer's kernel id, once it runs */
-	_Atomic int started;
-};
-
-static void *
-perform_main(void *arg)
-{
-	struct inflight *f = arg;
-
-	atomic_store(&f->tid, thread_state_self());
-	atomic_store(&f->started, 1);
-	pserialize_perform(f->psz);
-	return NULL;
-}
-
-static _Atomic int reader_in;
-
-static void *
-reader_main(void *arg)
-{
-	(void)arg;
-	int s = pserialize_read_enter();
-	atomic_store(&reader_in, 1);
-	for (;;)
-		sched_yield(); /* holds the writer in its grace period */
-	pserialize_read_exit(s);
-	return NULL;
-}
-
-Test(death, destroy_while_perform_in_progress, .signal = SIGABRT)
-{
-	death_expect("pserialize_destroy while pserialize_perform");
-	struct inflight f = {.psz = pserialize_create()};
-	pthread_t r, w;
-
-	pthread_create(&r, NULL, reader_main, NULL);
-	while (!atomic_load(&reader_in))
-		sched_yield();
-	pthread_create(&w, NULL, perform_main, &f);
-	while (!atomic_load(&f.started))
-		sched_yield();
-	/*
-	 * The writer blocks nowhere but in pserialize_perform, where it
-	 * sleeps on the reader: once it is asleep, the call is in progress.
-	 */
-	if (!thread_state_wait_asleep(atomic_load(&f.tid)))
-		cr_skip_test("cannot see whether the writer is asleep");
-	pserialize_destroy(f.psz);
 }
 
 /* Under a sanitizer, the sanitizer reports this use after free itself. */

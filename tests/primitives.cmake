@@ -28,6 +28,9 @@ if(MPSAFE_DIAGNOSTIC)
 	mpsafe_add_test(NAME death_pserialize SOURCES death_pserialize.c
 	    LABELS death)
 endif()
+# The rules every build enforces: in every preset, release included.
+mpsafe_add_test(NAME death_every_build SOURCES death_every_build.c
+    LABELS death)
 
 # Torture: a short run in every `make test`, a long one on request.
 mpsafe_add_test(NAME torture_pserialize SOURCES torture_pserialize.c

@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -1555,3 +1556,21 @@ Test(ifnet, address_walk_ends_when_a_detach_empties_the_list)
 	ifafree(a3);
 	free(w.ifp);
 }
+
+#ifndef MPSAFE_DIAGNOSTIC
+/*
+ * The global lock's misuse aborts in every build (death_ifnet checks the
+ * messages in diagnostic builds): a second lock would hang, and an unlock
+ * by a thread that does not hold it let two threads in.
+ */
+Test(ifnet, global_lock_twice_aborts, .signal = SIGABRT)
+{
+	IFNET_GLOBAL_LOCK();
+	IFNET_GLOBAL_LOCK();
+}
+
+Test(ifnet, global_unlock_without_holding_aborts, .signal = SIGABRT)
+{
+	IFNET_GLOBAL_UNLOCK();
+}
+#endif

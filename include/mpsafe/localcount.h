@@ -240,8 +240,9 @@ localcount_acquire(struct localcount *lc)
  *	the caller must not touch the object.  Any thread context.  Never
  *	waits for other threads; costs as localcount_acquire() does (a
  *	thread's first update of any count may block briefly, see there).
- *	Diagnostic builds abort on a release that makes a drained count
- *	negative (more releases than acquires).
+ *	A release that makes a drained count negative (more releases than
+ *	acquires) aborts with a message in every build, as does a drain
+ *	that finds the count negative.
  */
 static inline void
 localcount_release(struct localcount *lc)

@@ -59,7 +59,8 @@ MPSAFE_API pserialize_t pserialize_create(void);
  * pserialize_destroy(psz)
  *
  *	Destroy psz.  No pserialize_perform(psz) may be in progress
- *	(diagnostic builds abort).  The memory is poisoned before it is freed.
+ *	(every build aborts with a message when one is: it would write into
+ *	the freed object).  The memory is poisoned before it is freed.
  */
 MPSAFE_API void pserialize_destroy(pserialize_t psz);
 

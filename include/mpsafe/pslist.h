@@ -102,7 +102,9 @@ struct pslist_entry {
 /*
  * Diagnostic checks (MPSAFE_DIAGNOSTIC): each aborts through
  * mpsafe_panic() with a message naming the broken rule.  Other builds
- * compile them out.
+ * compile them out, as NetBSD's do its KASSERTs: inserting an entry that
+ * is still linked there makes the list a cycle that readers walk for
+ * ever.
  */
 #ifdef MPSAFE_DIAGNOSTIC
 /* The entry about to be inserted is freshly initialised. */

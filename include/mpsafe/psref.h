@@ -240,8 +240,10 @@ MPSAFE_API int psref_drain_watch(pthread_mutex_t *lock, pthread_cond_t *cv);
  * psref_copy(pto, pfrom, class)
  *
  *	Take a new reference *pto to the target *pfrom refers to; both must
- *	be released.  The calling thread must hold *pfrom.  Never blocks
- *	(may take the overflow lock).
+ *	be released.  The calling thread must hold *pfrom, and *pto must
+ *	hold nothing (diagnostic builds abort; other builds lose the
+ *	reference *pto held, as psref_acquire() does).  Never blocks (may
+ *	take the overflow lock).
  */
 MPSAFE_API void psref_copy(
     struct psref *pto, const struct psref *pfrom, struct psref_class *psc);
@@ -296,6 +298,10 @@ extern MPSAFE_API MPSAFE_ATOMIC(uint32_t) mpsafe_psref_draining_all;
  *	thread.  The caller is inside the pserialize read section in which
  *	it found target (diagnostic builds abort otherwise, or if target is
  *	being destroyed, or if *psref is already in use).  Never blocks.
+ *	Other builds do not read *psref (it is often uninitialised stack
+ *	memory, which a check would read): reusing a handle that still
+ *	holds a reference loses that reference, and a destroy of its
+ *	target then waits until the thread exits.
  */
 static inline void
 psref_acquire(struct psref *psref, const struct psref_target *target,

@@ -126,10 +126,12 @@ struct pslist_head ifnet_pslist = PSLIST_INITIALIZER;
 
 static pthread_mutex_t ifnet_lock = PTHREAD_MUTEX_INITIALIZER;
 static MPSAFE_ATOMIC(int) ifnet_lock_held; /* for if_global_locked() */
-#ifdef MPSAFE_DIAGNOSTIC
-/* Whether the calling thread holds ifnet_lock (its own variable). */
+/*
+ * Whether the calling thread holds ifnet_lock (its own variable): every
+ * build checks it, since a second lock would hang and an unlock by
+ * another thread would let two threads in.
+ */
 static __thread bool ifnet_lock_mine;
-#endif
 /* Interfaces unlinked whose if_detach() has not ended (ifnet_lock). */
 static struct ifnet *ifnet_limbo;
 /* The last interface on ifnet_pslist, or NULL (ifnet_lock). */
@@ -212,14 +214,13 @@ ifnet_init(void)
 }
 
 /*
- * if_assert_not_global_locked(fn): diagnostic builds abort with a message
- * when the calling thread already holds the global lock, which fn is about
- * to take (the mutex is not recursive: it would hang silently).
+ * if_assert_not_global_locked(fn): abort with a message when the calling
+ * thread already holds the global lock, which fn is about to take (the
+ * mutex is not recursive: it would hang silently).
  */
 static void
 if_assert_not_global_locked(const char *fn)
 {
-#ifdef MPSAFE_DIAGNOSTIC
 	if (MPSAFE_UNLIKELY(ifnet_lock_mine))
 		mpsafe_panic(
 		    "%s: the calling thread already holds the global "
@@ -227,9 +228,6 @@ if_assert_not_global_locked(const char *fn)
 		    "if_detach() take it themselves: call them without "
 		    "it",
 		    fn);
-#else
-	(void)fn;
-#endif
 }
 
 /*
@@ -255,9 +253,7 @@ if_global_lock(void)
 	if_assert_not_reading("if_global_lock");
 	if_assert_not_global_locked("if_global_lock");
 	pthread_mutex_lock(&ifnet_lock);
-#ifdef MPSAFE_DIAGNOSTIC
 	ifnet_lock_mine = true;
-#endif
 	/* Relaxed: for assertions only. */
 	mpsafe_store_relaxed(&ifnet_lock_held, 1);
 }
@@ -265,12 +261,10 @@ if_global_lock(void)
 void
 if_global_unlock(void)
 {
-#ifdef MPSAFE_DIAGNOSTIC
 	if (MPSAFE_UNLIKELY(!ifnet_lock_mine))
 		mpsafe_panic("if_global_unlock: the calling thread does not "
 		             "hold the global ifnet lock");
 	ifnet_lock_mine = false;
-#endif
 	/* Relaxed: for assertions only. */
 	mpsafe_store_relaxed(&ifnet_lock_held, 0);
 	pthread_mutex_unlock(&ifnet_lock);

@@ -229,9 +229,9 @@ MPSAFE_API void if_stat_add_shared(
  *	Thread context, not inside a read section (it aborts there with
  *	a message: see IFNET_LOCK() below).  Not recursive.  Held by
  *	if_attach()/if_detach() internally: a caller holding it must not
- *	call them (diagnostic builds abort with a message, as they do when
- *	a thread takes it twice or unlocks it without holding it; other
- *	builds hang).
+ *	call them.  Every build aborts with a message when a thread breaks
+ *	that rule, takes the lock twice, or unlocks it without holding it
+ *	(the lock would hang, or let two threads in).
  *	if_global_locked(): for assertions, whether some thread holds it
  *	(not necessarily the caller).
  */

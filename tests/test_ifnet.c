@@ -150,6 +150,40 @@ Test(ifnet, attach_lookup_detach)
 	detach(b);
 }
 
+/*
+ * Names at IFNET_NAMESIZE - 1 characters attach and are found; a longer
+ * key that shares them finds nothing.  An all-digit name past
+ * IFNET_INDEX_MAX is no index, even one that a 32-bit wrap would turn
+ * into an attached interface's.
+ */
+Test(ifnet, names_and_digit_names_at_their_limits)
+{
+	char longest[IFNET_NAMESIZE], longer[IFNET_NAMESIZE + 1], idx[32];
+	struct ifnet *a;
+	struct psref ref;
+
+	memset(longest, 'n', IFNET_NAMESIZE - 1);
+	longest[IFNET_NAMESIZE - 1] = '\0';
+	a = attach(longest);
+	memcpy(longer, longest, IFNET_NAMESIZE - 1);
+	longer[IFNET_NAMESIZE - 1] = 'n';
+	longer[IFNET_NAMESIZE] = '\0';
+	cr_assert_eq(if_get(longest, &ref), a);
+	if_put(a, &ref);
+	cr_assert_null(if_get(longer, &ref), "a name one byte longer");
+
+	snprintf(idx, sizeof(idx), "%u", a->if_index);
+	cr_assert_eq(if_get(idx, &ref), a);
+	if_put(a, &ref);
+	snprintf(idx, sizeof(idx), "%lu", IFNET_INDEX_MAX + 1ul + a->if_index);
+	cr_assert_null(if_get(idx, &ref), "%s", idx);
+	snprintf(idx, sizeof(idx), "%llu", (1ull << 32) + a->if_index);
+	cr_assert_null(if_get(idx, &ref), "%s wraps to a's index", idx);
+	snprintf(idx, sizeof(idx), "%u", IFNET_INDEX_MAX);
+	cr_assert_null(if_get(idx, &ref), "the top index, unused");
+	detach(a);
+}
+
 Test(ifnet, lookup_bad_indexes)
 {
 	struct psref ref;

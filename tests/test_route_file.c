@@ -423,6 +423,72 @@ Test(route_file, load_stream)
 	free(text);
 }
 
+/*
+ * A stream whose line of len bytes (a prefix padded with blanks, then
+ * eol) begins at byte at, after comment lines, with one more route after
+ * it: the status of rtfile_load_stream() and the routes it reported.
+ */
+static int
+stream_line_at(size_t at, size_t len, const char *eol, size_t *routes)
+{
+	struct collect c = {0};
+	size_t n = 0, size = at + len + 64;
+	char *text = malloc(size);
+	FILE *fp;
+	int error;
+
+	cr_assert_not_null(text, "out of memory");
+	while (n < at) { /* comment lines of at most 100 bytes */
+		size_t l = at - n > 100 ? 100 : at - n;
+
+		memset(text + n, '#', l - 1);
+		text[n + l - 1] = '\n';
+		n += l;
+	}
+	memset(text + n, ' ', len);
+	memcpy(text + n, "10.0.0.0/8", 10);
+	n += len;
+	n += (size_t)sprintf(text + n, "%s192.0.2.0/24\n", eol);
+	fp = fmemopen(text, n, "r");
+	cr_assert_not_null(fp, "fmemopen");
+	error = rtfile_load_stream(
+	    fp, RTFILE_TABLE, RTFILE_KEEPGOING, collect_cb, &c, NULL);
+	fclose(fp);
+	free(text);
+	*routes = c.n;
+	return error;
+}
+
+/*
+ * RTFILE_LINE_MAX at the edges of the loader's 64 KiB reads
+ * (route_file.c): a line of exactly the limit loads and one byte more is
+ * E2BIG, with LF or CRLF, wherever the line falls against a read's end;
+ * the next line loads either way.
+ */
+Test(route_file, load_stream_line_limit_at_read_edges)
+{
+	static const size_t ats[] = {0, 65536 - 259, 65536 - 258, 65536 - 257,
+	    65536 - 256, 65536 - 255, 65536 - 128, 65536 - 1, 65536};
+	static const char *const eols[] = {"\n", "\r\n"};
+
+	for (size_t i = 0; i < sizeof(ats) / sizeof(ats[0]); i++)
+		for (size_t len = RTFILE_LINE_MAX - 1;
+		     len <= RTFILE_LINE_MAX + 1; len++)
+			for (size_t k = 0; k < 2; k++) {
+				size_t routes;
+				int error = stream_line_at(
+				    ats[i], len, eols[k], &routes);
+				bool over = len > RTFILE_LINE_MAX;
+
+				cr_assert_eq(error, over ? E2BIG : 0,
+				    "line of %zu bytes at %zu, %s: %d", len,
+				    ats[i], k ? "CRLF" : "LF", error);
+				cr_assert_eq(routes, over ? 1u : 2u,
+				    "line of %zu bytes at %zu, %s: %zu routes",
+				    len, ats[i], k ? "CRLF" : "LF", routes);
+			}
+}
+
 /* --- generators --------------------------------------------------------- */
 
 static int

@@ -577,9 +577,9 @@ MPSAFE_API void ifafree(struct if_addr *ifa);
  *	link-local multicast without the P flag) is of its interface's
  *	zone: addr naming a zone (sin6_scope_id, or KAME's embedded bits
  *	16..31) finds only the address of the interface with that index;
- *	naming none, any interface's.  A hash table lookup: the cost does not
- *grow with the number of interfaces or addresses.  Inside a read section. Never
- *blocks.
+ *	naming none, any interface's.  A hash table lookup: the cost does
+ *	not grow with the number of interfaces or addresses.  Inside a
+ *	read section.  Never blocks.
  */
 MPSAFE_API struct if_addr *ifa_ifwithaddr(const struct sockaddr *addr);
 
@@ -607,8 +607,8 @@ MPSAFE_API struct ifnet *if_get_byaddr(
  *	The address of ifp on the same network as addr (same family, equal
  *	under the address's netmask; an exact match is preferred), else the
  *	first address of addr's family, else NULL.  A zoned IPv6 addr
- *	matches only if it names no zone or ifp's (see ifa_ifwithaddr()). Inside
- *a read section. Never blocks.
+ *	matches only if it names no zone or ifp's (see ifa_ifwithaddr()).
+ *	Inside a read section.  Never blocks.
  */
 MPSAFE_API struct if_addr *ifaof_ifpforaddr(
     const struct sockaddr *addr, const struct ifnet *ifp);

@@ -40,7 +40,7 @@ SAN_LAUNCH = $(shell bits=$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 
 	echo "setarch $$(uname -m) -R"; fi)
 
 .PHONY: help deps build debug test test-debug test-release test-tsan test-asan \
-	test-fuzz fuzz stress-long torture torture-aarch64 portability bench bench-full results format format-check install clean
+	test-fuzz fuzz stress-long torture torture-aarch64 portability mutation bench bench-full results format format-check install clean
 
 help:
 	@echo "mpsafe: userspace MP-safe primitives after NetBSD (see README.md)"
@@ -63,6 +63,8 @@ help:
 	@echo "                     qemu-aarch64, TORTURE_AARCH64_SECONDS (now $(TORTURE_AARCH64_SECONDS); 0 skips)"
 	@echo "  make portability   gcc and clang -Werror builds, i386 build and tests,"
 	@echo "                     aarch64 cross build, its tests and torture under qemu"
+	@echo "  make mutation      weaken each memory order of the core library in turn"
+	@echo "                     and run its tests under ThreadSanitizer (about an hour)"
 	@echo "  make bench         build release and run the default benchmark suite"
 	@echo "  make bench-full    the full benchmark suite (long)"
 	@echo "  make results       update docs/results from the last make bench"
@@ -168,6 +170,10 @@ torture-aarch64:
 portability:
 	MPSAFE_DEPS_PORTABILITY=1 sh scripts/deps.sh
 	JOBS=$(JOBS) sh scripts/portability.sh
+
+# Mutation tier: see docs/design/verification.md ("Mutation").
+mutation: deps
+	bash scripts/mutation.sh
 
 # --- benchmarks --------------------------------------------------------------
 

@@ -714,6 +714,84 @@ Test(psref, drain_watch_wakes_a_tryend_caller)
 			tryend_sleeps_until_the_release(fence, overflow);
 }
 
+/*
+ * A pair registered while releases are waking: a release that finds the
+ * new count must also find the pair filled in.  One thread drops many
+ * references to a draining target, each one a wake; the test registers a
+ * pair in the middle of that.  Nothing else orders the registration's
+ * plain stores before the wakes that read them (the flags are relaxed),
+ * so without the release-acquire pair on the count the tsan preset
+ * reports a race.  (A test of its own: registrations last until the
+ * process exits, and each test runs in a process of its own.)
+ */
+#define MIDWAY_REFS 256
+
+static pthread_mutex_t midway_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t midway_cv = PTHREAD_COND_INITIALIZER;
+
+struct midway {
+	struct psref_class *c;
+	struct obj *o;
+	_Atomic int holding, go, released; /* relaxed only */
+};
+
+static void *
+midway_holder_main(void *arg)
+{
+	struct midway *m = arg;
+	struct psref *p = calloc(MIDWAY_REFS, sizeof(*p));
+
+	if (p == NULL)
+		abort(); /* not cr_assert: not the test's thread */
+	for (int i = 0; i < MIDWAY_REFS; i++)
+		take(&p[i], m->o, m->c);
+	atomic_store_explicit(&m->holding, 1, memory_order_relaxed);
+	while (atomic_load_explicit(&m->go, memory_order_relaxed) == 0)
+		continue;
+	for (int i = 0; i < MIDWAY_REFS; i++) {
+		uint64_t t0 = now_ns();
+
+		psref_release(&p[i], &m->o->o_target, m->c);
+		atomic_store_explicit(
+		    &m->released, i + 1, memory_order_relaxed);
+		while (now_ns() - t0 < 20000u) /* spread the wakes out */
+			continue;
+	}
+	free(p);
+	return NULL;
+}
+
+Test(psref, drain_watch_registered_while_releases_wake)
+{
+	pserialize_t psz = pserialize_create();
+	struct midway m = {0};
+	struct obj *o = calloc(1, sizeof(*o));
+	pthread_t ht;
+
+	cr_assert_not_null(o);
+	m.c = psref_class_create("midway");
+	m.o = o;
+	psref_target_init(&o->o_target, m.c);
+	cr_assert_eq(pthread_create(&ht, NULL, midway_holder_main, &m), 0);
+	while (atomic_load_explicit(&m.holding, memory_order_relaxed) == 0)
+		continue;
+	psref_target_destroy_begin(&o->o_target, m.c);
+	pserialize_perform(psz);
+	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, m.c), EBUSY);
+	atomic_store_explicit(&m.go, 1, memory_order_relaxed);
+	while (atomic_load_explicit(&m.released, memory_order_relaxed) <
+	       MIDWAY_REFS / 8)
+		continue;
+	cr_assert_eq(psref_drain_watch(&midway_lock, &midway_cv), 0);
+	cr_assert_lt(atomic_load_explicit(&m.released, memory_order_relaxed),
+	    MIDWAY_REFS, "every release came before the registration");
+	pthread_join(ht, NULL);
+	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, m.c), 0);
+	psref_class_destroy(m.c);
+	pserialize_destroy(psz);
+	free(o);
+}
+
 /* Many holders on many threads, destroy waits for all of them. */
 #define NHOLDERS 6
 

@@ -684,6 +684,64 @@ Test(workqueue, wait_after_the_batch_ended_orders_the_functions_writes)
 }
 
 /*
+ * The same order when the wait starts while the batch runs and sees it
+ * end in its spin (before it would sleep).  The function writes plain
+ * memory, says so through a relaxed flag, then lets the batch run a few
+ * microseconds past the moment the test says it is about to wait: short
+ * enough to end inside the spin, long enough for the wait to have begun.
+ * Only the spin's load of the generation orders the write before the
+ * test's read; the tsan preset reports a race if it does not.  Some of
+ * the rounds may end another way (preempted, slept): each one still
+ * checks the value.
+ */
+struct spin_item {
+	struct work sp_work;
+	int sp_data;            /* plain: written by the function */
+	_Atomic int sp_written; /* relaxed only: no happens-before */
+	_Atomic int sp_waiting; /* relaxed only: no happens-before */
+};
+
+static void
+spin_func(struct work *wk, void *arg)
+{
+	struct spin_item *it = (struct spin_item *)wk;
+	uint64_t t0;
+
+	(void)arg;
+	it->sp_data++;
+	atomic_store_explicit(&it->sp_written, 1, memory_order_relaxed);
+	t0 = now_ns();
+	while (
+	    atomic_load_explicit(&it->sp_waiting, memory_order_relaxed) == 0 &&
+	    now_ns() - t0 < 100000000u)
+		continue;
+	t0 = now_ns();
+	while (now_ns() - t0 < 5000u) /* the wait reaches its spin */
+		continue;
+}
+
+Test(workqueue, wait_that_spins_to_the_batch_end_orders_the_functions_writes)
+{
+	struct spin_item it = {.sp_data = 0};
+	struct workqueue *wq;
+
+	cr_assert_eq(workqueue_create(&wq, "wqspin", spin_func, NULL, 0, 0), 0);
+	for (int round = 1; round <= 200; round++) {
+		atomic_store_explicit(&it.sp_written, 0, memory_order_relaxed);
+		atomic_store_explicit(&it.sp_waiting, 0, memory_order_relaxed);
+		workqueue_enqueue(wq, &it.sp_work, NULL);
+		while (atomic_load_explicit(
+		           &it.sp_written, memory_order_relaxed) == 0)
+			continue;
+		atomic_store_explicit(&it.sp_waiting, 1, memory_order_relaxed);
+		workqueue_wait(wq, &it.sp_work);
+		/* A race unless the wait synchronised with the batch end. */
+		cr_assert_eq(it.sp_data, round, "round %d", round);
+	}
+	workqueue_destroy(wq);
+}
+
+/*
  * Items that free themselves, and whose memory is reused at once for a new
  * item enqueued by the same function (with garbage in the new struct
  * work), while another thread waits for the old one.

@@ -76,6 +76,10 @@
  *     holds what it loaded; the worker stores q_gen, then loads
  *     q_waiters (both seq_cst).
  *
+ * tests/model/workqueue.pml checks W1 and W4, and the worker's idle
+ * sleep against enqueue and stop, over a store-buffer memory model
+ * (docs/design/verification.md, "workqueue"): change it with them.
+ *
  * Destroy.  Mark the workqueue dying; wait until every queue is idle
  * (nothing queued, no batch running), then check them all again: if no
  * generation moved in between, no worker ran anything, so nothing can

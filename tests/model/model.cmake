@@ -120,4 +120,21 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=deadlock -DTWO_DRAINERS -DBROKEN_DONE_SLEEPERS_FIRST)
 	mpsafe_model_test(localcount_broken_sleepers_after_loads localcount
 	    expect-fail=deadlock -DTWO_DRAINERS -DBROKEN_SLEEPERS_AFTER_LOADS)
+
+	# workqueue: the worker's idle sleep and the waits for a batch.
+	mpsafe_model_test(workqueue_two_clients workqueue expect-pass)
+	mpsafe_model_test(workqueue_two_items workqueue expect-pass
+	    -DNC=1 -DNITER=2)
+	mpsafe_model_test(workqueue_broken_idle_no_fence workqueue
+	    expect-fail=deadlock -DBROKEN_IDLE_NO_FENCE)
+	mpsafe_model_test(workqueue_broken_enqueue_load_first workqueue
+	    expect-fail=deadlock -DBROKEN_ENQUEUE_LOAD_FIRST)
+	mpsafe_model_test(workqueue_broken_batch_end_no_fence workqueue
+	    expect-fail=deadlock -DBROKEN_BATCH_END_NO_FENCE)
+	mpsafe_model_test(workqueue_broken_no_waiters workqueue
+	    expect-fail=deadlock -DBROKEN_NO_WAITERS)
+	mpsafe_model_test(workqueue_broken_queued_target workqueue
+	    expect-fail=assert -DBROKEN_QUEUED_TARGET)
+	mpsafe_model_test(workqueue_broken_no_filter workqueue
+	    expect-fail=assert -DBROKEN_NO_FILTER)
 endif()

@@ -295,6 +295,53 @@ Test(ifnet, table_grows_and_indexes_are_reused)
 	pserialize_read_exit(s);
 }
 
+/*
+ * Every index in use: if_attach() says ENOSPC and changes nothing, and a
+ * detach frees an index for it.  The hook lowers the last index (20:
+ * past the first growth of the table, below the second's doubling) so
+ * that the test need not attach IFNET_INDEX_MAX interfaces.
+ */
+Test(ifnet, attach_past_the_last_index_is_enospc)
+{
+	enum { MAX = 20 };
+	struct ifnet *ifs[MAX], *extra;
+	char name[IFNET_NAMESIZE], before[2048], after[2048];
+	int s;
+
+	cr_assert_eq(if_test_index_max(0), EINVAL);
+	cr_assert_eq(if_test_index_max(IFNET_INDEX_MAX + 1), EINVAL);
+	cr_assert_eq(if_test_index_max(MAX), 0);
+	for (int i = 0; i < MAX; i++) {
+		snprintf(name, sizeof(name), "full%d", i);
+		ifs[i] = attach(name);
+		cr_assert_eq(ifs[i]->if_index, (unsigned)i + 1);
+	}
+	snapshot(before, sizeof(before));
+	extra = new_if("extra0");
+	cr_assert_eq(if_attach(extra), ENOSPC);
+	cr_assert_eq(if_attach(extra), ENOSPC, "and again");
+	snapshot(after, sizeof(after));
+	cr_assert_eq(strcmp(after, before), 0,
+	    "a refused attach changed the list: %s", after);
+	s = pserialize_read_enter();
+	cr_assert_null(ifunit("extra0"), "a refused name was published");
+	cr_assert_null(if_byindex(MAX + 1));
+	pserialize_read_exit(s);
+	cr_assert_null(if_name_table_check());
+
+	/* A detach gives its index to the refused interface. */
+	detach(ifs[6]);
+	cr_assert_eq(if_attach(extra), 0);
+	cr_assert_eq(extra->if_index, 7u);
+	ifs[6] = extra;
+	extra = new_if("extra1");
+	cr_assert_eq(if_attach(extra), ENOSPC);
+	free(extra);
+	for (int i = 0; i < MAX; i++)
+		detach(ifs[i]);
+	cr_assert_eq(if_test_index_max(IFNET_INDEX_MAX), 0);
+}
+
 /* The name table's own check (if_impl.h). */
 static void
 assert_name_table(void)

@@ -138,6 +138,8 @@ static struct ifnet *ifnet_limbo;
 static struct ifnet *ifnet_tail;
 /* Every index below it is taken (ifnet_lock): where the free search starts. */
 static unsigned if_index_hint = 1;
+/* The highest index if_attach() gives out (ifnet_lock; tests lower it). */
+static unsigned if_index_max = IFNET_INDEX_MAX;
 MPSAFE_ATOMIC(struct if_index_table *) ifindex2ifnet;
 
 /* The name table (opening comment): writers hold ifnet_lock. */
@@ -329,17 +331,18 @@ if_index_alloc_locked(int *errorp)
 		/* Release: pairs with the readers' acquire in if_byindex. */
 		mpsafe_store_release(&ifindex2ifnet, t);
 	}
-	for (idx = if_index_hint; idx < t->it_limit; idx++)
+	for (idx = if_index_hint; idx < t->it_limit && idx <= if_index_max;
+	     idx++)
 		/* Relaxed: slots are written under ifnet_lock only. */
 		if (mpsafe_load_relaxed(&t->it_ifp[idx]) == NULL)
 			return idx;
-	if (t->it_limit > IFNET_INDEX_MAX) {
+	if (t->it_limit > if_index_max) {
 		*errorp = ENOSPC;
 		return 0;
 	}
 	limit = t->it_limit * 2;
-	if (limit > IFNET_INDEX_MAX + 1)
-		limit = IFNET_INDEX_MAX + 1;
+	if (limit > if_index_max + 1)
+		limit = if_index_max + 1;
 	nt = if_table_alloc(limit);
 	if (nt == NULL) {
 		*errorp = ENOMEM;
@@ -434,6 +437,19 @@ if_name_table_check(void)
 	why = if_name_table_check_locked();
 	IFNET_GLOBAL_UNLOCK();
 	return why;
+}
+
+int
+if_test_index_max(unsigned max)
+{
+	if (max == 0 || max > IFNET_INDEX_MAX)
+		return EINVAL;
+	if (ifnet_init() != 0)
+		return ENOMEM;
+	IFNET_GLOBAL_LOCK();
+	if_index_max = max;
+	IFNET_GLOBAL_UNLOCK();
+	return 0;
 }
 
 /* --- address table (see the opening comment) ----------------------------- */

@@ -26,4 +26,13 @@ const char *if_name_table_check(void);
  */
 const char *if_addr_table_check(void);
 
+/*
+ * if_test_index_max(max): make max (1 to IFNET_INDEX_MAX, the default)
+ * the highest index if_attach() gives out, so that a test reaches ENOSPC
+ * without attaching 65535 interfaces.  Indexes above max already given
+ * out stay.  Returns 0, EINVAL for max out of range, ENOMEM.  For tests:
+ * takes the global lock; not with it held.
+ */
+int if_test_index_max(unsigned max);
+
 #endif /* MPSAFE_NET_IF_IMPL_H */

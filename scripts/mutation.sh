@@ -7,7 +7,8 @@
 # mpsafe_load_consume(), or one mpsafe_fence_seq_cst() (which becomes a
 # compiler barrier).  Comment lines are skipped.  For each mutant the
 # script rebuilds a ThreadSanitizer build of a scratch copy of the tree
-# (a git worktree of HEAD, so the checkout is never touched), runs the
+# (a git worktree of HEAD: the sources are HEAD's, and the checkout is
+# neither read nor touched, so it may be edited meanwhile), runs the
 # tests of the mutated layer there, and calls the mutant
 #
 #   killed    a test failed (ThreadSanitizer's report, a check, a hang)
@@ -159,10 +160,12 @@ while IFS=$'\t' read -r file line n pat; do
 	src/net/* | include/mpsafe/net/*) regex=${MUTATION_TESTS:-$net_tests} ;;
 	*) regex=${MUTATION_TESTS:-$core_tests} ;;
 	esac
-	text=$(sed -n "${line}p" "$file" | sed 's/^[ \t]*//')
-	cp "$root/$file" "$work/orig"
-	mutate "$root/$file" "$line" "$n" "$pat" >"$tree/$file"
-	if cmp -s "$root/$file" "$tree/$file"; then
+	# HEAD's text, from the worktree: edits in the checkout during a
+	# run change nothing.
+	cp "$tree/$file" "$work/orig"
+	text=$(sed -n "${line}p" "$work/orig" | sed 's/^[ \t]*//')
+	mutate "$work/orig" "$line" "$n" "$pat" >"$tree/$file"
+	if cmp -s "$work/orig" "$tree/$file"; then
 		echo "mutation.sh: no change at $file:$line ($pat)" >&2
 		exit 1
 	fi
@@ -189,7 +192,7 @@ while IFS=$'\t' read -r file line n pat; do
 	cp "$work/orig" "$tree/$file"
 	printf '%-8s %s:%s #%s %s\t%s\n' "$verdict" "$file" "$line" "$n" "$pat" "$text" |
 	    tee -a "$report"
-done < <(sites "${files[@]}")
+done < <(cd "$tree" && sites "${files[@]}")
 
 # The tree back as it was, so that a later run starts from a clean build.
 (cd "$tree" && cmake --build build/tsan -j2 >/dev/null 2>&1)

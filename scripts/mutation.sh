@@ -24,10 +24,12 @@
 # docs/design/verification.md remove them instead), and a seq_cst mutant
 # that survives here is not necessarily a test gap.
 #
-# Usage: scripts/mutation.sh [-k] [-o REPORT] [FILE...]
+# Usage: scripts/mutation.sh [-k] [-o REPORT] [FILE[:LINE]...]
 #   FILE   sources to mutate, relative to the repository root (default:
 #          the core library: src/*.c and include/mpsafe/*.h except
-#          atomic.h, whose macros every mutant goes through)
+#          atomic.h, whose macros every mutant goes through); FILE:LINE
+#          mutates only the sites at LINE or below, to go on with a run
+#          that stopped part way
 #   -o     the report (default build/mutation/report.txt), one line per
 #          mutant: verdict, file:line, the operator, the line
 #   -k     keep the worktree (build/mutation/tree) for a later run
@@ -56,8 +58,16 @@ while getopts ko: opt; do
 done
 shift $((OPTIND - 1))
 
+# from[FILE]: the first line of FILE to mutate (FILE:LINE arguments).
+declare -A from
 if [ $# -gt 0 ]; then
-	files=("$@")
+	files=()
+	for a in "$@"; do
+		case $a in
+		*:*) files+=("${a%%:*}") from[${a%%:*}]=${a##*:} ;;
+		*) files+=("$a") ;;
+		esac
+	done
 else
 	files=()
 	for f in src/*.c include/mpsafe/*.h; do
@@ -155,6 +165,9 @@ run_tests() {
 : >"$report"
 total=0 killed=0 survived=0 invalid=0
 while IFS=$'\t' read -r file line n pat; do
+	if [ "$line" -lt "${from[$file]:-0}" ]; then
+		continue
+	fi
 	total=$((total + 1))
 	case $file in
 	src/net/* | include/mpsafe/net/*) regex=${MUTATION_TESTS:-$net_tests} ;;

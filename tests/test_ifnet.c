@@ -1638,6 +1638,115 @@ Test(ifnet, address_walk_ends_when_a_detach_empties_the_list)
 	free(w.ifp);
 }
 
+/*
+ * The two tests below check a publication for a thread that has no other
+ * path to what is published: the second thread learns that the first is
+ * done only through a relaxed flag, which orders nothing (ThreadSanitizer
+ * agrees), so the library's own acquire and release must.  Under the
+ * tsan preset each fails with a data race if that order is missing (the
+ * mutation tier, docs/design/verification.md); elsewhere they check that
+ * the late thread finds what the first one set up.
+ */
+struct late_thread {
+	atomic_int go;    /* relaxed: orders nothing on purpose */
+	atomic_int ready; /* the late thread has registered */
+	struct sockaddr_in6 addr;
+	struct ifnet *found;
+	struct if_addr *ifa;
+};
+
+static void
+late_wait(struct late_thread *lt)
+{
+	while (!atomic_load_explicit(&lt->go, memory_order_relaxed))
+		sched_yield();
+}
+
+static void *
+late_ifa_create(void *arg)
+{
+	struct late_thread *lt = arg;
+	struct psref ref;
+
+	late_wait(lt);
+	/* The collection is set up: ifnet_init()'s fast path. */
+	lt->ifa = ifa_create((const struct sockaddr *)&lt->addr, NULL);
+	if (lt->ifa != NULL) {
+		/* After: registering may take a lock the first thread took. */
+		int s = pserialize_read_enter();
+
+		ifa_acquire(lt->ifa, &ref); /* uses the address class */
+		pserialize_read_exit(s);
+		ifa_release(lt->ifa, &ref);
+	}
+	return NULL;
+}
+
+/*
+ * The first call into the collection sets it up (its pserialize object,
+ * its psref classes) once; a thread that comes later sees it set up
+ * (ifnet_init()'s acquire of ifnet_ready, paired with the release of the
+ * thread that set it up) and uses the objects without the lock.  The
+ * first call is if_held(), which takes no other lock: after
+ * ifa_create(), the late thread's own ifa_create() would be ordered by
+ * the lock of the sockaddr pool.
+ */
+Test(ifnet, a_later_thread_sees_the_collection_set_up)
+{
+	struct late_thread lt = {.addr = sin6_of("2001:db8::2")};
+	struct ifnet idle;
+	pthread_t th;
+
+	memset(&idle, 0, sizeof(idle));
+	/* Started first, so that creating it orders nothing below. */
+	cr_assert_eq(pthread_create(&th, NULL, late_ifa_create, &lt), 0);
+	cr_assert_not(if_held(&idle), "nobody holds an idle interface");
+	atomic_store_explicit(&lt.go, 1, memory_order_relaxed);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_not_null(lt.ifa, "a later ifa_create failed");
+	cr_assert_eq(lt.ifa->ifa_addr->sa_family, AF_INET6);
+	ifafree(lt.ifa);
+}
+
+static void *
+late_byindex(void *arg)
+{
+	struct late_thread *lt = arg;
+	int s = pserialize_read_enter(); /* registers: before the attach */
+
+	pserialize_read_exit(s);
+	atomic_store(&lt->ready, 1);
+	late_wait(lt);
+	s = pserialize_read_enter();
+	lt->found = if_byindex(1); /* the first index (asserted below) */
+	if (lt->found != NULL && lt->found->if_mtu != 1500)
+		lt->found = NULL; /* seen, but not set up */
+	pserialize_read_exit(s);
+	return NULL;
+}
+
+/*
+ * The first attach creates the index table and publishes it (release,
+ * paired with if_byindex()'s acquire): a reader that then finds the
+ * table finds its size and the interface set up.
+ */
+Test(ifnet, a_reader_sees_the_first_index_table_set_up)
+{
+	struct late_thread lt = {.go = 0};
+	struct ifnet *ifp;
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, late_byindex, &lt), 0);
+	while (!atomic_load(&lt.ready))
+		sched_yield();
+	ifp = attach("late0");
+	cr_assert_eq(ifp->if_index, 1);
+	atomic_store_explicit(&lt.go, 1, memory_order_relaxed);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_eq(lt.found, ifp, "the reader did not find the interface");
+	detach(ifp);
+}
+
 #ifndef MPSAFE_DIAGNOSTIC
 /*
  * The global lock's misuse aborts in every build (death_ifnet checks the

@@ -1045,6 +1045,82 @@ Test(route, lookup_noref_inline_paths)
 	}
 }
 
+struct pruned_reader {
+	struct rt_table *t;
+	atomic_int ready; /* registered as a reader */
+	atomic_int go;    /* relaxed: orders nothing on purpose */
+	unsigned plen[2], ifindex[2];
+	uint8_t gw[2];
+};
+
+static void *
+pruned_reader(void *arg)
+{
+	static const char *const addrs[2] = {"10.0.0.20", "10.0.0.200"};
+	struct pruned_reader *pr = arg;
+	int s = rt_read_enter(pr->t); /* registers: before the updates */
+
+	rt_read_exit(pr->t, s);
+	atomic_store(&pr->ready, 1);
+	while (!atomic_load_explicit(&pr->go, memory_order_relaxed))
+		sched_yield();
+	s = rt_read_enter(pr->t);
+	for (int i = 0; i < 2; i++) {
+		union rt_sockaddr a = sa_of(addrs[i]);
+		const struct rt_entry *rt =
+		    rt_lookup_noref(pr->t, AF_INET, &a.sin.sin_addr);
+
+		if (rt == NULL || (rt_getflags(rt) & MPSAFE_RTF_UPDATING))
+			continue;
+		pr->plen[i] = rt_getplen(rt);
+		pr->ifindex[i] = rt->rt_ifindex;
+		pr->gw[i] = ((const uint8_t *)&rt->rt_gateway.sin.sin_addr)[3];
+	}
+	rt_read_exit(pr->t, s);
+	return NULL;
+}
+
+/*
+ * A delete that leaves a trie node with nothing in it gives the node's
+ * parent slot the node's miss value, the covering entry (lpm_prune()).
+ * That store is a publication of its own: a reader whose only news of
+ * the writer is a relaxed flag (ThreadSanitizer agrees it orders
+ * nothing) reaches the covering entry through that slot alone, so the
+ * store's release is what makes the entry's fields visible to it.  Under
+ * the tsan preset this fails with a data race if the release is missing
+ * (the mutation tier, docs/design/verification.md); elsewhere it checks
+ * that the reader finds the covering route whole.  The lockless design
+ * only: the rwlock's read lock would order everything.
+ */
+Test(route, a_pruned_slot_publishes_the_covering_entry)
+{
+	struct pruned_reader pr = {.t = make(1)};
+	pthread_t th;
+
+	cr_assert_eq(route_designs[1].rtc_sync, RT_SYNC_PSERIALIZE);
+	cr_assert_eq(pthread_create(&th, NULL, pruned_reader, &pr), 0);
+	while (!atomic_load(&pr.ready))
+		sched_yield();
+	/* The /28 first: the /24 is then only the node's miss value. */
+	cr_assert_eq(route_req(pr.t, MPSAFE_RTM_ADD, "10.0.0.16", 28,
+	                 "192.0.2.9", 9, 0, NULL),
+	    0);
+	cr_assert_eq(route_req(pr.t, MPSAFE_RTM_ADD, "10.0.0.0", 24,
+	                 "192.0.2.7", 7, 0, NULL),
+	    0);
+	cr_assert_eq(route_req(pr.t, MPSAFE_RTM_DELETE, "10.0.0.16", 28, NULL,
+	                 0, 0, NULL),
+	    0);
+	atomic_store_explicit(&pr.go, 1, memory_order_relaxed);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(pr.plen[i], 24u, "lookup %d: /%u", i, pr.plen[i]);
+		cr_assert_eq(pr.ifindex[i], 7u);
+		cr_assert_eq(pr.gw[i], 7);
+	}
+	rt_table_destroy(pr.t);
+}
+
 /* The batched lookup: each trie level, misses, IPv6, the errors. */
 Test(route, lookup_noref_bulk)
 {

@@ -18,7 +18,8 @@
  *    gateway's last byte together (ifindex % 256 == gateway byte), so a
  *    half-updated entry shows; and while the reader holds the entry they
  *    do not change (RTM_CHANGE waits for holders).
- * And on each next hop: it is live (nh_magic; freed next hops are
+ * And on each next hop (found by rt_lookup_nexthop() or read from an entry
+ * with rt_getnexthop()): it is live (nh_magic; freed next hops are
  * poisoned with 0x6b, and their ids reused only after a grace period),
  * its gateway and interface agree (the same rule), and they stay put
  * until the read section ends.
@@ -36,6 +37,9 @@
 #include <mpsafe/net/route.h>
 
 #include "route_helpers.h"
+
+/* The table's private knob t_nh_idmax, for the run without ids. */
+#include "route_impl.h"
 
 TestSuite(torture_route, .timeout = 600);
 
@@ -389,12 +393,19 @@ reader(void *arg)
 			break;
 		}
 		default:
+			/*
+			 * The entry's own next hop (rt_getnexthop()), which
+			 * RTM_CHANGE swaps while we look: old or new, it
+			 * must be seen whole until the section ends.
+			 */
 			s = rt_read_enter(tbl);
 			rt = rt_lookup_noref(tbl, p->af, a);
 			if (rt != NULL) {
 				if (rt->rt_magic != 0x52544c56u ||
 				    !covers(rt, p->af, a))
 					atomic_fetch_add(&violations, 1);
+				else
+					use_nexthop(rt_getnexthop(rt), p->af);
 				h++;
 			}
 			rt_read_exit(tbl, s);
@@ -492,7 +503,17 @@ Test(torture_route, all_designs)
 	double secs = torture_seconds();
 
 	build_pool();
-	for (size_t d = 0; d < ROUTE_NDESIGNS; d++) {
+	/*
+	 * Every design, then the lockless one again with no next-hop ids
+	 * (as when they run out, and on 32-bit platforms): next-hop
+	 * lookups then read the entry's rt_nh, which RTM_CHANGE swaps
+	 * while they run.
+	 */
+	for (size_t run = 0; run <= ROUTE_NDESIGNS; run++) {
+		size_t d = run < ROUTE_NDESIGNS ? run : 1;
+		const char *name = run < ROUTE_NDESIGNS
+		                       ? route_designs[d].rtc_name
+		                       : "lockless without next-hop ids";
 		pthread_t th[NREADERS];
 		struct rt_table_stats st;
 		long ops = 0;
@@ -501,6 +522,9 @@ Test(torture_route, all_designs)
 		for (i = 0; i < NPOOL; i++)
 			pool[i].present = 0;
 		cr_assert_eq(rt_table_create(&tbl, &route_designs[d]), 0);
+		cr_assert_eq(route_designs[1].rtc_sync, RT_SYNC_PSERIALIZE);
+		if (run == ROUTE_NDESIGNS)
+			tbl->t_nh_idmax = 0; /* no ids: the fallback */
 		pcache = rtcache_perthread_alloc(tbl);
 		cr_assert_not_null(pcache);
 		atomic_store(&stop, 0);
@@ -521,23 +545,20 @@ Test(torture_route, all_designs)
 		cr_log_info("%s: %ld writer ops, %ld lookups (%ld hits, %ld "
 		            "weak-cache hits, %ld bulk hits, %ld next hops), "
 		            "%zu routes",
-		    route_designs[d].rtc_name, ops, atomic_load(&lookups),
-		    atomic_load(&hits), atomic_load(&noref_hits),
-		    atomic_load(&bulk_hits), atomic_load(&nexthop_hits),
+		    name, ops, atomic_load(&lookups), atomic_load(&hits),
+		    atomic_load(&noref_hits), atomic_load(&bulk_hits),
+		    atomic_load(&nexthop_hits),
 		    st.rts_entries_inet + st.rts_entries_inet6);
 		cr_assert_eq(atomic_load(&violations), 0, "%s: %ld violations",
-		    route_designs[d].rtc_name, atomic_load(&violations));
+		    name, atomic_load(&violations));
 		cr_assert_gt(ops, 10);
 		cr_assert_gt(atomic_load(&hits), 0);
 		cr_assert_gt(atomic_load(&noref_hits), 0,
-		    "%s: rtcache_lookup_noref never hit",
-		    route_designs[d].rtc_name);
+		    "%s: rtcache_lookup_noref never hit", name);
 		cr_assert_gt(atomic_load(&bulk_hits), 0,
-		    "%s: rt_lookup_noref_bulk never hit",
-		    route_designs[d].rtc_name);
+		    "%s: rt_lookup_noref_bulk never hit", name);
 		cr_assert_gt(atomic_load(&nexthop_hits), 0,
-		    "%s: rt_lookup_nexthop never hit",
-		    route_designs[d].rtc_name);
+		    "%s: rt_lookup_nexthop never hit", name);
 		rtcache_perthread_free(pcache);
 		rt_table_destroy(tbl);
 	}

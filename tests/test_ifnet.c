@@ -1515,6 +1515,89 @@ Test(ifnet, walk_resumes_past_a_detached_successor)
 	detach(c);
 }
 
+/*
+ * The same walk, for the order of the link it resumes through: b's
+ * detach re-points a's link to c, attached after the holder's last news
+ * of the writer, which is now only a relaxed flag (ThreadSanitizer agrees
+ * it orders nothing).  So that re-pointing store's release is what makes
+ * c's fields visible to the holder, who reads them (before it drops a,
+ * so that the wake-up of a's detach orders nothing either).  Under the
+ * tsan preset this fails with a data race if the release is missing (the
+ * mutation tier, docs/design/verification.md).
+ */
+struct late_walker {
+	struct ifnet *a;
+	atomic_int holding;
+	atomic_int go; /* relaxed */
+	struct ifnet *next_seen;
+	unsigned next_index;
+	char next_name[IFNET_NAMESIZE];
+};
+
+static void *
+late_walker_main(void *arg)
+{
+	struct late_walker *w = arg;
+	struct ifnet *ifp;
+	struct psref ref;
+	int s = pserialize_read_enter();
+
+	IFNET_READER_FOREACH (ifp) {
+		if (ifp == w->a)
+			break;
+	}
+	if (ifp != NULL)
+		if_acquire(ifp, &ref);
+	pserialize_read_exit(s);
+	atomic_store(&w->holding, 1);
+	if (ifp == NULL)
+		return NULL;
+	while (!atomic_load_explicit(&w->go, memory_order_relaxed))
+		sched_yield();
+	s = pserialize_read_enter();
+	w->next_seen = IFNET_READER_NEXT(ifp);
+	if (w->next_seen != NULL) {
+		w->next_index = w->next_seen->if_index;
+		memcpy(
+		    w->next_name, w->next_seen->if_xname, sizeof(w->next_name));
+	}
+	if_put(ifp, &ref);
+	pserialize_read_exit(s);
+	return NULL;
+}
+
+Test(ifnet, walk_resumes_to_a_successor_attached_while_it_slept)
+{
+	struct ifnet *a = attach("la0"), *b = attach("lb0"), *c;
+	struct late_walker w = {.a = a};
+	pthread_t tw, td;
+
+	pthread_create(&tw, NULL, late_walker_main, &w);
+	wait_for(&w.holding);
+	pthread_create(&td, NULL, detach_main, a); /* waits for the walker */
+	for (;;) {                                 /* until a is unlinked */
+		int s = pserialize_read_enter();
+		bool found = ifunit("la0") != NULL;
+
+		pserialize_read_exit(s);
+		if (!found)
+			break;
+		sched_yield();
+	}
+	c = attach("lc0"); /* after b: a's link is still b */
+	cr_assert_eq(if_detach(b), 0);
+	atomic_store_explicit(&w.go, 1, memory_order_relaxed);
+	pthread_join(tw, NULL);
+	pthread_join(td, NULL);
+	cr_assert_eq(w.next_seen, c, "the walk went on to %p, not c",
+	    (void *)w.next_seen);
+	cr_assert_eq(w.next_index, c->if_index);
+	cr_assert_eq(strcmp(w.next_name, "lc0"), 0, "%s", w.next_name);
+	free(a);
+	free(b);
+	detach(c);
+}
+
 /* The same with addresses: a1's holder walks on past removed a2. */
 struct addr_walker {
 	struct ifnet *ifp;

@@ -24,12 +24,13 @@
 # docs/design/verification.md remove them instead), and a seq_cst mutant
 # that survives here is not necessarily a test gap.
 #
-# Usage: scripts/mutation.sh [-k] [-o REPORT] [FILE[:LINE]...]
+# Usage: scripts/mutation.sh [-k] [-o REPORT] [FILE[:FIRST[-LAST]]...]
 #   FILE   sources to mutate, relative to the repository root (default:
 #          the core library: src/*.c and include/mpsafe/*.h except
-#          atomic.h, whose macros every mutant goes through); FILE:LINE
-#          mutates only the sites at LINE or below, to go on with a run
-#          that stopped part way
+#          atomic.h, whose macros every mutant goes through); FILE:FIRST
+#          mutates only the sites at line FIRST or below (to go on with a
+#          run that stopped part way), FILE:FIRST-LAST those from FIRST
+#          to LAST (to rerun a few)
 #   -o     the report (default build/mutation/report.txt), one line per
 #          mutant: verdict, file:line, the operator, the line
 #   -k     keep the worktree (build/mutation/tree) for a later run
@@ -58,12 +59,16 @@ while getopts ko: opt; do
 done
 shift $((OPTIND - 1))
 
-# from[FILE]: the first line of FILE to mutate (FILE:LINE arguments).
-declare -A from
+# from[FILE], to[FILE]: the lines of FILE to mutate (FILE:FIRST-LAST).
+declare -A from to
 if [ $# -gt 0 ]; then
 	files=()
 	for a in "$@"; do
 		case $a in
+		*:*-*)
+			r=${a##*:}
+			files+=("${a%%:*}") from[${a%%:*}]=${r%-*} to[${a%%:*}]=${r#*-}
+			;;
 		*:*) files+=("${a%%:*}") from[${a%%:*}]=${a##*:} ;;
 		*) files+=("$a") ;;
 		esac
@@ -165,7 +170,8 @@ run_tests() {
 : >"$report"
 total=0 killed=0 survived=0 invalid=0
 while IFS=$'\t' read -r file line n pat; do
-	if [ "$line" -lt "${from[$file]:-0}" ]; then
+	if [ "$line" -lt "${from[$file]:-0}" ] ||
+	    [ "$line" -gt "${to[$file]:-1000000}" ]; then
 		continue
 	fi
 	total=$((total + 1))

@@ -64,7 +64,9 @@ help:
 	@echo "  make portability   gcc and clang -Werror builds, i386 build and tests,"
 	@echo "                     aarch64 cross build, its tests and torture under qemu"
 	@echo "  make mutation      weaken each memory order of the core library in turn"
-	@echo "                     and run its tests under ThreadSanitizer (about an hour)"
+	@echo "                     and run its tests under ThreadSanitizer (about an hour);"
+	@echo "                     MUTATION_FILES=\"src/net/*.c include/mpsafe/net/*.h\" the stack"
+	@echo "                     (about two hours), or FILE[:FIRST[-LAST]] of your choice"
 	@echo "  make bench         build release and run the default benchmark suite"
 	@echo "  make bench-full    the full benchmark suite (long)"
 	@echo "  make results       update docs/results from the last make bench"
@@ -172,8 +174,9 @@ portability:
 	JOBS=$(JOBS) sh scripts/portability.sh
 
 # Mutation tier: see docs/design/verification.md ("Mutation").
+MUTATION_FILES ?=
 mutation: deps
-	bash scripts/mutation.sh
+	bash scripts/mutation.sh $(MUTATION_FILES)
 
 # --- benchmarks --------------------------------------------------------------
 

@@ -65,7 +65,7 @@ help:
 	@echo "                     aarch64 cross build, its tests and torture under qemu"
 	@echo "  make mutation      weaken each memory order of the core library in turn"
 	@echo "                     and run its tests under ThreadSanitizer (about an hour);"
-	@echo "                     MUTATION_FILES=\"src/net/*.c include/mpsafe/net/*.h\" the stack"
+	@echo "                     MUTATION_FILES=\"src/net/*.[ch] include/mpsafe/net/*.h\" the stack"
 	@echo "                     (about two hours), or FILE[:FIRST[-LAST]] of your choice"
 	@echo "  make bench         build release and run the default benchmark suite"
 	@echo "  make bench-full    the full benchmark suite (long)"

@@ -8,8 +8,9 @@
 # compiler barrier).  Comment lines are skipped.  For each mutant the
 # script rebuilds a ThreadSanitizer build of a scratch copy of the tree
 # (a git worktree of HEAD: the sources are HEAD's, and the checkout is
-# neither read nor touched, so it may be edited meanwhile), runs the
-# tests of the mutated layer there, and calls the mutant
+# neither read nor touched, so it may be edited meanwhile; not this
+# script, which bash reads as it runs), runs the tests of the mutated
+# layer there, and calls the mutant
 #
 #   killed    a test failed (ThreadSanitizer's report, a check, a hang)
 #   survived  every test passed: either the order is not needed for what

@@ -1454,21 +1454,47 @@ struct walker {
 	struct ifnet *next_seen;
 };
 
+/* Walk the list to a and take a psref to it; NULL if a is not there. */
+static struct ifnet *
+walk_to_and_hold(struct ifnet *a, struct psref *ref)
+{
+	struct ifnet *ifp;
+	int s = pserialize_read_enter();
+
+	IFNET_READER_FOREACH (ifp) {
+		if (ifp == a)
+			break;
+	}
+	if (ifp != NULL)
+		if_acquire(ifp, ref);
+	pserialize_read_exit(s);
+	return ifp;
+}
+
+/* Wait until the interface named name is off the list. */
+static void
+wait_unlinked(const char *name)
+{
+	for (;;) {
+		int s = pserialize_read_enter();
+		bool found = ifunit(name) != NULL;
+
+		pserialize_read_exit(s);
+		if (!found)
+			return;
+		sched_yield();
+	}
+}
+
 static void *
 walker_main(void *arg)
 {
 	struct walker *w = arg;
-	struct ifnet *ifp;
 	struct psref ref;
-	int s = pserialize_read_enter();
+	struct ifnet *ifp = walk_to_and_hold(w->a, &ref);
+	int s;
 
-	IFNET_READER_FOREACH (ifp) {
-		if (ifp == w->a)
-			break;
-	}
 	cr_assert_eq(ifp, w->a);
-	if_acquire(ifp, &ref);
-	pserialize_read_exit(s);
 	atomic_store(&w->holding, 1);
 	wait_for(&w->go); /* "sleeps" holding a */
 	s = pserialize_read_enter();
@@ -1494,15 +1520,7 @@ Test(ifnet, walk_resumes_past_a_detached_successor)
 	pthread_create(&tw, NULL, walker_main, &w);
 	wait_for(&w.holding);
 	pthread_create(&td, NULL, detach_main, a); /* waits for the walker */
-	for (;;) {                                 /* until a is unlinked */
-		int s = pserialize_read_enter();
-		bool found = ifunit("wa0") != NULL;
-
-		pserialize_read_exit(s);
-		if (!found)
-			break;
-		sched_yield();
-	}
+	wait_unlinked("wa0");
 	cr_assert_eq(if_detach(b), 0);
 	memset(b, 0x5a, sizeof(*b)); /* its owner may free it now */
 	atomic_store(&w.go, 1);
@@ -1538,17 +1556,10 @@ static void *
 late_walker_main(void *arg)
 {
 	struct late_walker *w = arg;
-	struct ifnet *ifp;
 	struct psref ref;
-	int s = pserialize_read_enter();
+	struct ifnet *ifp = walk_to_and_hold(w->a, &ref);
+	int s;
 
-	IFNET_READER_FOREACH (ifp) {
-		if (ifp == w->a)
-			break;
-	}
-	if (ifp != NULL)
-		if_acquire(ifp, &ref);
-	pserialize_read_exit(s);
 	atomic_store(&w->holding, 1);
 	if (ifp == NULL)
 		return NULL;
@@ -1575,15 +1586,7 @@ Test(ifnet, walk_resumes_to_a_successor_attached_while_it_slept)
 	pthread_create(&tw, NULL, late_walker_main, &w);
 	wait_for(&w.holding);
 	pthread_create(&td, NULL, detach_main, a); /* waits for the walker */
-	for (;;) {                                 /* until a is unlinked */
-		int s = pserialize_read_enter();
-		bool found = ifunit("la0") != NULL;
-
-		pserialize_read_exit(s);
-		if (!found)
-			break;
-		sched_yield();
-	}
+	wait_unlinked("la0");
 	c = attach("lc0"); /* after b: a's link is still b */
 	cr_assert_eq(if_detach(b), 0);
 	atomic_store_explicit(&w.go, 1, memory_order_relaxed);

@@ -7,8 +7,10 @@
  * addresses, per-thread statistics, thousands of interfaces and names
  * that come and go (the name table, the index search, the list's order),
  * thousands of addresses found by the address table through removals,
- * detaches and rebuilds, and every bad input's error with the collection
- * left unchanged.
+ * detaches and rebuilds, every bad input's error with the collection
+ * left unchanged, and the set-up, the first index table and a resumed
+ * walk's successor published to a thread whose only news of the writer
+ * is a relaxed flag (docs/design/verification.md, "Mutation").
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

@@ -2,7 +2,9 @@
  * test_route.c: the routing table (mpsafe/net/route.h) in every design:
  * longest-prefix match, requests and their errors (each bad input of
  * issue 7), reject routes, walks, statistics, entry lifetime, and the
- * RTF_UPDATING protocol (waiters and non-blocking misses).
+ * RTF_UPDATING protocol (waiters and non-blocking misses), and the
+ * publication of a pruned trie slot to a reader with no other news of
+ * the writer (see docs/design/verification.md, "Mutation").
  */
 #include <criterion/criterion.h>
 #include <errno.h>

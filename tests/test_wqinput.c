@@ -4,7 +4,8 @@
  * accounting when a queue overflows (every packet offered is either
  * processed or counted as dropped, exactly once; none vanish), with and
  * without a drop function, many producers against small queues with the
- * statistics read meanwhile, and destroy with packets queued.  With the
+ * statistics read meanwhile, destroy with packets queued, and a drain
+ * that finds the work done seeing the function's writes.  With the
  * test hook (MPSAFE_FAULT_INJECTION builds): drain with a producer
  * stopped between two steps of its input, refusals in progress against
  * a queue that empties, and creation sizes that overflow a size_t.

@@ -3,13 +3,18 @@
  * workqueue.
  *
  * Queues.  Each CPU (mpsafe_ncpu()) has a ring of cap slots, cap being
- * the limit rounded up to a power of two, and a counter q_len of packets
- * reserved and not yet taken.  A slot holds one packet and a sequence
- * word: s_seq == p means "free for the packet of position p", p + 1
- * "holds the packet of position p".  Positions are handed out by
- * q_tail, the number of packets ever accepted.  The queue's one consumer
- * is the work item q_work, which only the queue's own worker runs (it is
- * always enqueued with the queue's CPU), so runs never overlap.
+ * the limit rounded up to a power of two, at least 2, and a counter
+ * q_len of packets reserved and not yet taken.  A slot holds one packet
+ * and a sequence word: s_seq == p means "free for the packet of position
+ * p", p + 1 "holds the packet of position p".  With one slot the two
+ * would meet (holding p - 1 reads p, as free for p does), and the claim's
+ * check below could not tell an unconsumed packet from a free slot; with
+ * two or more, the slot of p last held p - cap, and holding it reads
+ * p - cap + 1 != p (tests/model/wqinput.pml, ONE_SLOT, shows the
+ * difference).  Positions are handed out by q_tail, the number of
+ * packets ever accepted.  The queue's one consumer is the work item
+ * q_work, which only the queue's own worker runs (it is always enqueued
+ * with the queue's CPU), so runs never overlap.
  *
  * wqinput_input(), on the calling thread's CPU's queue:
  *  1. reserve: increment q_len by a compare-and-swap loop that succeeds
@@ -339,7 +344,7 @@ wqinput_create_limit(const char *name, void (*func)(struct mbuf *, int, int),
 {
 	struct wqinput *wqi;
 	unsigned n = mpsafe_ncpu();
-	uint32_t cap = 1;
+	uint32_t cap = 2; /* at least 2: see "Queues" above */
 	size_t size, rsize;
 	int error;
 

@@ -137,4 +137,32 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=assert -DBROKEN_QUEUED_TARGET)
 	mpsafe_model_test(workqueue_broken_no_filter workqueue
 	    expect-fail=assert -DBROKEN_NO_FILTER)
+
+	# wqinput: one queue's ring (R1), activation (R2) and drain wake-up
+	# (D1).  Wrap-around (a slot used twice) takes NP=1 NPKT=3.
+	mpsafe_model_test(wqinput wqinput expect-pass)
+	mpsafe_model_test(wqinput_wrap wqinput expect-pass -DNP=1 -DNPKT=3)
+	mpsafe_model_test(wqinput_wrap_limit1 wqinput expect-pass
+	    -DNP=1 -DNPKT=3 -DLIMIT=1)
+	mpsafe_model_test(wqinput_two_drainers wqinput expect-pass
+	    -DNP=1 -DNPKT=2 -DND=2)
+	mpsafe_model_test(wqinput_broken_limit_plus_one wqinput
+	    expect-fail=assert -DNP=1 -DNPKT=3 -DBROKEN_LIMIT_PLUS_ONE)
+	mpsafe_model_test(wqinput_broken_dec_before_free wqinput
+	    expect-fail=assert -DNP=1 -DNPKT=3 -DBROKEN_DEC_BEFORE_FREE)
+	mpsafe_model_test(wqinput_broken_fill_no_fence wqinput
+	    expect-fail=deadlock -DBROKEN_FILL_NO_FENCE)
+	mpsafe_model_test(wqinput_broken_clear_no_fence wqinput
+	    expect-fail=deadlock -DBROKEN_CLEAR_NO_FENCE)
+	mpsafe_model_test(wqinput_broken_processed_no_fence wqinput
+	    expect-fail=deadlock -DBROKEN_PROCESSED_NO_FENCE)
+	mpsafe_model_test(wqinput_broken_drain_at_no_fence wqinput
+	    expect-fail=deadlock -DBROKEN_DRAIN_AT_NO_FENCE)
+	mpsafe_model_test(wqinput_broken_wake_unlocked wqinput
+	    expect-fail=deadlock -DBROKEN_WAKE_UNLOCKED)
+	# A one-slot ring (wqinput.c before 2026-12-03): the same overrun
+	# escapes R1's check and loses a packet.
+	mpsafe_model_test(wqinput_one_slot_overrun_unseen wqinput
+	    expect-fail=deadlock -DNP=1 -DNPKT=3 -DLIMIT=1 -DONE_SLOT
+	    -DBROKEN_LIMIT_PLUS_ONE)
 endif()

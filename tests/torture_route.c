@@ -9,6 +9,9 @@
  * writer adds, deletes (blocking, NOWAIT, returning the entry) and
  * changes routes at full speed; in every design.
  *
+ * The pool holds IPv4 prefixes from /0 to /7 (the trie's short node)
+ * and from /8 to /32 under 10/8, and IPv6 ones under 2001:db8::/32.
+ *
  * What readers check, on each entry they get:
  *  - it is live (rt_magic; freed entries are poisoned with 0x6b by the
  *    library, so a use after free shows, and ASan reports it);
@@ -58,7 +61,7 @@ static struct rt_table *tbl;
 static struct rtcache_perthread *pcache;
 static atomic_int stop;
 static atomic_long violations, lookups, hits, noref_hits, bulk_hits,
-    nexthop_hits;
+    nexthop_hits, short_hits;
 
 static double
 torture_seconds(void)
@@ -78,6 +81,18 @@ xs(uint64_t *s)
 	return *s;
 }
 
+/*
+ * The first pool entries: prefixes shorter than /8, which live in the
+ * trie's short node (lpm.c, "Short prefixes"), so that lookups under
+ * 10/8 that match no prefix of /8 or longer take lpm_short4()'s paired
+ * reads while the writer adds and deletes these and the /8s under them.
+ */
+static const struct {
+	uint8_t a0;
+	unsigned plen;
+} shorts[] = {{0, 0}, {0, 4}, {8, 6}, {10, 7}};
+#define NSHORT (sizeof(shorts) / sizeof(shorts[0]))
+
 static void
 build_pool(void)
 {
@@ -88,7 +103,12 @@ build_pool(void)
 		struct pool_pfx *p = &pool[i];
 
 		memset(p, 0, sizeof(*p));
-		if (i % 4 != 3) { /* IPv4 under 10/8, nested lengths */
+		/* IPv4 shorter than /8 (each covers 10/8), then the rest. */
+		if ((size_t)i < NSHORT) {
+			p->af = AF_INET;
+			p->plen = shorts[i].plen;
+			p->a[0] = shorts[i].a0;
+		} else if (i % 4 != 3) { /* IPv4 under 10/8, nested lengths */
 			static const unsigned lens[] = {
 			    8, 12, 16, 20, 24, 28, 32};
 			uint32_t v =
@@ -165,6 +185,8 @@ use_entry(const struct rt_entry *rt, int af, const uint8_t *a)
 	}
 	if (!covers(rt, af, a))
 		atomic_fetch_add(&violations, 1);
+	if (af == AF_INET && rt->rt_plen < 8) /* from the short node */
+		atomic_fetch_add_explicit(&short_hits, 1, memory_order_relaxed);
 	ifx = rt->rt_ifindex;
 	g = gw_byte(rt);
 	if (ifx % 256 != g)
@@ -534,6 +556,7 @@ Test(torture_route, all_designs)
 		atomic_store(&noref_hits, 0);
 		atomic_store(&bulk_hits, 0);
 		atomic_store(&nexthop_hits, 0);
+		atomic_store(&short_hits, 0);
 		for (i = 0; i < NREADERS; i++)
 			pthread_create(
 			    &th[i], NULL, reader, (void *)(uintptr_t)(i + 1));
@@ -543,11 +566,11 @@ Test(torture_route, all_designs)
 			pthread_join(th[i], NULL);
 		rt_table_stats(tbl, &st);
 		cr_log_info("%s: %ld writer ops, %ld lookups (%ld hits, %ld "
-		            "weak-cache hits, %ld bulk hits, %ld next hops), "
-		            "%zu routes",
+		            "weak-cache hits, %ld bulk hits, %ld next hops, "
+		            "%ld entries shorter than /8), %zu routes",
 		    name, ops, atomic_load(&lookups), atomic_load(&hits),
 		    atomic_load(&noref_hits), atomic_load(&bulk_hits),
-		    atomic_load(&nexthop_hits),
+		    atomic_load(&nexthop_hits), atomic_load(&short_hits),
 		    st.rts_entries_inet + st.rts_entries_inet6);
 		cr_assert_eq(atomic_load(&violations), 0, "%s: %ld violations",
 		    name, atomic_load(&violations));
@@ -559,6 +582,8 @@ Test(torture_route, all_designs)
 		    "%s: rt_lookup_noref_bulk never hit", name);
 		cr_assert_gt(atomic_load(&nexthop_hits), 0,
 		    "%s: rt_lookup_nexthop never hit", name);
+		cr_assert_gt(atomic_load(&short_hits), 0,
+		    "%s: no lookup found a prefix shorter than /8", name);
 		rtcache_perthread_free(pcache);
 		rt_table_destroy(tbl);
 	}

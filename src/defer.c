@@ -49,7 +49,7 @@
  * before sleeping on defer_cv; a producer pushes and then reads
  * reclaimer_idle.  Both pairs are seq_cst (store then load on each side),
  * so either the reclaimer sees the object or the producer sees it idle and
- * signals it under defer_lock.
+ * signals it under defer_lock (tests/model/defer.pml checks it).
  */
 #include <errno.h>
 #include <pthread.h>

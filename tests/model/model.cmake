@@ -165,4 +165,17 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	mpsafe_model_test(wqinput_one_slot_overrun_unseen wqinput
 	    expect-fail=deadlock -DNP=1 -DNPKT=3 -DLIMIT=1 -DONE_SLOT
 	    -DBROKEN_LIMIT_PLUS_ONE)
+
+	# defer: the reclaimer's sleep against defer_push().
+	mpsafe_model_test(defer defer expect-pass)
+	mpsafe_model_test(defer_three_producers defer expect-pass -DNP=3)
+	mpsafe_model_test(defer_two_objects_each defer expect-pass -DNOBJ=2)
+	mpsafe_model_test(defer_idle_no_fence_x86 defer expect-pass
+	    -DBROKEN_IDLE_NO_FENCE)
+	mpsafe_model_test(defer_broken_push_load_first defer
+	    expect-fail=deadlock -DBROKEN_PUSH_LOAD_FIRST)
+	mpsafe_model_test(defer_broken_signal_unlocked defer
+	    expect-fail=deadlock -DBROKEN_SIGNAL_UNLOCKED)
+	mpsafe_model_test(defer_broken_check_before_idle defer
+	    expect-fail=deadlock -DBROKEN_CHECK_BEFORE_IDLE)
 endif()

@@ -13,7 +13,7 @@
 #   expect-fail=deadlock  ... an invalid end state (a thread blocked for
 #                         ever: deadlock or lost wake-up)
 # MODEL is a path or a name in this directory (pserialize, psref,
-# localcount, workqueue, wqinput; ".pml" may be left out).  The -D
+# localcount, workqueue, wqinput, defer; ".pml" may be left out).  The -D
 # options select the configuration and the deliberately broken variants
 # (see each model).
 #

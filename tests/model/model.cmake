@@ -178,4 +178,15 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=deadlock -DBROKEN_SIGNAL_UNLOCKED)
 	mpsafe_model_test(defer_broken_check_before_idle defer
 	    expect-fail=deadlock -DBROKEN_CHECK_BEFORE_IDLE)
+
+	# lpm: a lookup that reads the short node against the writer.
+	mpsafe_model_test(lpm_short lpm_short expect-pass)
+	mpsafe_model_test(lpm_short_long lpm_short expect-pass
+	    -DNUPD=12 -DNLOOKUP=3)
+	mpsafe_model_test(lpm_short_broken_short_at_once lpm_short
+	    expect-fail=assert -DBROKEN_SHORT_AT_ONCE)
+	mpsafe_model_test(lpm_short_broken_no_second_walk lpm_short
+	    expect-fail=assert -DBROKEN_NO_SECOND_WALK)
+	mpsafe_model_test(lpm_short_broken_no_recheck lpm_short
+	    expect-fail=assert -DBROKEN_NO_RECHECK)
 endif()

@@ -189,4 +189,17 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=assert -DBROKEN_NO_SECOND_WALK)
 	mpsafe_model_test(lpm_short_broken_no_recheck lpm_short
 	    expect-fail=assert -DBROKEN_NO_RECHECK)
+
+	# route: a lookup that waits for an RTM_CHANGE to end.
+	mpsafe_model_test(route_update route_update expect-pass)
+	mpsafe_model_test(route_update_three_waiters route_update expect-pass
+	    -DNW=3)
+	mpsafe_model_test(route_update_broken_flag_before_done route_update
+	    expect-fail=deadlock -DBROKEN_FLAG_BEFORE_DONE)
+	mpsafe_model_test(route_update_broken_wake_first route_update
+	    expect-fail=deadlock -DBROKEN_WAKE_FIRST)
+	mpsafe_model_test(route_update_broken_no_waiters route_update
+	    expect-fail=deadlock -DBROKEN_NO_WAITERS)
+	mpsafe_model_test(route_update_broken_wake_unlocked route_update
+	    expect-fail=deadlock -DBROKEN_WAKE_UNLOCKED)
 endif()

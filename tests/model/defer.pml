@@ -87,12 +87,6 @@ inline cv_signal()
 	cv_asleep = 0
 }
 
-/* r_ = old value; mem[v_] = x_ (an exchange: a locked RMW). */
-inline rmw_xchg(t_, v_, x_, r_)
-{
-	d_step { drain(t_); r_ = mem[v_]; mem[v_] = x_ }
-}
-
 proctype producer(byte me)
 {
 	byte i, x;

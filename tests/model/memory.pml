@@ -14,7 +14,8 @@
  *
  *   fence(t)       atomic_thread_fence(seq_cst): drain t's buffer.
  *   rmw_*(t, ...)  seq_cst read-modify-write (x86 locked instruction):
- *                  drain t's buffer, then operate on memory atomically.
+ *                  drain t's buffer, then operate on memory atomically
+ *                  (rmw_add, rmw_xchg, rmw_cas).
  *   membarrier(t)  membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) by t: a
  *                  full barrier on t, then on every thread, one at a
  *                  time in any order while the others run: each buffer
@@ -131,6 +132,12 @@ inline rmw_add(tid_, var_, d_, r_)
 		r_ = mem[var_];
 		mem[var_] = mem[var_] + d_
 	}
+}
+
+/* r = old value; mem[v] = x (a seq_cst exchange: a locked RMW). */
+inline rmw_xchg(tid_, var_, x_, r_)
+{
+	d_step { drain(tid_); r_ = mem[var_]; mem[var_] = x_ }
 }
 
 /* Compare-and-swap (seq_cst): ok = (mem[v] == old), then mem[v] = new. */

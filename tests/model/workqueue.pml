@@ -100,12 +100,6 @@ inline q_lock_exit(t_)
 	d_step { drain(t_); qlock = 0 }
 }
 
-/* r_ = old value; mem[v_] = x_ (an exchange: a locked RMW). */
-inline rmw_xchg(t_, v_, x_, r_)
-{
-	d_step { drain(t_); r_ = mem[v_]; mem[v_] = x_ }
-}
-
 /* b_ = the number of the lowest set bit of m_ (m_ != 0). */
 inline lowest_bit(m_, b_)
 {

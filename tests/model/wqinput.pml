@@ -156,12 +156,6 @@ inline cond_broadcast()
 	}
 }
 
-/* r_ = old value; mem[v_] = x_ (an exchange: a locked RMW). */
-inline rmw_xchg(t_, v_, x_, r_)
-{
-	d_step { drain(t_); r_ = mem[v_]; mem[v_] = x_ }
-}
-
 /* compare_exchange: on failure exp_ = the value found. */
 inline rmw_cas_cur(t_, v_, exp_, new_, ok_)
 {

@@ -91,6 +91,14 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=deadlock -DBROKEN_NO_SLEEPERS)
 	mpsafe_model_test(psref_broken_list_after_gp psref
 	    expect-fail=deadlock -DBROKEN_LIST_AFTER_GP)
+	# psref: tryend and a watched condition variable (the reaper's way).
+	mpsafe_model_test(psref_tryend psref expect-pass -DTRYEND)
+	mpsafe_model_test(psref_tryend_fence psref expect-pass
+	    -DTRYEND -DFENCE_MODE)
+	mpsafe_model_test(psref_broken_watch_unlocked psref
+	    expect-fail=deadlock -DTRYEND -DBROKEN_WATCH_UNLOCKED)
+	mpsafe_model_test(psref_broken_scan_unlocked psref
+	    expect-fail=deadlock -DTRYEND -DBROKEN_SCAN_UNLOCKED)
 
 	# localcount: the drain.
 	mpsafe_model_test(localcount_membarrier localcount expect-pass)

@@ -30,11 +30,14 @@
  * caller that finds the grace period it needs run by another), so it is
  * not modelled separately.  Neither is the draining set's hashing: a
  * release checks one bucket, which holds the target if it is listed.
- * Nor psref_target_destroy_tryend() with psref_drain_watch(): its scan
- * is the scan modelled here, the release finds the raised count by the
- * same store-then-load pair, and its wake-up is a broadcast under the
- * watcher's mutex, which the watcher holds from before its scan until
- * its condition wait (lock-protected, no memory-model subtlety).
+ *
+ * TRYEND: the destroyer ends with psref_target_destroy_tryend() and a
+ * condition variable watched through psref_drain_watch(), as the route
+ * table's reaper does: after the grace period, the loop of taking the
+ * watcher's mutex, scanning (tryend's one scan), and, while a holder
+ * remains, the condition wait (which releases the mutex and sleeps in
+ * one step); mpsafe_psref_wake() then also broadcasts the watcher's
+ * condition variable under its mutex.  The futex sleep is not used.
  *
  * Abstracted away: one slot per holder (the slot search of the fast and
  * slow paths only picks an index), the overflow list and psref_copy
@@ -46,7 +49,7 @@
  * assert(no holder holds the target): destroy never returns while a
  * reference is held.  Deadlock freedom (lost wake-ups): end states.
  *
- * Switches: FENCE_MODE, NH (2), NITER (2).  Broken variants:
+ * Switches: FENCE_MODE, TRYEND, NH (2), NITER (2).  Broken variants:
  *   BROKEN_NO_GP             destroy does not wait for a grace period
  *                            (psref.c, psref_target_destroy: mpsafe_gp_wait())
  *   BROKEN_RELEASE_NO_FENCE  fence mode, no fence between the slot store and
@@ -68,6 +71,12 @@
  *                            draining list after the grace period
  *                            (psref_target_destroy: draining_list_add()
  *                            before the count is raised)
+ *   BROKEN_WATCH_UNLOCKED    TRYEND: mpsafe_psref_wake() broadcasts the
+ *                            watcher's condition variable without its
+ *                            mutex
+ *   BROKEN_SCAN_UNLOCKED     TRYEND: the watcher scans before it takes
+ *                            its mutex (and then waits without scanning
+ *                            again)
  * and the read-side variants of gp.pml (e.g. BROKEN_NO_WAIT).
  */
 #ifndef NH
@@ -97,6 +106,18 @@
 
 bit freed[2];
 bit held[NH]; /* ghost: holder h holds a reference (acquire to release) */
+bit wlock;    /* TRYEND: the watcher's mutex */
+bit wasleep;  /* TRYEND: the destroyer waits on the watcher's cv */
+
+inline wlock_enter(t_)
+{
+	d_step { wlock == 0 -> drain(t_); wlock = 1 }
+}
+
+inline wlock_exit(t_)
+{
+	d_step { drain(t_); wlock = 0 }
+}
 
 /* mpsafe_psref_wake() */
 inline psref_wake_up(t, x)
@@ -106,7 +127,35 @@ inline psref_wake_up(t, x)
 	if
 	:: x != 0 -> futex_wake(t, PSREF_WAKE)
 	:: else -> skip
-	fi
+	fi;
+#ifdef TRYEND
+	/* the watchers: broadcast each one's cv under its mutex */
+#ifdef BROKEN_WATCH_UNLOCKED
+	d_step { drain(t); wasleep = 0 }
+#else
+	wlock_enter(t);
+	wasleep = 0;
+	wlock_exit(t)
+#endif
+#endif
+}
+
+/* anyone_holds(): acquire loads of every slot; any_ = 1 if one holds */
+inline scan(any_, h_, x_)
+{
+	any_ = 0;
+	h_ = 0;
+	do
+	:: h_ < NH ->
+		ld(DESTROYER, SLOT(h_), x_);
+		if
+		:: x_ == TARGET -> any_ = 1
+		:: else -> skip
+		fi;
+		h_++
+	:: else -> break
+	od;
+	h_ = 0
 }
 
 proctype holder(byte me)
@@ -177,25 +226,34 @@ proctype destroyer()
 	rmw_add(DESTROYER, DRAINING_ALL, 1, x);
 #endif
 	fence(DESTROYER); /* pairs with a releaser's fence */
+#ifdef TRYEND
+	/* The watcher's loop around psref_target_destroy_tryend(). */
+	do
+	::
+#ifdef BROKEN_SCAN_UNLOCKED
+		scan(any, h, x);
+		wlock_enter(DESTROYER);
+#else
+		wlock_enter(DESTROYER);
+		scan(any, h, x); /* tryend: EBUSY while any */
+#endif
+		if
+		:: any == 0 -> wlock_exit(DESTROYER); break
+		:: else ->
+			/* pthread_cond_wait(): unlock and sleep, one step */
+			d_step { drain(DESTROYER); wlock = 0; wasleep = 1 };
+			!wasleep;
+			wlock_enter(DESTROYER);
+			wlock_exit(DESTROYER)
+		fi
+	od;
+#else
 	do
 	::
 #ifndef BROKEN_WAKE_AFTER_SCAN
 		ld(DESTROYER, PSREF_WAKE, wake); /* acquire */
 #endif
-		/* anyone_holds(): acquire loads of every slot */
-		any = 0;
-		h = 0;
-		do
-		:: h < NH ->
-			ld(DESTROYER, SLOT(h), x);
-			if
-			:: x == TARGET -> any = 1
-			:: else -> skip
-			fi;
-			h++
-		:: else -> break
-		od;
-		h = 0;
+		scan(any, h, x);
 #ifdef BROKEN_WAKE_AFTER_SCAN
 		ld(DESTROYER, PSREF_WAKE, wake);
 #endif
@@ -211,6 +269,7 @@ proctype destroyer()
 		rmw_add(DESTROYER, SLEEPERS, -1, x)
 #endif
 	od;
+#endif
 	rmw_add(DESTROYER, DRAINING_ALL, -1, x);
 	st(DESTROYER, DRAIN_LIST, 0); /* draining_list_remove() */
 	/* destroy returned: nobody may hold the target any more */

@@ -71,16 +71,6 @@ bit finished[NP]; /* ghost: producer c is done (the join's condition) */
 bit dlock;        /* defer_lock */
 bit cv_asleep;    /* the reclaimer waits on defer_cv */
 
-inline dlock_enter(t_)
-{
-	d_step { dlock == 0 -> drain(t_); dlock = 1 }
-}
-
-inline dlock_exit(t_)
-{
-	d_step { drain(t_); dlock = 0 }
-}
-
 /* pthread_cond_signal(&defer_cv): its one waiter is the reclaimer. */
 inline cv_signal()
 {
@@ -107,9 +97,9 @@ proctype producer(byte me)
 #ifdef BROKEN_SIGNAL_UNLOCKED
 			d_step { drain(me); cv_signal() }
 #else
-			dlock_enter(me);
+			mutex_enter(me, dlock);
 			cv_signal();
-			dlock_exit(me)
+			mutex_exit(me, dlock)
 #endif
 		:: else -> skip
 		fi;
@@ -143,9 +133,9 @@ proctype reclaimer()
 			lingered = 0
 		:: batch == 0 && !lingered ->
 			/* reclaimer_linger(): a timed wait, over at any time. */
-			dlock_enter(RECLAIMER);
+			mutex_enter(RECLAIMER, dlock);
 			ld(RECLAIMER, HEAD, x); /* relaxed */
-			dlock_exit(RECLAIMER);
+			mutex_exit(RECLAIMER, dlock);
 			lingered = 1
 		:: batch == 0 && lingered ->
 			lingered = 0;
@@ -153,12 +143,12 @@ proctype reclaimer()
 			ld(RECLAIMER, HEAD, x);
 			st(RECLAIMER, IDLE, 1);
 			fence(RECLAIMER);
-			dlock_enter(RECLAIMER);
+			mutex_enter(RECLAIMER, dlock);
 			if
 			:: x == 0 ->
 				d_step { drain(RECLAIMER); dlock = 0; cv_asleep = 1 };
 end_idle0:			!cv_asleep;
-				dlock_enter(RECLAIMER)
+				mutex_enter(RECLAIMER, dlock)
 			:: else -> skip
 			fi;
 #else
@@ -166,7 +156,7 @@ end_idle0:			!cv_asleep;
 #ifndef BROKEN_IDLE_NO_FENCE
 			fence(RECLAIMER); /* the seq_cst store */
 #endif
-			dlock_enter(RECLAIMER);
+			mutex_enter(RECLAIMER, dlock);
 			do
 			:: ld(RECLAIMER, HEAD, x); /* seq_cst */
 				if
@@ -179,11 +169,11 @@ end_idle0:			!cv_asleep;
 						cv_asleep = 1
 					};
 end_idle:				!cv_asleep;
-					dlock_enter(RECLAIMER)
+					mutex_enter(RECLAIMER, dlock)
 				fi
 			od;
 #endif
-			dlock_exit(RECLAIMER);
+			mutex_exit(RECLAIMER, dlock);
 			st(RECLAIMER, IDLE, 0) /* relaxed */
 		fi;
 		x = 0

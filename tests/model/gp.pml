@@ -144,16 +144,6 @@ inline gp_run(t, r, w, now, x)
 }
 
 /* pthread_mutex_lock/unlock(&gp_lock): full barriers (locked ops). */
-inline gp_lock_enter(t)
-{
-	d_step { gp_lock == 0 -> drain(t); gp_lock = 1 }
-}
-
-inline gp_lock_exit(t)
-{
-	d_step { drain(t); gp_lock = 0 }
-}
-
 /* pthread_cond_wait(&gp_cv, &gp_lock): unlock and sleep, atomically. */
 inline gp_cv_wait(t, snap)
 {
@@ -164,7 +154,7 @@ inline gp_cv_wait(t, snap)
 /* mpsafe_gp_wait(): sharing grace periods through gp_seq. */
 inline gp_wait(t, target, snap, r, w, now, x)
 {
-	gp_lock_enter(t);
+	mutex_enter(t, gp_lock);
 #ifdef BROKEN_SHARE
 	target = (gp_seq + 1) / 2 * 2;
 #else
@@ -177,14 +167,14 @@ inline gp_wait(t, target, snap, r, w, now, x)
 		:: gp_seq % 2 == 1 -> gp_cv_wait(t, snap)
 		:: else ->
 			gp_seq++;
-			gp_lock_exit(t);
+			mutex_exit(t, gp_lock);
 			gp_run(t, r, w, now, x);
-			gp_lock_enter(t);
+			mutex_enter(t, gp_lock);
 			gp_seq++;
 			cv_seq++ /* pthread_cond_broadcast(&gp_cv) */
 		fi
 	od;
-	gp_lock_exit(t);
+	mutex_exit(t, gp_lock);
 	target = 0
 }
 

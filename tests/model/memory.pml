@@ -16,6 +16,8 @@
  *   rmw_*(t, ...)  seq_cst read-modify-write (x86 locked instruction):
  *                  drain t's buffer, then operate on memory atomically
  *                  (rmw_add, rmw_xchg, rmw_cas).
+ *   mutex_enter(t, m) / mutex_exit(t, m)  a pthread mutex (a bit of the
+ *                  model): locked instructions, which drain t's buffer.
  *   membarrier(t)  membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) by t: a
  *                  full barrier on t, then on every thread, one at a
  *                  time in any order while the others run: each buffer
@@ -211,6 +213,20 @@ inline futex_wake(tid_, var_)
 		od;
 		_k2 = 0
 	}
+}
+
+/*
+ * pthread_mutex_lock() / _unlock() by thread t of the mutex m (a bit of
+ * the model): both are locked instructions, which drain t's buffer.
+ */
+inline mutex_enter(tid_, m_)
+{
+	d_step { m_ == 0 -> drain(tid_); m_ = 1 }
+}
+
+inline mutex_exit(tid_, m_)
+{
+	d_step { drain(tid_); m_ = 0 }
 }
 
 /* The memory subsystem: commits buffered stores, any thread's, any time. */

@@ -109,16 +109,6 @@ bit held[NH]; /* ghost: holder h holds a reference (acquire to release) */
 bit wlock;    /* TRYEND: the watcher's mutex */
 bit wasleep;  /* TRYEND: the destroyer waits on the watcher's cv */
 
-inline wlock_enter(t_)
-{
-	d_step { wlock == 0 -> drain(t_); wlock = 1 }
-}
-
-inline wlock_exit(t_)
-{
-	d_step { drain(t_); wlock = 0 }
-}
-
 /* mpsafe_psref_wake() */
 inline psref_wake_up(t, x)
 {
@@ -133,9 +123,9 @@ inline psref_wake_up(t, x)
 #ifdef BROKEN_WATCH_UNLOCKED
 	d_step { drain(t); wasleep = 0 }
 #else
-	wlock_enter(t);
+	mutex_enter(t, wlock);
 	wasleep = 0;
-	wlock_exit(t)
+	mutex_exit(t, wlock)
 #endif
 #endif
 }
@@ -232,19 +222,19 @@ proctype destroyer()
 	::
 #ifdef BROKEN_SCAN_UNLOCKED
 		scan(any, h, x);
-		wlock_enter(DESTROYER);
+		mutex_enter(DESTROYER, wlock);
 #else
-		wlock_enter(DESTROYER);
+		mutex_enter(DESTROYER, wlock);
 		scan(any, h, x); /* tryend: EBUSY while any */
 #endif
 		if
-		:: any == 0 -> wlock_exit(DESTROYER); break
+		:: any == 0 -> mutex_exit(DESTROYER, wlock); break
 		:: else ->
 			/* pthread_cond_wait(): unlock and sleep, one step */
 			d_step { drain(DESTROYER); wlock = 0; wasleep = 1 };
 			!wasleep;
-			wlock_enter(DESTROYER);
-			wlock_exit(DESTROYER)
+			mutex_enter(DESTROYER, wlock);
+			mutex_exit(DESTROYER, wlock)
 		fi
 	od;
 #else

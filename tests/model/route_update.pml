@@ -68,16 +68,6 @@
 bit wlock;      /* rt_wait_lock */
 bit cv_wait[NT]; /* asleep on rt_wait_cv */
 
-inline wlock_enter(t_)
-{
-	d_step { wlock == 0 -> drain(t_); wlock = 1 }
-}
-
-inline wlock_exit(t_)
-{
-	d_step { drain(t_); wlock = 0 }
-}
-
 /* pthread_cond_broadcast(&rt_wait_cv) */
 inline cv_broadcast()
 {
@@ -119,9 +109,9 @@ proctype changer()
 #ifdef BROKEN_WAKE_UNLOCKED
 			d_step { drain(CHANGER); cv_broadcast() }
 #else
-			wlock_enter(CHANGER);
+			mutex_enter(CHANGER, wlock);
 			cv_broadcast();
-			wlock_exit(CHANGER)
+			mutex_exit(CHANGER, wlock)
 #endif
 		:: else -> skip
 		fi;
@@ -136,7 +126,7 @@ inline update_wait(me_, done_, x_)
 #ifndef BROKEN_NO_WAITERS
 	rmw_add(me_, WAITERS, 1, x_);
 #endif
-	wlock_enter(me_);
+	mutex_enter(me_, wlock);
 	do
 	:: ld(me_, DONE, x_);
 		if
@@ -145,10 +135,10 @@ inline update_wait(me_, done_, x_)
 			/* mpsafe_cond_wait(): unlock and sleep */
 			d_step { drain(me_); wlock = 0; cv_wait[me_] = 1 };
 			!cv_wait[me_];
-			wlock_enter(me_)
+			mutex_enter(me_, wlock)
 		fi
 	od;
-	wlock_exit(me_);
+	mutex_exit(me_, wlock);
 #ifndef BROKEN_NO_WAITERS
 	rmw_add(me_, WAITERS, -1, x_);
 #endif

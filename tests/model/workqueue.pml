@@ -90,16 +90,6 @@ bit done[8];          /* ghost: the function of the item of that bit ran */
 bit finished[NT];     /* ghost: client c is done (the join's condition) */
 bit worker_exited;    /* ghost: the worker returned (pthread_join) */
 
-inline q_lock_enter(t_)
-{
-	d_step { qlock == 0 -> drain(t_); qlock = 1 }
-}
-
-inline q_lock_exit(t_)
-{
-	d_step { drain(t_); qlock = 0 }
-}
-
 /* b_ = the number of the lowest set bit of m_ (m_ != 0). */
 inline lowest_bit(m_, b_)
 {
@@ -162,7 +152,7 @@ inline wait_gen(t_, target_, now_)
 inline wait_item(t_, n_, g_, inc_, x_, target_)
 {
 	target_ = 0;
-	q_lock_enter(t_);
+	mutex_enter(t_, qlock);
 	ld(t_, GEN, g_);
 	ld(t_, INCOMING, inc_);
 	if
@@ -193,7 +183,7 @@ inline wait_item(t_, n_, g_, inc_, x_, target_)
 		:: else -> skip
 		fi
 	fi;
-	q_lock_exit(t_);
+	mutex_exit(t_, qlock);
 	if
 	:: target_ != 0 -> wait_gen(t_, target_, x_)
 	:: else -> skip
@@ -212,7 +202,7 @@ inline run_batch(batch_, gen_, b_, x_, ran_)
 	ld(WORKER, INCOMING, x_); /* the relaxed hint */
 	if
 	:: x_ != 0 ->
-		q_lock_enter(WORKER);
+		mutex_enter(WORKER, qlock);
 		rmw_xchg(WORKER, INCOMING, 0, batch_); /* acquire exchange */
 		if
 		:: batch_ != 0 ->
@@ -220,7 +210,7 @@ inline run_batch(batch_, gen_, b_, x_, ran_)
 			gen_++;
 			st(WORKER, GEN, gen_); /* odd, relaxed, under q_lock */
 			st(WORKER, FILTER_GEN, 0);
-			q_lock_exit(WORKER);
+			mutex_exit(WORKER, qlock);
 			st(WORKER, FILTER, batch_); /* relaxed words */
 			st(WORKER, FILTER_GEN, gen_); /* release */
 			do
@@ -240,7 +230,7 @@ inline run_batch(batch_, gen_, b_, x_, ran_)
 			:: else -> skip
 			fi;
 			ran_ = 1
-		:: else -> q_lock_exit(WORKER)
+		:: else -> mutex_exit(WORKER, qlock)
 		fi
 	:: else -> skip
 	fi;

@@ -125,22 +125,12 @@ bit finished[NP];    /* ghost: producer c is done (the join's condition) */
 bit dlock;           /* wqi_drain_lock */
 bit cv_wait[NT];     /* asleep on wqi_drain_cv */
 
-inline dlock_enter(t_)
-{
-	d_step { dlock == 0 -> drain(t_); dlock = 1 }
-}
-
-inline dlock_exit(t_)
-{
-	d_step { drain(t_); dlock = 0 }
-}
-
 /* pthread_cond_wait(): release the lock and sleep, atomically. */
 inline cond_wait(t_)
 {
 	d_step { drain(t_); dlock = 0; cv_wait[t_] = 1 };
 	!cv_wait[t_];
-	dlock_enter(t_)
+	mutex_enter(t_, dlock)
 }
 
 /* pthread_cond_broadcast(): wake every sleeper. */
@@ -237,10 +227,10 @@ inline drain_wake()
 	fence(WORKER);
 	cond_broadcast()
 #else
-	dlock_enter(WORKER);
+	mutex_enter(WORKER, dlock);
 	st(WORKER, DRAIN_AT, NONE);
 	cond_broadcast();
-	dlock_exit(WORKER)
+	mutex_exit(WORKER, dlock)
 #endif
 }
 
@@ -297,7 +287,7 @@ inline drain_queue(me_, t_, x_)
 	if
 	:: x_ >= t_ -> skip
 	:: else ->
-		dlock_enter(me_);
+		mutex_enter(me_, dlock);
 		do
 		:: ld(me_, DRAIN_AT, x_); /* relaxed: stored under the lock */
 			if
@@ -316,7 +306,7 @@ inline drain_queue(me_, t_, x_)
 			:: else -> cond_wait(me_)
 			fi
 		od;
-		dlock_exit(me_)
+		mutex_exit(me_, dlock)
 	fi;
 	x_ = 0
 }

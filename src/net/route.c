@@ -104,6 +104,7 @@
  * sleeps where their rt_unref() and psref_release() calls wake it
  * (below), and deleters wake it there.  Invariant (t_reap_lock): the
  * list is empty, or t_reap_active is set and the reaper will take it.
+ * tests/model/route_reap.pml checks this paragraph and the next.
  *
  * Waiting for counts.  rt_unref() must not touch the entry after its
  * decrement (the entry may be freed at once), so the count's word itself

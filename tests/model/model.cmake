@@ -210,4 +210,27 @@ if(MPSAFE_MODEL_CHECK AND NOT MPSAFE_SANITIZE_LIST AND NOT CMAKE_CROSSCOMPILING)
 	    expect-fail=deadlock -DBROKEN_NO_WAITERS)
 	mpsafe_model_test(route_update_broken_wake_unlocked route_update
 	    expect-fail=deadlock -DBROKEN_WAKE_UNLOCKED)
+
+	# route: the reaper's sleeps against deleters, counts and psrefs.
+	mpsafe_model_test(route_reap route_reap expect-pass)
+	mpsafe_model_test(route_reap_convert route_reap expect-pass -DCONVERT)
+	mpsafe_model_test(route_reap_pin route_reap expect-pass -DPIN)
+	mpsafe_model_test(route_reap_pin_three route_reap expect-pass
+	    -DNE=3 -DPIN)
+	mpsafe_model_test(route_reap_no_drain_list route_reap expect-pass
+	    -DDRAINS=0 -DHPSREF=3)
+	mpsafe_model_test(route_reap_destroy route_reap expect-pass
+	    -DDESTROY -DCONVERT)
+	mpsafe_model_test(route_reap_broken_no_recount route_reap
+	    expect-fail=assert -DBROKEN_NO_RECOUNT)
+	mpsafe_model_test(route_reap_broken_stick_no_wait route_reap
+	    expect-fail=assert -DBROKEN_STICK_NO_WAIT)
+	mpsafe_model_test(route_reap_broken_drains_unlocked route_reap
+	    expect-fail=assert -DBROKEN_DRAINS_UNLOCKED)
+	mpsafe_model_test(route_reap_broken_kick_reap_cv route_reap
+	    expect-fail=assert -DBROKEN_KICK_REAP_CV -DPIN)
+	mpsafe_model_test(route_reap_broken_lock_order route_reap
+	    expect-fail=deadlock -DBROKEN_LOCK_ORDER)
+	mpsafe_model_test(route_reap_broken_inactive_late route_reap
+	    expect-fail=assert -DBROKEN_INACTIVE_LATE)
 endif()

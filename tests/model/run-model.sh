@@ -13,9 +13,9 @@
 #   expect-fail=deadlock  ... an invalid end state (a thread blocked for
 #                         ever: deadlock or lost wake-up)
 # MODEL is a path or a name in this directory (pserialize, psref,
-# localcount, workqueue, wqinput, defer, lpm_short, route_update; ".pml"
-# may be left out).  The -D options select the configuration and the
-# deliberately broken variants (see each model).
+# localcount, workqueue, wqinput, defer, lpm_short, route_update,
+# route_reap; ".pml" may be left out).  The -D options select the
+# configuration and the deliberately broken variants (see each model).
 #
 # Environment: SPIN (spin), CC (cc), MODEL_WORKDIR (where pan is built and
 # a counterexample trail is left; default: a temporary directory, removed

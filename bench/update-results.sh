@@ -60,6 +60,18 @@ fi
 runinfo=$(awk -v fmt=runinfo -f "$here/csv.awk" -f "$here/summarize.awk" \
     "$dst/results.csv")
 
+# Links and the regeneration command, for docs/results or another
+# directory (a second machine's run, say docs/results/intel-2vcpu).
+root=$(cd "$here/.." && pwd)
+dstabs=$(cd "$dst" && pwd)
+benchlink=$(realpath -m --relative-to="$dstabs" "$root/docs/bench.md")
+if [ "$dstabs" = "$root/docs/results" ]; then
+	regen='`make bench && make results`'
+else
+	dstrel=$(realpath -m --relative-to="$root" "$dstabs")
+	regen="\`make bench && bench/update-results.sh build/release/bench-results $dstrel\`"
+fi
+
 {
 	cat <<EOF
 # Benchmark results
@@ -70,7 +82,7 @@ runinfo=$(awk -v fmt=runinfo -f "$here/csv.awk" -f "$here/summarize.awk" \
 The default benchmark suite (\`bench/run-suite.sh\`, run by \`make bench\`).
 This run: $runinfo.
 What each workload and strategy measures, and the fairness notes that go
-with the numbers, are in [docs/bench.md](../bench.md).
+with the numbers, are in [docs/bench.md]($benchlink).
 Ratios compare strategies measured in the same invocation on the same
 machine; quote those rather than absolute times, which move with the host.
 
@@ -104,12 +116,7 @@ EOF
 			printf '\n### %s\n\n![%s](%s.png)\n' "$p" "$p" "$p"
 		done
 	fi
-	cat <<'EOF'
-
-## How to regenerate
-
-`make bench && make results`
-EOF
+	printf '\n## How to regenerate\n\n%s\n' "$regen"
 } >"$dst/README.md"
 
 echo "update-results.sh: wrote $dst/README.md, results.csv, summary.txt" \

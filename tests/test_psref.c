@@ -718,11 +718,16 @@ Test(psref, drain_watch_wakes_a_tryend_caller)
  * A pair registered while releases are waking: a release that finds the
  * new count must also find the pair filled in.  One thread drops many
  * references to a draining target, each one a wake; the test registers a
- * pair in the middle of that.  Nothing else orders the registration's
- * plain stores before the wakes that read them (the flags are relaxed),
- * so without the release-acquire pair on the count the tsan preset
- * reports a race.  (A test of its own: registrations last until the
- * process exits, and each test runs in a process of its own.)
+ * pair in the middle of that: an eighth of the releases come before the
+ * registration begins, an eighth while it runs, and the rest once it has
+ * returned (handshakes, so that a preempted test thread cannot let every
+ * release pass first: until 2026-12-03 the test only hoped for that
+ * order, and a loaded 2-vCPU machine once broke it).  Nothing else
+ * orders the registration's plain stores before the wakes that read them
+ * (the flags are relaxed), so without the release-acquire pair on the
+ * count the tsan preset reports a race.  (A test of its own:
+ * registrations last until the process exits, and each test runs in a
+ * process of its own.)
  */
 #define MIDWAY_REFS 256
 
@@ -732,7 +737,8 @@ static pthread_cond_t midway_cv = PTHREAD_COND_INITIALIZER;
 struct midway {
 	struct psref_class *c;
 	struct obj *o;
-	_Atomic int holding, go, released; /* relaxed only */
+	_Atomic int holding, go, released;   /* relaxed only */
+	_Atomic int registering, registered; /* relaxed only */
 };
 
 static void *
@@ -749,8 +755,17 @@ midway_holder_main(void *arg)
 	while (atomic_load_explicit(&m->go, memory_order_relaxed) == 0)
 		continue;
 	for (int i = 0; i < MIDWAY_REFS; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0;
 
+		if (i == MIDWAY_REFS / 8)
+			while (atomic_load_explicit(
+			           &m->registering, memory_order_relaxed) == 0)
+				continue;
+		if (i == MIDWAY_REFS / 4)
+			while (atomic_load_explicit(
+			           &m->registered, memory_order_relaxed) == 0)
+				continue;
+		t0 = now_ns();
 		psref_release(&p[i], &m->o->o_target, m->c);
 		atomic_store_explicit(
 		    &m->released, i + 1, memory_order_relaxed);
@@ -782,10 +797,14 @@ Test(psref, drain_watch_registered_while_releases_wake)
 	while (atomic_load_explicit(&m.released, memory_order_relaxed) <
 	       MIDWAY_REFS / 8)
 		continue;
+	atomic_store_explicit(&m.registering, 1, memory_order_relaxed);
 	cr_assert_eq(psref_drain_watch(&midway_lock, &midway_cv), 0);
-	cr_assert_lt(atomic_load_explicit(&m.released, memory_order_relaxed),
-	    MIDWAY_REFS, "every release came before the registration");
+	cr_assert_leq(atomic_load_explicit(&m.released, memory_order_relaxed),
+	    MIDWAY_REFS / 4, "releases ran past the handshake");
+	atomic_store_explicit(&m.registered, 1, memory_order_relaxed);
 	pthread_join(ht, NULL);
+	cr_assert_eq(atomic_load_explicit(&m.released, memory_order_relaxed),
+	    MIDWAY_REFS);
 	cr_assert_eq(psref_target_destroy_tryend(&o->o_target, m.c), 0);
 	psref_class_destroy(m.c);
 	pserialize_destroy(psz);

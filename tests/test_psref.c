@@ -719,10 +719,11 @@ Test(psref, drain_watch_wakes_a_tryend_caller)
  * new count must also find the pair filled in.  One thread drops many
  * references to a draining target, each one a wake; the test registers a
  * pair in the middle of that: an eighth of the releases come before the
- * registration begins, an eighth while it runs, and the rest once it has
- * returned (handshakes, so that a preempted test thread cannot let every
- * release pass first: until 2026-12-03 the test only hoped for that
- * order, and a loaded 2-vCPU machine once broke it).  Nothing else
+ * registration begins, an eighth after it has begun (during it, or
+ * after it if it is quick), and the rest once it has returned
+ * (handshakes, so that a preempted test thread cannot let every release
+ * pass first: until 2026-12-03 the test only hoped for that order, and a
+ * loaded 2-vCPU machine once broke it).  Nothing else
  * orders the registration's plain stores before the wakes that read them
  * (the flags are relaxed), so without the release-acquire pair on the
  * count the tsan preset reports a race.  (A test of its own:

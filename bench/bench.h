@@ -182,6 +182,11 @@ struct bench_config {
 	double interval_us;
 	/* route workloads: prefixes in the generated table (0: default) */
 	unsigned long table_size;
+	/*
+	 * route workloads, forward: tables on the C library's heap (4 KiB
+	 * pages) instead of rtc_hugepages (--pages small).
+	 */
+	bool small_pages;
 	/* route workloads: the churn thread's updates per second */
 	double churn_rate;
 	/*

@@ -58,7 +58,7 @@ usage(FILE *fp)
 	      "[--baseline NAME]\n"
 	      "           [--table-size N] [--churn-rate N] [--held N] "
 	      "[--held-by HOW]\n"
-	      "           [--ctl-permille N]\n"
+	      "           [--pages huge|small] [--ctl-permille N]\n"
 	      "           [--csv FILE] [--quiet]\n"
 	      "\n"
 	      "  --list           workloads and strategies, one line each\n"
@@ -91,6 +91,10 @@ usage(FILE *fp)
 	      "  --held-by HOW    --held: count (rtalloc1(), the default) or "
 	      "rtcache\n"
 	      "                   (a route cache's psref)\n"
+	      "  --pages P        route workloads, forward: tables on huge "
+	      "pages (huge, the\n"
+	      "                   default: rtc_hugepages) or on the heap's "
+	      "4 KiB pages (small)\n"
 	      "  --ctl-permille N forward: control messages (redirects) per "
 	      "1000 packets\n"
 	      "                   when the run has churn (default 10: 1%)\n"
@@ -542,6 +546,13 @@ main(int argc, char **argv)
 			cfg.table_size = parse_count(a, v, 4000000);
 			if (cfg.table_size == 0)
 				usage_error("--table-size: at least 1");
+		} else if (strcmp(a, "--pages") == 0) {
+			if (strcmp(v, "huge") == 0)
+				cfg.small_pages = false;
+			else if (strcmp(v, "small") == 0)
+				cfg.small_pages = true;
+			else
+				usage_error("--pages: huge or small");
 		} else if (strcmp(a, "--churn-rate") == 0) {
 			cfg.churn_rate = parse_seconds(a, v, 0.001);
 		} else if (strcmp(a, "--held") == 0) {

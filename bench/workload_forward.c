@@ -213,7 +213,7 @@ fw_design(enum fw_kind k, enum rt_sync *sync, enum rt_refmode *ref)
 }
 
 static struct fw_table *
-fw_table_get(enum fw_kind k, size_t n)
+fw_table_get(enum fw_kind k, size_t n, bool small_pages)
 {
 	struct rt_table_config cfg;
 	struct fw_table *tb = NULL;
@@ -223,6 +223,7 @@ fw_table_get(enum fw_kind k, size_t n)
 	memset(&cfg, 0, sizeof(cfg));
 	fw_design(k, &cfg.rtc_sync, &cfg.rtc_ref);
 	cfg.rtc_name = "forward";
+	cfg.rtc_hugepages = !small_pages;
 	if (fw_routes == NULL || fw_nroutes != n) {
 		for (size_t i = 0; i < FW_MAX_TABLES; i++) {
 			if (fw_tables[i].used) {
@@ -1536,7 +1537,7 @@ fw_run(const struct bench_strategy *s, const struct bench_config *cfg,
 		free(r);
 		return -1;
 	}
-	r->tb = fw_table_get(r->kind, fw_size(cfg));
+	r->tb = fw_table_get(r->kind, fw_size(cfg), cfg->small_pages);
 	if (r->tb == NULL || (r->churn && fw_replay_load(r) != 0)) {
 		free(r);
 		return -1;

@@ -87,13 +87,15 @@
  * update (rtrequest(), or rte_lpm_add/delete) as timed by the churn
  * thread; writer_ops = updates done; pending_peak_bytes = the most memory
  * the table had allocated but no longer held, sampled after each update
- * on lockless tables (bytes counted by the allocator hooks minus
- * rt_table_stats()'s total: deleted entries not yet destroyed, retired
- * trie nodes), or the peak of mpsafe_defer()'s pending bytes over the
- * measured phase if larger (the only figure for RWLOCK tables);
- * mem_bytes = bytes the table allocated (counted through its
- * rtc_alloc/rtc_free hooks; DPDK: its heap's growth), mem_prefixes = the
- * prefixes loaded.
+ * on lockless tables (rt_table_stats()'s allocated bytes minus its
+ * total: deleted entries not yet destroyed, retired trie nodes), or the
+ * peak of mpsafe_defer()'s pending bytes over the measured phase if
+ * larger (the only figure for RWLOCK tables); mem_bytes = bytes the
+ * table allocated (rts_alloc_bytes after the load; DPDK: its heap's
+ * growth), mem_prefixes = the prefixes loaded.
+ *
+ * Our tables are built with rtc_hugepages unless --pages small
+ * (cfg->small_pages): the configuration for a full-size table.
  *
  * One table per (family, size, design) is built on first use and kept
  * for the whole invocation (building 1M prefixes takes seconds); its
@@ -303,41 +305,13 @@ struct rb_table {
 	struct bench_lpm *lpm;
 	struct rtgen_churn *churn;
 	const struct rtgen_route *routes;
-	_Atomic size_t live; /* bytes allocated through the hooks */
-	size_t mem;          /* live after the build */
-	size_t stats_total;  /* rt_table_stats() after the build */
+	size_t mem;         /* rts_alloc_bytes after the build */
+	size_t mapped;      /* rts_mapped_bytes after the build */
+	size_t stats_total; /* rt_table_stats() after the build */
 	double build_s;
 };
 
 static struct rb_table rb_tables[RB_MAX_TABLES];
-
-/* The table's allocator hooks: cache-line aligned, zeroed, counted. */
-static void *
-rb_alloc(size_t size, void *arg)
-{
-	struct rb_table *tb = arg;
-	size_t sz = (size + 63) & ~(size_t)63;
-	void *p = aligned_alloc(64, sz > 0 ? sz : 64);
-
-	if (p == NULL)
-		return NULL;
-	memset(p, 0, sz);
-	/* Relaxed: a statistic, read after the threads are joined. */
-	atomic_fetch_add_explicit(&tb->live, size, memory_order_relaxed);
-	return p;
-}
-
-static void
-rb_free(void *p, size_t size, void *arg)
-{
-	struct rb_table *tb = arg;
-
-	if (p == NULL)
-		return;
-	/* Relaxed: as in rb_alloc(). */
-	atomic_fetch_sub_explicit(&tb->live, size, memory_order_relaxed);
-	free(p);
-}
 
 void
 bench_rt_sockaddr(int family, const uint8_t *addr, union rt_sockaddr *sa)
@@ -431,7 +405,7 @@ rb_check(struct rt_table *t, const struct rtgen_route *routes, size_t n)
 
 /* The table for (family, n, design of kind), built on first use. */
 static struct rb_table *
-rb_table_get(enum rb_kind kind, int family, size_t n)
+rb_table_get(enum rb_kind kind, int family, size_t n, bool small_pages)
 {
 	struct rt_table_config cfg;
 	struct rb_table *tb = NULL;
@@ -469,7 +443,6 @@ rb_table_get(enum rb_kind kind, int family, size_t n)
 	tb->sync = cfg.rtc_sync;
 	tb->ref = cfg.rtc_ref;
 	tb->routes = d->routes;
-	atomic_init(&tb->live, 0);
 	t0 = bench_now_ns();
 	if (rb_is_dpdk(kind)) {
 #ifdef BENCH_HAVE_DPDK
@@ -481,9 +454,7 @@ rb_table_get(enum rb_kind kind, int family, size_t n)
 		return NULL;
 #endif
 	} else {
-		cfg.rtc_alloc = rb_alloc;
-		cfg.rtc_free = rb_free;
-		cfg.rtc_alloc_arg = tb;
+		cfg.rtc_hugepages = !small_pages;
 		error = rt_table_create(&tb->t, &cfg);
 		if (error != 0) {
 			bench_warn("rt_table_create: %s", strerror(error));
@@ -500,13 +471,13 @@ rb_table_get(enum rb_kind kind, int family, size_t n)
 				return NULL;
 			}
 		}
-		/* Relaxed: no other thread uses the table yet. */
-		tb->mem = atomic_load_explicit(&tb->live, memory_order_relaxed);
 		{
 			struct rt_table_stats st;
 
 			memset(&st, 0, sizeof(st));
 			rt_table_stats(tb->t, &st);
+			tb->mem = st.rts_alloc_bytes;
+			tb->mapped = st.rts_mapped_bytes;
 			tb->stats_total = st.rts_total_bytes;
 		}
 		if (rb_check(tb->t, d->routes, n) != 0) {
@@ -523,28 +494,30 @@ rb_table_get(enum rb_kind kind, int family, size_t n)
 	tb->used = true;
 	fprintf(stderr, " (built %zu %s prefixes in %.2f s, %.1f B/prefix%s)",
 	    n, family == AF_INET ? "IPv4" : "IPv6", tb->build_s,
-	    (double)tb->mem / (double)n, rb_is_dpdk(kind) ? ", DPDK heap" : "");
+	    (double)tb->mem / (double)n,
+	    rb_is_dpdk(kind)  ? ", DPDK heap"
+	    : tb->mapped == 0 ? ", 4 KiB pages"
+	                      : ", on huge pages");
 	return tb;
 }
 
 /*
  * Bytes the table has allocated and not yet freed that are no longer part
  * of it: deleted entries waiting for their holders and for the workqueue,
- * trie nodes waiting for a grace period.  The allocator hooks count what
- * is allocated; rt_table_stats() what the table holds (equal right after
- * the load).  Takes the table's writer lock briefly.
+ * trie nodes waiting for a grace period: rt_table_stats()'s allocated
+ * bytes minus what the table holds (equal right after the load).  Takes
+ * the table's writer lock briefly.
  */
 static size_t
 rb_pending(struct rb_table *tb)
 {
 	struct rt_table_stats st;
-	size_t live;
 
 	memset(&st, 0, sizeof(st));
 	rt_table_stats(tb->t, &st);
-	/* Relaxed: a statistic (see rb_alloc()). */
-	live = atomic_load_explicit(&tb->live, memory_order_relaxed);
-	return live > st.rts_total_bytes ? live - st.rts_total_bytes : 0;
+	return st.rts_alloc_bytes > st.rts_total_bytes
+	           ? st.rts_alloc_bytes - st.rts_total_bytes
+	           : 0;
 }
 
 /* Apply update u to the table; returns 0 or an errno. */
@@ -1264,7 +1237,8 @@ rb_run_readers(const struct bench_strategy *s, const struct bench_config *cfg,
 	r->bulk = bulk;
 	r->rate = cfg->churn_rate > 0 ? cfg->churn_rate : 1000;
 	r->family = family;
-	r->tb = rb_table_get(r->kind, family, rb_size(cfg, family));
+	r->tb = rb_table_get(
+	    r->kind, family, rb_size(cfg, family), cfg->small_pages);
 	r->d = rb_data_get(family, rb_size(cfg, family));
 	if (r->tb == NULL || r->d == NULL) {
 		free(r);
@@ -1390,7 +1364,8 @@ rb_mem_run_family(const struct bench_strategy *s,
     const struct bench_config *cfg, struct bench_result *res, int family)
 {
 	size_t n = rb_size(cfg, family);
-	struct rb_table *tb = rb_table_get(rb_kind_of(s), family, n);
+	struct rb_table *tb =
+	    rb_table_get(rb_kind_of(s), family, n, cfg->small_pages);
 
 	if (tb == NULL)
 		return -1;

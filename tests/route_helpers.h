@@ -14,12 +14,16 @@
 
 #include <mpsafe/net/route.h>
 
-/* The four combinations of lookup protection and entry protection. */
+/*
+ * The four combinations of lookup protection and entry protection, and
+ * the lockless design again on huge pages (its own allocator).
+ */
 static const struct rt_table_config route_designs[] = {
-    {RT_SYNC_RWLOCK, RT_REF_REFCOUNT, "netbsd", NULL, NULL, NULL},
-    {RT_SYNC_PSERIALIZE, RT_REF_PSREF, "lockless", NULL, NULL, NULL},
-    {RT_SYNC_RWLOCK, RT_REF_PSREF, "rw-psref", NULL, NULL, NULL},
-    {RT_SYNC_PSERIALIZE, RT_REF_REFCOUNT, "psz-count", NULL, NULL, NULL},
+    {RT_SYNC_RWLOCK, RT_REF_REFCOUNT, "netbsd", NULL, NULL, NULL, false},
+    {RT_SYNC_PSERIALIZE, RT_REF_PSREF, "lockless", NULL, NULL, NULL, false},
+    {RT_SYNC_RWLOCK, RT_REF_PSREF, "rw-psref", NULL, NULL, NULL, false},
+    {RT_SYNC_PSERIALIZE, RT_REF_REFCOUNT, "psz-count", NULL, NULL, NULL, false},
+    {RT_SYNC_PSERIALIZE, RT_REF_PSREF, "lockless-huge", NULL, NULL, NULL, true},
 };
 #define ROUTE_NDESIGNS (sizeof(route_designs) / sizeof(route_designs[0]))
 

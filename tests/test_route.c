@@ -51,6 +51,123 @@ Test(route, create_rejects_bad_config)
 	rt_table_destroy(t);
 }
 
+/* Bytes a table's hooks saw, to check rts_alloc_bytes against. */
+static void *
+bytes_alloc(size_t size, void *arg)
+{
+	atomic_fetch_add((atomic_size_t *)arg, size);
+	return calloc(1, size);
+}
+
+static void
+bytes_free(void *p, size_t size, void *arg)
+{
+	atomic_fetch_sub((atomic_size_t *)arg, size);
+	free(p);
+}
+
+/* Add (or delete, blocking) n routes: /24s, /28s and IPv6 /48s. */
+static void
+huge_routes(struct rt_table *t, int req, int n)
+{
+	char a[64];
+
+	for (int i = 0; i < n; i++) {
+		int plen = i % 3 == 0 ? 48 : i % 3 == 1 ? 24 : 28;
+
+		if (plen == 48)
+			snprintf(a, sizeof(a), "2001:db8:%x::", i);
+		else
+			snprintf(a, sizeof(a), "10.%d.%d.%d", i >> 8 & 255,
+			    i & 255, plen == 28 ? 16 : 0);
+		cr_assert_eq(route_req(t, req, a, plen,
+		                 req != MPSAFE_RTM_ADD ? NULL
+		                 : plen == 48          ? "2001:db8::1"
+		                                       : "192.0.2.1",
+		                 1 + (unsigned)(i % 7), 0, NULL),
+		    0, "%s %s/%d", req == MPSAFE_RTM_ADD ? "add" : "delete", a,
+		    plen);
+	}
+}
+
+/* rts_alloc_bytes counts what the allocator was asked for, the table too. */
+Test(route, stats_count_allocated_bytes)
+{
+	FOR_EACH_DESIGN(d)
+	{
+		atomic_size_t live;
+		struct rt_table_config c = route_designs[d];
+		struct rt_table *t;
+		struct rt_table_stats st;
+
+		if (c.rtc_hugepages)
+			continue; /* no hooks */
+		atomic_init(&live, 0);
+		c.rtc_alloc = bytes_alloc;
+		c.rtc_free = bytes_free;
+		c.rtc_alloc_arg = &live;
+		cr_assert_eq(rt_table_create(&t, &c), 0);
+		huge_routes(t, MPSAFE_RTM_ADD, 600);
+		rt_table_stats(t, &st);
+		cr_assert_eq(
+		    st.rts_alloc_bytes, atomic_load(&live), "%s", c.rtc_name);
+		cr_assert_geq(st.rts_alloc_bytes, st.rts_total_bytes);
+		cr_assert_eq(st.rts_mapped_bytes, 0);
+		huge_routes(t, MPSAFE_RTM_DELETE, 300);
+		mpsafe_defer_barrier(); /* retired nodes freed */
+		rt_table_stats(t, &st);
+		cr_assert_eq(
+		    st.rts_alloc_bytes, atomic_load(&live), "%s", c.rtc_name);
+		rt_table_destroy(t);
+		cr_assert_eq(atomic_load(&live), 0, "%s", c.rtc_name);
+	}
+}
+
+/*
+ * rtc_hugepages: refused with hooks; maps 2 MiB chunks; a table that
+ * deletes its routes and adds them again reuses its freed objects.
+ */
+Test(route, hugepages_reuse_their_chunks)
+{
+	struct rt_table_config c = RT_TABLE_CONFIG_LOCKLESS;
+	atomic_size_t live;
+	struct rt_table *t;
+	struct rt_table_stats st;
+	size_t mapped;
+
+	atomic_init(&live, 0);
+	c.rtc_hugepages = true;
+	c.rtc_alloc = bytes_alloc;
+	c.rtc_free = bytes_free;
+	c.rtc_alloc_arg = &live;
+	cr_assert_eq(rt_table_create(&t, &c), EINVAL);
+	c.rtc_alloc = NULL;
+	c.rtc_free = NULL;
+	c.rtc_alloc_arg = NULL;
+	cr_assert_eq(rt_table_create(&t, &c), 0);
+	huge_routes(t, MPSAFE_RTM_ADD, 3000);
+	cr_assert_eq(route_match_plen(t, "10.0.5.20"), 28);
+	cr_assert_eq(route_match_plen(t, "10.0.4.20"), 24);
+	rt_table_stats(t, &st);
+	mapped = st.rts_mapped_bytes;
+	cr_assert_gt(mapped, 0);
+	cr_assert_eq(mapped % ((size_t)2 << 20), 0, "%zu", mapped);
+	cr_assert_geq(st.rts_alloc_bytes, st.rts_total_bytes);
+	for (int round = 0; round < 3; round++) {
+		huge_routes(t, MPSAFE_RTM_DELETE, 3000);
+		mpsafe_defer_barrier(); /* retired nodes back in the slab */
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_entries_inet + st.rts_entries_inet6, 0);
+		huge_routes(t, MPSAFE_RTM_ADD, 3000);
+		rt_table_stats(t, &st);
+		cr_assert_eq(st.rts_mapped_bytes, mapped,
+		    "round %d: %zu bytes mapped, %zu before", round,
+		    st.rts_mapped_bytes, mapped);
+	}
+	cr_assert_eq(route_match_plen(t, "10.0.5.20"), 28);
+	rt_table_destroy(t);
+}
+
 Test(route, longest_prefix_inet)
 {
 	FOR_EACH_DESIGN(d)
@@ -581,6 +698,9 @@ Test(route, enomem_leaves_table_unchanged)
 		long n;
 		int error, count;
 
+		if (c.rtc_hugepages)
+			continue; /* the hooks would replace its allocator */
+
 		atomic_init(&b.left, 1000000);
 		atomic_init(&b.live, 0);
 		c.rtc_alloc = budget_alloc;
@@ -714,6 +834,9 @@ Test(route, allocations_above_48_bits_are_refused)
 		struct rt_table_config c = route_designs[d];
 		struct rt_table *t;
 		struct rt_table_stats before, after;
+
+		if (c.rtc_hugepages)
+			continue; /* the hooks would replace its allocator */
 
 		atomic_init(&tg.what, TAG_NONE);
 		atomic_init(&tg.live, 0);

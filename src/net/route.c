@@ -227,7 +227,9 @@
  *
  * Memory.  Every allocation goes through rt_alloc() (the config's
  * allocator; by default rt_default_alloc(), which maps blocks of 1 MiB
- * and more with mpsafe_map_zeroed()): fault injection fails it.  An ADD
+ * and more with mpsafe_map_zeroed(); with rtc_hugepages the table's
+ * slab, rt_slab.c): fault injection fails it, and it counts the bytes
+ * for rt_table_stats().  An ADD
  * allocates its entry and its trie nodes before it changes anything, so
  * ENOMEM leaves the table as it was; the hash table grows opportunistically
  * (a failed growth leaves it smaller, not broken).
@@ -323,17 +325,44 @@ rt_default_free(void *p, size_t size, void *arg)
 		mpsafe_free(p);
 }
 
-/* The one allocation function of the table (fault injection hooks it). */
+/*
+ * The one allocation function of the table (fault injection hooks it),
+ * and the one free: both count the bytes for rt_table_stats().
+ */
 static void *
 rt_alloc(struct rt_table *t, size_t size)
 {
-	return t->t_alloc(size, t->t_alloc_arg);
+	void *p = t->t_alloc(size, t->t_alloc_arg);
+
+	if (p != NULL)
+		/* Relaxed: a statistic; frees run on other threads. */
+		atomic_fetch_add_explicit(
+		    &t->t_alloc_bytes, size, memory_order_relaxed);
+	return p;
 }
 
 static void
 rt_free_mem(struct rt_table *t, void *p, size_t size)
 {
+	if (p == NULL)
+		return;
+	/* Relaxed: as in rt_alloc(). */
+	atomic_fetch_sub_explicit(
+	    &t->t_alloc_bytes, size, memory_order_relaxed);
 	t->t_free(p, size, t->t_alloc_arg);
+}
+
+/* rt_alloc() and rt_free_mem() as the trie's hooks (arg: the table). */
+static void *
+rt_lpm_alloc(size_t size, void *arg)
+{
+	return rt_alloc(arg, size);
+}
+
+static void
+rt_lpm_free(void *p, size_t size, void *arg)
+{
+	rt_free_mem(arg, p, size);
 }
 
 /* --- keys and locks ------------------------------------------------------- */
@@ -1190,7 +1219,8 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	        cfg->rtc_sync != RT_SYNC_PSERIALIZE) ||
 	    (cfg->rtc_ref != 0 && cfg->rtc_ref != RT_REF_REFCOUNT &&
 	        cfg->rtc_ref != RT_REF_PSREF) ||
-	    (cfg->rtc_alloc == NULL) != (cfg->rtc_free == NULL))
+	    (cfg->rtc_alloc == NULL) != (cfg->rtc_free == NULL) ||
+	    (cfg->rtc_hugepages && cfg->rtc_alloc != NULL))
 		return EINVAL;
 	t = cfg->rtc_alloc != NULL
 	        ? cfg->rtc_alloc(sizeof(*t), cfg->rtc_alloc_arg)
@@ -1204,6 +1234,17 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	t->t_alloc = cfg->rtc_alloc != NULL ? cfg->rtc_alloc : rt_default_alloc;
 	t->t_free = cfg->rtc_free != NULL ? cfg->rtc_free : rt_default_free;
 	t->t_alloc_arg = cfg->rtc_alloc_arg;
+	if (cfg->rtc_hugepages) {
+		if ((error = rt_slab_init(&t->t_slab)) != 0) {
+			mpsafe_free(t);
+			return error;
+		}
+		t->t_huge = true;
+		t->t_alloc = rt_slab_alloc;
+		t->t_free = rt_slab_free;
+		t->t_alloc_arg = &t->t_slab;
+	}
+	mpsafe_atomic_init(&t->t_alloc_bytes, sizeof(*t));
 	pthread_rwlock_init(&t->t_rwlock, NULL);
 	pthread_mutex_init(&t->t_wlock, NULL);
 	mpsafe_atomic_init(&t->t_changes_done, 0);
@@ -1232,11 +1273,11 @@ rt_table_create(struct rt_table **tp, const struct rt_table_config *cfg)
 	t->t_psref_class = psref_class_create("rtentry");
 	if (t->t_psref_class == NULL)
 		goto fail_class;
-	if (rt_lpm_init(&t->t_lpm[RT_INET], AF_INET, t->t_alloc, t->t_free,
-	        t->t_alloc_arg, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
+	if (rt_lpm_init(&t->t_lpm[RT_INET], AF_INET, rt_lpm_alloc, rt_lpm_free,
+	        t, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
 		goto fail_lpm4;
-	if (rt_lpm_init(&t->t_lpm[RT_INET6], AF_INET6, t->t_alloc, t->t_free,
-	        t->t_alloc_arg, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
+	if (rt_lpm_init(&t->t_lpm[RT_INET6], AF_INET6, rt_lpm_alloc,
+	        rt_lpm_free, t, t->t_sync == RT_SYNC_PSERIALIZE) != 0)
 		goto fail_lpm6;
 	t->t_fast.rf_root4 = t->t_lpm[RT_INET].l_root->ln_slot;
 	t->t_fast.rf_nh = t->t_nhvec->nv_nh;
@@ -1267,6 +1308,8 @@ fail_nhhash:
 fail_nhvec:
 	pthread_rwlock_destroy(&t->t_rwlock);
 	pthread_mutex_destroy(&t->t_wlock);
+	if (t->t_huge)
+		rt_slab_fini(&t->t_slab);
 	if (cfg->rtc_free != NULL)
 		cfg->rtc_free(t, sizeof(*t), cfg->rtc_alloc_arg);
 	else
@@ -1746,8 +1789,12 @@ rt_table_destroy(struct rt_table *t)
 	pserialize_destroy(t->t_psz);
 	pthread_rwlock_destroy(&t->t_rwlock);
 	pthread_mutex_destroy(&t->t_wlock);
+	if (t->t_huge)
+		rt_slab_fini(&t->t_slab); /* everything above is freed */
 	{
-		void (*freef)(void *, size_t, void *) = t->t_free;
+		/* t itself came from the hooks or the C library. */
+		void (*freef)(void *, size_t, void *) =
+		    t->t_huge ? rt_default_free : t->t_free;
 		void *arg = t->t_alloc_arg;
 
 		memset(t, 0x6b, sizeof(*t)); /* poison */
@@ -1773,6 +1820,9 @@ rt_table_stats(struct rt_table *t, struct rt_table_stats *st)
 	    sizeof(*t) + t->t_nnh_heap * sizeof(struct rt_nexthop) +
 	    (t->t_nhmask + 1) * sizeof(*t->t_nhhash) + sizeof(*t->t_nhvec);
 	/* Relaxed: statistics. */
+	st->rts_alloc_bytes =
+	    atomic_load_explicit(&t->t_alloc_bytes, memory_order_relaxed);
+	st->rts_mapped_bytes = t->t_huge ? rt_slab_mapped(&t->t_slab) : 0;
 	st->rts_dying = atomic_load_explicit(&t->t_dying, memory_order_relaxed);
 	st->rts_generation_inet =
 	    atomic_load_explicit(&t->t_gen[RT_INET], memory_order_relaxed);

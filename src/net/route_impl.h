@@ -17,6 +17,7 @@
 
 #include "in6_zone.h"
 #include "lpm.h"
+#include "rt_slab.h"
 
 #define RT_MAGIC_LIVE 0x52544c56u /* "RTLV" */
 #define RT_MAGIC_DEAD 0x72746464u /* "rtdd" */
@@ -52,9 +53,14 @@ struct rt_table {
 	enum rt_sync t_sync;
 	enum rt_refmode t_ref;
 	char t_name[16];
+	/* The allocator: the config's hooks, the default or t_slab. */
 	void *(*t_alloc)(size_t, void *);
 	void (*t_free)(void *, size_t, void *);
 	void *t_alloc_arg;
+	bool t_huge; /* rtc_hugepages: t_slab is the allocator */
+	struct rt_slab t_slab;
+	/* Bytes allocated and not freed (relaxed; rt_table_stats()). */
+	MPSAFE_ATOMIC(size_t) t_alloc_bytes;
 
 	/*
 	 * RT_SYNC_RWLOCK: lookups read-lock, writers write-lock t_rwlock.

@@ -90,8 +90,7 @@ rt_slab_map(size_t len)
 	head = (size_t)(p - m);
 	if (head > 0)
 		mpsafe_unmap(m, head);
-	if (RT_SLAB_CHUNK - head > 0)
-		mpsafe_unmap(p + len, RT_SLAB_CHUNK - head);
+	mpsafe_unmap(p + len, RT_SLAB_CHUNK - head); /* head < a chunk */
 #ifdef MADV_HUGEPAGE
 	/* Advice only: without THP the mapping keeps small pages. */
 	(void)madvise(p, len, MADV_HUGEPAGE);

@@ -5,7 +5,7 @@
  *	mpsafe-bench WORKLOAD [--strategy A,B,...] [--threads N,M,...]
  *	    [--seconds S] [--warmup S] [--writers N] [--repeat N]
  *	    [--hold-us US] [--interval-us US] [--baseline NAME]
- *	    [--csv FILE] [--quiet]
+ *	    [--cpu-latency US] [--csv FILE] [--quiet]
  *
  * Runs the cross product of thread counts and strategies (for each thread
  * count, every strategy in the order given, so that the runs compared with
@@ -17,17 +17,28 @@
  * round, so that slow drift of the machine hits every strategy alike)
  * and reports, for each combination, the median of each figure over its N
  * runs; ratios are taken between medians, and the spread column is the
- * largest over the smallest value of the workload's metric.  Exit status:
+ * largest over the smallest value of the workload's metric.
+ *
+ * --cpu-latency US holds a PM QoS CPU latency request of US microseconds
+ * (Linux /dev/cpu_dma_latency, as cyclictest does) for the whole
+ * invocation, so that an idle CPU waits in an idle state that it leaves
+ * within US: with 0, a polling one.  It is for the latency workloads,
+ * whose figure otherwise includes how long an idle CPU takes to wake
+ * (on a VM, a halted vCPU: tens of microseconds).  Its rows are named
+ * WORKLOAD@qosUS (destroy-latency@qos0) in the table and the CSV, so
+ * that they are never mistaken for the plain workload's.  Exit status:
  * 0; 1 if a run failed or a reader saw a poisoned object; 2 for a usage
  * error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "report.h"
@@ -59,7 +70,7 @@ usage(FILE *fp)
 	      "           [--table-size N] [--churn-rate N] [--held N] "
 	      "[--held-by HOW]\n"
 	      "           [--pages huge|small] [--ctl-permille N]\n"
-	      "           [--csv FILE] [--quiet]\n"
+	      "           [--cpu-latency US] [--csv FILE] [--quiet]\n"
 	      "\n"
 	      "  --list           workloads and strategies, one line each\n"
 	      "  --strategy LIST  comma-separated strategies (default: all "
@@ -100,6 +111,11 @@ usage(FILE *fp)
 	      "                   when the run has churn (default 10: 1%)\n"
 	      "  --baseline NAME  strategy the ratios are taken against "
 	      "(default: the first)\n"
+	      "  --cpu-latency US hold a PM QoS CPU latency request of US "
+	      "(Linux\n"
+	      "                   /dev/cpu_dma_latency) for the whole run; "
+	      "rows are named\n"
+	      "                   WORKLOAD@qosUS\n"
 	      "  --csv FILE       append one row per combination (header if "
 	      "new)\n"
 	      "  --quiet          no progress lines on stderr\n"
@@ -347,23 +363,26 @@ print_ratio(double v)
 }
 
 static void
-summary(const struct bench_workload *w, const struct run_record *runs,
-    size_t nruns, const struct bench_strategy *baseline, unsigned repeat)
+summary(const struct bench_workload *w, const char *name,
+    const struct run_record *runs, size_t nruns,
+    const struct bench_strategy *baseline, unsigned repeat)
 {
+	int width = strlen(name) > 15 ? (int)strlen(name) : 15;
+
 	printf("\n");
 	bench_machine_print(stdout);
 	printf("# %s: ratio = %s / %s's at the same thread count "
 	       "(lower is better)",
-	    w->name, w->metric == BENCH_METRIC_LAT_P50 ? "p50" : "ns/op",
+	    name, w->metric == BENCH_METRIC_LAT_P50 ? "p50" : "ns/op",
 	    baseline->name);
 	if (repeat > 1)
 		printf("; medians of %u runs, spread = max/min of the %s",
 		    repeat,
 		    w->metric == BENCH_METRIC_LAT_P50 ? "p50" : "ns/op");
 	printf("\n");
-	printf("%-15s %-12s %4s %3s %12s %12s %12s %12s %12s %12s %8s%s\n",
-	    "workload", "strategy", "thr", "wr", "ns/op", "ops/s", "p50_ns",
-	    "p99_ns", "pend_peak_B", "writer_ops", "ratio",
+	printf("%-*s %-12s %4s %3s %12s %12s %12s %12s %12s %12s %8s%s\n",
+	    width, "workload", "strategy", "thr", "wr", "ns/op", "ops/s",
+	    "p50_ns", "p99_ns", "pend_peak_B", "writer_ops", "ratio",
 	    repeat > 1 ? "   spread" : "");
 	for (size_t i = 0; i < nruns; i++) {
 		const struct run_record *r = &runs[i];
@@ -376,7 +395,7 @@ summary(const struct bench_workload *w, const struct run_record *runs,
 			    runs[j].threads == r->threads)
 				base = metric_of(w, &runs[j]);
 		m = metric_of(w, r);
-		printf("%-15s %-12s %4u %3u", w->name, r->strategy->name,
+		printf("%-*s %-12s %4u %3u", width, name, r->strategy->name,
 		    r->threads, r->res.writers);
 		if (!r->ok) {
 			printf(" %12s\n", "FAILED");
@@ -405,6 +424,39 @@ summary(const struct bench_workload *w, const struct run_record *runs,
 			printf("  VIOLATIONS %" PRIu64, r->res.violations);
 		printf("\n");
 	}
+}
+
+/*
+ * --cpu-latency: open /dev/cpu_dma_latency and write the request (a
+ * 32-bit count of microseconds).  The descriptor is left open on
+ * purpose: the kernel keeps the request while it is open and drops it
+ * when the process exits.  Returns false, after saying why, when the
+ * request cannot be made (no such device, not privileged, not Linux).
+ */
+static bool
+hold_cpu_latency(unsigned us)
+{
+#ifdef __linux__
+	const char *dev = "/dev/cpu_dma_latency";
+	int32_t req = (int32_t)us;
+	int fd = open(dev, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		bench_warn("--cpu-latency: %s: %s", dev, strerror(errno));
+		return false;
+	}
+	if (write(fd, &req, sizeof(req)) != (ssize_t)sizeof(req)) {
+		bench_warn(
+		    "--cpu-latency: writing %s: %s", dev, strerror(errno));
+		close(fd);
+		return false;
+	}
+	return true;
+#else
+	(void)us;
+	bench_warn("--cpu-latency: PM QoS requests are Linux's");
+	return false;
+#endif
 }
 
 /*
@@ -461,7 +513,8 @@ main(int argc, char **argv)
 	const struct bench_workload *w = NULL;
 	const struct bench_strategy *strategies[MAX_LIST], *baseline = NULL;
 	const char *baseline_name = NULL, *csv_path = NULL;
-	char *items[MAX_LIST];
+	char *items[MAX_LIST], name[64];
+	long cpu_latency = -1; /* --cpu-latency; -1: none */
 	unsigned threads[MAX_LIST], repeat = 1;
 	size_t nstrategies = 0, nthreads = 0, nruns = 0, ndone = 0, total;
 	struct bench_config cfg = {
@@ -566,6 +619,8 @@ main(int argc, char **argv)
 				usage_error("--held-by: count or rtcache");
 		} else if (strcmp(a, "--ctl-permille") == 0) {
 			cfg.ctl_permille = parse_count(a, v, 1000);
+		} else if (strcmp(a, "--cpu-latency") == 0) {
+			cpu_latency = (long)parse_count(a, v, 100000000);
 		} else if (strcmp(a, "--baseline") == 0) {
 			baseline_name = v;
 		} else if (strcmp(a, "--csv") == 0) {
@@ -608,6 +663,14 @@ main(int argc, char **argv)
 		if (baseline == NULL)
 			usage_error(
 			    "unknown baseline strategy '%s'", baseline_name);
+	}
+
+	if (cpu_latency < 0) {
+		snprintf(name, sizeof(name), "%s", w->name);
+	} else {
+		snprintf(name, sizeof(name), "%s@qos%ld", w->name, cpu_latency);
+		if (!hold_cpu_latency((unsigned)cpu_latency))
+			return 1;
 	}
 
 	bench_machine_init();
@@ -669,13 +732,13 @@ main(int argc, char **argv)
 			if (r->ok && rep == repeat - 1) {
 				combine_reps(w, r, repeat);
 				if (csv != NULL)
-					bench_csv_row(csv, w->name,
+					bench_csv_row(csv, name,
 					    r->strategy->name, r->threads,
 					    &r->res);
 			}
 		}
 	}
-	summary(w, runs, nruns, baseline, repeat);
+	summary(w, name, runs, nruns, baseline, repeat);
 	if (csv != NULL)
 		fclose(csv);
 	free(reps);

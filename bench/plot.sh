@@ -13,6 +13,8 @@
 #   hold.png          mean and p99 take+drop time of a reference held
 #                     across a sleep vs reader threads (log y)
 #   destroy-latency.png  release-to-destroy-return latency, p50 and p99,
+#                     with hollow marks for the run with idle CPUs polling
+#                     (destroy-latency@qos0) when the CSV has one,
 #                     one column per strategy, at the lowest holder count
 #                     (log y)
 #   route-lookup.png  ns per uncached route lookup vs reader threads (1
@@ -237,16 +239,31 @@ if data destroy-latency ""; then
 	    "$tmp/destroy-latency.dat" >"$tmp/destroy-latency.bars"
 	nbars=$(wc -l <"$tmp/destroy-latency.bars")
 	holders=$(awk 'NR == 1 { print $4 }' "$tmp/destroy-latency.bars")
+	# The run under a CPU latency request (run-suite.sh), when there is
+	# one: its p50 and p99 as columns 5 and 6 of the same strategy's
+	# line ("?", missing, where it has no row).
+	qos=
+	if data destroy-latency@qos0 ""; then
+		awk 'FNR == NR { if (/^# /) { n = $2; w = 1 }
+			else if (w && /^[0-9]/) { q[n] = $3 " " $4; w = 0 }
+			next }
+		     { print $0, ($1 in q) ? q[$1] : "? ?" }' \
+		    "$tmp/destroy-latency@qos0.dat" \
+		    "$tmp/destroy-latency.bars" >"$tmp/destroy-latency.qbars"
+		mv "$tmp/destroy-latency.qbars" "$tmp/destroy-latency.bars"
+		qos=", '' using 0:5 with points pt 6 ps 2.2 lc rgb '#000000' title 'median, idle CPUs polling (--cpu-latency 0)', '' using 0:6 with points pt 8 ps 2.2 lc rgb '#d62728' title '99th percentile, idle CPUs polling'"
+	fi
 	gnuplot <<EOF
 $common
 set output '$out/destroy-latency.png'
+set datafile missing '?'
 set logscale y
 set xrange [-0.6:$nbars - 0.4]
 set xlabel 'strategy'
 set ylabel 'microseconds (log scale)'
 set title "destroy-latency: from a holder's release to the return of the destroyer's wait, $holders holder(s); lower is better"
 plot '$tmp/destroy-latency.bars' using 0:2:xtic(1) with points pt 7 ps 2.2 lc rgb '#000000' title 'median', \
-    '' using 0:3 with points pt 9 ps 2.2 lc rgb '#d62728' title '99th percentile'
+    '' using 0:3 with points pt 9 ps 2.2 lc rgb '#d62728' title '99th percentile'$qos
 EOF
 fi
 

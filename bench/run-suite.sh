@@ -25,7 +25,13 @@
 #   hold            psref, localcount, refcount, rwlock, ck-hp, 1 writer,
 #                   0.5 s x 3
 #   destroy-latency psref, localcount, refcount, rwlock, ck-hp, 1 holder,
-#                   0.5 s x 3
+#                   0.5 s x 3; then, when /dev/cpu_dma_latency is
+#                   writable (Linux, as root), the same again under a
+#                   PM QoS CPU latency request of 0 us (mpsafe-bench
+#                   --cpu-latency 0; rows destroy-latency@qos0): idle
+#                   CPUs poll instead of halting, so the figure is the
+#                   wake-up itself, without the idle CPU's exit latency
+#                   (see docs/bench.md)
 #   workqueue       workqueue, mutex-queue, producers 1,2, 0.5 s x 3
 #                   (ratios in mpsafe-bench's own table are against
 #                   mutex-queue; summary.txt's, with no row of the
@@ -239,6 +245,14 @@ bench hold --strategy "$holding" --threads "$threads" \
     --seconds "$hd_secs" --repeat "$hd_rep" --baseline psref
 bench destroy-latency --strategy "$holding" --threads 1 \
     --seconds "$dl_secs" --repeat "$dl_rep" --baseline psref
+if [ -w /dev/cpu_dma_latency ]; then
+	bench destroy-latency --strategy "$holding" --threads 1 \
+	    --seconds "$dl_secs" --repeat "$dl_rep" --baseline psref \
+	    --cpu-latency 0
+else
+	echo "run-suite.sh: /dev/cpu_dma_latency not writable: no" \
+	    "destroy-latency@qos0 rows" >&2
+fi
 bench workqueue --strategy workqueue,mutex-queue --threads "$threads" \
     --seconds "$wq_secs" --repeat "$wq_rep" --baseline mutex-queue
 if "$bin" --list | grep -q '^  route-lookup '; then

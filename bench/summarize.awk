@@ -16,7 +16,8 @@
 # destroy-latency, ns_per_op for hold (mean take+drop; see docs/bench.md),
 # for ifnet (ns per lookup; its latency columns are the detach latency),
 # for the route workloads (whose p50 is the churn thread's update) and
-# for every other workload, except that a workload unknown to this
+# for every other workload (a workload named W@qosN, a run under
+# mpsafe-bench --cpu-latency N, as W), except that a workload unknown to this
 # script with a lat_p50_ns column uses it.  A workload with no row of the
 # baseline strategy takes its ratios against its first strategy.
 #
@@ -59,8 +60,16 @@ function get_f(name) { return (name in ci) ? f[ci[name]] : "" }
 function col(name) { return (name in ci) ? row[r, ci[name]] : "" }
 function get(k, name) { return (name in ci) ? row[k, ci[name]] : "" }
 
+# Workload w without the @qosN of a run under mpsafe-bench --cpu-latency
+# (destroy-latency@qos0 is measured and named as destroy-latency).
+function plain(w) {
+	sub(/@qos[0-9]+$/, "", w)
+	return w
+}
+
 # Whether workload w's ratios are taken on lat_p50_ns.
 function latmetric(w) {
+	w = plain(w)
 	if (w == "grace-period" || w == "destroy-latency")
 		return 1
 	if (w == "hold" || w == "read-side" || w == "defer" || w == "ifnet")
@@ -84,6 +93,7 @@ function metric(k,    w) {
 }
 
 function mname(w) {
+	w = plain(w)
 	if (w == "grace-period")
 		return "wait p50"
 	if (w == "destroy-latency")

@@ -130,6 +130,12 @@ mpsafe_free(void *p)
 	free(p);
 }
 
+bool
+mpsafe_alloc_point(void)
+{
+	return FAULT_ALLOC();
+}
+
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
 #endif

@@ -133,6 +133,18 @@ Test(net_fault, route_add_lockless_design)
 	route_add_loop(&cfg);
 }
 
+/*
+ * On huge pages the entry and trie nodes come from the table's slab,
+ * which fails them through mpsafe_alloc_point() (rt_slab.c).
+ */
+Test(net_fault, route_add_lockless_hugepages)
+{
+	struct rt_table_config cfg = RT_TABLE_CONFIG_LOCKLESS;
+
+	cfg.rtc_hugepages = true;
+	route_add_loop(&cfg);
+}
+
 /* --- next hops: first add (directory block), change (new next hop) ------- */
 
 /* rt_lookup_nexthop() for text address a; its ifindex, 0: none. */
@@ -237,6 +249,14 @@ Test(net_fault, route_nexthop_lockless_design)
 {
 	struct rt_table_config cfg = RT_TABLE_CONFIG_LOCKLESS;
 
+	route_nexthop_loop(&cfg);
+}
+
+Test(net_fault, route_nexthop_lockless_hugepages)
+{
+	struct rt_table_config cfg = RT_TABLE_CONFIG_LOCKLESS;
+
+	cfg.rtc_hugepages = true;
 	route_nexthop_loop(&cfg);
 }
 

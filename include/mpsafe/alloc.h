@@ -25,6 +25,7 @@
 #define MPSAFE_ALLOC_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <mpsafe/export.h>
@@ -78,6 +79,20 @@ MPSAFE_API void mpsafe_unmap(void *p, size_t size);
  *	blocks beyond the allocator.
  */
 MPSAFE_API void mpsafe_free(void *p);
+
+/*
+ * mpsafe_alloc_point()
+ *
+ *	Library-private.  For allocators of the libraries that carve
+ *	objects from memory they already hold (the routing table's
+ *	huge-page slab): call it once per object handed out, and fail that
+ *	allocation with ENOMEM when it returns true, so that injected
+ *	allocation faults (below) reach those objects as they reach
+ *	mpsafe_malloc()'s.  It counts as one allocation of the calling
+ *	thread; without MPSAFE_FAULT_INJECTION it always returns false.
+ *	Never blocks.
+ */
+MPSAFE_API bool mpsafe_alloc_point(void);
 
 /*
  * mpsafe_thread_create(tid, attr, start, arg)

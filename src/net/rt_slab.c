@@ -38,8 +38,10 @@
  * table's chunks stay mapped until it is destroyed.  Under
  * AddressSanitizer free objects are poisoned (but their link word), so
  * a use after free of a slab object is still reported.  Allocation
- * failure: mapping a new chunk or large block can fail (injectable, as
- * mpsafe_map_zeroed()); carving an object from a chunk cannot.
+ * failure: mapping a new chunk or large block can fail (as
+ * mpsafe_map_zeroed()); carving an object from a chunk cannot, but
+ * passes mpsafe_alloc_point() first, so that tests that inject
+ * allocation faults fail it as they would a malloc().
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -171,6 +173,10 @@ rt_slab_alloc(size_t size, void *arg)
 			atomic_fetch_add_explicit(&s->s_mapped,
 			    rt_slab_map_len(size), memory_order_relaxed);
 		return p;
+	}
+	if (mpsafe_alloc_point()) {
+		errno = ENOMEM;
+		return NULL;
 	}
 	c = (unsigned)(sz / 64 - 1);
 	pthread_mutex_lock(&s->s_lock);

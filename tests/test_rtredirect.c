@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mpsafe/alloc.h>
 #include <mpsafe/net/redirect.h>
 #include <mpsafe/net/route.h>
 
@@ -422,11 +423,20 @@ Test(rtredirect, enomem_leaves_the_table_unchanged)
 		size_t len = build(p, ROUTER, 1, ROUTER2, "10.1.2.3");
 		struct snap before;
 
+		/*
+		 * The hooks would replace a huge-pages table's slab: there
+		 * an injected fault fails the first allocation instead (the
+		 * slab honours it, mpsafe_alloc_point()); release builds,
+		 * without fault injection, skip that design.
+		 */
+#ifndef MPSAFE_FAULT_INJECTION
 		if (cfg.rtc_hugepages)
-			continue; /* the hooks would replace its allocator */
-
-		cfg.rtc_alloc = test_alloc;
-		cfg.rtc_free = test_free;
+			continue;
+#endif
+		if (!cfg.rtc_hugepages) {
+			cfg.rtc_alloc = test_alloc;
+			cfg.rtc_free = test_free;
+		}
 		alloc_fail = 0;
 		cr_assert_eq(rt_table_create(&t, &cfg), 0);
 		cr_assert_eq(route_req(t, MPSAFE_RTM_ADD, "10.0.0.0", 8, ROUTER,
@@ -434,8 +444,15 @@ Test(rtredirect, enomem_leaves_the_table_unchanged)
 		    0);
 		before = snap_of(t);
 		alloc_fail = 1;
+#ifdef MPSAFE_FAULT_INJECTION
+		if (cfg.rtc_hugepages)
+			mpsafe_fault_alloc_fail_nth(1);
+#endif
 		cr_assert_eq(input_exact(t, p, len), ENOMEM);
 		alloc_fail = 0;
+#ifdef MPSAFE_FAULT_INJECTION
+		mpsafe_fault_alloc_fail_nth(0);
+#endif
 		assert_unchanged(t, before, "ENOMEM");
 		cr_assert_eq(find(t, "10.1.2.3").plen, 8);
 		cr_assert_eq(input_exact(t, p, len), 0);

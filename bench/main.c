@@ -26,7 +26,10 @@
  * whose figure otherwise includes how long an idle CPU takes to wake
  * (on a VM, a halted vCPU: tens of microseconds).  Its rows are named
  * WORKLOAD@qosUS (destroy-latency@qos0) in the table and the CSV, so
- * that they are never mistaken for the plain workload's.  Exit status:
+ * that they are never mistaken for the plain workload's, and their extra
+ * column says cpuidle=DRIVER, the kernel's cpuidle driver ("none": idle
+ * CPUs halt whatever is requested, and the request changes nothing).
+ * Exit status:
  * 0; 1 if a run failed or a reader saw a poisoned object; 2 for a usage
  * error.
  */
@@ -459,6 +462,35 @@ hold_cpu_latency(unsigned us)
 #endif
 }
 
+/* Append "key=value" to res's extra column (";"-separated). */
+static void
+append_extra(struct bench_result *res, const char *key, const char *value)
+{
+	size_t len = strlen(res->extra);
+
+	snprintf(res->extra + len, sizeof(res->extra) - len, "%s%s=%s",
+	    len > 0 ? ";" : "", key, value);
+}
+
+/*
+ * The kernel's cpuidle driver, into buf ("none" where there is none, as
+ * on a VM whose idle vCPUs always halt): whether a --cpu-latency request
+ * can keep idle CPUs polling at all.  Recorded in the rows' extra column.
+ */
+static void
+cpuidle_driver(char *buf, size_t len)
+{
+	FILE *fp = fopen("/sys/devices/system/cpu/cpuidle/current_driver", "r");
+
+	snprintf(buf, len, "none");
+	if (fp == NULL)
+		return;
+	if (fgets(buf, (int)len, fp) == NULL)
+		snprintf(buf, len, "none");
+	buf[strcspn(buf, "\n, ")] = '\0';
+	fclose(fp);
+}
+
 /*
  * run_one(w, r, cfg, rep, repeat, idx, total, quiet): the rep-th
  * repetition of combination r.  Returns the violations it saw; clears
@@ -513,7 +545,7 @@ main(int argc, char **argv)
 	const struct bench_workload *w = NULL;
 	const struct bench_strategy *strategies[MAX_LIST], *baseline = NULL;
 	const char *baseline_name = NULL, *csv_path = NULL;
-	char *items[MAX_LIST], name[64];
+	char *items[MAX_LIST], name[64], idle[64] = "";
 	long cpu_latency = -1; /* --cpu-latency; -1: none */
 	unsigned threads[MAX_LIST], repeat = 1;
 	size_t nstrategies = 0, nthreads = 0, nruns = 0, ndone = 0, total;
@@ -671,6 +703,7 @@ main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s@qos%ld", w->name, cpu_latency);
 		if (!hold_cpu_latency((unsigned)cpu_latency))
 			return 1;
+		cpuidle_driver(idle, sizeof(idle));
 	}
 
 	bench_machine_init();
@@ -731,6 +764,8 @@ main(int argc, char **argv)
 				failed = true;
 			if (r->ok && rep == repeat - 1) {
 				combine_reps(w, r, repeat);
+				if (idle[0] != '\0')
+					append_extra(&r->res, "cpuidle", idle);
 				if (csv != NULL)
 					bench_csv_row(csv, name,
 					    r->strategy->name, r->threads,

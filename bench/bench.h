@@ -238,6 +238,14 @@ struct bench_result {
 	bool has_spread;
 	double spread;
 	double best;
+	/*
+	 * Filled by main.c: the share of the machine's CPU time that the
+	 * hypervisor took during the run ("steal" in /proc/stat), in
+	 * percent; with --repeat, the largest over the runs.  has_steal:
+	 * the kernel reports it (Linux).
+	 */
+	bool has_steal;
+	double steal_pct;
 };
 
 /* Which figure ratios between strategies are taken on (lower is better). */

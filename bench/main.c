@@ -333,6 +333,14 @@ combine_reps(const struct bench_workload *w, struct run_record *r, unsigned n)
 			}
 		}
 	}
+	/* Steal: the worst run's, so that a disturbed median is not hid. */
+	res->has_steal = true;
+	res->steal_pct = 0;
+	for (unsigned i = 0; i < n; i++) {
+		res->has_steal &= rep[i].has_steal;
+		if (rep[i].steal_pct > res->steal_pct)
+			res->steal_pct = rep[i].steal_pct;
+	}
 	res->repeat = n;
 	res->has_spread = n > 1 && !isnan(lo) && lo > 0;
 	res->spread = res->has_spread ? hi / lo : 0;
@@ -492,6 +500,32 @@ cpuidle_driver(char *buf, size_t len)
 }
 
 /*
+ * The machine's CPU time so far, all of it and the part the hypervisor
+ * took (steal), in clock ticks: the first line of /proc/stat.  false
+ * where there is no such file or no steal field.
+ */
+static bool
+cpu_ticks(uint64_t *total, uint64_t *steal)
+{
+	unsigned long long v[8];
+	FILE *fp = fopen("/proc/stat", "r");
+	int n;
+
+	if (fp == NULL)
+		return false;
+	n = fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(fp);
+	if (n != 8)
+		return false;
+	*total = 0;
+	for (int i = 0; i < 8; i++)
+		*total += v[i];
+	*steal = v[7];
+	return true;
+}
+
+/*
  * run_one(w, r, cfg, rep, repeat, idx, total, quiet): the rep-th
  * repetition of combination r.  Returns the violations it saw; clears
  * r->ok when the run fails.
@@ -502,6 +536,8 @@ run_one(const struct bench_workload *w, struct run_record *r,
     size_t total, bool quiet)
 {
 	struct bench_result *res = &r->reps[rep];
+	uint64_t total0 = 0, steal0 = 0, total1, steal1;
+	bool have_ticks;
 
 	cfg->threads = r->threads;
 	if (!quiet) {
@@ -514,11 +550,17 @@ run_one(const struct bench_workload *w, struct run_record *r,
 			fprintf(stderr, " run %u/%u", rep + 1, repeat);
 		fprintf(stderr, " ...");
 	}
+	have_ticks = cpu_ticks(&total0, &steal0);
 	if (w->run(r->strategy, cfg, res) != 0) {
 		r->ok = false;
 		if (!quiet)
 			fprintf(stderr, " FAILED\n");
 		return 0;
+	}
+	if (have_ticks && cpu_ticks(&total1, &steal1) && total1 > total0) {
+		res->has_steal = true;
+		res->steal_pct = 100.0 * (double)(steal1 - steal0) /
+		                 (double)(total1 - total0);
 	}
 	if (!quiet) {
 		if (res->has_ns_per_op)
@@ -530,6 +572,8 @@ run_one(const struct bench_workload *w, struct run_record *r,
 		if (res->has_mem && res->mem_prefixes > 0)
 			fprintf(stderr, " %.1f B/prefix",
 			    (double)res->mem_bytes / (double)res->mem_prefixes);
+		if (res->has_steal)
+			fprintf(stderr, " steal %.1f%%", res->steal_pct);
 		fprintf(stderr, "\n");
 	}
 	if (res->violations > 0)

@@ -53,7 +53,7 @@ const char bench_csv_header[] =
     "lat_p50_ns,lat_p99_ns,pending_peak_bytes,writer_ops,"
     "cpu_model,cores,kernel,compiler,build_type,liburcu_version,"
     "ck_version,date,writers,violations,repeat,spread,mem_bytes,"
-    "mem_prefixes,dpdk_version,extra,best";
+    "mem_prefixes,dpdk_version,extra,best,steal_pct";
 
 static struct {
 	char cpu_model[256];
@@ -241,6 +241,9 @@ bench_csv_row(FILE *fp, const char *workload, const char *strategy,
 	fputc(',', fp);
 	if (r->has_spread)
 		fprintf(fp, "%.4f", r->best);
+	fputc(',', fp);
+	if (r->has_steal)
+		fprintf(fp, "%.2f", r->steal_pct);
 	fputc('\n', fp);
 	fflush(fp);
 }

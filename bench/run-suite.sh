@@ -6,7 +6,8 @@
 # Runs BUILD_DIR/bench/mpsafe-bench over the suite below, writing every row
 # to OUT_DIR/results.csv (started afresh), then prints one summary for the
 # whole suite (also OUT_DIR/summary.txt and summary.md) and draws the plots
-# OUT_DIR/*.png.  Each mpsafe-bench invocation's own table goes to
+# OUT_DIR/*.png.  OUT_DIR/machine.txt describes the machine
+# (bench/machine-info.sh, run first).  Each mpsafe-bench invocation's own table goes to
 # OUT_DIR/bench.log; its progress lines go to stderr.
 #
 # Default suite (reader threads 1,2; six to ten minutes on 2 cores,
@@ -212,7 +213,7 @@ fi
 mkdir -p "$out" || exit 2
 csv=$out/results.csv
 log=$out/bench.log
-rm -f "$csv" "$log" "$out/summary.txt" "$out/summary.md" \
+rm -f "$csv" "$log" "$out/summary.txt" "$out/summary.md" "$out/machine.txt" \
     "$out/read-side.png" "$out/grace-period.png" "$out/defer.png" \
     "$out/hold.png" "$out/destroy-latency.png" "$out/route-lookup.png" \
     "$out/forward.png"
@@ -230,6 +231,8 @@ bench() {
 	fi
 }
 
+# The machine, as the run starts (its idle and huge-page settings too).
+"$here/machine-info.sh" >"$out/machine.txt"
 echo "run-suite.sh: $bin, reader threads $threads" >&2
 bench read-side --strategy "$all" --threads "$threads" \
     --seconds "$rs_secs" --repeat "$rs_rep" --baseline "$base"

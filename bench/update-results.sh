@@ -3,8 +3,8 @@
 #
 #   bench/update-results.sh OUT_DIR DEST_DIR      (DEST_DIR: docs/results)
 #
-# Copies OUT_DIR's results.csv, summary.txt and plots (*.png, as written by
-# bench/run-suite.sh) into DEST_DIR and regenerates DEST_DIR/README.md from
+# Copies OUT_DIR's results.csv, summary.txt, plots (*.png, as written by
+# bench/run-suite.sh) and machine.txt, when the run wrote one, into DEST_DIR and regenerates DEST_DIR/README.md from
 # results.csv: the machine, the summary tables, the plots.  Every number
 # in the tables comes from results.csv.  The one hand-written part is
 # DEST_DIR/reading.md, a short reading of the numbers, included after the
@@ -33,6 +33,11 @@ mkdir -p "$dst"
 # Drop what a previous update left, then copy this run.
 rm -f "$dst/results.csv" "$dst/summary.txt" "$dst"/*.png
 cp "$src/results.csv" "$dst/results.csv"
+# machine.txt: a run's own description replaces the directory's; an
+# older run without one leaves the directory's as it is.
+if [ -f "$src/machine.txt" ]; then
+	cp "$src/machine.txt" "$dst/machine.txt"
+fi
 awk -v fmt=text -v baseline="$base" -f "$here/csv.awk" \
     -f "$here/summarize.awk" "$dst/results.csv" >"$dst/summary.txt"
 plots=""
@@ -72,6 +77,12 @@ else
 	regen="\`make bench && bench/update-results.sh build/release/bench-results $dstrel\`"
 fi
 
+machinefile=""
+if [ -f "$dst/machine.txt" ]; then
+	machinefile=", [machine.txt](machine.txt) (the machine: CPUs, memory,
+huge pages, idle states)"
+fi
+
 {
 	cat <<EOF
 # Benchmark results
@@ -87,7 +98,7 @@ Ratios compare strategies measured in the same invocation on the same
 machine; quote those rather than absolute times, which move with the host.
 
 Files: [results.csv](results.csv) (every row, with the machine columns),
-[summary.txt](summary.txt) (the tables below as plain text).
+[summary.txt](summary.txt) (the tables below as plain text)$machinefile.
 
 ## Machine and results
 

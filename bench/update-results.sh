@@ -79,8 +79,9 @@ fi
 
 machinefile=""
 if [ -f "$dst/machine.txt" ]; then
-	machinefile=", [machine.txt](machine.txt) (the machine: CPUs, memory,
-huge pages, idle states)"
+	machinefile=",
+[machine.txt](machine.txt) (the machine: CPUs, memory, huge pages, idle
+states)"
 fi
 
 {

@@ -7,8 +7,8 @@
 # to OUT_DIR/results.csv (started afresh), then prints one summary for the
 # whole suite (also OUT_DIR/summary.txt and summary.md) and draws the plots
 # OUT_DIR/*.png.  OUT_DIR/machine.txt describes the machine
-# (bench/machine-info.sh, run first).  Each mpsafe-bench invocation's own table goes to
-# OUT_DIR/bench.log; its progress lines go to stderr.
+# (bench/machine-info.sh, run first).  Each mpsafe-bench invocation's own
+# table goes to OUT_DIR/bench.log; its progress lines go to stderr.
 #
 # Default suite (reader threads 1,2; six to ten minutes on 2 cores,
 # most of it rte_lpm's table load).  Runs

@@ -4,8 +4,9 @@
 #   bench/update-results.sh OUT_DIR DEST_DIR      (DEST_DIR: docs/results)
 #
 # Copies OUT_DIR's results.csv, summary.txt, plots (*.png, as written by
-# bench/run-suite.sh) and machine.txt, when the run wrote one, into DEST_DIR and regenerates DEST_DIR/README.md from
-# results.csv: the machine, the summary tables, the plots.  Every number
+# bench/run-suite.sh) and machine.txt, when the run wrote one, into
+# DEST_DIR and regenerates DEST_DIR/README.md from results.csv: the
+# machine, the summary tables, the plots.  Every number
 # in the tables comes from results.csv.  The one hand-written part is
 # DEST_DIR/reading.md, a short reading of the numbers, included after the
 # machine table: its first line names the run it was written for
